@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Both set up .venv from pyproject.toml with the
+# pinned versions of constraints.txt, then run.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+RUN_ARGS ?=
+
+.PHONY: run test lint bench clean install dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	$(BIN)/fairtwin solve --scenario italy-synthetic --week 5 $(RUN_ARGS)
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_solvers.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

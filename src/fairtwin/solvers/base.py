@@ -1,0 +1,249 @@
+"""The solver interface: options, typed results, declared capabilities.
+
+Each adapter (one file per solver) subclasses :class:`Solver`, declares which
+:class:`~fairtwin.twin.problem.ProblemKind` values it supports and refuses the others with a
+message naming a solver that can. A quadratic cost reaches an adapter in factor form
+``H = F Fᵀ`` (``F`` of shape (n, r)) and is modelled with ``r`` auxiliary variables
+``s = Fᵀu`` and the separable term ``½‖s‖²``, never as a dense ``n × n`` matrix.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+
+from fairtwin.exceptions import CapabilityError, ValidationError
+from fairtwin.twin.problem import Problem, ProblemKind
+
+__all__ = [
+    "Status",
+    "SolverOptions",
+    "SolveResult",
+    "Solver",
+    "LowRankForm",
+    "low_rank_form",
+]
+
+
+class Status(enum.Enum):
+    """Outcome of a solve."""
+
+    OPTIMAL = "optimal"
+    """Solved to optimality within the gap tolerance."""
+    TIME_LIMIT = "time_limit"
+    """Stopped at the time limit with a feasible solution (see ``gap``)."""
+    NO_SOLUTION = "no_solution"
+    """Stopped at a limit before finding any feasible solution."""
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Settings shared by all solvers.
+
+    Attributes
+    ----------
+    time_limit_s : float
+        Wall-clock limit of one solve; every call has one.
+    mip_gap : float
+        Relative optimality gap at which a MIP solve stops.
+    threads : int
+        Threads the solver may use.
+    verbose : bool
+        Let the solver print its log.
+    """
+
+    time_limit_s: float = 20.0
+    mip_gap: float = 1e-4
+    threads: int = 1
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.time_limit_s > 0:
+            raise ValidationError(f"time_limit_s must be positive, got {self.time_limit_s}")
+        if not 0 <= self.mip_gap < 1:
+            raise ValidationError(f"mip_gap must lie in [0, 1), got {self.mip_gap}")
+        if self.threads < 1:
+            raise ValidationError(f"threads must be at least 1, got {self.threads}")
+
+
+@dataclass(frozen=True, eq=False)
+class SolveResult:
+    """Typed outcome of one solve.
+
+    Attributes
+    ----------
+    status : Status
+    x : ndarray of shape (n_vars,) or None
+        The best solution found, over the problem's variables (auxiliary variables of the
+        adapter removed).
+    objective : float
+        Objective value of ``x`` (``nan`` without a solution), recomputed from the problem.
+    bound : float
+        Best proven lower bound (``nan`` when unknown).
+    gap : float
+        Relative gap ``(objective − bound) / max(1, |objective|)`` (``0`` at optimality).
+    time_s : float
+        Wall-clock time of the solve.
+    solver : str
+    message : str
+        The solver's own status text.
+    """
+
+    status: Status
+    x: NDArray[np.float64] | None
+    objective: float
+    bound: float
+    gap: float
+    time_s: float
+    solver: str
+    message: str = ""
+
+    @property
+    def has_solution(self) -> bool:
+        return self.x is not None
+
+    @property
+    def hit_limit(self) -> bool:
+        """Whether the solve stopped at a limit instead of proving optimality."""
+        return self.status in (Status.TIME_LIMIT, Status.NO_SOLUTION)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    if not (np.isfinite(objective) and np.isfinite(bound)):
+        return float("nan")
+    return max(0.0, objective - bound) / max(1.0, abs(objective))
+
+
+@dataclass(frozen=True, eq=False)
+class LowRankForm:
+    """A problem's quadratic in the auxiliary-variable form an adapter builds.
+
+    ``½ uᵀHu = ½‖Fᵀu‖²`` with ``F`` of shape (n_decision, r): the adapter adds ``r`` free
+    variables ``s`` and the rows ``s − Fᵀu = 0`` (stored here as a sparse (r, n_vars) block
+    over the problem's columns), then the term ``½ Σ s_k²``. The linear part ``q`` is folded
+    into ``c``.
+    """
+
+    c: NDArray[np.float64]
+    offset: float
+    factor_rows: sp.csr_matrix
+    rank: int
+
+
+def low_rank_form(problem: Problem) -> LowRankForm:
+    """Fold a problem's quadratic cost into linear costs plus a factor block."""
+    c = problem.c.copy()
+    offset = problem.offset
+    if problem.quadratic is None:
+        return LowRankForm(c, offset, sp.csr_matrix((0, problem.n_vars)), 0)
+    quad = problem.quadratic
+    c[problem.decision_index] += quad.q
+    offset += quad.const
+    F = quad.low_rank_factor()
+    r = F.shape[1]
+    rows = sp.csr_matrix(
+        (F.T.reshape(-1), (np.repeat(np.arange(r), F.shape[0]), np.tile(problem.decision_index, r))),
+        shape=(r, problem.n_vars),
+    )
+    rows.eliminate_zeros()
+    return LowRankForm(c, offset, rows, r)
+
+
+class Solver(ABC):
+    """Base class of the solver adapters.
+
+    Subclasses set ``name`` and ``capabilities`` and implement :meth:`_solve`.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[ProblemKind]]
+    #: Solver to suggest per kind this solver refuses.
+    alternatives: ClassVar[dict[ProblemKind, str]] = {
+        ProblemKind.MIQP: "scip",
+        ProblemKind.MILP: "highs",
+        ProblemKind.LP: "highs",
+        ProblemKind.CONVEX_QP: "highs",
+    }
+
+    def __init__(self, options: SolverOptions | None = None) -> None:
+        self.options = options or SolverOptions()
+
+    def supports(self, kind: ProblemKind) -> bool:
+        return kind in self.capabilities
+
+    def check_supported(self, problem: Problem) -> None:
+        """Raise :class:`CapabilityError` when this solver cannot handle ``problem``."""
+        kind = problem.kind
+        if kind in self.capabilities:
+            return
+        what = {
+            ProblemKind.MIQP: "MIQP (integer variables with a quadratic objective)",
+            ProblemKind.MILP: "MILP (integer variables)",
+            ProblemKind.CONVEX_QP: "convex QP",
+            ProblemKind.LP: "LP",
+        }[kind]
+        raise CapabilityError(
+            f"{self.name} cannot solve {what}; use {self.alternatives[kind]!r}"
+        )
+
+    def solve(
+        self,
+        problem: Problem,
+        options: SolverOptions | None = None,
+        warm_start: ArrayLike | None = None,
+    ) -> SolveResult:
+        """Solve a problem.
+
+        Parameters
+        ----------
+        problem : Problem
+        options : SolverOptions, optional
+            Overrides the solver's own options for this call.
+        warm_start : ndarray of shape (n_vars,), optional
+            A feasible solution to start from (for example the nominal MILP's).
+        """
+        self.check_supported(problem)
+        if warm_start is not None:
+            warm_start = np.asarray(warm_start, dtype=np.float64).reshape(-1)
+            if warm_start.shape[0] != problem.n_vars:
+                raise ValidationError(
+                    f"warm_start must have {problem.n_vars} entries, got {warm_start.shape[0]}"
+                )
+        return self._solve(problem, options or self.options, warm_start)
+
+    @abstractmethod
+    def _solve(
+        self, problem: Problem, options: SolverOptions, warm_start: NDArray[np.float64] | None
+    ) -> SolveResult: ...
+
+    def _result(
+        self,
+        problem: Problem,
+        status: Status,
+        x: NDArray[np.float64] | None,
+        bound: float,
+        time_s: float,
+        message: str,
+    ) -> SolveResult:
+        """Build a result, recomputing the objective from the problem itself."""
+        if x is not None:
+            x = np.asarray(x, dtype=np.float64)[: problem.n_vars].copy()
+            # snap integers that the solver returns as 2.9999999
+            ints = problem.integrality
+            x[ints] = np.round(x[ints])
+            objective = problem.objective(x)
+        else:
+            objective = float("nan")
+        gap = relative_gap(objective, bound)
+        if status is Status.OPTIMAL and not np.isfinite(gap):
+            gap = 0.0
+        return SolveResult(status, x, objective, bound, gap, time_s, self.name, message)

@@ -1,0 +1,177 @@
+"""HiGHS adapter (``highspy``): LP, MILP and continuous convex QP.
+
+HiGHS refuses integer variables with a quadratic objective; for MIQP use ``scip`` or the
+outer-approximation adapter ``highs-oa``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from fairtwin.solvers.base import (
+    LowRankForm,
+    Solver,
+    SolverOptions,
+    SolveResult,
+    Status,
+    low_rank_form,
+)
+from fairtwin.twin.problem import Problem, ProblemKind
+
+try:
+    import highspy
+except ImportError as exc:  # pragma: no cover - highspy is a core dependency
+    raise ImportError("the HiGHS adapter needs highspy: pip install highspy") from exc
+
+__all__ = ["HighsSolver", "new_highs", "build_highs_lp"]
+
+_banner_lock = threading.Lock()
+_banner_done = False
+
+
+def new_highs(options: SolverOptions) -> highspy.Highs:
+    """A configured, silent ``Highs`` instance.
+
+    HiGHS prints a banner to the C-level stdout the first time an instance is created in a
+    process; that would corrupt machine-readable output (``--json``), so the first instance is
+    created with file descriptor 1 pointed at ``/dev/null``.
+    """
+    global _banner_done
+    with _banner_lock:
+        if not _banner_done and not options.verbose:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+                h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
+        else:
+            h = highspy.Highs()
+        _banner_done = True
+    h.setOptionValue("output_flag", bool(options.verbose))
+    h.setOptionValue("time_limit", float(options.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+    h.setOptionValue("threads", int(options.threads))
+    h.setOptionValue("random_seed", 0)
+    return h
+
+
+def build_highs_lp(
+    problem: Problem, form: LowRankForm, integer: bool = True
+) -> tuple[highspy.HighsLp, int]:
+    """The problem as a ``HighsLp`` with ``form.rank`` auxiliary columns ``s = Fᵀu`` appended.
+
+    Returns the LP and the number of columns.
+    """
+    n, r = problem.n_vars, form.rank
+    A = problem.A
+    row_lower, row_upper = problem.row_lower, problem.row_upper
+    if r:
+        aux = sp.hstack([-form.factor_rows, sp.identity(r)], format="csr")
+        A = sp.vstack([sp.hstack([A, sp.csr_matrix((A.shape[0], r))]), aux], format="csr")
+        row_lower = np.r_[row_lower, np.zeros(r)]
+        row_upper = np.r_[row_upper, np.zeros(r)]
+    A = sp.csc_matrix(A)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n + r
+    lp.num_row_ = A.shape[0]
+    lp.col_cost_ = np.r_[form.c, np.zeros(r)]
+    lp.offset_ = float(form.offset)
+    inf = highspy.kHighsInf
+    lp.col_lower_ = np.r_[np.where(np.isfinite(problem.lower), problem.lower, -inf), np.full(r, -inf)]
+    lp.col_upper_ = np.r_[np.where(np.isfinite(problem.upper), problem.upper, inf), np.full(r, inf)]
+    lp.row_lower_ = np.where(np.isfinite(row_lower), row_lower, -inf)
+    lp.row_upper_ = np.where(np.isfinite(row_upper), row_upper, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    if integer and problem.is_mip:
+        kinds = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in problem.integrality
+        ] + [highspy.HighsVarType.kContinuous] * r
+        lp.integrality_ = kinds
+    return lp, n + r
+
+
+def highs_status(h: highspy.Highs) -> tuple[Status, str]:
+    """Map HiGHS's model status (and whether a feasible point exists) to :class:`Status`."""
+    ms = h.getModelStatus()
+    text = h.modelStatusToString(ms)
+    S = highspy.HighsModelStatus
+    has_point = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
+    if ms == S.kOptimal:
+        return Status.OPTIMAL, text
+    if ms == S.kInfeasible:
+        return Status.INFEASIBLE, text
+    if ms == S.kUnbounded:
+        return Status.UNBOUNDED, text
+    if ms in (S.kTimeLimit, S.kIterationLimit, S.kInterrupt, S.kSolutionLimit,
+              S.kObjectiveBound, S.kObjectiveTarget):
+        return (Status.TIME_LIMIT if has_point else Status.NO_SOLUTION), text
+    return Status.ERROR, text
+
+
+class HighsSolver(Solver):
+    """HiGHS through ``highspy``: LP, MILP and continuous convex QP."""
+
+    name = "highs"
+    capabilities = frozenset({ProblemKind.LP, ProblemKind.MILP, ProblemKind.CONVEX_QP})
+
+    def _solve(
+        self, problem: Problem, options: SolverOptions, warm_start: NDArray[np.float64] | None
+    ) -> SolveResult:
+        t0 = time.perf_counter()
+        form = low_rank_form(problem)
+        lp, n_cols = build_highs_lp(problem, form)
+        h = new_highs(options)
+        r = form.rank
+        if r:
+            model = highspy.HighsModel()
+            model.lp_ = lp
+            hess = highspy.HighsHessian()
+            hess.dim_ = n_cols
+            hess.format_ = highspy.HessianFormat.kTriangular
+            diag = np.r_[np.zeros(problem.n_vars), np.ones(r)]
+            hess.start_ = np.r_[0, np.cumsum(diag > 0)].astype(np.int32)
+            hess.index_ = np.flatnonzero(diag).astype(np.int32)
+            hess.value_ = diag[diag > 0]
+            h.passModel(model)
+        else:
+            h.passModel(lp)
+        if warm_start is not None:
+            start = np.r_[warm_start, form.factor_rows @ warm_start] if r else warm_start
+            sol = highspy.HighsSolution()
+            sol.col_value = list(start)
+            sol.value_valid = True
+            h.setSolution(sol)
+        h.run()
+        status, text = highs_status(h)
+        if h.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible:
+            # presolve could not tell which: ask again without it
+            h.setOptionValue("presolve", "off")
+            h.run()
+            status, text = highs_status(h)
+        x = None
+        if status in (Status.OPTIMAL, Status.TIME_LIMIT):
+            x = np.asarray(h.getSolution().col_value)[: problem.n_vars]
+        info = h.getInfo()
+        if problem.is_mip:
+            bound = float(info.mip_dual_bound)
+        elif status is Status.OPTIMAL:
+            bound = float(info.objective_function_value)
+        else:
+            bound = float("nan")
+        return self._result(problem, status, x, bound, time.perf_counter() - t0, text)

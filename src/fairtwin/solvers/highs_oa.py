@@ -1,0 +1,185 @@
+"""Outer approximation on HiGHS (``highs-oa``): convex MIQP as a sequence of MILPs.
+
+With ``H = F Fᵀ`` the objective ``cᵀx + ½‖s‖²``, ``s = Fᵀu``, is separable in ``s``. Each
+``½ s_k²`` gets an epigraph variable ``t_k`` and tangent cuts ``t_k ≥ a s_k − ½ a²``, which
+under-estimate it everywhere, so every MILP is a relaxation and its dual bound is a valid lower
+bound of the MIQP. The method:
+
+1. Kelley rounds on the LP relaxation (cheap) add cuts until the relaxation's own gap closes;
+2. MILP rounds add cuts at each incumbent's ``s`` until the best true objective and the MILP
+   bound are within the gap tolerance (or the time limit is reached).
+
+Cuts depend only on ``F``, not on the linear costs, so a caller re-solving with other linear
+costs could keep them; this adapter starts fresh each call.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fairtwin.solvers.base import (
+    Solver,
+    SolverOptions,
+    SolveResult,
+    Status,
+    low_rank_form,
+    relative_gap,
+)
+from fairtwin.solvers.highs import build_highs_lp, highs_status, new_highs
+from fairtwin.twin.problem import Problem, ProblemKind
+
+try:
+    import highspy
+except ImportError as exc:  # pragma: no cover - highspy is a core dependency
+    raise ImportError("the highs-oa adapter needs highspy: pip install highspy") from exc
+
+__all__ = ["HighsOASolver"]
+
+
+class HighsOASolver(Solver):
+    """Convex MIQP (and MILP) by outer approximation with HiGHS MILP solves.
+
+    Parameters
+    ----------
+    options : SolverOptions, optional
+    max_rounds : int
+        Cap on MILP rounds.
+    lp_rounds : int
+        Cap on Kelley rounds on the LP relaxation before the first MILP.
+    """
+
+    name = "highs-oa"
+    capabilities = frozenset({ProblemKind.MILP, ProblemKind.MIQP})
+
+    def __init__(
+        self, options: SolverOptions | None = None, max_rounds: int = 50, lp_rounds: int = 30
+    ) -> None:
+        super().__init__(options)
+        self.max_rounds = max_rounds
+        self.lp_rounds = lp_rounds
+
+    def _solve(
+        self, problem: Problem, options: SolverOptions, warm_start: NDArray[np.float64] | None
+    ) -> SolveResult:
+        t0 = time.perf_counter()
+        deadline = t0 + options.time_limit_s
+        form = low_rank_form(problem)
+        n, r = problem.n_vars, form.rank
+        lp, n_cols = build_highs_lp(problem, form)
+        h = new_highs(options)
+        if r == 0:
+            h.passModel(lp)
+            if warm_start is not None:
+                self._set_start(h, warm_start)
+            h.run()
+            status, text = highs_status(h)
+            x = np.asarray(h.getSolution().col_value)[:n] if status in (
+                Status.OPTIMAL, Status.TIME_LIMIT) else None
+            return self._result(problem, status, x, float(h.getInfo().mip_dual_bound),
+                                time.perf_counter() - t0, text)
+        # epigraph columns t_k >= 0 with cost 1
+        h.passModel(lp)
+        h.addVars(r, np.zeros(r), np.full(r, highspy.kHighsInf))
+        t_cols = np.arange(n_cols, n_cols + r, dtype=np.int32)
+        s_cols = np.arange(n, n + r, dtype=np.int32)
+        h.changeColsCost(r, t_cols, np.ones(r))
+
+        def add_cuts(points: NDArray[np.float64]) -> None:
+            # t_k - a_k s_k >= -a_k^2 / 2
+            m = points.size
+            starts = np.arange(0, 2 * m, 2, dtype=np.int32)
+            index = np.column_stack([t_cols, s_cols]).reshape(-1).astype(np.int32)
+            value = np.column_stack([np.ones(m), -points]).reshape(-1)
+            h.addRows(m, -0.5 * points**2, np.full(m, highspy.kHighsInf), 2 * m, starts, index,
+                      value)
+
+        def true_objective(x_full: NDArray[np.float64]) -> float:
+            s = x_full[n : n + r]
+            return float(form.c @ x_full[:n] + form.offset + 0.5 * s @ s)
+
+        add_cuts(np.zeros(r))
+        best_x: NDArray[np.float64] | None = None
+        best_obj = np.inf
+        if warm_start is not None:
+            s0 = form.factor_rows @ warm_start
+            add_cuts(s0)
+            best_x, best_obj = warm_start.copy(), problem.objective(warm_start)
+
+        # 1. Kelley rounds on the LP relaxation
+        integ = lp.integrality_ if problem.is_mip else []
+        if problem.is_mip:
+            h.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
+                                    np.array([highspy.HighsVarType.kContinuous] * n))
+        for _ in range(self.lp_rounds):
+            if time.perf_counter() > deadline:
+                break
+            h.setOptionValue("time_limit", max(1e-3, deadline - time.perf_counter()))
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                break
+            sol = np.asarray(h.getSolution().col_value)
+            s, t = sol[s_cols], sol[t_cols]
+            viol = 0.5 * s**2 - t
+            lp_obj = h.getInfo().objective_function_value
+            if viol.sum() <= options.mip_gap * max(1.0, abs(lp_obj)):
+                break
+            add_cuts(s[viol > 1e-9 * max(1.0, abs(lp_obj))])
+        if problem.is_mip:
+            h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array(integ[:n]))
+
+        # 2. MILP rounds
+        bound = -np.inf
+        text = ""
+        status = Status.NO_SOLUTION
+        for _ in range(self.max_rounds):
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            h.setOptionValue("time_limit", remaining)
+            if best_x is not None:
+                s_b = form.factor_rows @ best_x[:n]
+                self._set_start(h, np.r_[best_x[:n], s_b, 0.5 * s_b**2])
+            h.run()
+            st, text = highs_status(h)
+            if st in (Status.INFEASIBLE, Status.UNBOUNDED, Status.ERROR):
+                status = st
+                break
+            info = h.getInfo()
+            if np.isfinite(info.mip_dual_bound):
+                bound = max(bound, float(info.mip_dual_bound))
+            if st in (Status.OPTIMAL, Status.TIME_LIMIT):
+                sol = np.asarray(h.getSolution().col_value)
+                obj = true_objective(sol)
+                if obj < best_obj:
+                    best_obj, best_x = obj, sol[:n].copy()
+                s, t = sol[s_cols], sol[t_cols]
+                viol = 0.5 * s**2 - t
+            if relative_gap(best_obj, bound) <= options.mip_gap:
+                status = Status.OPTIMAL
+                break
+            if st is not Status.OPTIMAL:  # MILP itself stopped at the limit
+                status = Status.TIME_LIMIT if best_x is not None else Status.NO_SOLUTION
+                break
+            tol = 1e-9 * max(1.0, abs(best_obj))
+            if not np.any(viol > tol):
+                status = Status.OPTIMAL
+                break
+            add_cuts(s[viol > tol])
+        else:
+            status = Status.TIME_LIMIT if best_x is not None else Status.NO_SOLUTION
+        if status is Status.NO_SOLUTION and best_x is not None:
+            status = Status.TIME_LIMIT
+        x = best_x if status in (Status.OPTIMAL, Status.TIME_LIMIT) else None
+        result_bound = min(bound, best_obj) if status is Status.OPTIMAL else bound
+        return self._result(problem, status, x, float(result_bound),
+                            time.perf_counter() - t0, f"outer approximation: {text}")
+
+    @staticmethod
+    def _set_start(h: highspy.Highs, values: NDArray[np.float64]) -> None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(values)
+        sol.value_valid = True
+        h.setSolution(sol)

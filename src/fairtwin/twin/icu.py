@@ -1,0 +1,436 @@
+"""The COVID-19 intensive-care allocation twin (one context = one week, all regions at once).
+
+Decision ``u`` (integers, the vector a learned cost acts on):
+
+- ``y_i`` extra staffed ICU beds deployed to region ``i`` from the national pool ``B``;
+- ``x_ij`` patients transferred from region ``i`` to region ``j`` (all ordered pairs, ``i ≠ j``).
+
+Auxiliary (not part of ``u``): overflow ``s_i ≥ 0``, patients without an ICU bed.
+
+Constraints, by group:
+
+- ``pool``: ``Σ_i y_i ≤ B``;
+- ``capacity``: ``D_i − Σ_j x_ij + Σ_j x_ji − s_i ≤ C_i + y_i``;
+- ``transfer_share``: ``Σ_j x_ij ≤ ⌊τ D_i⌋``;
+- bounds: ``0 ≤ y_i ≤ B``, ``0 ≤ x_ij ≤ ⌊τ D_i⌋``, ``0 ≤ s_i ≤ s_max`` (``s_max`` optional).
+
+Nominal cost ``J = w_overflow Σ s_i + w_km Σ d_ij x_ij + w_bed Σ y_i``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+
+from fairtwin.exceptions import ValidationError
+from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
+from fairtwin.twin.regions import RegionTable
+
+__all__ = ["TwinConfig", "Context", "ICUTwin", "Allocation", "CostBreakdown"]
+
+
+@dataclass(frozen=True)
+class TwinConfig:
+    """Settings of the ICU twin (the values that worked in the prototype, see DESIGN).
+
+    Attributes
+    ----------
+    transfer_share : float
+        ``τ``, the share of a region's patients that may be moved in a week.
+    pool_share : float
+        Size of the national pool of extra beds as a share of total base capacity.
+    overflow_weight : float
+        Nominal cost per patient without an ICU bed.
+    transfer_weight_per_km : float
+        Nominal cost per patient and kilometre transferred.
+    deploy_weight : float
+        Nominal cost per extra bed deployed.
+    max_overflow : float or None
+        Upper bound on each region's overflow (``0`` demands a bed for everyone, which can make
+        a week infeasible); ``None`` for no bound.
+    """
+
+    transfer_share: float = 0.10
+    pool_share: float = 0.10
+    overflow_weight: float = 1000.0
+    transfer_weight_per_km: float = 0.1
+    deploy_weight: float = 5.0
+    max_overflow: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.transfer_share <= 1.0:
+            raise ValidationError(
+                f"transfer_share must lie in [0, 1], got {self.transfer_share}"
+            )
+        if self.pool_share < 0:
+            raise ValidationError(f"pool_share must be non-negative, got {self.pool_share}")
+        for name in ("overflow_weight", "transfer_weight_per_km", "deploy_weight"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise ValidationError(f"{name} must be finite and non-negative, got {value}")
+        if self.max_overflow is not None and self.max_overflow < 0:
+            raise ValidationError(f"max_overflow must be non-negative, got {self.max_overflow}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TwinConfig:
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ValidationError(
+                f"{source}: unknown twin setting(s) {unknown}; allowed: {sorted(allowed)}"
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> TwinConfig:
+        """Load from a TOML file, from its ``[twin]`` table when present."""
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        return cls.from_dict(data.get("twin", data), source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """One week's situation ``x0``.
+
+    Attributes
+    ----------
+    index : int
+        Position of the week in its scenario.
+    label : str
+        Human-readable name, e.g. ``"week 5 (2020-04-06)"``.
+    demand : ndarray of int, shape (n_regions,)
+        ``D_i``, COVID patients needing an ICU bed.
+    capacity : ndarray of int, shape (n_regions,)
+        ``C_i``, base ICU capacity.
+    pool : int
+        ``B``, extra staffed beds that can be deployed this week.
+    start : date, optional
+        First day of the week.
+    """
+
+    index: int
+    label: str
+    demand: NDArray[np.int64]
+    capacity: NDArray[np.int64]
+    pool: int
+    start: date | None = None
+
+    def __post_init__(self) -> None:
+        d = np.asarray(self.demand)
+        c = np.asarray(self.capacity)
+        if d.shape != c.shape or d.ndim != 1:
+            raise ValidationError(
+                f"{self.label}: demand and capacity must be 1-D of equal length, got "
+                f"{d.shape} and {c.shape}"
+            )
+        for name, arr in (("demand", d), ("capacity", c)):
+            if not np.all(np.isfinite(arr)):
+                raise ValidationError(f"{self.label}: {name} contains NaN or inf")
+            if np.any(arr < 0):
+                raise ValidationError(f"{self.label}: {name} must be non-negative")
+            if np.any(arr != np.round(arr)):
+                raise ValidationError(f"{self.label}: {name} must be whole patients/beds")
+        if self.pool < 0:
+            raise ValidationError(f"{self.label}: pool must be non-negative, got {self.pool}")
+        object.__setattr__(self, "demand", d.astype(np.int64))
+        object.__setattr__(self, "capacity", c.astype(np.int64))
+        object.__setattr__(self, "pool", int(self.pool))
+
+    @property
+    def n_regions(self) -> int:
+        return int(self.demand.shape[0])
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether some region's demand exceeds its base capacity."""
+        return bool(np.any(self.demand > self.capacity))
+
+    def features(self) -> NDArray[np.float64]:
+        """Normalised context vector for a learner, shape (2 n_regions + 1,).
+
+        Per region the load ratio ``D_i / C_i`` and the demand share ``D_i / Σ D``, then the
+        pool relative to total capacity.
+        """
+        cap = np.maximum(self.capacity, 1).astype(np.float64)
+        total = max(float(self.demand.sum()), 1.0)
+        return np.concatenate(
+            [self.demand / cap, self.demand / total, [self.pool / cap.sum()]]
+        ).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    """The nominal cost terms of a decision."""
+
+    overflow: float
+    transfer: float
+    deploy: float
+
+    @property
+    def total(self) -> float:
+        return self.overflow + self.transfer + self.deploy
+
+
+@dataclass(frozen=True, eq=False)
+class Allocation:
+    """Per-region outcome of a decision in a context.
+
+    All arrays have shape (n_regions,).
+    """
+
+    context: Context
+    deployed: NDArray[np.float64]
+    transfers: NDArray[np.float64]  # (n_regions, n_regions), [i, j] = patients moved i -> j
+    transfers_out: NDArray[np.float64]
+    transfers_in: NDArray[np.float64]
+    overflow_before: NDArray[np.float64]
+    overflow: NDArray[np.float64]
+    load_before: NDArray[np.float64]
+    load_after: NDArray[np.float64]
+    cost: CostBreakdown
+
+
+def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``num / den`` with ``0/0 = 0`` and ``x/0 = inf`` for ``x > 0``."""
+    out = np.zeros_like(num, dtype=np.float64)
+    pos = den > 0
+    out[pos] = num[pos] / den[pos]
+    out[~pos & (num > 0)] = np.inf
+    return out
+
+
+class ICUTwin:
+    """Builds the allocation problem of a context and interprets decisions.
+
+    Parameters
+    ----------
+    regions : RegionTable
+    config : TwinConfig, optional
+    """
+
+    def __init__(self, regions: RegionTable, config: TwinConfig | None = None) -> None:
+        self.regions = regions
+        self.config = config or TwinConfig()
+        R = regions.n_regions
+        self._src, self._dst = np.nonzero(~np.eye(R, dtype=bool))
+        self._distance = regions.distance_km
+        self.pair_km = self._distance[self._src, self._dst]
+
+    # ------------------------------------------------------------------ sizes and layout
+    @property
+    def n_regions(self) -> int:
+        return self.regions.n_regions
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self._src.size)
+
+    @property
+    def n_decision(self) -> int:
+        """Length of the decision vector ``u`` = n_regions + n_regions (n_regions − 1)."""
+        return self.n_regions + self.n_pairs
+
+    @property
+    def pairs(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Source and destination region of each transfer variable, each of shape (n_pairs,)."""
+        return self._src, self._dst
+
+    def layout(self) -> Layout:
+        R, P = self.n_regions, self.n_pairs
+        return Layout(
+            variables={
+                "deploy": slice(0, R),
+                "transfer": slice(R, R + P),
+                "overflow": slice(R + P, 2 * R + P),
+            },
+            constraints={
+                "pool": slice(0, 1),
+                "capacity": slice(1, 1 + R),
+                "transfer_share": slice(1 + R, 1 + 2 * R),
+            },
+        )
+
+    def pool_size(self, capacity: ArrayLike) -> int:
+        """Default pool ``B = round(pool_share × Σ C)``."""
+        return int(round(self.config.pool_share * float(np.sum(capacity))))
+
+    def transferable(self, context: Context) -> NDArray[np.float64]:
+        """``⌊τ D_i⌋``, patients each region may send away, shape (n_regions,)."""
+        return np.floor(self.config.transfer_share * context.demand + 1e-9)
+
+    # ------------------------------------------------------------------ the problem
+    def nominal_costs(self) -> NDArray[np.float64]:
+        """Linear cost vector over all variables (deploy, transfer, overflow)."""
+        cfg = self.config
+        return np.concatenate(
+            [
+                np.full(self.n_regions, cfg.deploy_weight),
+                cfg.transfer_weight_per_km * self.pair_km,
+                np.full(self.n_regions, cfg.overflow_weight),
+            ]
+        )
+
+    def _check_context(self, context: Context) -> None:
+        if context.n_regions != self.n_regions:
+            raise ValidationError(
+                f"{context.label} has {context.n_regions} regions but the twin has "
+                f"{self.n_regions}"
+            )
+
+    def build(self, context: Context) -> Problem:
+        """The nominal MILP of a context in solver-neutral form."""
+        self._check_context(context)
+        R, P = self.n_regions, self.n_pairs
+        n = 2 * R + P
+        src, dst = self._src, self._dst
+        pair_cols = R + np.arange(P)
+        s_cols = R + P + np.arange(R)
+
+        rows: list[NDArray[np.int64]] = []
+        cols: list[NDArray[np.int64]] = []
+        vals: list[NDArray[np.float64]] = []
+        # pool (row 0)
+        rows.append(np.zeros(R, dtype=np.int64))
+        cols.append(np.arange(R))
+        vals.append(np.ones(R))
+        # capacity (rows 1..R): -y_i - out_i + in_i - s_i <= C_i - D_i
+        cap = 1 + np.arange(R)
+        rows += [cap, cap[src], cap[dst], cap]
+        cols += [np.arange(R), pair_cols, pair_cols, s_cols]
+        vals += [-np.ones(R), -np.ones(P), np.ones(P), -np.ones(R)]
+        # transfer share (rows R+1..2R): out_i <= floor(tau D_i)
+        share = 1 + R + np.arange(R)
+        rows.append(share[src])
+        cols.append(pair_cols)
+        vals.append(np.ones(P))
+        A = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(1 + 2 * R, n),
+        )
+        movable = self.transferable(context)
+        row_upper = np.concatenate(
+            [[context.pool], context.capacity - context.demand, movable]
+        ).astype(np.float64)
+        row_lower = np.full(1 + 2 * R, -np.inf)
+        s_max = np.inf if self.config.max_overflow is None else self.config.max_overflow
+        lower = np.zeros(n)
+        upper = np.concatenate([np.full(R, float(context.pool)), movable[src], np.full(R, s_max)])
+        integrality = np.r_[np.ones(R + P, dtype=bool), np.zeros(R, dtype=bool)]
+        return Problem(
+            name=context.label,
+            c=self.nominal_costs(),
+            A=A,
+            row_lower=row_lower,
+            row_upper=row_upper,
+            lower=lower,
+            upper=upper,
+            integrality=integrality,
+            layout=self.layout(),
+            decision_index=np.arange(R + P),
+        )
+
+    # ------------------------------------------------------------------ decisions
+    def _decision(self, u: ArrayLike) -> NDArray[np.float64]:
+        arr = np.asarray(u, dtype=np.float64)
+        if arr.ndim != 1 or arr.shape[0] != self.n_decision:
+            raise ValidationError(
+                f"a decision must have shape ({self.n_decision},), got {arr.shape}"
+            )
+        if not np.all(np.isfinite(arr)):
+            raise ValidationError("the decision contains NaN or inf")
+        return arr
+
+    def split(self, u: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Deployed beds, shape (n_regions,), and the transfer matrix, shape (R, R)."""
+        u = self._decision(u)
+        R = self.n_regions
+        T = np.zeros((R, R))
+        T[self._src, self._dst] = u[R:]
+        return u[:R].copy(), T
+
+    def join(self, deployed: ArrayLike, transfers: ArrayLike) -> NDArray[np.float64]:
+        """Inverse of :meth:`split`."""
+        T = np.asarray(transfers, dtype=np.float64)
+        return np.concatenate([np.asarray(deployed, dtype=np.float64), T[self._src, self._dst]])
+
+    def flows(self, u: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Patients sent out and received per region, each of shape (n_regions,)."""
+        u = self._decision(u)
+        R = self.n_regions
+        x = u[R:]
+        out = np.bincount(self._src, weights=x, minlength=R)
+        inn = np.bincount(self._dst, weights=x, minlength=R)
+        return out, inn
+
+    def load_ratios(self, u: ArrayLike, context: Context) -> NDArray[np.float64]:
+        """Post-decision load ratios ``ρ_i = (D_i − out_i + in_i) / (C_i + y_i)``."""
+        u = self._decision(u)
+        out, inn = self.flows(u)
+        return _ratio(context.demand - out + inn, context.capacity + u[: self.n_regions])
+
+    def overflow(self, u: ArrayLike, context: Context) -> NDArray[np.float64]:
+        """Minimal overflow ``s_i = max(0, D_i − out_i + in_i − C_i − y_i)`` of a decision."""
+        u = self._decision(u)
+        out, inn = self.flows(u)
+        return np.maximum(
+            0.0, context.demand - out + inn - context.capacity - u[: self.n_regions]
+        )
+
+    def complete(self, u: ArrayLike, context: Context) -> NDArray[np.float64]:
+        """Full variable vector (decision plus minimal overflow), shape (n_vars,)."""
+        u = self._decision(u)
+        return np.concatenate([u, self.overflow(u, context)])
+
+    def check(self, u: ArrayLike, context: Context, tol: float = 1e-6) -> FeasibilityReport:
+        """Check a decision (shape (n_decision,)) for feasibility in a context.
+
+        The overflow is completed at its minimum; the report names each violated group.
+        """
+        self._check_context(context)
+        return self.build(context).check(self.complete(u, context), tol=tol)
+
+    def cost_terms(self, u: ArrayLike, context: Context) -> CostBreakdown:
+        """Nominal cost terms with the overflow recomputed from ``u``."""
+        u = self._decision(u)
+        cfg = self.config
+        R = self.n_regions
+        return CostBreakdown(
+            overflow=cfg.overflow_weight * float(self.overflow(u, context).sum()),
+            transfer=cfg.transfer_weight_per_km * float(self.pair_km @ u[R:]),
+            deploy=cfg.deploy_weight * float(u[:R].sum()),
+        )
+
+    def nominal_cost(self, u: ArrayLike, context: Context) -> float:
+        """``J(u)``: the nominal cost with the overflow recomputed from ``u``."""
+        return self.cost_terms(u, context).total
+
+    def allocation(self, u: ArrayLike, context: Context) -> Allocation:
+        """Per-region outcome of a decision."""
+        u = self._decision(u)
+        y, T = self.split(u)
+        out, inn = self.flows(u)
+        D = context.demand.astype(np.float64)
+        C = context.capacity.astype(np.float64)
+        return Allocation(
+            context=context,
+            deployed=y,
+            transfers=T,
+            transfers_out=out,
+            transfers_in=inn,
+            overflow_before=np.maximum(0.0, D - C),
+            overflow=self.overflow(u, context),
+            load_before=_ratio(D, C),
+            load_after=self.load_ratios(u, context),
+            cost=self.cost_terms(u, context),
+        )

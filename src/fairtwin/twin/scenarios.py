@@ -1,0 +1,244 @@
+"""Scenarios: a twin plus a sequence of weekly contexts.
+
+Built in:
+
+- ``italy-synthetic`` (default, offline): 104 weeks (two 52-week blocks, for in-sample and
+  held-out evaluation) of per-region epidemic waves generated from a seed and scaled so that
+  some weeks overflow the base capacity of some regions and not of others.
+- ``italy-dpc``: weekly contexts from the official Civil Protection daily file (see
+  :mod:`fairtwin.twin.dpc`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from fairtwin.exceptions import DataUnavailableError, UnknownNameError, ValidationError
+from fairtwin.twin.dpc import (
+    DPC_FILE_NAME,
+    cache_dir,
+    fetch_dpc_csv,
+    read_dpc_csv,
+    weekly_demand,
+)
+from fairtwin.twin.icu import Context, ICUTwin, TwinConfig
+from fairtwin.twin.regions import italian_regions
+
+__all__ = [
+    "Scenario",
+    "SCENARIOS",
+    "DEFAULT_SCENARIO",
+    "get_scenario",
+    "italy_synthetic",
+    "italy_dpc",
+    "as_generator",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCENARIO = "italy-synthetic"
+
+
+def as_generator(random_state: int | np.random.Generator | None) -> np.random.Generator:
+    """Turn a seed, a generator or ``None`` into a :class:`numpy.random.Generator`."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        return np.random.default_rng(random_state)
+    raise ValidationError(
+        f"random_state must be an int, a numpy Generator or None, got {type(random_state).__name__}"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A twin and its weekly contexts.
+
+    Attributes
+    ----------
+    name : str
+    description : str
+    twin : ICUTwin
+    contexts : tuple of Context
+    """
+
+    name: str
+    description: str
+    twin: ICUTwin
+    contexts: tuple[Context, ...]
+
+    @property
+    def n_weeks(self) -> int:
+        return len(self.contexts)
+
+    def context(self, week: int) -> Context:
+        """The context of a week (0-based); an error lists the allowed range."""
+        if isinstance(week, bool) or not isinstance(week, (int, np.integer)):
+            raise ValidationError(f"week must be an integer, got {week!r}")
+        if not 0 <= week < self.n_weeks:
+            raise UnknownNameError(
+                f"week of scenario {self.name!r}", week, [f"0..{self.n_weeks - 1}"]
+            )
+        return self.contexts[int(week)]
+
+    def split(self, n_train: int = 52) -> tuple[tuple[Context, ...], tuple[Context, ...]]:
+        """The first ``n_train`` weeks (in-sample) and the next ``n_train`` (held out)."""
+        return self.contexts[:n_train], self.contexts[n_train : 2 * n_train]
+
+
+def _gaussian(t: np.ndarray, center: float, width: float) -> np.ndarray:
+    return np.exp(-0.5 * ((t - center) / width) ** 2)
+
+
+def italy_synthetic(
+    seed: int = 0,
+    n_weeks: int = 104,
+    config: TwinConfig | None = None,
+    start: date = date(2020, 3, 2),
+) -> Scenario:
+    """Synthetic epidemic waves over the 21 Italian regions.
+
+    Four national waves (one every ~26 weeks) whose peak, width and height vary with the seed;
+    each region follows each wave with its own delay and a log-normal intensity, so that the
+    same wave overloads some regions and leaves others with room. Weekly demand is Poisson
+    around the expected ICU occupancy. The base capacity is the pre-pandemic ICU bed count; the
+    pool is ``pool_share`` of the total.
+    """
+    if n_weeks < 1:
+        raise ValidationError(f"n_weeks must be positive, got {n_weeks}")
+    rng = np.random.default_rng(seed)
+    regions = italian_regions()
+    twin = ICUTwin(regions, config)
+    R = regions.n_regions
+    cap = regions.icu_beds.astype(np.float64)
+    t = np.arange(n_weeks, dtype=np.float64)
+    n_waves = max(1, int(np.ceil(n_weeks / 26)))
+    expected = np.zeros((n_weeks, R))
+    for w in range(n_waves):
+        center = 26 * w + 8 + rng.uniform(-4, 6)
+        width = rng.uniform(2.5, 5.5)
+        height = rng.uniform(0.35, 0.8)
+        delay = rng.normal(0.0, 1.5, size=R)
+        intensity = rng.lognormal(mean=0.0, sigma=0.5, size=R)
+        for i in range(R):
+            expected[:, i] += cap[i] * height * intensity[i] * _gaussian(t, center + delay[i], width)
+    expected += cap * rng.uniform(0.01, 0.04, size=R)
+    demand = rng.poisson(expected).astype(np.int64)
+    pool = twin.pool_size(cap)
+    contexts = tuple(
+        Context(
+            index=k,
+            label=f"week {k} ({start + timedelta(weeks=k)})",
+            demand=demand[k],
+            capacity=regions.icu_beds.copy(),
+            pool=pool,
+            start=start + timedelta(weeks=k),
+        )
+        for k in range(n_weeks)
+    )
+    return Scenario(
+        name="italy-synthetic",
+        description=f"synthetic epidemic waves over the 21 Italian regions (seed {seed}, offline)",
+        twin=twin,
+        contexts=contexts,
+    )
+
+
+def italy_dpc(
+    data_path: str | Path | None = None,
+    config: TwinConfig | None = None,
+    start: date = date(2020, 3, 2),
+    download: bool = True,
+) -> Scenario:
+    """Weekly ICU demand from the official Civil Protection file.
+
+    Parameters
+    ----------
+    data_path : path, optional
+        A local copy of ``dpc-covid19-ita-regioni.csv``; when absent, the cached copy, downloaded
+        first if needed (``download=True``).
+    start : date
+        First week kept (its Monday).
+    """
+    regions = italian_regions()
+    twin = ICUTwin(regions, config)
+    if data_path is None:
+        if not download:
+            cached = cache_dir() / DPC_FILE_NAME
+            if not cached.exists():
+                raise DataUnavailableError(
+                    "the Civil Protection file is not cached yet; pass --data PATH or let "
+                    "fairtwin download it"
+                )
+            data_path = cached
+        else:
+            data_path = fetch_dpc_csv()
+    days, occupancy = read_dpc_csv(data_path, regions)
+    weeks = weekly_demand(days, occupancy, start=start)
+    if not weeks.starts:
+        raise ValidationError(f"{data_path}: no complete week on or after {start}")
+    pool = twin.pool_size(regions.icu_beds)
+    contexts = tuple(
+        Context(
+            index=k,
+            label=f"week {k} ({s})",
+            demand=weeks.demand[k],
+            capacity=regions.icu_beds.copy(),
+            pool=pool,
+            start=s,
+        )
+        for k, s in enumerate(weeks.starts)
+    )
+    return Scenario(
+        name="italy-dpc",
+        description="weekly ICU occupancy from the Civil Protection daily regional file",
+        twin=twin,
+        contexts=contexts,
+    )
+
+
+SCENARIOS: dict[str, tuple[str, Callable[..., Scenario]]] = {
+    "italy-synthetic": (
+        "104 weeks of synthetic epidemic waves over the 21 Italian regions (offline, seeded)",
+        italy_synthetic,
+    ),
+    "italy-dpc": (
+        "weekly ICU demand of the 21 Italian regions from the Civil Protection daily file "
+        "(downloaded into the cache, or --data PATH)",
+        italy_dpc,
+    ),
+}
+
+
+def get_scenario(
+    name: str = DEFAULT_SCENARIO,
+    *,
+    seed: int = 0,
+    data_path: str | Path | None = None,
+    config: TwinConfig | None = None,
+    download: bool = True,
+) -> Scenario:
+    """Build a scenario by name.
+
+    Parameters
+    ----------
+    name : {"italy-synthetic", "italy-dpc"}
+    seed : int
+        Seed of the synthetic waves (``italy-synthetic`` only).
+    data_path : path, optional
+        Local Civil Protection file (``italy-dpc`` only).
+    config : TwinConfig, optional
+    download : bool
+        Whether ``italy-dpc`` may download the file when it is not cached.
+    """
+    if name not in SCENARIOS:
+        raise UnknownNameError("scenario", name, SCENARIOS)
+    if name == "italy-synthetic":
+        return italy_synthetic(seed=seed, config=config)
+    return italy_dpc(data_path=data_path, config=config, download=download)

@@ -24,7 +24,7 @@ from fairtwin.exceptions import (
     UnboundedError,
     UnknownNameError,
 )
-from fairtwin.solvers.base import Solver, SolverOptions, SolveResult, Status
+from fairtwin.solvers.base import Solver, SolveResult, SolverOptions, Status
 from fairtwin.twin.problem import Problem, ProblemKind
 
 __all__ = [

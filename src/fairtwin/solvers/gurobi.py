@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fairtwin.exceptions import SolverUnavailableError
-from fairtwin.solvers.base import Solver, SolverOptions, SolveResult, Status, low_rank_form
+from fairtwin.solvers.base import Solver, SolveResult, SolverOptions, Status, low_rank_form
 from fairtwin.twin.problem import Problem, ProblemKind
 
 __all__ = ["GurobiSolver"]

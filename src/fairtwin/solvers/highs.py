@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 from fairtwin.solvers.base import (
     LowRankForm,
     Solver,
-    SolverOptions,
     SolveResult,
+    SolverOptions,
     Status,
     low_rank_form,
 )
@@ -148,6 +148,7 @@ class HighsSolver(Solver):
             hess.start_ = np.r_[0, np.cumsum(diag > 0)].astype(np.int32)
             hess.index_ = np.flatnonzero(diag).astype(np.int32)
             hess.value_ = diag[diag > 0]
+            model.hessian_ = hess
             h.passModel(model)
         else:
             h.passModel(lp)

@@ -22,8 +22,8 @@ from numpy.typing import NDArray
 
 from fairtwin.solvers.base import (
     Solver,
-    SolverOptions,
     SolveResult,
+    SolverOptions,
     Status,
     low_rank_form,
     relative_gap,
@@ -87,11 +87,16 @@ class HighsOASolver(Solver):
         s_cols = np.arange(n, n + r, dtype=np.int32)
         h.changeColsCost(r, t_cols, np.ones(r))
 
-        def add_cuts(points: NDArray[np.float64]) -> None:
-            # t_k - a_k s_k >= -a_k^2 / 2
+        def add_cuts(points: NDArray[np.float64], ks: NDArray[np.bool_] | None = None) -> None:
+            # t_k - a_k s_k >= -a_k^2 / 2 for the k selected by the mask ks
+            if ks is not None:
+                points = points[ks]
             m = points.size
+            if m == 0:
+                return
+            tc, sc = (t_cols, s_cols) if ks is None else (t_cols[ks], s_cols[ks])
             starts = np.arange(0, 2 * m, 2, dtype=np.int32)
-            index = np.column_stack([t_cols, s_cols]).reshape(-1).astype(np.int32)
+            index = np.column_stack([tc, sc]).reshape(-1).astype(np.int32)
             value = np.column_stack([np.ones(m), -points]).reshape(-1)
             h.addRows(m, -0.5 * points**2, np.full(m, highspy.kHighsInf), 2 * m, starts, index,
                       value)
@@ -126,7 +131,7 @@ class HighsOASolver(Solver):
             lp_obj = h.getInfo().objective_function_value
             if viol.sum() <= options.mip_gap * max(1.0, abs(lp_obj)):
                 break
-            add_cuts(s[viol > 1e-9 * max(1.0, abs(lp_obj))])
+            add_cuts(s, viol > 1e-9 * max(1.0, abs(lp_obj)))
         if problem.is_mip:
             h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array(integ[:n]))
 
@@ -167,7 +172,7 @@ class HighsOASolver(Solver):
             if not np.any(viol > tol):
                 status = Status.OPTIMAL
                 break
-            add_cuts(s[viol > tol])
+            add_cuts(s, viol > tol)
         else:
             status = Status.TIME_LIMIT if best_x is not None else Status.NO_SOLUTION
         if status is Status.NO_SOLUTION and best_x is not None:

@@ -13,7 +13,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from fairtwin.solvers.base import Solver, SolverOptions, SolveResult, Status, low_rank_form
+from fairtwin.solvers.base import Solver, SolveResult, SolverOptions, Status, low_rank_form
 from fairtwin.twin.problem import Problem, ProblemKind
 
 try:

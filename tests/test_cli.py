@@ -1,0 +1,124 @@
+"""The CLI: tables and JSON for `solve`, the scenario list, and user errors printed as one
+line without a traceback and a non-zero exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fairtwin.cli import main
+from tests.conftest import write_dpc_csv
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_solve_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "solve", "--week", "40")
+    assert code == 0, err
+    assert "Lombardia" in out and "P.A. Trento" in out
+    assert "nominal cost J =" in out and "solver highs: optimal" in out
+    assert "load0" in out and "beds+" in out
+
+
+def test_solve_json_is_pure_json() -> None:
+    """Run as a real subprocess: no solver banner may reach stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "fairtwin.cli", "solve", "--week", "40", "--json"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["week"] == 40 and len(payload["regions"]) == 21
+    assert payload["solver"]["status"] == "optimal"
+    total = payload["cost"]
+    assert total["total"] == pytest.approx(total["overflow"] + total["transfer"] + total["deploy"])
+    over_before = sum(r["overflow_before"] for r in payload["regions"])
+    assert over_before > 0  # week 40 is overloaded
+    assert sum(r["deployed"] for r in payload["regions"]) <= payload["pool"]
+
+
+@pytest.mark.parametrize("solver", ["scip", "highs-oa"])
+def test_solve_other_solvers_agree(capsys: pytest.CaptureFixture[str], solver: str) -> None:
+    _, out_h, _ = run(capsys, "solve", "--week", "40", "--json")
+    code, out_s, err = run(capsys, "solve", "--week", "40", "--json", "--solver", solver)
+    assert code == 0, err
+    assert json.loads(out_s)["cost"]["total"] == pytest.approx(
+        json.loads(out_h)["cost"]["total"], rel=1e-4
+    )
+
+
+def test_scenarios_lists_weeks(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIRTWIN_CACHE", str(tmp_path / "empty-cache"))
+    code, out, _ = run(capsys, "scenarios")
+    assert code == 0
+    assert "italy-synthetic" in out and "--week 0..103" in out
+    assert "not cached yet" in out
+    data = write_dpc_csv(tmp_path / "d.csv")
+    code, out, _ = run(capsys, "scenarios", "--data", str(data))
+    assert "weeks: 2 (--week 0..1)" in out
+
+
+def test_solve_dpc_from_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = write_dpc_csv(tmp_path / "d.csv")
+    code, out, err = run(capsys, "solve", "--scenario", "italy-dpc", "--data", str(data),
+                         "--week", "1")
+    assert code == 0, err
+    assert "week 1 (2020-03-09)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["solve", "--week", "104"], 2, "unknown week of scenario 'italy-synthetic' 104; "
+                                        "allowed values: '0..103'"),
+        (["solve", "--week", "1", "--solver", "cplex"], 2,
+         "unknown solver 'cplex'; allowed values: 'highs', 'highs-oa', 'scip', 'gurobi'"),
+        (["solve", "--week", "1", "--scenario", "france"], 2,
+         "unknown scenario 'france'; allowed values: 'italy-synthetic', 'italy-dpc'"),
+        (["solve"], 2, "Missing option '--week'"),
+        (["solve", "--week", "x"], 2, "'x' is not a valid integer"),
+    ],
+)
+def test_usage_errors(capsys: pytest.CaptureFixture[str], args: list[str], status: int,
+                      message: str) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == status
+    assert message in err
+    assert "Traceback" not in err + out
+
+
+def test_malformed_file_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = write_dpc_csv(tmp_path / "d.csv", n_days=7)
+    data.write_text(data.read_text().replace(",03,Lombardia", ",33,Lombardia"))
+    code, _, err = run(capsys, "solve", "--scenario", "italy-dpc", "--data", str(data),
+                       "--week", "0")
+    assert code == 1
+    assert f"error: {data}, line 4, column 'codice_regione': unknown region 33" in err
+
+
+def test_infeasible_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cfg = tmp_path / "strict.toml"
+    cfg.write_text("[twin]\nmax_overflow = 0.0\ntransfer_share = 0.0\npool_share = 0.0\n")
+    code, _, err = run(capsys, "solve", "--week", "40", "--config", str(cfg))
+    assert code == 1
+    assert "error: the model of week 40 (2020-12-07) is infeasible; constraint group(s): " \
+           "capacity" in err
+    assert "Traceback" not in err
+
+
+def test_subprocess_error_has_no_traceback() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fairtwin.cli", "solve", "--week", "999"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "allowed values" in proc.stderr

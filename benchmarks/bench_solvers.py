@@ -1,0 +1,118 @@
+"""Solve times over 52 weeks of italy-synthetic: the nominal MILP, and the MIQP obtained by
+adding a random PSD rank-30 quadratic to it (the shape of a learned cost after PCA).
+
+Usage: python benchmarks/bench_solvers.py [--weeks 52] [--seed 0] [--time-limit 30] [--json OUT]
+
+The quadratic of week w is ``λ·½(u − μ)ᵀ W Lz Lzᵀ Wᵀ (u − μ)`` with ``W`` a random orthonormal
+441 × 30 basis, ``Lz`` a random 30 × 30 factor and ``μ`` a random point inside the bounds,
+scaled (λ) so that it costs 1000 (one overflow patient) at the nominal optimum: the solver has
+to trade it against the nominal cost, as a blend-mode re-solve does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from fairtwin.costs import QuadraticCost
+from fairtwin.solvers import SolverOptions, get_solver
+from fairtwin.twin import get_scenario
+
+
+def random_quadratic(problem, nominal_u, rng, rank=30):
+    n = problem.n_decision
+    W, _ = np.linalg.qr(rng.normal(size=(n, rank)))
+    F = W @ (rng.normal(size=(rank, rank)) / np.sqrt(rank))
+    mu = rng.uniform(0, 1, n) * np.clip(problem.upper[:n], 0, 20)
+    d = F.T @ (nominal_u - mu)
+    lam = 1000.0 / max(0.5 * d @ d, 1e-9)
+    Fs = F * np.sqrt(lam)
+    Hmu = Fs @ (Fs.T @ mu)
+    return QuadraticCost.from_factor(Fs, -Hmu, 0.5 * mu @ Hmu)
+
+
+def summarise(times):
+    return {"median_ms": 1000 * statistics.median(times), "max_ms": 1000 * max(times),
+            "mean_ms": 1000 * statistics.fmean(times)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weeks", type=int, default=52)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--time-limit", type=float, default=30.0)
+    ap.add_argument("--gap", type=float, default=1e-4, help="relative MIP gap")
+    ap.add_argument("--json", default=None, help="write the raw numbers to this file")
+    args = ap.parse_args(argv)
+
+    sc = get_scenario("italy-synthetic", seed=args.seed)
+    opts = SolverOptions(time_limit_s=args.time_limit, mip_gap=args.gap, threads=1)
+    highs = get_solver("highs", opts)
+    miqp_solvers = {name: get_solver(name, opts) for name in ("scip", "highs-oa")}
+    rng = np.random.default_rng(args.seed)
+    rows = {"milp/highs": [], "milp/scip": []}
+    limits: dict[str, int] = {}
+    worst_gap: dict[str, float] = {}
+    for name in miqp_solvers:
+        rows[f"miqp/{name}/cold"] = []
+        rows[f"miqp/{name}/warm"] = []
+    objective_spread = []
+    for week in range(args.weeks):
+        ctx = sc.context(week)
+        p = sc.twin.build(ctx)
+        t0 = time.perf_counter()
+        res = highs.solve(p)
+        rows["milp/highs"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        miqp_solvers["scip"].solve(p)
+        rows["milp/scip"].append(time.perf_counter() - t0)
+        quad = random_quadratic(p, res.x[: p.n_decision], rng)
+        pq = p.with_objective(quadratic=quad)
+        objs = []
+        for name, solver in miqp_solvers.items():
+            for mode, start in (("cold", None), ("warm", res.x)):
+                key = f"miqp/{name}/{mode}"
+                t0 = time.perf_counter()
+                r = solver.solve(pq, warm_start=start)
+                rows[key].append(time.perf_counter() - t0)
+                if r.hit_limit:
+                    limits[key] = limits.get(key, 0) + 1
+                worst_gap[key] = max(worst_gap.get(key, 0.0), r.gap if np.isfinite(r.gap) else 1.0)
+                assert r.has_solution and p.check(r.x).feasible, (key, week)
+                objs.append(r.objective)
+        objective_spread.append((max(objs) - min(objs)) / max(1.0, abs(min(objs))))
+        print(f"week {week:3d} {'overloaded' if ctx.overloaded else 'normal    '} "
+              + " ".join(f"{k.split('/', 1)[1]}={1000 * v[-1]:.1f}ms" for k, v in rows.items()),
+              file=sys.stderr)
+    milp_median = statistics.median(rows["milp/highs"])
+    print(f"# Solver benchmark: {args.weeks} weeks of italy-synthetic (seed {args.seed}), gap {args.gap:g}, "
+          f"one thread, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print()
+    print("| solve | median ms | max ms | × MILP median | limit hits | worst gap |")
+    print("|---|---:|---:|---:|---:|---:|")
+    report = {}
+    for key, times in rows.items():
+        s = summarise(times)
+        s["ratio_to_milp_median"] = s["median_ms"] / (1000 * milp_median)
+        s["limit_hits"] = limits.get(key, 0)
+        s["worst_gap"] = worst_gap.get(key, 0.0)
+        report[key] = s
+        print(f"| {key} | {s['median_ms']:.1f} | {s['max_ms']:.1f} | "
+              f"{s['ratio_to_milp_median']:.1f} | {s['limit_hits']} | {s['worst_gap']:.1e} |")
+    print()
+    print(f"largest relative disagreement between MIQP objectives in a week: "
+          f"{max(objective_spread):.1e}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(report, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

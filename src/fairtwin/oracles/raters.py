@@ -1,0 +1,103 @@
+"""Simulated raters: pairwise labels from a latent fairness cost, with noise.
+
+- :class:`SimulatedRater` with ``flip_rate = p`` answers like the oracle and then flips each
+  label independently with probability ``p`` (the paper's 0/10/20/30 % noise).
+- :class:`LogisticRater` is a Bradley–Terry rater: it prefers A with probability
+  ``σ((R_B − R_A) / (T · (|R_A| + |R_B|) / 2))``, so its errors grow as the two decisions get
+  closer in relative terms; ``T`` is the temperature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fairtwin.exceptions import UnknownNameError, ValidationError
+from fairtwin.oracles.base import FairnessOracle
+from fairtwin.twin import Context
+from fairtwin.twin.scenarios import as_generator
+
+__all__ = ["Rater", "SimulatedRater", "LogisticRater", "get_rater", "RATERS"]
+
+
+class Rater:
+    """Base class: ``prefers(UA, UB, context)`` → True where A is judged fairer."""
+
+    name = "rater"
+
+    def __init__(
+        self, oracle: FairnessOracle, random_state: int | np.random.Generator | None = None
+    ) -> None:
+        self.oracle = oracle
+        self.rng = as_generator(random_state)
+
+    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.bool_]:
+        raise NotImplementedError
+
+
+class SimulatedRater(Rater):
+    """The oracle's own judgement, each label flipped with probability ``flip_rate``."""
+
+    name = "flip"
+
+    def __init__(
+        self,
+        oracle: FairnessOracle,
+        flip_rate: float = 0.0,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(oracle, random_state)
+        if not 0.0 <= flip_rate <= 0.5:
+            raise ValidationError(f"flip_rate must lie in [0, 0.5], got {flip_rate}")
+        self.flip_rate = flip_rate
+
+    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.bool_]:
+        ra = self.oracle.cost(np.atleast_2d(UA), context)
+        rb = self.oracle.cost(np.atleast_2d(UB), context)
+        truth = ra < rb
+        flip = self.rng.random(truth.shape) < self.flip_rate
+        return truth ^ flip
+
+
+class LogisticRater(Rater):
+    """Bradley–Terry rater whose error rate rises as the decisions get closer."""
+
+    name = "logistic"
+
+    def __init__(
+        self,
+        oracle: FairnessOracle,
+        temperature: float = 0.05,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(oracle, random_state)
+        if not temperature > 0:
+            raise ValidationError(f"temperature must be positive, got {temperature}")
+        self.temperature = temperature
+
+    def prob_a(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.float64]:
+        """Probability of preferring A, shape (n_pairs,)."""
+        ra = self.oracle.cost(np.atleast_2d(UA), context)
+        rb = self.oracle.cost(np.atleast_2d(UB), context)
+        scale = np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
+        return 1.0 / (1.0 + np.exp(-np.clip((rb - ra) / (self.temperature * scale), -50, 50)))
+
+    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.bool_]:
+        return self.rng.random(np.atleast_2d(UA).shape[0]) < self.prob_a(UA, UB, context)
+
+
+RATERS = {"flip": SimulatedRater, "logistic": LogisticRater}
+
+
+def get_rater(
+    name: str,
+    oracle: FairnessOracle,
+    noise: float = 0.0,
+    random_state: int | np.random.Generator | None = None,
+) -> Rater:
+    """``flip`` with ``noise`` = flip rate, or ``logistic`` with ``noise`` = temperature."""
+    if name == "flip":
+        return SimulatedRater(oracle, flip_rate=noise, random_state=random_state)
+    if name == "logistic":
+        return LogisticRater(oracle, temperature=noise or 0.05, random_state=random_state)
+    raise UnknownNameError("rater", name, RATERS)

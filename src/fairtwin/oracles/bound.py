@@ -15,13 +15,23 @@ are made. It uses ``R``, so it is an evaluation tool: the learner never calls it
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
+
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.oracles.base import FairnessOracle
 from fairtwin.twin import Context
 
 __all__ = ["oracle_bound"]
+
+
+@cache
+def _eye(d: int) -> NDArray[np.float64]:
+    eye = np.eye(d)
+    eye.setflags(write=False)
+    return eye
 
 
 def _moves(twin, context: Context, u: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -34,7 +44,7 @@ def _moves(twin, context: Context, u: NDArray[np.float64]) -> NDArray[np.float64
     movable = twin.transferable(context)
     out = np.bincount(src, weights=x, minlength=R)
     steps = []
-    eye = np.eye(d)
+    eye = _eye(d)
     pool_left = context.pool - y.sum()
     # +1 / -1 bed
     if pool_left >= 1:

@@ -212,6 +212,27 @@ class Problem:
         """The continuous relaxation (no integrality)."""
         return replace(self, integrality=np.zeros(self.n_vars, dtype=bool))
 
+    def with_rows(
+        self, group: str, A: ArrayLike, lower: ArrayLike, upper: ArrayLike
+    ) -> Problem:
+        """The problem with a new constraint group ``lower ≤ A x ≤ upper`` appended."""
+        if group in self.layout.constraints:
+            raise ValidationError(f"constraint group {group!r} already exists")
+        block = sp.csr_matrix(np.atleast_2d(A) if not sp.issparse(A) else A, dtype=np.float64)
+        if block.shape[1] != self.n_vars:
+            raise ValidationError(f"new rows must have {self.n_vars} columns, got {block.shape[1]}")
+        k = block.shape[0]
+        return replace(
+            self,
+            A=sp.vstack([self.A, block], format="csr"),
+            row_lower=np.r_[self.row_lower, np.broadcast_to(np.asarray(lower, float), (k,))],
+            row_upper=np.r_[self.row_upper, np.broadcast_to(np.asarray(upper, float), (k,))],
+            layout=Layout(
+                dict(self.layout.variables),
+                {**self.layout.constraints, group: slice(self.n_rows, self.n_rows + k)},
+            ),
+        )
+
     def without_group(self, group: str) -> Problem:
         """The problem with one constraint group removed (used to diagnose infeasibility)."""
         s = self.layout.constraints[group]

@@ -1,0 +1,166 @@
+"""Metrics of learned-cost decisions against the nominal decision and the oracle bound.
+
+Per context: ``R`` (latent unfairness, lower is fairer) and ``J`` (nominal cost, recomputed
+from the decision) of the nominal decision ``u_nom``, the learned-cost decision ``u_sur`` and
+the oracle bound ``u_orc``. A *win* is ``R(u_sur) < R(u_nom)``. ``ΔR = (R_nom − R_sur)/R_nom``
+is the relative fairness improvement, ``ΔJ = J_sur − J_nom`` the price of fairness (absolute,
+and in overflow-patient equivalents ``ΔJ / w_overflow``: a relative ΔJ is meaningless when
+``J_nom = 0``). ``ΔR_sur / ΔR_orc`` is the share of the reachable gain that was captured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fairtwin.oracles import FairnessOracle
+from fairtwin.twin import Context, ICUTwin
+
+__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "week_category", "CATEGORIES"]
+
+CATEGORIES = ("overloaded", "normal", "near-zero")
+
+
+def week_category(context: Context, near_zero_share: float = 0.05) -> str:
+    """``overloaded`` (a region over base capacity), ``near-zero`` (total demand under
+    ``near_zero_share`` of total capacity) or ``normal``."""
+    if context.overloaded:
+        return "overloaded"
+    if context.demand.sum() < near_zero_share * context.capacity.sum():
+        return "near-zero"
+    return "normal"
+
+
+@dataclass(frozen=True)
+class WeekMetrics:
+    """Metrics of one context."""
+
+    week: int
+    label: str
+    split: str
+    category: str
+    R_nom: float
+    R_sur: float
+    R_orc: float
+    J_nom: float
+    J_sur: float
+    win: bool
+    dR: float
+    dR_orc: float
+    dR_ratio: float
+    dJ: float
+    dJ_overflow_equiv: float
+    overflow_nom: float
+    overflow_sur: float
+    beds_sur: float
+    transfers_sur: float
+    share_upper_bounds_active: float
+    solve_time_s: float
+    solve_status: str
+
+
+def _rel(before: float, after: float) -> float:
+    return (before - after) / before if before > 0 else 0.0
+
+
+def week_metrics(
+    twin: ICUTwin,
+    oracle: FairnessOracle,
+    context: Context,
+    split: str,
+    u_nom: NDArray[np.float64],
+    u_sur: NDArray[np.float64],
+    u_orc: NDArray[np.float64],
+    solve_time_s: float = float("nan"),
+    solve_status: str = "",
+) -> WeekMetrics:
+    R_nom, R_sur, R_orc = (float(v) for v in oracle.cost(np.stack([u_nom, u_sur, u_orc]), context))
+    R_orc = min(R_orc, R_sur, R_nom)  # the bound is the best decision seen
+    J_nom = twin.nominal_cost(u_nom, context)
+    J_sur = twin.nominal_cost(u_sur, context)
+    dR, dR_orc = _rel(R_nom, R_sur), _rel(R_nom, R_orc)
+    upper = twin.build(context).upper[: twin.n_decision]
+    has_room = upper > 0
+    at_upper = np.abs(u_sur - upper) < 0.5
+    R = twin.n_regions
+    return WeekMetrics(
+        week=context.index,
+        label=context.label,
+        split=split,
+        category=week_category(context),
+        R_nom=R_nom,
+        R_sur=R_sur,
+        R_orc=R_orc,
+        J_nom=J_nom,
+        J_sur=J_sur,
+        win=bool(R_sur < R_nom * (1 - 1e-9)),
+        dR=dR,
+        dR_orc=dR_orc,
+        dR_ratio=dR / dR_orc if dR_orc > 0 else 0.0,
+        dJ=J_sur - J_nom,
+        dJ_overflow_equiv=(J_sur - J_nom) / twin.config.overflow_weight,
+        overflow_nom=float(twin.overflow(u_nom, context).sum()),
+        overflow_sur=float(twin.overflow(u_sur, context).sum()),
+        beds_sur=float(u_sur[:R].sum()),
+        transfers_sur=float(u_sur[R:].sum()),
+        share_upper_bounds_active=float(at_upper[has_room].mean()) if has_room.any() else 0.0,
+        solve_time_s=solve_time_s,
+        solve_status=solve_status,
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Aggregate of the weeks of one split."""
+
+    split: str
+    n_weeks: int
+    wins: int
+    wins_by_category: dict[str, str]
+    median_dR: float
+    mean_dR: float
+    median_dR_orc: float
+    dR_ratio_aggregate: float
+    median_dR_ratio: float
+    median_dJ: float
+    mean_dJ_overflow_equiv: float
+    max_overflow_rise: float
+    median_share_upper_bounds_active: float
+    median_solve_time_s: float
+    max_solve_time_s: float
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def summarise(weeks: list[WeekMetrics], split: str) -> Summary:
+    """Aggregate metrics; ``dR_ratio_aggregate = Σ(R_nom − R_sur) / Σ(R_nom − R_orc)`` over
+    weeks with relative weights (each week's ΔR and ΔR_orc, so that no week dominates)."""
+    ws = [w for w in weeks if w.split == split]
+    if not ws:
+        raise ValueError(f"no weeks in split {split!r}")
+    by_cat = {}
+    for cat in CATEGORIES:
+        sel = [w for w in ws if w.category == cat]
+        by_cat[cat] = f"{sum(w.win for w in sel)}/{len(sel)}"
+    dR = np.array([w.dR for w in ws])
+    dR_orc = np.array([w.dR_orc for w in ws])
+    return Summary(
+        split=split,
+        n_weeks=len(ws),
+        wins=int(sum(w.win for w in ws)),
+        wins_by_category=by_cat,
+        median_dR=float(np.median(dR)),
+        mean_dR=float(np.mean(dR)),
+        median_dR_orc=float(np.median(dR_orc)),
+        dR_ratio_aggregate=float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
+        median_dR_ratio=float(np.median([w.dR_ratio for w in ws])),
+        median_dJ=float(np.median([w.dJ for w in ws])),
+        mean_dJ_overflow_equiv=float(np.mean([w.dJ_overflow_equiv for w in ws])),
+        max_overflow_rise=float(max(w.overflow_sur - w.overflow_nom for w in ws)),
+        median_share_upper_bounds_active=float(np.median([w.share_upper_bounds_active for w in ws])),
+        median_solve_time_s=float(np.nanmedian([w.solve_time_s for w in ws])),
+        max_solve_time_s=float(np.nanmax([w.solve_time_s for w in ws])),
+    )

@@ -1,0 +1,334 @@
+"""``PreferenceCostLearner``: fit the Siamese quadratic cost to pairwise preferences.
+
+scikit-learn contract: ``__init__`` stores hyper-parameters, ``fit(dataset)`` learns and returns
+``self``, learned state ends in ``_``, randomness enters through ``random_state``. The training
+loop (Adam, mini-batches, a validation split, best-epoch checkpoint) keeps its history as data
+in ``history_``. Losses, for a comparison where ``w`` beat ``l`` in context ``x0``:
+
+- ``hinge``: ``max(0, f(w) − f(l) + δ)`` (the paper's ranking loss, margin ``δ``);
+- ``logistic``: ``log(1 + exp(f(w) − f(l)))`` (Bradley–Terry likelihood).
+
+Saved models are an ``.npz`` of arrays plus a JSON header: loading executes no code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+
+from fairtwin.costs import QuadraticCost
+from fairtwin.datasets import PreferenceDataset, atomic_write
+from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
+from fairtwin.learn.model import SiameseCostNet
+from fairtwin.reduce import PCA, lift
+from fairtwin.twin.scenarios import as_generator
+
+__all__ = ["PreferenceCostLearner", "EpochRecord", "LOSSES"]
+
+log = logging.getLogger(__name__)
+
+LOSSES = ("hinge", "logistic")
+MODEL_FORMAT = "fairtwin-model"
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of training history."""
+
+    epoch: int
+    train_loss: float
+    valid_loss: float
+    valid_accuracy: float
+
+
+class PreferenceCostLearner:
+    """Learn a context-dependent convex quadratic cost from pairwise preferences.
+
+    Parameters
+    ----------
+    n_components : int or None
+        PCA rank ``r`` (whitened, fitted on the training decisions); ``None`` for no PCA.
+    hidden : tuple of int
+        Hidden widths of the context MLP.
+    loss : {"hinge", "logistic"}
+    margin : float
+        Hinge margin ``δ`` (in whitened units).
+    epsilon : float
+        Curvature floor of ``H_z``.
+    learning_rate : float
+    batch_size : int
+    max_epochs : int
+    validation_fraction : float
+        Share of comparisons held out to pick the best epoch (0 uses the last epoch).
+    weight_decay : float
+    random_state : int, Generator or None
+
+    Attributes
+    ----------
+    pca_ : PCA
+    net_ : SiameseCostNet
+    feature_mean_, feature_scale_ : ndarray of shape (n_features,)
+    history_ : list of EpochRecord
+    best_epoch_ : int
+    n_vars_, n_features_ : int
+    scenario_ : str
+    """
+
+    def __init__(
+        self,
+        n_components: int | None = 30,
+        hidden: tuple[int, ...] = (20, 20, 20),
+        loss: str = "hinge",
+        margin: float = 0.1,
+        epsilon: float = 1e-3,
+        learning_rate: float = 1e-3,
+        batch_size: int = 32,
+        max_epochs: int = 300,
+        validation_fraction: float = 0.2,
+        weight_decay: float = 0.0,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.hidden = hidden
+        self.loss = loss
+        self.margin = margin
+        self.epsilon = epsilon
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _params(self) -> dict[str, Any]:
+        return {
+            "n_components": self.n_components,
+            "hidden": list(self.hidden),
+            "loss": self.loss,
+            "margin": self.margin,
+            "epsilon": self.epsilon,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "validation_fraction": self.validation_fraction,
+            "weight_decay": self.weight_decay,
+        }
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise ValidationError("this PreferenceCostLearner is not fitted yet; call fit first")
+
+    def _features(self, X: ArrayLike) -> torch.Tensor:
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.shape[1] != self.n_features_:
+            raise ValidationError(
+                f"context features have {X.shape[1]} entries, the model expects {self.n_features_}"
+            )
+        if not np.all(np.isfinite(X)):
+            raise ValidationError("context features contain NaN or inf")
+        return torch.from_numpy((X - self.feature_mean_) / self.feature_scale_)
+
+    def _pair_loss(self, f_w: torch.Tensor, f_l: torch.Tensor) -> torch.Tensor:
+        diff = f_w - f_l
+        if self.loss == "hinge":
+            return torch.clamp(diff + self.margin, min=0.0).mean()
+        return torch.nn.functional.softplus(diff).mean()
+
+    def _check_dataset(self, dataset: PreferenceDataset) -> None:
+        if not isinstance(dataset, PreferenceDataset):
+            raise ValidationError(f"expected a PreferenceDataset, got {type(dataset).__name__}")
+        if dataset.n_comparisons == 0:
+            raise ValidationError("the dataset has no comparisons to learn from")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, dataset: PreferenceDataset) -> PreferenceCostLearner:
+        """Learn from the comparisons of ``dataset``; returns ``self``."""
+        self._check_dataset(dataset)
+        if self.loss not in LOSSES:
+            raise UnknownNameError("loss", self.loss, LOSSES)
+        if not 0 <= self.validation_fraction < 1:
+            raise ValidationError(
+                f"validation_fraction must lie in [0, 1), got {self.validation_fraction}"
+            )
+        rng = as_generator(self.random_state)
+        torch_seed = int(rng.integers(0, 2**31 - 1))
+        self.n_vars_ = dataset.n_vars
+        self.n_features_ = dataset.context_features.shape[1]
+        self.scenario_ = dataset.scenario
+        self.pca_ = PCA(self.n_components, whiten=True).fit(dataset.decisions)
+        X = dataset.context_features
+        self.feature_mean_ = X.mean(axis=0)
+        self.feature_scale_ = np.where(X.std(axis=0) > 1e-12, X.std(axis=0), 1.0)
+
+        Z = torch.from_numpy(self.pca_.transform(dataset.decisions))
+        Xc = self._features(X)
+        c, w, lo = (torch.from_numpy(a) for a in dataset.comparisons.T)
+        m = dataset.n_comparisons
+        order = rng.permutation(m)
+        n_valid = int(round(self.validation_fraction * m)) if m >= 10 else 0
+        valid, train = order[:n_valid], order[n_valid:]
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(torch_seed)
+            net = SiameseCostNet(self.n_features_, self.pca_.n_components_, tuple(self.hidden),
+                                 self.epsilon).double()
+            opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate,
+                                   weight_decay=self.weight_decay)
+            gen = torch.Generator().manual_seed(torch_seed)
+            train_t = torch.from_numpy(train)
+            history: list[EpochRecord] = []
+            best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            best_key = (-np.inf, -np.inf)
+            best_epoch = 0
+            for epoch in range(1, self.max_epochs + 1):
+                net.train()
+                perm = train_t[torch.randperm(train_t.numel(), generator=gen)]
+                total = 0.0
+                for start in range(0, perm.numel(), self.batch_size):
+                    b = perm[start : start + self.batch_size]
+                    xb = Xc[c[b]]
+                    loss = self._pair_loss(net(xb, Z[w[b]]), net(xb, Z[lo[b]]))
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * b.numel()
+                train_loss = total / max(train.size, 1)
+                if n_valid:
+                    with torch.no_grad():
+                        vb = torch.from_numpy(valid)
+                        xb = Xc[c[vb]]
+                        fw, fl = net(xb, Z[w[vb]]), net(xb, Z[lo[vb]])
+                        v_loss = float(self._pair_loss(fw, fl))
+                        v_acc = float((fw < fl).double().mean())
+                    key = (v_acc, -v_loss)
+                else:
+                    v_loss, v_acc = float("nan"), float("nan")
+                    key = (epoch, 0.0)
+                history.append(EpochRecord(epoch, train_loss, v_loss, v_acc))
+                if key > best_key:
+                    best_key = key
+                    best_epoch = epoch
+                    best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            net.load_state_dict(best_state)
+        net.eval()
+        self.net_ = net
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        log.info("trained %d epochs on %d comparisons; best epoch %d (validation accuracy %.3f)",
+                 self.max_epochs, train.size, best_epoch, best_key[0] if n_valid else float("nan"))
+        return self
+
+    # ------------------------------------------------------------------ use
+    def cost_z(self, context_features: ArrayLike) -> QuadraticCost:
+        """The learned cost of a context in PCA space (``r`` variables)."""
+        self._check_fitted()
+        x = self._features(context_features)
+        with torch.no_grad():
+            S, q = self.net_.parameters_of(x)
+        S = S[0].numpy()
+        r = S.shape[0]
+        factor = np.hstack([S, np.sqrt(self.net_.epsilon) * np.eye(r)])
+        return QuadraticCost.from_factor(factor, q[0].numpy())
+
+    def cost(self, context_features: ArrayLike) -> QuadraticCost:
+        """The learned cost of a context in the decision space (``n_vars`` variables)."""
+        return lift(self.cost_z(context_features), self.pca_.W_, self.pca_.mean_)
+
+    def costs_of(self, dataset: PreferenceDataset) -> NDArray[np.float64]:
+        """Learned cost of every decision of ``dataset``, shape (n_decisions,)."""
+        self._check_fitted()
+        if dataset.n_vars != self.n_vars_:
+            raise ValidationError(
+                f"the dataset's decisions have {dataset.n_vars} entries, the model expects "
+                f"{self.n_vars_}"
+            )
+        Z = torch.from_numpy(self.pca_.transform(dataset.decisions))
+        X = self._features(dataset.context_features)
+        with torch.no_grad():
+            return self.net_(X[torch.from_numpy(dataset.decision_context)], Z).numpy()
+
+    def score(self, dataset: PreferenceDataset) -> float:
+        """Pairwise accuracy: share of comparisons whose winner has the lower learned cost."""
+        self._check_dataset(dataset)
+        f = self.costs_of(dataset)
+        return float(np.mean(f[dataset.comparisons[:, 1]] < f[dataset.comparisons[:, 2]]))
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model (arrays + JSON header, no pickle) atomically."""
+        self._check_fitted()
+        header = {
+            "format": MODEL_FORMAT,
+            "version": 1,
+            "params": self._params(),
+            "n_vars": self.n_vars_,
+            "n_features": self.n_features_,
+            "n_latent": self.pca_.n_components_,
+            "scenario": self.scenario_,
+            "best_epoch": self.best_epoch_,
+            "history": [vars(h) for h in self.history_],
+        }
+        arrays = {f"net.{k}": v.numpy() for k, v in self.net_.state_dict().items()}
+        arrays.update(
+            pca_W=self.pca_.W_, pca_mean=self.pca_.mean_, pca_components=self.pca_.components_,
+            pca_var=self.pca_.explained_variance_, pca_ratio=self.pca_.explained_variance_ratio_,
+            feature_mean=self.feature_mean_, feature_scale=self.feature_scale_,
+        )
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, header=np.array(json.dumps(header)), **arrays)
+
+        atomic_write(path, write, suffix=".npz")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, scenario: str | None = None) -> PreferenceCostLearner:
+        """Read a model written by :meth:`save`; ``scenario`` checks it was trained on it."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(str(data["header"]))
+                arrays = {k: data[k] for k in data.files if k != "header"}
+        except FileNotFoundError:
+            raise DataFormatError(path, None, None, "no such file") from None
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise DataFormatError(path, None, None, f"not a fairtwin model ({exc})") from None
+        if header.get("format") != MODEL_FORMAT:
+            raise DataFormatError(path, None, "header", "not a fairtwin model file")
+        if scenario is not None and header["scenario"] and header["scenario"] != scenario:
+            raise ValidationError(
+                f"{path} was trained on scenario {header['scenario']!r}, not {scenario!r}"
+            )
+        params = dict(header["params"])
+        params["hidden"] = tuple(params["hidden"])
+        model = cls(**params)
+        model.n_vars_ = int(header["n_vars"])
+        model.n_features_ = int(header["n_features"])
+        model.scenario_ = header["scenario"]
+        model.best_epoch_ = int(header["best_epoch"])
+        model.history_ = [EpochRecord(**h) for h in header["history"]]
+        pca = PCA(params["n_components"], whiten=True)
+        pca.W_ = arrays["pca_W"]
+        pca.mean_ = arrays["pca_mean"]
+        pca.components_ = arrays["pca_components"]
+        pca.explained_variance_ = arrays["pca_var"]
+        pca.explained_variance_ratio_ = arrays["pca_ratio"]
+        model.pca_ = pca
+        model.feature_mean_ = arrays["feature_mean"]
+        model.feature_scale_ = arrays["feature_scale"]
+        net = SiameseCostNet(model.n_features_, int(header["n_latent"]), params["hidden"],
+                             params["epsilon"]).double()
+        state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
+        net.load_state_dict(state)
+        net.eval()
+        model.net_ = net
+        return model

@@ -1,0 +1,568 @@
+"""The whole pipeline, stage by stage, with configuration as data and artefacts on disk.
+
+Stages (each reads and writes files in one output folder, so a run can resume anywhere and a
+user can bring their own preferences into ``label``/``train``):
+
+====================  ============================================  =========================
+stage                 does                                          writes
+====================  ============================================  =========================
+``sample``            nominal + diverse decisions for every week    ``dataset.npz``
+``label``             random pairs of training weeks, rated         ``dataset.npz``
+``train``             fit the learner (+ active rounds)             ``model.npz``, ``dataset.npz``
+``resolve``           re-solve every week with the learned cost     ``decisions.npz``
+``evaluate``          oracle bound, metrics, plots                  ``metrics.json``, ``*.png``
+====================  ============================================  =========================
+
+``config.toml`` in the folder records the :class:`ExperimentConfig` of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+from joblib import Parallel, delayed
+from numpy.typing import NDArray
+from tqdm.auto import tqdm
+
+from fairtwin.datasets import PreferenceDataset, atomic_write
+from fairtwin.evaluate import WeekMetrics, summarise, week_metrics
+from fairtwin.evaluate.plots import plot_loads, plot_weeks
+from fairtwin.exceptions import DataFormatError, ValidationError
+from fairtwin.learn import PreferenceCostLearner
+from fairtwin.oracles import get_oracle, get_rater, oracle_bound
+from fairtwin.resolve import ResolveConfig, resolve_context
+from fairtwin.sampling import SamplerConfig, sample_decisions
+from fairtwin.twin import Scenario, TwinConfig, get_scenario
+
+__all__ = [
+    "ScenarioConfig",
+    "LabelConfig",
+    "LearnerConfig",
+    "ExperimentConfig",
+    "RunResult",
+    "load_scenario",
+    "sample_stage",
+    "label_stage",
+    "train_stage",
+    "resolve_stage",
+    "evaluate_stage",
+    "run_pipeline",
+]
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """Which scenario, and how many training weeks (the next as many are held out)."""
+
+    name: str = "italy-synthetic"
+    seed: int = 0
+    data_path: str = ""
+    n_train: int = 52
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """The simulated rater and the pair budget.
+
+    ``n_pairs`` is the total number of comparisons asked, active rounds included; each of the
+    ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week.
+    """
+
+    oracle: str = "rosenbrock"
+    kappa: float = 1.0
+    rater: str = "flip"
+    noise: float = 0.0
+    n_pairs: int = 1344
+    rounds: int = 3
+    n_best: int = 2
+
+    def __post_init__(self) -> None:
+        if self.n_pairs < 1:
+            raise ValidationError(f"n_pairs must be positive, got {self.n_pairs}")
+        if self.rounds < 0 or self.n_best < 0:
+            raise ValidationError("rounds and n_best must be non-negative")
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Hyper-parameters of :class:`~fairtwin.learn.PreferenceCostLearner`."""
+
+    n_components: int = 30
+    hidden: tuple[int, ...] = (20, 20, 20)
+    loss: str = "hinge"
+    margin: float = 0.1
+    epsilon: float = 1e-3
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    max_epochs: int = 300
+    validation_fraction: float = 0.2
+
+    def make(self, random_state: np.random.Generator | int | None) -> PreferenceCostLearner:
+        params = asdict(self)
+        params["hidden"] = tuple(params["hidden"])
+        params["n_components"] = None if self.n_components <= 0 else self.n_components
+        return PreferenceCostLearner(**params, random_state=random_state)
+
+
+_SECTIONS: dict[str, type] = {
+    "scenario": ScenarioConfig,
+    "twin": TwinConfig,
+    "sampler": SamplerConfig,
+    "labels": LabelConfig,
+    "learner": LearnerConfig,
+    "resolve": ResolveConfig,
+}
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a run depends on; saved as ``config.toml`` in the output folder."""
+
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    twin: TwinConfig = field(default_factory=TwinConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
+    resolve: ResolveConfig = field(default_factory=ResolveConfig)
+    seed: int = 0
+    n_jobs: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seed": self.seed, "n_jobs": self.n_jobs}
+        for name in _SECTIONS:
+            section = asdict(getattr(self, name))
+            out[name] = {k: (list(v) if isinstance(v, tuple) else v)
+                         for k, v in section.items() if v is not None}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> ExperimentConfig:
+        allowed = set(_SECTIONS) | {"seed", "n_jobs"}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ValidationError(f"{source}: unknown section(s) {unknown}; allowed: {sorted(allowed)}")
+        kwargs: dict[str, Any] = {k: data[k] for k in ("seed", "n_jobs") if k in data}
+        for name, section_cls in _SECTIONS.items():
+            values = dict(data.get(name, {}))
+            names = {f.name for f in fields(section_cls)}
+            bad = sorted(set(values) - names)
+            if bad:
+                raise ValidationError(
+                    f"{source}: unknown setting(s) {bad} in [{name}]; allowed: {sorted(names)}"
+                )
+            if "hidden" in values:
+                values["hidden"] = tuple(values["hidden"])
+            kwargs[name] = section_cls(**values)
+        return cls(**kwargs)
+
+    def save(self, path: str | Path) -> None:
+        text = tomli_w.dumps(self.to_dict())
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text), suffix=".toml")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExperimentConfig:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise DataFormatError(path, None, None, "no such file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise DataFormatError(path, None, None, f"invalid TOML: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+    def override(self, **sections: dict[str, Any]) -> ExperimentConfig:
+        """A copy with some settings replaced, e.g. ``override(labels={"n_pairs": 448})``."""
+        changes: dict[str, Any] = {}
+        for name, values in sections.items():
+            if name in ("seed", "n_jobs"):
+                changes[name] = values
+                continue
+            values = {k: v for k, v in values.items() if v is not None}
+            if values:
+                changes[name] = replace(getattr(self, name), **values)
+        return replace(self, **changes)
+
+
+# ---------------------------------------------------------------------- helpers
+def load_scenario(config: ExperimentConfig) -> Scenario:
+    sc = config.scenario
+    scenario = get_scenario(sc.name, seed=sc.seed, data_path=sc.data_path or None,
+                            config=config.twin)
+    if scenario.n_weeks < 2 * sc.n_train:
+        raise ValidationError(
+            f"scenario {sc.name!r} has {scenario.n_weeks} weeks; n_train = {sc.n_train} needs "
+            f"{2 * sc.n_train} (training + held out)"
+        )
+    return scenario
+
+
+def _stage_seed(config: ExperimentConfig, stage: str) -> np.random.Generator:
+    """An independent generator per stage, derived from the run seed."""
+    key = [config.seed] + [ord(ch) for ch in stage]
+    return np.random.default_rng(key)
+
+
+def _check_dataset_matches(dataset: PreferenceDataset, scenario: Scenario) -> None:
+    if dataset.n_vars != scenario.twin.n_decision:
+        raise ValidationError(
+            f"the dataset's decisions have {dataset.n_vars} entries but scenario "
+            f"{scenario.name!r} has {scenario.twin.n_decision}"
+        )
+    if dataset.scenario and dataset.scenario != scenario.name:
+        raise ValidationError(
+            f"the dataset was made on scenario {dataset.scenario!r}, not {scenario.name!r}"
+        )
+    if dataset.context_ids.max(initial=-1) >= scenario.n_weeks:
+        raise ValidationError("the dataset refers to weeks the scenario does not have")
+
+
+def nominal_indices(dataset: PreferenceDataset) -> NDArray[np.int64]:
+    """Index of the nominal decision of each context (the first decision of each context)."""
+    firsts = np.full(dataset.n_contexts, -1, dtype=np.int64)
+    for i in range(dataset.n_decisions - 1, -1, -1):
+        firsts[dataset.decision_context[i]] = i
+    return firsts
+
+
+def train_rows(dataset: PreferenceDataset) -> NDArray[np.int64]:
+    n = int(dataset.info.get("n_train", dataset.n_contexts))
+    return np.arange(min(n, dataset.n_contexts))
+
+
+# ---------------------------------------------------------------------- stages
+def sample_stage(
+    config: ExperimentConfig, scenario: Scenario, progress: bool = False
+) -> PreferenceDataset:
+    """Nominal plus diverse decisions for the training and held-out weeks."""
+    n = 2 * config.scenario.n_train
+    contexts = scenario.contexts[:n]
+    samples = sample_decisions(scenario.twin, contexts, config.sampler,
+                               _stage_seed(config, "sample"), n_jobs=config.n_jobs,
+                               progress=progress)
+    decisions = np.vstack([s.decisions for s in samples])
+    decision_context = np.concatenate(
+        [np.full(s.decisions.shape[0], k) for k, s in enumerate(samples)]
+    )
+    return PreferenceDataset(
+        context_ids=np.array([c.index for c in contexts]),
+        context_features=np.array([c.features() for c in contexts]),
+        decisions=decisions,
+        decision_context=decision_context,
+        scenario=scenario.name,
+        info={"n_train": config.scenario.n_train,
+              "n_targeted": [s.n_targeted for s in samples]},
+    )
+
+
+def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    oracle_kwargs = {"kappa": config.labels.kappa} if config.labels.oracle == "rosenbrock" else {}
+    oracle = get_oracle(config.labels.oracle, scenario.twin, **oracle_kwargs)
+    return get_rater(config.labels.rater, oracle, config.labels.noise, rng)
+
+
+def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-untyped-def]
+    """Ask the rater about pairs (a[k], b[k]) of context rows ctx_rows[k]; store the answers."""
+    winners, losers = np.empty(len(a), dtype=np.int64), np.empty(len(a), dtype=np.int64)
+    for row in np.unique(ctx_rows):
+        sel = np.flatnonzero(ctx_rows == row)
+        context = scenario.contexts[int(dataset.context_ids[row])]
+        pref_a = rater.prefers(dataset.decisions[a[sel]], dataset.decisions[b[sel]], context)
+        winners[sel] = np.where(pref_a, a[sel], b[sel])
+        losers[sel] = np.where(pref_a, b[sel], a[sel])
+    dataset.add_comparisons(ctx_rows, winners, losers, round=round_)
+
+
+def label_stage(
+    dataset: PreferenceDataset,
+    config: ExperimentConfig,
+    scenario: Scenario,
+    n_pairs: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> PreferenceDataset:
+    """Ask the simulated rater about ``n_pairs`` random pairs of the training weeks (round 0).
+
+    Pairs are drawn uniformly without replacement from all pairs of decisions of the same week.
+    """
+    rng = rng or _stage_seed(config, "label")
+    _check_dataset_matches(dataset, scenario)
+    labels = config.labels
+    if n_pairs is None:
+        n_pairs = labels.n_pairs - labels.rounds * len(train_rows(dataset)) * (1 + labels.n_best)
+        if n_pairs < 1:
+            raise ValidationError(
+                f"n_pairs = {labels.n_pairs} leaves no random pairs after {labels.rounds} active "
+                f"rounds of {1 + labels.n_best} pairs per week; raise n_pairs or lower rounds"
+            )
+    rater = _rater(config, scenario, rng)
+    pool = []
+    for row in train_rows(dataset):
+        idx = dataset.decisions_of(row)
+        i, j = np.triu_indices(idx.size, k=1)
+        pool.append(np.column_stack([np.full(i.size, row), idx[i], idx[j]]))
+    pairs = np.vstack(pool)
+    if n_pairs > pairs.shape[0]:
+        log.warning("only %d distinct pairs exist; asking all of them instead of %d",
+                    pairs.shape[0], n_pairs)
+        n_pairs = pairs.shape[0]
+    chosen = pairs[rng.choice(pairs.shape[0], size=n_pairs, replace=False)]
+    _ask(dataset, scenario, rater, chosen[:, 0], chosen[:, 1], chosen[:, 2], 0)
+    return dataset
+
+
+def preference_scale(learner: PreferenceCostLearner, dataset: PreferenceDataset) -> float:
+    """Median ``|f(winner) − f(loser)|`` of the learned cost on the dataset's comparisons."""
+    f = learner.costs_of(dataset)
+    gaps = np.abs(f[dataset.comparisons[:, 1]] - f[dataset.comparisons[:, 2]])
+    scale = float(np.median(gaps))
+    return scale if scale > 0 else 1.0
+
+
+def _resolve_one(twin, context, cost, f_scale, config, nominal):  # type: ignore[no-untyped-def]
+    res = resolve_context(twin, context, cost, f_scale, config, nominal)
+    return res.decision, res.result.time_s, res.result.status.value
+
+
+def resolve_stage(
+    learner: PreferenceCostLearner,
+    f_scale: float,
+    dataset: PreferenceDataset,
+    config: ExperimentConfig,
+    scenario: Scenario,
+    rows: NDArray[np.int64] | None = None,
+    progress: bool = False,
+    desc: str = "resolve",
+) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
+    """Re-solve contexts (rows of ``dataset``) with the learned cost.
+
+    Returns the decisions (n_rows, n_decision), the solve times and statuses.
+    """
+    _check_dataset_matches(dataset, scenario)
+    rows = np.arange(dataset.n_contexts) if rows is None else np.asarray(rows)
+    nom = nominal_indices(dataset)
+    twin = scenario.twin
+    jobs = []
+    for row in rows:
+        context = scenario.contexts[int(dataset.context_ids[row])]
+        cost = learner.cost(dataset.context_features[row])
+        nominal = twin.complete(dataset.decisions[nom[row]], context)
+        jobs.append(delayed(_resolve_one)(twin, context, cost, f_scale, config.resolve, nominal))
+    runner = Parallel(n_jobs=config.n_jobs, return_as="generator")
+    out = list(tqdm(runner(jobs), total=len(jobs), desc=desc, unit="week", disable=not progress))
+    U = np.array([o[0] for o in out]).reshape(len(rows), twin.n_decision)
+    return U, np.array([o[1] for o in out]), [o[2] for o in out]
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One active round: pairs asked so far and the learner's state."""
+
+    round: int
+    n_comparisons: int
+    train_accuracy: float
+    resolved_fairer_than_nominal: int
+
+
+def train_stage(
+    dataset: PreferenceDataset,
+    config: ExperimentConfig,
+    scenario: Scenario,
+    progress: bool = False,
+) -> tuple[PreferenceCostLearner, float, list[RoundRecord]]:
+    """Fit on the training weeks, then run the active rounds (each: re-solve the training weeks,
+    ask the rater to compare the re-solved decision with the nominal one and the ``n_best``
+    best-rated samples, refit)."""
+    _check_dataset_matches(dataset, scenario)
+    rows = train_rows(dataset)
+    rng = _stage_seed(config, "train")
+    rater = _rater(config, scenario, _stage_seed(config, "active"))
+    labels = config.labels
+    history: list[RoundRecord] = []
+
+    def fit() -> tuple[PreferenceCostLearner, float]:
+        train = dataset.subset_contexts(rows)
+        learner = config.learner.make(int(rng.integers(0, 2**31 - 1))).fit(train)
+        return learner, preference_scale(learner, train)
+
+    learner, f_scale = fit()
+    nom = nominal_indices(dataset)
+    for r in range(1, labels.rounds + 1):
+        U, _, _ = resolve_stage(learner, f_scale, dataset, config, scenario, rows, progress,
+                                desc=f"active round {r}")
+        ctx_rows, a, b = [], [], []
+        fairer = 0
+        for k, row in enumerate(rows):
+            sur = int(dataset.add_decisions(int(row), U[k])[0])
+            wins = _copeland(dataset, int(row))
+            ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, nom[row])]
+            opponents = [int(nom[row])] + ranked[: labels.n_best]
+            for opp in opponents:
+                if opp == sur:
+                    continue
+                ctx_rows.append(row)
+                a.append(sur)
+                b.append(opp)
+        m0 = dataset.n_comparisons
+        _ask(dataset, scenario, rater, np.array(ctx_rows), np.array(a), np.array(b), r)
+        new = dataset.comparisons[m0:]
+        fairer = int(np.sum((new[:, 1] == np.array(a)) & (np.array(b) == nom[new[:, 0]])))
+        learner, f_scale = fit()
+        acc = learner.score(dataset.subset_contexts(rows))
+        history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer))
+        log.info("active round %d: %d comparisons, re-solve judged fairer than nominal in %d "
+                 "weeks, training accuracy %.3f", r, dataset.n_comparisons, fairer, acc)
+    return learner, f_scale, history
+
+
+def _copeland(dataset: PreferenceDataset, row: int) -> dict[int, int]:
+    """Wins minus losses of each decision of a context in the comparisons so far."""
+    score = {int(i): 0 for i in dataset.decisions_of(row)}
+    sel = dataset.comparisons[dataset.comparisons[:, 0] == row]
+    for _, w, lo in sel:
+        score[int(w)] += 1
+        score[int(lo)] -= 1
+    return score
+
+
+def _bound_one(oracle, context, starts):  # type: ignore[no-untyped-def]
+    return oracle_bound(oracle, context, starts)[0]
+
+
+def evaluate_stage(
+    dataset: PreferenceDataset,
+    decisions: NDArray[np.float64],
+    times: NDArray[np.float64],
+    statuses: list[str],
+    config: ExperimentConfig,
+    scenario: Scenario,
+    out_dir: Path | None = None,
+    plot_week: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Metrics of every week (training and held out), the oracle bound, plots."""
+    oracle = get_oracle(config.labels.oracle, scenario.twin,
+                        **({"kappa": config.labels.kappa} if config.labels.oracle == "rosenbrock"
+                           else {}))
+    nom = nominal_indices(dataset)
+    n_train = len(train_rows(dataset))
+    jobs = [
+        delayed(_bound_one)(oracle, scenario.contexts[int(dataset.context_ids[row])],
+                            np.vstack([dataset.decisions[dataset.decisions_of(row)],
+                                       decisions[row][None, :]]))
+        for row in range(dataset.n_contexts)
+    ]
+    runner = Parallel(n_jobs=config.n_jobs, return_as="generator")
+    bounds = list(tqdm(runner(jobs), total=len(jobs), desc="oracle bound", unit="week",
+                       disable=not progress))
+    weeks: list[WeekMetrics] = []
+    for row in range(dataset.n_contexts):
+        context = scenario.contexts[int(dataset.context_ids[row])]
+        weeks.append(week_metrics(
+            scenario.twin, oracle, context, "train" if row < n_train else "held-out",
+            dataset.decisions[nom[row]], decisions[row], bounds[row],
+            float(times[row]), statuses[row],
+        ))
+    summaries = {s: summarise(weeks, s).to_dict() for s in ("train", "held-out")
+                 if any(w.split == s for w in weeks)}
+    result = {"summary": summaries, "weeks": [asdict(w) for w in weeks]}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(result, indent=2)
+        atomic_write(out_dir / "metrics.json", lambda tmp: Path(tmp).write_text(text))
+        np.savez(out_dir / "oracle_bound.npz", decisions=np.array(bounds))
+        plot_weeks(weeks, out_dir / "weeks.png")
+        if plot_week is None:  # the overloaded training week with the largest overflow
+            over = [w for w in weeks if w.category == "overloaded" and w.split == "train"]
+            plot_week = max(over, key=lambda w: w.overflow_nom).week if over else weeks[0].week
+        row = int(np.flatnonzero(dataset.context_ids == plot_week)[0]) \
+            if plot_week in dataset.context_ids else 0
+        context = scenario.contexts[int(dataset.context_ids[row])]
+        plot_loads(oracle, context, {"nominal": dataset.decisions[nom[row]],
+                                     "learned": decisions[row], "oracle bound": bounds[row]},
+                   out_dir / f"loads_week{context.index}.png")
+    return result
+
+
+# ---------------------------------------------------------------------- whole run
+@dataclass
+class RunResult:
+    """What :func:`run_pipeline` produced."""
+
+    out_dir: Path
+    metrics: dict[str, Any]
+    stage_times_s: dict[str, float]
+    rounds: list[RoundRecord]
+
+
+def run_pipeline(
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    progress: bool = False,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> RunResult:
+    """Run every stage and write the artefacts into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(out / "config.toml")
+    times: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        value = fn()
+        times[name] = time.perf_counter() - t0
+        if on_stage:
+            on_stage(name, times[name])
+        return value
+
+    scenario = timed("scenario", lambda: load_scenario(config))
+    dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
+    dataset.save(out / "samples.npz")
+    timed("label", lambda: label_stage(dataset, config, scenario))
+    learner, f_scale, rounds = timed("train", lambda: train_stage(dataset, config, scenario, progress))
+    dataset.save(out / "dataset.npz")
+    learner.save(out / "model.npz")
+    U, t, st = timed("resolve", lambda: resolve_stage(learner, f_scale, dataset, config, scenario,
+                                                      progress=progress))
+    save_decisions(out / "decisions.npz", dataset, U, t, st, f_scale)
+    metrics = timed("evaluate", lambda: evaluate_stage(dataset, U, t, st, config, scenario, out,
+                                                       progress=progress))
+    metrics["stage_times_s"] = times
+    metrics["active_rounds"] = [asdict(r) for r in rounds]
+    metrics["n_comparisons"] = dataset.n_comparisons
+    metrics["f_scale"] = f_scale
+    text = json.dumps(metrics, indent=2)
+    atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(text))
+    return RunResult(out, metrics, times, rounds)
+
+
+def save_decisions(path: Path, dataset: PreferenceDataset, U: NDArray[np.float64],
+                   times: NDArray[np.float64], statuses: list[str], f_scale: float) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, context_ids=dataset.context_ids, decisions=U, solve_time_s=times,
+                     status=np.array(statuses), f_scale=np.array(f_scale))
+    atomic_write(path, write, suffix=".npz")
+
+
+def load_decisions(path: Path) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
+                                        list[str], float]:
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            return (d["context_ids"], d["decisions"], d["solve_time_s"], [str(s) for s in d["status"]],
+                    float(d["f_scale"]))
+    except FileNotFoundError:
+        raise DataFormatError(path, None, None, "no such file; run `fairtwin resolve` first") from None
+    except (KeyError, ValueError, OSError) as exc:
+        raise DataFormatError(path, None, None, f"not a fairtwin decisions file ({exc})") from None
+

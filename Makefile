@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
-	$(BIN)/fairtwin solve --scenario italy-synthetic --week 40 $(RUN_ARGS)
+	$(BIN)/fairtwin run --scenario italy-synthetic --out runs/latest $(RUN_ARGS)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

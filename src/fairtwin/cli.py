@@ -224,6 +224,252 @@ def solve_cmd(
     )
 
 
+# ---------------------------------------------------------------------- pipeline stages
+def _experiment_options(fn: Any) -> Any:
+    """Options that override the experiment configuration (None = keep the config's value)."""
+    opts = [
+        click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel workers (default 2)."),
+        click.option("--solver", "solver_name", default=None,
+                     help="MIQP solver of the re-solve: highs-oa (default), scip, gurobi."),
+        click.option("--lambda", "blend_lambda", type=float, default=None,
+                     help="Blend weight λ (overflow patients per typical preference gap; default 3)."),
+        click.option("--mode", default=None, help="Re-solve mode: blend (default), guard, replace."),
+        click.option("--epochs", type=int, default=None, help="Training epochs (default 300)."),
+        click.option("--loss", default=None, help="hinge (default) or logistic."),
+        click.option("--pca", default=None,
+                     help="PCA rank r (default 30), or 'none' for no compression."),
+        click.option("--rounds", type=int, default=None,
+                     help="Active rounds (default 3; 0 = random pairs only)."),
+        click.option("--noise", type=float, default=None,
+                     help="Flip rate of the simulated rater (or temperature with --rater logistic)."),
+        click.option("--rater", default=None, help="flip (default) or logistic."),
+        click.option("--oracle", default=None,
+                     help="Latent fairness cost: rosenbrock (default), gini, max-min, quadratic."),
+        click.option("--pairs", "n_pairs", type=int, default=None,
+                     help="Total comparisons asked, active rounds included (default 1344)."),
+        click.option("--samples", "n_samples", type=int, default=None,
+                     help="Sampled decisions per week besides the nominal one (default 16)."),
+        click.option("--train-weeks", "n_train", type=int, default=None,
+                     help="Training weeks; the next as many are held out (default 52)."),
+        click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
+                     help="Local Civil Protection file (italy-dpc)."),
+        click.option("--scenario", default=None, help=f"One of: {', '.join(SCENARIOS)}."),
+        click.option("--scenario-seed", type=int, default=None, help="Seed of the synthetic waves."),
+        click.option("--seed", type=int, default=None, help="Seed of the run (default 0)."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Experiment configuration (TOML)."),
+        click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=Path("runs/latest"), show_default=True, help="Output folder."),
+    ]
+    for opt in opts:
+        fn = opt(fn)
+    return fn
+
+
+def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
+    from fairtwin.pipeline import ExperimentConfig
+
+    if config_path is not None:
+        config = ExperimentConfig.load(config_path)
+    elif (out_dir / "config.toml").exists():
+        config = ExperimentConfig.load(out_dir / "config.toml")
+    else:
+        config = ExperimentConfig()
+    pca = kw.get("pca")
+    n_components = None
+    if pca is not None:
+        if str(pca).lower() == "none":
+            n_components = 0
+        else:
+            try:
+                n_components = int(pca)
+            except ValueError:
+                raise ValidationError(f"--pca must be a positive integer or 'none', got {pca!r}") from None
+    changes: dict[str, Any] = {
+        "scenario": {"name": kw.get("scenario"), "seed": kw.get("scenario_seed"),
+                     "data_path": kw.get("data_path"), "n_train": kw.get("n_train")},
+        "sampler": {"n_samples": kw.get("n_samples")},
+        "labels": {"n_pairs": kw.get("n_pairs"), "oracle": kw.get("oracle"),
+                   "rater": kw.get("rater"), "noise": kw.get("noise"), "rounds": kw.get("rounds")},
+        "learner": {"n_components": n_components, "loss": kw.get("loss"),
+                    "max_epochs": kw.get("epochs")},
+        "resolve": {"mode": kw.get("mode"), "blend_lambda": kw.get("blend_lambda"),
+                    "solver": kw.get("solver_name")},
+    }
+    config = config.override(**changes)
+    if kw.get("seed") is not None:
+        config = config.override(seed=kw["seed"])
+    if kw.get("n_jobs") is not None:
+        config = config.override(n_jobs=kw["n_jobs"])
+    # validate names early, before any long work
+    from fairtwin.learn import LOSSES
+    from fairtwin.oracles import ORACLES, RATERS
+
+    if config.labels.oracle not in ORACLES:
+        raise UnknownNameError("oracle", config.labels.oracle, ORACLES)
+    if config.labels.rater not in RATERS:
+        raise UnknownNameError("rater", config.labels.rater, RATERS)
+    if config.learner.loss not in LOSSES:
+        raise UnknownNameError("loss", config.learner.loss, LOSSES)
+    if config.resolve.solver not in SOLVERS:
+        raise UnknownNameError("solver", config.resolve.solver, SOLVERS)
+    return config
+
+
+def _need(path: Path, stage: str) -> Path:
+    if not path.exists():
+        raise DataUnavailableError(f"{path} does not exist; run `fairtwin {stage}` first")
+    return path
+
+
+def _print_summary(metrics: dict[str, Any]) -> None:
+    summary = metrics["summary"]
+    click.echo("")
+    click.echo(f"{'':<26}" + "".join(f"{split:>16}" for split in summary))
+    rows = [
+        ("wins (R_sur < R_nom)", lambda s: f"{s['wins']}/{s['n_weeks']}"),
+        ("  overloaded weeks", lambda s: s["wins_by_category"]["overloaded"]),
+        ("  normal weeks", lambda s: s["wins_by_category"]["normal"]),
+        ("  near-zero-demand weeks", lambda s: s["wins_by_category"]["near-zero"]),
+        ("median ΔR", lambda s: f"{100 * s['median_dR']:.1f} %"),
+        ("median ΔR oracle bound", lambda s: f"{100 * s['median_dR_orc']:.1f} %"),
+        ("ΔR_sur / ΔR_orc", lambda s: f"{s['dR_ratio_aggregate']:.2f}"),
+        ("median ΔJ", lambda s: f"{s['median_dJ']:.0f}"),
+        ("mean ΔJ (overflow pat.)", lambda s: f"{s['mean_dJ_overflow_equiv']:.2f}"),
+        ("max overflow rise", lambda s: f"{s['max_overflow_rise']:.0f}"),
+        ("median re-solve time", lambda s: f"{1000 * s['median_solve_time_s']:.0f} ms"),
+    ]
+    for label, fmt in rows:
+        click.echo(f"{label:<26}" + "".join(f"{fmt(s):>16}" for s in summary.values()))
+
+
+@cli.command("sample")
+@_experiment_options
+def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
+    """Sample nominal and diverse feasible decisions for the training and held-out weeks."""
+    from fairtwin.pipeline import load_scenario, sample_stage
+
+    config = _experiment_config(out_dir, config_path, kw)
+    scenario = load_scenario(config)
+    dataset = sample_stage(config, scenario, progress=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config.save(out_dir / "config.toml")
+    dataset.save(out_dir / "samples.npz")
+    dataset.save(out_dir / "dataset.npz")
+    click.echo(f"{dataset.n_decisions} decisions of {dataset.n_contexts} weeks -> "
+               f"{out_dir / 'dataset.npz'}")
+
+
+@cli.command("label")
+@_experiment_options
+def label_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
+    """Ask the simulated rater about random pairs of the training weeks."""
+    from fairtwin.datasets import PreferenceDataset
+    from fairtwin.pipeline import label_stage, load_scenario
+
+    config = _experiment_config(out_dir, config_path, kw)
+    scenario = load_scenario(config)
+    dataset = PreferenceDataset.load(_need(out_dir / "samples.npz", "sample"))
+    label_stage(dataset, config, scenario)
+    config.save(out_dir / "config.toml")
+    dataset.save(out_dir / "dataset.npz")
+    click.echo(f"{dataset.n_comparisons} comparisons -> {out_dir / 'dataset.npz'}")
+
+
+@cli.command("train")
+@_experiment_options
+@click.option("--dataset", "dataset_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Train on this preference dataset instead of OUT/dataset.npz.")
+def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None,
+              **kw: Any) -> None:
+    """Fit the learned cost (and run the active rounds with the simulated rater)."""
+    from fairtwin.datasets import PreferenceDataset
+    from fairtwin.pipeline import load_scenario, train_stage
+
+    config = _experiment_config(out_dir, config_path, kw)
+    scenario = load_scenario(config)
+    dataset = PreferenceDataset.load(_need(dataset_path or out_dir / "dataset.npz", "label"))
+    learner, f_scale, rounds = train_stage(dataset, config, scenario, progress=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config.save(out_dir / "config.toml")
+    dataset.save(out_dir / "dataset.npz")
+    learner.save(out_dir / "model.npz")
+    for r in rounds:
+        click.echo(f"active round {r.round}: {r.n_comparisons} comparisons, re-solve fairer than "
+                   f"nominal in {r.resolved_fairer_than_nominal} weeks")
+    click.echo(f"model ({learner.best_epoch_} epochs kept) -> {out_dir / 'model.npz'}")
+
+
+@cli.command("resolve")
+@_experiment_options
+def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
+    """Re-solve every week with the learned cost."""
+    from fairtwin.datasets import PreferenceDataset
+    from fairtwin.learn import PreferenceCostLearner
+    from fairtwin.pipeline import (
+        load_scenario,
+        preference_scale,
+        resolve_stage,
+        save_decisions,
+        train_rows,
+    )
+
+    config = _experiment_config(out_dir, config_path, kw)
+    scenario = load_scenario(config)
+    dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
+    learner = PreferenceCostLearner.load(_need(out_dir / "model.npz", "train"), scenario.name)
+    f_scale = preference_scale(learner, dataset.subset_contexts(train_rows(dataset)))
+    U, times, statuses = resolve_stage(learner, f_scale, dataset, config, scenario, progress=True)
+    config.save(out_dir / "config.toml")
+    save_decisions(out_dir / "decisions.npz", dataset, U, times, statuses, f_scale)
+    click.echo(f"{U.shape[0]} re-solved decisions -> {out_dir / 'decisions.npz'}")
+
+
+@cli.command("evaluate")
+@_experiment_options
+@click.option("--week", "plot_week", type=int, default=None,
+              help="Week of the regional-load plot (default: the worst overloaded training week).")
+def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
+                 **kw: Any) -> None:
+    """Compare the re-solved decisions with the nominal ones and the oracle bound."""
+    from fairtwin.datasets import PreferenceDataset
+    from fairtwin.pipeline import evaluate_stage, load_decisions, load_scenario
+
+    config = _experiment_config(out_dir, config_path, kw)
+    scenario = load_scenario(config)
+    dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
+    ids, U, times, statuses, _ = load_decisions(_need(out_dir / "decisions.npz", "resolve"))
+    if not np.array_equal(ids, dataset.context_ids):
+        raise ValidationError(f"{out_dir / 'decisions.npz'} does not match the dataset's weeks; "
+                              "run `fairtwin resolve` again")
+    metrics = evaluate_stage(dataset, U, times, statuses, config, scenario, out_dir, plot_week,
+                             progress=True)
+    _print_summary(metrics)
+    click.echo(f"\nmetrics and plots -> {out_dir}")
+
+
+@cli.command("run")
+@_experiment_options
+def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
+    """The whole pipeline on a scenario: sample, label, train (+ active rounds), resolve, evaluate."""
+    from fairtwin.pipeline import run_pipeline
+
+    config = _experiment_config(out_dir, config_path, kw)
+    click.echo(
+        f"fairtwin run: {config.scenario.name}, {config.scenario.n_train} training + "
+        f"{config.scenario.n_train} held-out weeks, {config.labels.n_pairs} comparisons "
+        f"({config.labels.rounds} active rounds), {config.labels.oracle} rater with "
+        f"noise {config.labels.noise:g}, {config.resolve.mode} re-solve, seed {config.seed}"
+    )
+    result = run_pipeline(
+        config, out_dir, progress=True,
+        on_stage=lambda name, t: click.echo(f"  {name:<9} {t:7.1f} s", err=True),
+    )
+    _print_summary(result.metrics)
+    total = sum(result.stage_times_s.values())
+    click.echo(f"\ntotal {total:.1f} s; dataset, model, decisions, metrics.json and plots -> {out_dir}")
+
+
 # ---------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (also used by the ``fairtwin`` script)."""

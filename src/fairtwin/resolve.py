@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from fairtwin.costs import QuadraticCost
 from fairtwin.exceptions import SolveLimitError, UnknownNameError, ValidationError
-from fairtwin.solvers import SolverOptions, SolveResult, Status, get_solver
+from fairtwin.solvers import SolveResult, SolverOptions, Status, get_solver
 from fairtwin.twin import Context, ICUTwin
 
 __all__ = ["ResolveConfig", "Resolved", "MODES", "resolve_context"]

@@ -25,8 +25,9 @@ def plot_weeks(weeks: list[WeekMetrics], path: str | Path) -> Path:
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True)
     x = np.array([w.week for w in weeks])
     colors = [_COLORS[w.category] for w in weeks]
-    ax1.bar(x, [100 * w.dR for w in weeks], color=colors, width=0.8, label="learned cost")
+    ax1.bar(x, [100 * w.dR for w in weeks], color=colors, width=0.8)
     ax1.plot(x, [100 * w.dR_orc for w in weeks], "k.", ms=4, label="oracle bound")
+    ax1.set_title("bars: learned cost, coloured by week type", fontsize=9)
     ax1.axhline(0, color="k", lw=0.6)
     ax1.set_ylabel("ΔR: fairness gain (%)")
     ax1.set_ylim(max(-100, min(-5, min(100 * w.dR for w in weeks) - 5)), 105)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.oracles.base import FairnessOracle

@@ -94,6 +94,17 @@ class LabelConfig:
         if self.rounds < 0 or self.n_best < 0:
             raise ValidationError("rounds and n_best must be non-negative")
 
+    def n_random(self, n_train: int) -> int:
+        """Random pairs asked before the active rounds, within the total budget."""
+        n = self.n_pairs - self.rounds * n_train * (1 + self.n_best)
+        if n < 1:
+            raise ValidationError(
+                f"n_pairs = {self.n_pairs} leaves no random pairs after {self.rounds} active "
+                f"rounds of {1 + self.n_best} pairs per week for {n_train} weeks; raise n_pairs "
+                "or lower rounds"
+            )
+        return n
+
 
 @dataclass(frozen=True)
 class LearnerConfig:
@@ -299,12 +310,7 @@ def label_stage(
     _check_dataset_matches(dataset, scenario)
     labels = config.labels
     if n_pairs is None:
-        n_pairs = labels.n_pairs - labels.rounds * len(train_rows(dataset)) * (1 + labels.n_best)
-        if n_pairs < 1:
-            raise ValidationError(
-                f"n_pairs = {labels.n_pairs} leaves no random pairs after {labels.rounds} active "
-                f"rounds of {1 + labels.n_best} pairs per week; raise n_pairs or lower rounds"
-            )
+        n_pairs = labels.n_random(len(train_rows(dataset)))
     rater = _rater(config, scenario, rng)
     pool = []
     for row in train_rows(dataset):
@@ -512,6 +518,7 @@ def run_pipeline(
     on_stage: Callable[[str, float], None] | None = None,
 ) -> RunResult:
     """Run every stage and write the artefacts into ``out_dir``."""
+    config.labels.n_random(config.scenario.n_train)  # check the budget before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.toml")

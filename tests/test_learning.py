@@ -1,0 +1,211 @@
+"""Learning laws, as properties:
+
+- the learned Hessian is PSD for any context input;
+- reconstruction: ``lift(cost_z, W, μ)(u) == cost_z(Wᵀ(u − μ))`` for every ``u``;
+- the Siamese network shares its weights: swapping A and B flips every prediction;
+- saved models and datasets round-trip exactly, and load without pickle;
+- the zero-noise Rosenbrock rater is transitive; noisy raters flip about their rate;
+- every sampled decision is feasible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fairtwin.costs import QuadraticCost
+from fairtwin.datasets import PreferenceDataset
+from fairtwin.exceptions import DataFormatError, ValidationError
+from fairtwin.learn import PreferenceCostLearner
+from fairtwin.oracles import RosenbrockOracle, SimulatedRater, get_oracle, oracle_bound
+from fairtwin.reduce import PCA, lift
+from fairtwin.sampling import SamplerConfig, sample_context
+from fairtwin.twin import Scenario
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 15), r=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_lift_identity(n: int, r: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    r = min(r, n)
+    cost_z = QuadraticCost.from_factor(rng.normal(size=(r, r)), rng.normal(size=r), rng.normal())
+    W = rng.normal(size=(n, r))
+    mu = rng.normal(size=n)
+    cost_u = lift(cost_z, W, mu)
+    U = rng.normal(size=(5, n)) * 3
+    np.testing.assert_allclose(cost_u(U), cost_z((U - mu) @ W), rtol=1e-9, atol=1e-9)
+    assert cost_u.min_eigenvalue() >= -1e-8 * max(1.0, np.abs(cost_u.H).max())
+
+
+def test_pca_whitening_and_rank() -> None:
+    rng = np.random.default_rng(0)
+    U = rng.normal(size=(200, 3)) @ rng.normal(size=(3, 12))  # rank 3
+    pca = PCA(n_components=8).fit(U)
+    assert pca.n_components_ == 3  # zero-variance directions are dropped
+    Z = pca.transform(U)
+    np.testing.assert_allclose(Z.var(axis=0, ddof=1), 1.0, rtol=1e-8)
+    assert PCA(None).fit(U).W_.shape == (12, 12)
+    with pytest.raises(ValidationError, match="at least two decisions"):
+        PCA(3).fit(U[:1])
+
+
+def _toy_dataset(seed: int = 0, n_ctx: int = 6, per: int = 8, d: int = 5,
+                 n_cmp: int = 120) -> PreferenceDataset:
+    """Contexts with features x, decisions u; the truth prefers u close to x[:d] (a quadratic)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_ctx, d))
+    U = rng.normal(size=(n_ctx * per, d)) * 2
+    owner = np.repeat(np.arange(n_ctx), per)
+    ds = PreferenceDataset(np.arange(n_ctx), X, U, owner, scenario="toy")
+    rows, win, lose = [], [], []
+    for _ in range(n_cmp):
+        c = rng.integers(n_ctx)
+        a, b = rng.choice(np.flatnonzero(owner == c), 2, replace=False)
+        ra, rb = (np.sum((U[k] - X[c]) ** 2) for k in (a, b))
+        rows.append(c)
+        win.append(a if ra < rb else b)
+        lose.append(b if ra < rb else a)
+    ds.add_comparisons(rows, win, lose, timestamp=1.0)
+    return ds
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[PreferenceCostLearner, PreferenceDataset]:
+    ds = _toy_dataset()
+    model = PreferenceCostLearner(n_components=None, hidden=(16, 16), max_epochs=150,
+                                  random_state=0).fit(ds)
+    return model, ds
+
+
+def test_learner_fits_a_quadratic_preference(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, ds = fitted
+    assert model.score(ds) >= 0.85
+    held_out = _toy_dataset(seed=0, n_cmp=300)  # same contexts, fresh pairs
+    assert model.score(held_out) >= 0.8
+    assert len(model.history_) == 150 and 1 <= model.best_epoch_ <= 150
+
+
+@settings(max_examples=25, deadline=None)
+@given(x=st.lists(st.floats(-50, 50), min_size=5, max_size=5))
+def test_learned_hessian_is_psd_for_any_context(fitted, x: list[float]) -> None:  # type: ignore[no-untyped-def]
+    model, _ = fitted
+    cost = model.cost(np.array(x))
+    assert cost.min_eigenvalue() >= -1e-9 * max(1.0, np.abs(cost.H).max())
+
+
+def test_swapping_a_and_b_flips_every_prediction(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, ds = fitted
+    swapped = PreferenceDataset(ds.context_ids, ds.context_features, ds.decisions,
+                                ds.decision_context, ds.comparisons[:, [0, 2, 1]],
+                                ds.rater, ds.round, ds.timestamp)
+    f = model.costs_of(ds)
+    gaps = f[ds.comparisons[:, 1]] - f[ds.comparisons[:, 2]]
+    assert np.all(gaps != 0)
+    assert model.score(swapped) == pytest.approx(1 - model.score(ds))
+
+
+def test_learned_cost_matches_network(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, ds = fitted
+    f = model.costs_of(ds)
+    for k in (0, 9, 30):
+        cost = model.cost(ds.context_features[ds.decision_context[k]])
+        assert cost(ds.decisions[k]) == pytest.approx(f[k], rel=1e-8, abs=1e-8)
+
+
+def test_model_round_trip(fitted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    model, ds = fitted
+    path = model.save(tmp_path / "m.npz")
+    loaded = PreferenceCostLearner.load(path)
+    np.testing.assert_array_equal(loaded.costs_of(ds), model.costs_of(ds))
+    with np.load(path, allow_pickle=False) as data:  # readable without pickle
+        assert "header" in data.files
+    with pytest.raises(ValidationError, match="trained on scenario 'toy', not 'italy-synthetic'"):
+        PreferenceCostLearner.load(path, scenario="italy-synthetic")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataFormatError, match="not a fairtwin model"):
+        PreferenceCostLearner.load(tmp_path / "bad.npz")
+
+
+def test_learner_input_errors(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, ds = fitted
+    with pytest.raises(ValidationError, match="context features have 3 entries, the model expects 5"):
+        model.cost(np.zeros(3))
+    with pytest.raises(ValidationError, match="NaN or inf"):
+        model.cost(np.full(5, np.nan))
+    with pytest.raises(ValidationError, match="not fitted"):
+        PreferenceCostLearner().cost(np.zeros(5))
+    empty = PreferenceDataset(ds.context_ids, ds.context_features, ds.decisions,
+                              ds.decision_context)
+    with pytest.raises(ValidationError, match="no comparisons"):
+        PreferenceCostLearner().fit(empty)
+    other = PreferenceDataset(np.arange(2), np.zeros((2, 5)), np.zeros((4, 7)),
+                              np.array([0, 0, 1, 1]), np.array([[0, 0, 1]]), [0], [0], [0.0])
+    with pytest.raises(ValidationError, match="have 7 entries, the model expects 5"):
+        model.score(other)
+
+
+def test_dataset_round_trip_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ds = _toy_dataset()
+    ds.info["note"] = "x"
+    loaded = PreferenceDataset.load(ds.save(tmp_path / "d.npz"))
+    for name in ("context_ids", "context_features", "decisions", "decision_context",
+                 "comparisons", "rater", "round", "timestamp"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(ds, name))
+    assert loaded.scenario == "toy" and loaded.info == {"note": "x"}
+    with pytest.raises(ValidationError, match="at least two decisions"):
+        PreferenceDataset(np.arange(2), np.zeros((2, 1)), np.zeros((3, 4)), np.array([0, 0, 1]))
+    with pytest.raises(ValidationError, match="NaN or inf"):
+        PreferenceDataset(np.arange(1), np.zeros((1, 1)), np.array([[0.0], [np.inf]]),
+                          np.array([0, 0]))
+    with pytest.raises(ValidationError, match="another context"):
+        ds.add_comparisons([0], [0], [10])
+    with pytest.raises(DataFormatError, match="no such file"):
+        PreferenceDataset.load(tmp_path / "absent.npz")
+
+
+def test_zero_noise_rosenbrock_rater_is_transitive(tiny_scenario: Scenario) -> None:
+    twin = tiny_scenario.twin
+    ctx = tiny_scenario.contexts[3]
+    samples = sample_context(twin, ctx, SamplerConfig(n_samples=10), random_state=0)
+    U = samples.decisions
+    rater = SimulatedRater(RosenbrockOracle(twin), flip_rate=0.0, random_state=0)
+    n = U.shape[0]
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    pref = rater.prefers(U[i.ravel()], U[j.ravel()], ctx).reshape(n, n)
+    for a in range(n):
+        for b in range(n):
+            for c in range(n):
+                if pref[a, b] and pref[b, c]:
+                    assert pref[a, c]
+
+
+def test_flip_rate_is_respected(tiny_scenario: Scenario) -> None:
+    twin = tiny_scenario.twin
+    ctx = tiny_scenario.contexts[3]
+    U = sample_context(twin, ctx, SamplerConfig(n_samples=10), random_state=0).decisions
+    oracle = RosenbrockOracle(twin)
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, U.shape[0], (2, 4000))
+    keep = oracle.cost(U[a], ctx) != oracle.cost(U[b], ctx)
+    truth = SimulatedRater(oracle, 0.0).prefers(U[a][keep], U[b][keep], ctx)
+    noisy = SimulatedRater(oracle, 0.3, random_state=2).prefers(U[a][keep], U[b][keep], ctx)
+    assert np.mean(truth != noisy) == pytest.approx(0.3, abs=0.04)
+
+
+def test_sampled_decisions_are_feasible_and_cover_the_fair_region(tiny_scenario: Scenario) -> None:
+    twin = tiny_scenario.twin
+    oracle = get_oracle("rosenbrock", twin)
+    fairer = 0
+    for ctx in tiny_scenario.contexts:
+        s = sample_context(twin, ctx, SamplerConfig(n_samples=8), random_state=ctx.index)
+        assert s.decisions.shape[0] >= 2
+        assert len({tuple(u) for u in s.decisions}) == s.decisions.shape[0]  # no duplicates
+        for u in s.decisions:
+            assert twin.check(u, ctx).feasible
+        R = oracle.cost(s.decisions, ctx)
+        fairer += int(np.any(R[1:] < R[0]))
+        u_best, r_best = oracle_bound(oracle, ctx, s.decisions)
+        assert twin.check(u_best, ctx).feasible and r_best <= R.min()
+    assert fairer >= len(tiny_scenario.contexts) // 2

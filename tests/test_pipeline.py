@@ -144,6 +144,7 @@ def test_cli_stages_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["evaluate", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "wins (R_sur < R_nom)" in text and "held-out" in text
+    assert "of samples fairer than the nominal decision" in text
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["weeks"]) == 6
     cfg = ExperimentConfig.load(out / "config.toml")

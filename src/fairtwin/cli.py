@@ -347,17 +347,21 @@ def _print_summary(metrics: dict[str, Any]) -> None:
 @_experiment_options
 def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """Sample nominal and diverse feasible decisions for the training and held-out weeks."""
-    from fairtwin.pipeline import load_scenario, sample_stage
+    from fairtwin.pipeline import coverage_stage, load_scenario, sample_stage
 
     config = _experiment_config(out_dir, config_path, kw)
     scenario = load_scenario(config)
     dataset = sample_stage(config, scenario, progress=True)
+    cov = coverage_stage(dataset, config, scenario)
     out_dir.mkdir(parents=True, exist_ok=True)
     config.save(out_dir / "config.toml")
     dataset.save(out_dir / "samples.npz")
     dataset.save(out_dir / "dataset.npz")
     click.echo(f"{dataset.n_decisions} decisions of {dataset.n_contexts} weeks -> "
                f"{out_dir / 'dataset.npz'}")
+    click.echo(f"coverage ({config.labels.oracle} rater): {100 * cov.share_fairer:.0f} % of samples "
+               f"fairer than the nominal decision, {cov.weeks_with_fairer}/{cov.n_weeks} weeks with "
+               f"one; best sample a median {100 * cov.median_best_gain:.0f} % fairer")
 
 
 @cli.command("label")
@@ -465,6 +469,9 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
         config, out_dir, progress=True,
         on_stage=lambda name, t: click.echo(f"  {name:<9} {t:7.1f} s", err=True),
     )
+    cov = result.metrics["sample_coverage"]
+    click.echo(f"samples: {100 * cov['share_fairer']:.0f} % fairer than the nominal decision; "
+               f"best a median {100 * cov['median_best_gain']:.0f} % fairer")
     _print_summary(result.metrics)
     total = sum(result.stage_times_s.values())
     click.echo(f"\ntotal {total:.1f} s; dataset, model, decisions, metrics.json and plots -> {out_dir}")

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from fairtwin.datasets import PreferenceDataset, atomic_write
-from fairtwin.evaluate import WeekMetrics, summarise, week_metrics
+from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
 from fairtwin.evaluate.plots import plot_loads, plot_weeks
 from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.learn import PreferenceCostLearner
@@ -55,6 +55,7 @@ __all__ = [
     "train_stage",
     "resolve_stage",
     "evaluate_stage",
+    "coverage_stage",
     "run_pipeline",
 ]
 
@@ -278,9 +279,7 @@ def sample_stage(
 
 
 def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-    oracle_kwargs = {"kappa": config.labels.kappa} if config.labels.oracle == "rosenbrock" else {}
-    oracle = get_oracle(config.labels.oracle, scenario.twin, **oracle_kwargs)
-    return get_rater(config.labels.rater, oracle, config.labels.noise, rng)
+    return get_rater(config.labels.rater, _oracle(config, scenario), config.labels.noise, rng)
 
 
 def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-untyped-def]
@@ -441,6 +440,20 @@ def _copeland(dataset: PreferenceDataset, row: int) -> dict[int, int]:
     return score
 
 
+def coverage_stage(dataset: PreferenceDataset, config: ExperimentConfig,
+                   scenario: Scenario) -> Coverage:
+    """Diagnostic: how many samples are fairer than the nominal decision (uses the oracle)."""
+    oracle = _oracle(config, scenario)
+    contexts = [scenario.contexts[int(i)] for i in dataset.context_ids]
+    per_week = [dataset.decisions[dataset.decisions_of(row)] for row in range(dataset.n_contexts)]
+    return sample_coverage(oracle, contexts, per_week)
+
+
+def _oracle(config: ExperimentConfig, scenario: Scenario):  # type: ignore[no-untyped-def]
+    kwargs = {"kappa": config.labels.kappa} if config.labels.oracle == "rosenbrock" else {}
+    return get_oracle(config.labels.oracle, scenario.twin, **kwargs)
+
+
 def _bound_one(oracle, context, starts):  # type: ignore[no-untyped-def]
     return oracle_bound(oracle, context, starts)[0]
 
@@ -457,9 +470,7 @@ def evaluate_stage(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Metrics of every week (training and held out), the oracle bound, plots."""
-    oracle = get_oracle(config.labels.oracle, scenario.twin,
-                        **({"kappa": config.labels.kappa} if config.labels.oracle == "rosenbrock"
-                           else {}))
+    oracle = _oracle(config, scenario)
     nom = nominal_indices(dataset)
     n_train = len(train_rows(dataset))
     jobs = [
@@ -535,6 +546,7 @@ def run_pipeline(
     scenario = timed("scenario", lambda: load_scenario(config))
     dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
     dataset.save(out / "samples.npz")
+    coverage = coverage_stage(dataset, config, scenario)
     timed("label", lambda: label_stage(dataset, config, scenario))
     learner, f_scale, rounds = timed("train", lambda: train_stage(dataset, config, scenario, progress))
     dataset.save(out / "dataset.npz")
@@ -548,6 +560,7 @@ def run_pipeline(
     metrics["active_rounds"] = [asdict(r) for r in rounds]
     metrics["n_comparisons"] = dataset.n_comparisons
     metrics["f_scale"] = f_scale
+    metrics["sample_coverage"] = asdict(coverage)
     text = json.dumps(metrics, indent=2)
     atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(text))
     return RunResult(out, metrics, times, rounds)

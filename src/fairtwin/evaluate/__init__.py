@@ -1,12 +1,23 @@
-"""Evaluation: metrics against the nominal decision and the oracle bound, plots."""
+"""Evaluation: metrics against the nominal decision and the oracle bound, sampler coverage, plots."""
 
 from fairtwin.evaluate.metrics import (
     CATEGORIES,
+    Coverage,
     Summary,
     WeekMetrics,
+    sample_coverage,
     summarise,
     week_category,
     week_metrics,
 )
 
-__all__ = ["CATEGORIES", "Summary", "WeekMetrics", "summarise", "week_category", "week_metrics"]
+__all__ = [
+    "CATEGORIES",
+    "Coverage",
+    "Summary",
+    "WeekMetrics",
+    "sample_coverage",
+    "summarise",
+    "week_category",
+    "week_metrics",
+]

@@ -164,3 +164,45 @@ def summarise(weeks: list[WeekMetrics], split: str) -> Summary:
         median_solve_time_s=float(np.nanmedian([w.solve_time_s for w in ws])),
         max_solve_time_s=float(np.nanmax([w.solve_time_s for w in ws])),
     )
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How well sampled decisions cover the fair region (a diagnostic of the sampler).
+
+    Attributes
+    ----------
+    share_fairer : float
+        Share of sampled (non-nominal) decisions with ``R < R(u_nom)``.
+    weeks_with_fairer : int
+        Weeks where at least one sample is fairer than the nominal decision.
+    median_best_gain : float
+        Median over weeks of ``1 − min R / R(u_nom)``.
+    median_spread : float
+        Median over weeks of ``(max R − min R) / R(u_nom)``.
+    mean_decisions : float
+        Mean decisions per week (nominal included, duplicates removed).
+    """
+
+    n_weeks: int
+    share_fairer: float
+    weeks_with_fairer: int
+    median_best_gain: float
+    median_spread: float
+    mean_decisions: float
+
+
+def sample_coverage(oracle: FairnessOracle, contexts: list[Context],
+                    decisions_per_week: list[NDArray[np.float64]]) -> Coverage:
+    """Coverage of the samples of each week; row 0 of each week is the nominal decision."""
+    fairer, best, spread, with_fairer, n = [], [], [], 0, []
+    for context, U in zip(contexts, decisions_per_week, strict=True):
+        R = oracle.cost(U, context)
+        base = max(R[0], 1e-12)
+        fairer.extend(R[1:] < R[0])
+        with_fairer += int(np.any(R[1:] < R[0]))
+        best.append(1 - R.min() / base)
+        spread.append((R.max() - R.min()) / base)
+        n.append(U.shape[0])
+    return Coverage(len(contexts), float(np.mean(fairer)) if fairer else 0.0, with_fairer,
+                    float(np.median(best)), float(np.median(spread)), float(np.mean(n)))

@@ -209,3 +209,13 @@ def test_sampled_decisions_are_feasible_and_cover_the_fair_region(tiny_scenario:
         u_best, r_best = oracle_bound(oracle, ctx, s.decisions)
         assert twin.check(u_best, ctx).feasible and r_best <= R.min()
     assert fairer >= len(tiny_scenario.contexts) // 2
+
+
+def test_context_validation_split_holds_out_whole_contexts() -> None:
+    ds = _toy_dataset(n_ctx=10, n_cmp=200)
+    model = PreferenceCostLearner(n_components=None, hidden=(8,), max_epochs=30,
+                                  validation_split="contexts", random_state=0).fit(ds)
+    assert model.best_epoch_ >= 1
+    assert all(np.isfinite(h.valid_accuracy) for h in model.history_)
+    with pytest.raises(Exception, match="unknown validation split 'weeks'"):
+        PreferenceCostLearner(validation_split="weeks").fit(ds)

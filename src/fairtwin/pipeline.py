@@ -120,6 +120,8 @@ class LearnerConfig:
     batch_size: int = 32
     max_epochs: int = 300
     validation_fraction: float = 0.2
+    validation_split: str = "pairs"
+    weight_decay: float = 0.0
 
     def make(self, random_state: np.random.Generator | int | None) -> PreferenceCostLearner:
         params = asdict(self)

@@ -66,7 +66,10 @@ class PreferenceCostLearner:
     batch_size : int
     max_epochs : int
     validation_fraction : float
-        Share of comparisons held out to pick the best epoch (0 uses the last epoch).
+        Share held out to pick the best epoch (0 uses the last epoch).
+    validation_split : {"pairs", "contexts"}
+        Hold out random comparisons, or all comparisons of a random share of the contexts
+        (picks the epoch that generalises best to unseen contexts).
     weight_decay : float
     random_state : int, Generator or None
 
@@ -92,6 +95,7 @@ class PreferenceCostLearner:
         batch_size: int = 32,
         max_epochs: int = 300,
         validation_fraction: float = 0.2,
+        validation_split: str = "pairs",
         weight_decay: float = 0.0,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
@@ -104,6 +108,7 @@ class PreferenceCostLearner:
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.weight_decay = weight_decay
         self.random_state = random_state
 
@@ -119,6 +124,7 @@ class PreferenceCostLearner:
             "batch_size": self.batch_size,
             "max_epochs": self.max_epochs,
             "validation_fraction": self.validation_fraction,
+            "validation_split": self.validation_split,
             "weight_decay": self.weight_decay,
         }
 
@@ -154,6 +160,8 @@ class PreferenceCostLearner:
         self._check_dataset(dataset)
         if self.loss not in LOSSES:
             raise UnknownNameError("loss", self.loss, LOSSES)
+        if self.validation_split not in ("pairs", "contexts"):
+            raise UnknownNameError("validation split", self.validation_split, ("pairs", "contexts"))
         if not 0 <= self.validation_fraction < 1:
             raise ValidationError(
                 f"validation_fraction must lie in [0, 1), got {self.validation_fraction}"
@@ -172,9 +180,18 @@ class PreferenceCostLearner:
         Xc = self._features(X)
         c, w, lo = (torch.from_numpy(a) for a in dataset.comparisons.T)
         m = dataset.n_comparisons
-        order = rng.permutation(m)
-        n_valid = int(round(self.validation_fraction * m)) if m >= 10 else 0
-        valid, train = order[:n_valid], order[n_valid:]
+        if self.validation_split == "contexts":
+            used = np.unique(dataset.comparisons[:, 0])
+            n_hold = int(round(self.validation_fraction * used.size)) if used.size >= 5 else 0
+            held = rng.permutation(used)[:n_hold]
+            is_valid = np.isin(dataset.comparisons[:, 0], held)
+            valid, train = np.flatnonzero(is_valid), np.flatnonzero(~is_valid)
+            valid, train = rng.permutation(valid), rng.permutation(train)
+        else:
+            order = rng.permutation(m)
+            n_hold = int(round(self.validation_fraction * m)) if m >= 10 else 0
+            valid, train = order[:n_hold], order[n_hold:]
+        n_valid = valid.size
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(torch_seed)

@@ -78,7 +78,8 @@ class LabelConfig:
     """The simulated rater and the pair budget.
 
     ``n_pairs`` is the total number of comparisons asked, active rounds included; each of the
-    ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week.
+    ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week, and the final
+    check (``final_check``) one more per week.
     """
 
     oracle: str = "rosenbrock"
@@ -88,6 +89,7 @@ class LabelConfig:
     n_pairs: int = 1344
     rounds: int = 3
     n_best: int = 2
+    final_check: bool = False
 
     def __post_init__(self) -> None:
         if self.n_pairs < 1:
@@ -97,12 +99,13 @@ class LabelConfig:
 
     def n_random(self, n_train: int) -> int:
         """Random pairs asked before the active rounds, within the total budget."""
-        n = self.n_pairs - self.rounds * n_train * (1 + self.n_best)
+        per_week = self.rounds * (1 + self.n_best) + (1 if self.rounds and self.final_check else 0)
+        n = self.n_pairs - per_week * n_train
         if n < 1:
             raise ValidationError(
                 f"n_pairs = {self.n_pairs} leaves no random pairs after {self.rounds} active "
-                f"rounds of {1 + self.n_best} pairs per week for {n_train} weeks; raise n_pairs "
-                "or lower rounds"
+                f"rounds ({per_week} pairs per week, final check included) for {n_train} weeks; "
+                "raise n_pairs or lower rounds"
             )
         return n
 
@@ -373,12 +376,20 @@ def resolve_stage(
 
 @dataclass(frozen=True)
 class RoundRecord:
-    """One active round: pairs asked so far and the learner's state."""
+    """One active round.
+
+    ``resolved_fairer_than_nominal`` counts the training weeks where the rater preferred the
+    re-solve of the model used in this round (fitted before it) to the nominal decision;
+    ``selected`` marks the model that :func:`train_stage` kept. The last record with
+    ``refit = False`` is the final check of the last model.
+    """
 
     round: int
     n_comparisons: int
     train_accuracy: float
     resolved_fairer_than_nominal: int
+    refit: bool = True
+    selected: bool = False
 
 
 def train_stage(
@@ -387,9 +398,14 @@ def train_stage(
     scenario: Scenario,
     progress: bool = False,
 ) -> tuple[PreferenceCostLearner, float, list[RoundRecord]]:
-    """Fit on the training weeks, then run the active rounds (each: re-solve the training weeks,
-    ask the rater to compare the re-solved decision with the nominal one and the ``n_best``
-    best-rated samples, refit)."""
+    """Fit on the training weeks, then run the active rounds.
+
+    Each round re-solves the training weeks with the current model, asks the rater to compare
+    each re-solved decision with the nominal one and the ``n_best`` best-rated samples, and
+    refits. With ``final_check`` the last model's re-solves are compared with the nominal
+    decisions too, and the model whose re-solves the rater preferred in the most weeks is kept
+    (later models win ties): active rounds can also make a model worse.
+    """
     _check_dataset_matches(dataset, scenario)
     rows = train_rows(dataset)
     rng = _stage_seed(config, "train")
@@ -402,33 +418,50 @@ def train_stage(
         learner = config.learner.make(int(rng.integers(0, 2**31 - 1))).fit(train)
         return learner, preference_scale(learner, train)
 
-    learner, f_scale = fit()
-    nom = nominal_indices(dataset)
-    for r in range(1, labels.rounds + 1):
+    def ask_round(learner, f_scale, r: int, n_best: int) -> int:  # type: ignore[no-untyped-def]
+        """Re-solve, ask, and return the weeks where the re-solve beat the nominal decision."""
         U, _, _ = resolve_stage(learner, f_scale, dataset, config, scenario, rows, progress,
                                 desc=f"active round {r}")
         ctx_rows, a, b = [], [], []
-        fairer = 0
         for k, row in enumerate(rows):
             sur = int(dataset.add_decisions(int(row), U[k])[0])
             wins = _copeland(dataset, int(row))
             ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, nom[row])]
-            opponents = [int(nom[row])] + ranked[: labels.n_best]
-            for opp in opponents:
-                if opp == sur:
-                    continue
-                ctx_rows.append(row)
-                a.append(sur)
-                b.append(opp)
+            for opp in [int(nom[row])] + ranked[:n_best]:
+                if opp != sur:
+                    ctx_rows.append(row)
+                    a.append(sur)
+                    b.append(opp)
+        if not a:
+            return 0
         m0 = dataset.n_comparisons
-        _ask(dataset, scenario, rater, np.array(ctx_rows), np.array(a), np.array(b), r)
+        a_arr, b_arr = np.array(a), np.array(b)
+        _ask(dataset, scenario, rater, np.array(ctx_rows), a_arr, b_arr, r)
         new = dataset.comparisons[m0:]
-        fairer = int(np.sum((new[:, 1] == np.array(a)) & (np.array(b) == nom[new[:, 0]])))
+        return int(np.sum((new[:, 1] == a_arr) & (b_arr == nom[new[:, 0]])))
+
+    learner, f_scale = fit()
+    nom = nominal_indices(dataset)
+    candidates: list[tuple[int, int, PreferenceCostLearner, float]] = []
+    for r in range(1, labels.rounds + 1):
+        fairer = ask_round(learner, f_scale, r, labels.n_best)
+        candidates.append((fairer, r - 1, learner, f_scale))
         learner, f_scale = fit()
         acc = learner.score(dataset.subset_contexts(rows))
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer))
         log.info("active round %d: %d comparisons, re-solve judged fairer than nominal in %d "
                  "weeks, training accuracy %.3f", r, dataset.n_comparisons, fairer, acc)
+    if labels.rounds and labels.final_check:
+        r = labels.rounds + 1
+        fairer = ask_round(learner, f_scale, r, 0)
+        candidates.append((fairer, r - 1, learner, f_scale))
+        history.append(RoundRecord(r, dataset.n_comparisons,
+                                   history[-1].train_accuracy, fairer, refit=False))
+        best = max(candidates, key=lambda c: (c[0], c[1]))
+        _, index, learner, f_scale = best
+        history = [replace(h, selected=(h.round - 1 == index)) for h in history]
+        log.info("kept the model of round %d (re-solve fairer than nominal in %d of %d weeks)",
+                 index, best[0], len(rows))
     return learner, f_scale, history
 
 

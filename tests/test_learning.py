@@ -219,3 +219,12 @@ def test_context_validation_split_holds_out_whole_contexts() -> None:
     assert all(np.isfinite(h.valid_accuracy) for h in model.history_)
     with pytest.raises(Exception, match="unknown validation split 'weeks'"):
         PreferenceCostLearner(validation_split="weeks").fit(ds)
+
+
+def test_sampling_is_reproducible_across_workers(tiny_scenario: Scenario) -> None:
+    from fairtwin.sampling import sample_decisions
+
+    a = sample_decisions(tiny_scenario.twin, tiny_scenario.contexts, random_state=5, n_jobs=1)
+    b = sample_decisions(tiny_scenario.twin, tiny_scenario.contexts, random_state=5, n_jobs=2)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.decisions, y.decisions)

@@ -202,3 +202,13 @@ def test_unknown_solver_lists_allowed() -> None:
 def test_solver_options_validated() -> None:
     with pytest.raises(ValueError, match="time_limit_s must be positive"):
         SolverOptions(time_limit_s=0)
+
+
+def test_node_limit_is_passed_on() -> None:
+    p, nominal = _random_miqp(week=40, seed=2)
+    milp = p.with_objective(quadratic=None)
+    for name in ("highs", "scip"):
+        res = get_solver(name, SolverOptions(node_limit=1)).solve(milp)
+        assert res.has_solution and p.check(res.x).feasible
+    with pytest.raises(ValueError, match="node_limit must be positive"):
+        SolverOptions(node_limit=0)

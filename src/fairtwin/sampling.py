@@ -46,7 +46,10 @@ class SamplerConfig:
     cost_sigma : float
         Log-normal spread of the perturbed nominal costs.
     time_limit_s : float
-        Limit of each MILP call.
+        Safety limit of each MILP call (a time limit makes results depend on the machine's
+        load; ``node_limit`` is what normally stops a hard sample).
+    node_limit : int
+        Branch-and-bound nodes per MILP call.
     mip_gap : float
         Gap of each MILP call (samples need not be optimal).
     deviation_weight : float
@@ -56,8 +59,9 @@ class SamplerConfig:
     n_samples: int = 16
     targeted_share: float = 0.5
     cost_sigma: float = 0.5
-    time_limit_s: float = 0.5
-    mip_gap: float = 0.01
+    time_limit_s: float = 10.0
+    node_limit: int = 20
+    mip_gap: float = 0.05
     deviation_weight: float = 20.0
 
     def __post_init__(self) -> None:
@@ -141,7 +145,8 @@ def sample_context(
 ) -> ContextSamples:
     """Sample diverse feasible decisions of one context (row 0: the nominal decision)."""
     rng = as_generator(random_state)
-    options = SolverOptions(time_limit_s=config.time_limit_s, mip_gap=config.mip_gap)
+    options = SolverOptions(time_limit_s=config.time_limit_s, mip_gap=config.mip_gap,
+                            node_limit=config.node_limit)
     solver = get_solver("highs", options)
     problem = twin.build(context)
     d = twin.n_decision

@@ -57,6 +57,9 @@ class SolverOptions:
         Relative optimality gap at which a MIP solve stops.
     threads : int
         Threads the solver may use.
+    node_limit : int or None
+        Branch-and-bound nodes after which a MIP solve stops with its best solution. Unlike a
+        time limit it does not depend on the machine's load, so results stay reproducible.
     verbose : bool
         Let the solver print its log.
     """
@@ -64,6 +67,7 @@ class SolverOptions:
     time_limit_s: float = 20.0
     mip_gap: float = 1e-4
     threads: int = 1
+    node_limit: int | None = None
     verbose: bool = False
 
     def __post_init__(self) -> None:
@@ -71,6 +75,8 @@ class SolverOptions:
             raise ValidationError(f"time_limit_s must be positive, got {self.time_limit_s}")
         if not 0 <= self.mip_gap < 1:
             raise ValidationError(f"mip_gap must lie in [0, 1), got {self.mip_gap}")
+        if self.node_limit is not None and self.node_limit < 1:
+            raise ValidationError(f"node_limit must be positive, got {self.node_limit}")
         if self.threads < 1:
             raise ValidationError(f"threads must be at least 1, got {self.threads}")
 

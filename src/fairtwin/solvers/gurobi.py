@@ -55,6 +55,8 @@ class GurobiSolver(Solver):
         m.Params.MIPGap = options.mip_gap
         m.Params.Threads = options.threads
         m.Params.Seed = 0
+        if options.node_limit is not None:
+            m.Params.NodeLimit = options.node_limit
         vtype = np.where(problem.integrality, GRB.INTEGER, GRB.CONTINUOUS)
         x = m.addMVar(
             problem.n_vars,

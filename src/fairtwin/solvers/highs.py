@@ -64,6 +64,8 @@ def new_highs(options: SolverOptions) -> highspy.Highs:
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     h.setOptionValue("threads", int(options.threads))
     h.setOptionValue("random_seed", 0)
+    if options.node_limit is not None:
+        h.setOptionValue("mip_max_nodes", int(options.node_limit))
     return h
 
 

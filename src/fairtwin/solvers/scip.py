@@ -58,6 +58,8 @@ class ScipSolver(Solver):
         m.setParam("limits/time", float(options.time_limit_s))
         m.setParam("limits/gap", float(options.mip_gap))
         m.setParam("randomization/randomseedshift", 0)
+        if options.node_limit is not None:
+            m.setParam("limits/nodes", int(options.node_limit))
 
         def bound(v: float) -> float | None:
             return None if not np.isfinite(v) else float(v)

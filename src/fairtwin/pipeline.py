@@ -413,10 +413,11 @@ def train_stage(
     labels = config.labels
     history: list[RoundRecord] = []
 
-    def fit() -> tuple[PreferenceCostLearner, float]:
+    def fit() -> tuple[PreferenceCostLearner, float, float]:
+        """Fit on the training weeks; returns the learner, f_scale and training accuracy."""
         train = dataset.subset_contexts(rows)
         learner = config.learner.make(int(rng.integers(0, 2**31 - 1))).fit(train)
-        return learner, preference_scale(learner, train)
+        return learner, preference_scale(learner, train), learner.score(train)
 
     def ask_round(learner, f_scale, r: int, n_best: int) -> int:  # type: ignore[no-untyped-def]
         """Re-solve, ask, and return the weeks where the re-solve beat the nominal decision."""
@@ -440,14 +441,13 @@ def train_stage(
         new = dataset.comparisons[m0:]
         return int(np.sum((new[:, 1] == a_arr) & (b_arr == nom[new[:, 0]])))
 
-    learner, f_scale = fit()
+    learner, f_scale, acc = fit()
     nom = nominal_indices(dataset)
     candidates: list[tuple[int, int, PreferenceCostLearner, float]] = []
     for r in range(1, labels.rounds + 1):
         fairer = ask_round(learner, f_scale, r, labels.n_best)
         candidates.append((fairer, r - 1, learner, f_scale))
-        learner, f_scale = fit()
-        acc = learner.score(dataset.subset_contexts(rows))
+        learner, f_scale, acc = fit()
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer))
         log.info("active round %d: %d comparisons, re-solve judged fairer than nominal in %d "
                  "weeks, training accuracy %.3f", r, dataset.n_comparisons, fairer, acc)
@@ -455,8 +455,7 @@ def train_stage(
         r = labels.rounds + 1
         fairer = ask_round(learner, f_scale, r, 0)
         candidates.append((fairer, r - 1, learner, f_scale))
-        history.append(RoundRecord(r, dataset.n_comparisons,
-                                   history[-1].train_accuracy, fairer, refit=False))
+        history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer, refit=False))
         best = max(candidates, key=lambda c: (c[0], c[1]))
         _, index, learner, f_scale = best
         history = [replace(h, selected=(h.round - 1 == index)) for h in history]

@@ -125,6 +125,8 @@ class LearnerConfig:
     validation_fraction: float = 0.2
     validation_split: str = "pairs"
     weight_decay: float = 0.0
+    structure: str = "full"
+    contextual: bool = True
 
     def make(self, random_state: np.random.Generator | int | None) -> PreferenceCostLearner:
         params = asdict(self)

@@ -119,14 +119,18 @@ def resolve_context(
     weight = w_over / f_scale
     overflow_cols = problem.layout.variables["overflow"]
     nominal_overflow = float(np.sum(nominal[overflow_cols]))
-    if config.mode == "blend":
-        p = problem.with_objective(quadratic=cost.scaled(config.blend_lambda * weight))
+    scale = config.blend_lambda * weight if config.mode == "blend" else weight
+    base_c = problem.c if config.mode == "blend" else config.tie_break * problem.c
+    if not np.any(cost.H):  # a linear learned cost: fold it into c, the problem stays a MILP
+        c = base_c.copy()
+        c[problem.decision_index] += scale * cost.q
+        p = problem.with_objective(c=c, quadratic=None)
     else:
-        p = problem.with_objective(c=config.tie_break * problem.c, quadratic=cost.scaled(weight))
-        if config.mode == "guard":
-            row = np.zeros(problem.n_vars)
-            row[overflow_cols] = 1.0
-            p = p.with_rows("overflow_guard", row, -np.inf, nominal_overflow + 1e-6)
+        p = problem.with_objective(c=base_c, quadratic=cost.scaled(scale))
+    if config.mode == "guard":
+        row = np.zeros(problem.n_vars)
+        row[overflow_cols] = 1.0
+        p = p.with_rows("overflow_guard", row, -np.inf, nominal_overflow + 1e-6)
     solver = get_solver(config.solver, options)
     result = solver.solve(p, warm_start=nominal)
     if not result.has_solution:

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from fairtwin.costs import QuadraticCost
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
-from fairtwin.learn.model import SiameseCostNet
+from fairtwin.learn.model import STRUCTURES, SiameseCostNet
 from fairtwin.reduce import PCA, lift
 from fairtwin.twin.scenarios import as_generator
 
@@ -71,6 +71,11 @@ class PreferenceCostLearner:
         Hold out random comparisons, or all comparisons of a random share of the contexts
         (picks the epoch that generalises best to unseen contexts).
     weight_decay : float
+    structure : {"full", "diagonal", "linear"}
+        Hessian of the learned cost: full ``SSᵀ + εI`` (the paper's), diagonal, or none
+        (a linear cost, ``H = 0``).
+    contextual : bool
+        ``False`` learns one cost for all contexts (the context is not an input).
     random_state : int, Generator or None
 
     Attributes
@@ -81,6 +86,8 @@ class PreferenceCostLearner:
     history_ : list of EpochRecord
     best_epoch_ : int
     n_vars_, n_features_ : int
+    n_parameters_ : int
+        Number of learned scalars of the network.
     scenario_ : str
     """
 
@@ -97,6 +104,8 @@ class PreferenceCostLearner:
         validation_fraction: float = 0.2,
         validation_split: str = "pairs",
         weight_decay: float = 0.0,
+        structure: str = "full",
+        contextual: bool = True,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
         self.n_components = n_components
@@ -110,6 +119,8 @@ class PreferenceCostLearner:
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split
         self.weight_decay = weight_decay
+        self.structure = structure
+        self.contextual = contextual
         self.random_state = random_state
 
     # ------------------------------------------------------------------ helpers
@@ -126,6 +137,8 @@ class PreferenceCostLearner:
             "validation_fraction": self.validation_fraction,
             "validation_split": self.validation_split,
             "weight_decay": self.weight_decay,
+            "structure": self.structure,
+            "contextual": self.contextual,
         }
 
     def _check_fitted(self) -> None:
@@ -140,6 +153,8 @@ class PreferenceCostLearner:
             )
         if not np.all(np.isfinite(X)):
             raise ValidationError("context features contain NaN or inf")
+        if not self.contextual:
+            return torch.zeros(X.shape, dtype=torch.float64)
         return torch.from_numpy((X - self.feature_mean_) / self.feature_scale_)
 
     def _pair_loss(self, f_w: torch.Tensor, f_l: torch.Tensor) -> torch.Tensor:
@@ -162,6 +177,8 @@ class PreferenceCostLearner:
             raise UnknownNameError("loss", self.loss, LOSSES)
         if self.validation_split not in ("pairs", "contexts"):
             raise UnknownNameError("validation split", self.validation_split, ("pairs", "contexts"))
+        if self.structure not in STRUCTURES:
+            raise UnknownNameError("cost structure", self.structure, STRUCTURES)
         if not 0 <= self.validation_fraction < 1:
             raise ValidationError(
                 f"validation_fraction must lie in [0, 1), got {self.validation_fraction}"
@@ -196,9 +213,9 @@ class PreferenceCostLearner:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(torch_seed)
             net = SiameseCostNet(self.n_features_, self.pca_.n_components_, tuple(self.hidden),
-                                 self.epsilon).double()
+                                 self.epsilon, self.structure).double()
             opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate,
-                                   weight_decay=self.weight_decay)
+                                   weight_decay=self.weight_decay, foreach=True)
             gen = torch.Generator().manual_seed(torch_seed)
             train_t = torch.from_numpy(train)
             history: list[EpochRecord] = []
@@ -212,7 +229,7 @@ class PreferenceCostLearner:
                 for start in range(0, perm.numel(), self.batch_size):
                     b = perm[start : start + self.batch_size]
                     xb = Xc[c[b]]
-                    loss = self._pair_loss(net(xb, Z[w[b]]), net(xb, Z[lo[b]]))
+                    loss = self._pair_loss(*net.compare(xb, Z[w[b]], Z[lo[b]]))
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
@@ -222,7 +239,7 @@ class PreferenceCostLearner:
                     with torch.no_grad():
                         vb = torch.from_numpy(valid)
                         xb = Xc[c[vb]]
-                        fw, fl = net(xb, Z[w[vb]]), net(xb, Z[lo[vb]])
+                        fw, fl = net.compare(xb, Z[w[vb]], Z[lo[vb]])
                         v_loss = float(self._pair_loss(fw, fl))
                         v_acc = float((fw < fl).double().mean())
                     key = (v_acc, -v_loss)
@@ -237,6 +254,7 @@ class PreferenceCostLearner:
             net.load_state_dict(best_state)
         net.eval()
         self.net_ = net
+        self.n_parameters_ = net.n_parameters
         self.history_ = history
         self.best_epoch_ = best_epoch
         log.info("trained %d epochs on %d comparisons; best epoch %d (validation accuracy %.3f)",
@@ -252,6 +270,8 @@ class PreferenceCostLearner:
             S, q = self.net_.parameters_of(x)
         S = S[0].numpy()
         r = S.shape[0]
+        if self.structure == "linear":
+            return QuadraticCost.linear(q[0].numpy())
         factor = np.hstack([S, np.sqrt(self.net_.epsilon) * np.eye(r)])
         return QuadraticCost.from_factor(factor, q[0].numpy())
 
@@ -343,9 +363,10 @@ class PreferenceCostLearner:
         model.feature_mean_ = arrays["feature_mean"]
         model.feature_scale_ = arrays["feature_scale"]
         net = SiameseCostNet(model.n_features_, int(header["n_latent"]), params["hidden"],
-                             params["epsilon"]).double()
+                             params["epsilon"], params.get("structure", "full")).double()
         state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
         net.load_state_dict(state)
         net.eval()
         model.net_ = net
+        model.n_parameters_ = net.n_parameters
         return model

@@ -106,3 +106,11 @@ class UnboundedError(FairtwinError):
 
 class SolveLimitError(FairtwinError):
     """A solve hit a limit (time, iterations) before finding any feasible decision."""
+
+
+class ClusterError(FairtwinError):
+    """A compute cluster cannot be reached or used."""
+
+
+class ExperimentFolderError(FairtwinError):
+    """An experiment output folder holds results that do not belong to the requested study."""

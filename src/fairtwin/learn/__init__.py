@@ -1,6 +1,8 @@
 """Learning the cost from preferences: the only package that imports torch."""
 
 from fairtwin.learn.estimator import LOSSES, EpochRecord, PreferenceCostLearner
-from fairtwin.learn.model import SiameseCostNet
+from fairtwin.learn.model import STRUCTURES, SiameseCostNet
+from fairtwin.learn.threads import torch_threads
 
-__all__ = ["LOSSES", "EpochRecord", "PreferenceCostLearner", "SiameseCostNet"]
+__all__ = ["LOSSES", "STRUCTURES", "EpochRecord", "PreferenceCostLearner", "SiameseCostNet",
+           "torch_threads"]

@@ -228,3 +228,43 @@ def test_sampling_is_reproducible_across_workers(tiny_scenario: Scenario) -> Non
     b = sample_decisions(tiny_scenario.twin, tiny_scenario.contexts, random_state=5, n_jobs=2)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.decisions, y.decisions)
+
+
+@pytest.mark.parametrize("structure", ["full", "diagonal", "linear"])
+def test_cost_structures_match_the_network_and_round_trip(structure: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ds = _toy_dataset()
+    model = PreferenceCostLearner(n_components=3, hidden=(8,), max_epochs=30, structure=structure,
+                                  random_state=0).fit(ds)
+    f = model.costs_of(ds)
+    for k in (0, 17):
+        cost_z = model.cost_z(ds.context_features[ds.decision_context[k]])
+        H = cost_z.H
+        if structure == "linear":
+            assert not np.any(H)
+        elif structure == "diagonal":
+            np.testing.assert_allclose(H, np.diag(np.diag(H)), atol=1e-12)
+        else:
+            assert np.abs(H - np.diag(np.diag(H))).max() > 1e-8
+        cost = model.cost(ds.context_features[ds.decision_context[k]])
+        assert cost(ds.decisions[k]) == pytest.approx(f[k], rel=1e-8, abs=1e-8)
+    loaded = PreferenceCostLearner.load(model.save(tmp_path / "m.npz"))
+    assert loaded.structure == structure and loaded.n_parameters_ == model.n_parameters_
+    np.testing.assert_array_equal(loaded.costs_of(ds), f)
+    sizes = {"full": 9 + 3, "diagonal": 3 + 3, "linear": 3}
+    assert model.n_parameters_ == (5 * 8 + 8) + (8 + 1) * sizes[structure]
+
+
+def test_context_free_learner_gives_one_cost_for_all_contexts() -> None:
+    ds = _toy_dataset()
+    model = PreferenceCostLearner(n_components=3, hidden=(8,), max_epochs=20, contextual=False,
+                                  random_state=0).fit(ds)
+    a, b = model.cost(ds.context_features[0]), model.cost(ds.context_features[5])
+    np.testing.assert_array_equal(a.H, b.H)
+    np.testing.assert_array_equal(a.q, b.q)
+
+
+def test_unknown_structure_lists_the_allowed_ones() -> None:
+    from fairtwin.exceptions import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="'full', 'diagonal', 'linear'"):
+        PreferenceCostLearner(structure="cubic").fit(_toy_dataset())

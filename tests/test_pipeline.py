@@ -123,6 +123,19 @@ def test_resolve_modes(overloaded_week, mode: str, caplog) -> None:  # type: ign
         assert "raised the overflow" in caplog.text
 
 
+@pytest.mark.parametrize("mode", ["blend", "guard"])
+def test_a_linear_learned_cost_resolves_as_a_milp(overloaded_week, mode: str) -> None:  # type: ignore[no-untyped-def]
+    twin, ctx = overloaded_week
+    q = -np.r_[np.zeros(twin.n_regions), np.ones(twin.n_pairs)]  # rewards transfers
+    res = resolve_context(twin, ctx, QuadraticCost.linear(q), f_scale=1.0,
+                          config=ResolveConfig(mode=mode, blend_lambda=3.0))
+    assert twin.check(res.decision, ctx).feasible
+    assert res.result.solver == "highs-oa"
+    nominal = resolve_context(twin, ctx, QuadraticCost.linear(np.zeros_like(q)), f_scale=1.0,
+                              config=ResolveConfig(mode=mode, blend_lambda=3.0))
+    assert q @ res.decision < q @ nominal.decision  # the learned term moved the decision
+
+
 def test_resolve_refuses_a_cost_of_another_size(overloaded_week) -> None:  # type: ignore[no-untyped-def]
     twin, ctx = overloaded_week
     with pytest.raises(ValidationError, match="trained on another scenario"):

@@ -538,11 +538,13 @@ def _parse_grid(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--samples", "n_samples", type=int, default=None,
               help="Sampled decisions per week (default 16).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default 300).")
+@click.option("--report-only", is_flag=True,
+              help="Only write the reports of the runs already finished in --out.")
 def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
                    config_path: Path | None, seeds: str | None, grid: tuple[str, ...],
                    n_jobs: int, cluster: str | None, fresh: bool, cache_dir: Path | None,
                    docs_path: Path, n_train: int | None, n_samples: int | None,
-                   epochs: int | None) -> None:
+                   epochs: int | None, report_only: bool) -> None:
     """Run a named study over configurations × seeds: CSV, plots and a Markdown report.
 
     Studies: table1, pca, seeds, tradeoff, baselines, and paper (all of them, writing
@@ -588,7 +590,7 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
                + (f" on the Dask cluster {cluster}" if cluster else f" ({n_jobs} local jobs)"))
     result = run_experiment(study, base, settings, out=out, n_jobs=n_jobs, cluster=cluster,
                             fresh=fresh, cache_dir=cache_dir, docs=docs_path, command=command,
-                            progress=True)
+                            progress=True, run=not report_only)
     t = result.timing
     click.echo(f"{int(t['runs_done'])} of {int(t['runs_total'])} runs computed now "
                f"(the rest reused), seed data {t['seed_data_s']:.0f} s, runs {t['runs_s']:.0f} s, "

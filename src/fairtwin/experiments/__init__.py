@@ -66,6 +66,7 @@ def run_experiment(
     docs: str | Path | None = None,
     command: str = "",
     progress: bool = False,
+    run: bool = True,
 ) -> ExperimentResult:
     """Run a study (or ``paper``: all of them) and write its results into ``out``.
 
@@ -79,6 +80,7 @@ def run_experiment(
     fresh : discard the results of another experiment found in ``out`` instead of refusing
     cache_dir : where seed data are kept (default ``out/cache``); may be shared by folders
     docs : for ``paper``, the Markdown file to write (default ``docs/results.md``)
+    run : ``False`` only writes the reports of the runs already finished in ``out``
     """
     base = base or ExperimentConfig()
     settings = settings or StudySettings()
@@ -90,7 +92,12 @@ def run_experiment(
     cache = SeedCache(cache_dir or out / "cache", n_jobs=n_jobs if not cluster else 1,
                       progress=progress)
     t0 = time.perf_counter()
-    timing = run_specs(folder, cache, n_jobs=n_jobs, cluster=cluster, progress=progress)
+    if run:
+        timing = run_specs(folder, cache, n_jobs=n_jobs, cluster=cluster, progress=progress)
+    else:
+        keys = {s.key for s in specs}
+        timing = {"seed_data_s": 0.0, "runs_s": 0.0, "runs_done": 0.0,
+                  "runs_total": float(len(keys))}
     wall = time.perf_counter() - t0
     tables = {name: collect(name, group, folder) for name, group in by_study.items()}
     reports = []

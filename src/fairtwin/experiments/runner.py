@@ -252,9 +252,11 @@ MANIFEST = "experiment.json"
 class ExperimentFolder:
     """An output folder: ``experiment.json`` (what it holds), ``runs/<key>.json``, ``cache/``.
 
-    Opening a folder that holds another study, other grid values or other settings raises
-    :class:`ExperimentFolderError` unless ``fresh`` (then its earlier results are removed);
-    opening one with the same manifest resumes it: finished runs are kept.
+    Opening a folder that holds another study (or is not an experiment folder) raises
+    :class:`ExperimentFolderError` unless ``fresh`` (then its earlier results are removed).
+    Opening one of the same study resumes it: every finished run whose configuration is asked
+    again is kept (runs are stored under the hash of their full configuration, so a changed
+    grid reuses exactly the runs it shares), and temporary files of a killed run are removed.
     """
 
     def __init__(self, path: str | Path, study: str, specs: list[RunSpec],
@@ -286,23 +288,33 @@ class ExperimentFolder:
                 old = json.loads(m_path.read_text())
             except json.JSONDecodeError as exc:
                 raise DataFormatError(m_path, exc.lineno, exc.colno, exc.msg) from None
-            same = (old.get("study") == manifest["study"] and old.get("runs") == manifest["runs"])
-            if not same and not fresh:
+            if old.get("format") != "fairtwin-experiment":
+                raise DataFormatError(m_path, None, "format", "not a fairtwin experiment manifest")
+            if old.get("study") != manifest["study"] and not fresh:
                 raise ExperimentFolderError(
-                    f"{self.path} holds results of another experiment (study "
-                    f"{old.get('study')!r}, {len(old.get('runs', []))} runs) than the one asked "
-                    f"(study {manifest['study']!r}, {len(manifest['runs'])} runs); use another "
-                    "--out folder, or --fresh to discard the old results"
+                    f"{self.path} holds results of study {old.get('study')!r}, not "
+                    f"{manifest['study']!r}; use another --out folder, or --fresh to discard "
+                    "the old results"
                 )
-            if same and not fresh:
+            if not fresh:
+                # Runs are stored under the hash of their full configuration, so a changed grid
+                # or base setting reuses exactly the runs it shares and can never mix results.
                 done = sum(self.has(s) for s in self.specs)
-                log.info("resuming %s: %d of %d runs already done", self.path, done, len(self.specs))
+                if old.get("runs") != manifest["runs"]:
+                    log.warning("%s: the grid or settings changed since the last run; %d of the "
+                                "%d runs asked are already done and kept", self.path, done,
+                                len(manifest["runs"]))
+                else:
+                    log.info("resuming %s: %d of %d runs already done", self.path, done,
+                             len(manifest["runs"]))
         if fresh:
             for p in existing:
                 if p.name == "cache":  # keyed by settings: safe to keep
                     continue
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.runs_dir.glob(".*.json.*"):  # temporary files of a killed run
+            stale.unlink(missing_ok=True)
         text = json.dumps(manifest, indent=1)
         atomic_write(m_path, lambda tmp: Path(tmp).write_text(text))
 
@@ -334,7 +346,7 @@ class ExperimentFolder:
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s:/]+(:\d+)?$|^[^\s:/]+:\d+$")
 
 
-def connect(address: str):  # type: ignore[no-untyped-def]
+def connect(address: str, timeout_s: float = 10.0):  # type: ignore[no-untyped-def]
     """A Dask ``Client`` for the scheduler at ``address`` (``tcp://host:port``)."""
     if not _ADDRESS.match(address):
         raise ValidationError(
@@ -347,7 +359,7 @@ def connect(address: str):  # type: ignore[no-untyped-def]
             "--cluster needs the Dask distributed package: pip install 'fairtwin[cluster]'"
         ) from None
     try:
-        return Client(address, timeout="10s", set_as_default=False)
+        return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
@@ -360,7 +372,9 @@ def _unordered(specs: list[RunSpec], data: dict[str, SeedData], n_jobs: int,
         shared = {k: client.scatter(v, broadcast=True) for k, v in data.items()}
         futures = [client.submit(execute, s, shared[oracle_key(s.config)], pure=False)
                    for s in specs]
-        for fut in as_completed(futures):
+        with client.as_current():  # as_completed looks the client up
+            completed = as_completed(futures)
+        for fut in completed:
             yield fut.result()
     elif n_jobs == 1 or len(specs) == 1:
         for s in specs:

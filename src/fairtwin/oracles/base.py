@@ -7,6 +7,7 @@ into pairwise labels, with optional noise. The learner never sees ``R``: only la
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -15,6 +16,23 @@ from fairtwin.exceptions import ValidationError
 from fairtwin.twin import Context, ICUTwin
 
 __all__ = ["FairnessOracle", "post_decision_loads"]
+
+
+def _net_inflow(twin: ICUTwin) -> NDArray[np.float64]:
+    """(n_pairs, n_regions) matrix: +1 at a pair's destination, −1 at its source."""
+    src, dst = twin.pairs
+    return _incidence(twin.n_regions, np.asarray(src, dtype=np.int64).tobytes(),
+                      np.asarray(dst, dtype=np.int64).tobytes())
+
+
+@lru_cache(maxsize=16)
+def _incidence(n_regions: int, src_bytes: bytes, dst_bytes: bytes) -> NDArray[np.float64]:
+    src, dst = np.frombuffer(src_bytes, dtype=np.int64), np.frombuffer(dst_bytes, dtype=np.int64)
+    E = np.zeros((src.size, n_regions))
+    E[np.arange(src.size), src] -= 1.0
+    E[np.arange(src.size), dst] += 1.0
+    E.setflags(write=False)
+    return E
 
 
 def post_decision_loads(
@@ -36,13 +54,8 @@ def post_decision_loads(
             f"decisions must have {twin.n_decision} entries, got {U.shape[1]}"
         )
     R = twin.n_regions
-    src, dst = twin.pairs
     X = U[:, R:]
-    out = np.zeros((U.shape[0], R))
-    inn = np.zeros((U.shape[0], R))
-    np.add.at(out.T, src, X.T)
-    np.add.at(inn.T, dst, X.T)
-    load = context.demand[None, :] - out + inn
+    load = context.demand[None, :] + X @ _net_inflow(twin)
     beds = context.capacity[None, :] + U[:, :R]
     return load, beds
 

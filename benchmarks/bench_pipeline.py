@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.pipeline import (
     ExperimentConfig,

@@ -599,6 +599,95 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
         click.echo(f"report -> {path}")
 
 
+# ---------------------------------------------------------------------- human raters
+_DB_OPTION = click.option(
+    "--db", default="fairtwin-study.db", show_default=True,
+    help="Study database: a SQLite file path, or a database URL (postgresql+psycopg://...).")
+
+
+@cli.command("serve")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/latest"), show_default=True,
+              help="Pipeline run folder whose samples.npz and config.toml are shown to raters.")
+@_DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pair selection.")
+@click.option("--new-admin-token", is_flag=True, help="Issue a new admin token (the old one stops working).")
+def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin_token: bool) -> None:
+    """Serve the rating web app: people compare pairs of decisions of the run's weeks.
+
+    Add raters with `fairtwin raters add NAME` (prints their invite link) and export the
+    answers with `fairtwin raters export` for `fairtwin train --dataset`.
+    """
+    import uvicorn
+
+    from fairtwin.elicit import ElicitationStudy, PreferenceStore, create_app
+
+    store = PreferenceStore(db)
+    study = ElicitationStudy(store, run_dir, seed=seed)
+    if new_admin_token or store.get_meta("admin_token_hash") is None:
+        click.echo(f"admin token (shown once; for /admin/*): {store.set_admin_token()}")
+    click.echo(f"fairtwin serve: {study.n_pairs} pairs of {len(study._rows)} weeks from "
+               f"{study.samples_path}; database {store.url}")
+    click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME)")
+    uvicorn.run(create_app(study), host=host, port=port, log_level="warning")
+
+
+@cli.group("raters")
+def raters_group() -> None:
+    """Manage the raters of a study: add (invite links), list, export the answers."""
+
+
+@raters_group.command("add")
+@click.argument("name")
+@_DB_OPTION
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True,
+              help="Base address of the rating app, for the invite link.")
+def raters_add_cmd(name: str, db: str, base_url: str) -> None:
+    """Register a rater and print their invite link (it holds their secret token)."""
+    from fairtwin.elicit import PreferenceStore
+
+    store = PreferenceStore(db)
+    rater, token = store.add_rater(name)
+    click.echo(f"rater {rater.name!r} added; invite link (share it only with them):")
+    click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+
+
+@raters_group.command("list")
+@_DB_OPTION
+def raters_list_cmd(db: str) -> None:
+    """Raters and how many pairs each answered."""
+    from fairtwin.elicit import PreferenceStore
+
+    store = PreferenceStore(db)
+    raters = store.raters()
+    if not raters:
+        click.echo("no raters yet: fairtwin raters add NAME")
+        return
+    click.echo(f"{'rater':<24} {'answers':>8}")
+    for r in raters:
+        click.echo(f"{r.name:<24} {r.n_answers:>8}")
+
+
+@raters_group.command("export")
+@_DB_OPTION
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/latest"), show_default=True, help="The run folder the study shows.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("preferences.npz"), show_default=True)
+def raters_export_cmd(db: str, run_dir: Path, out_path: Path) -> None:
+    """Write the answers as a preference dataset (for `fairtwin train --dataset`)."""
+    from fairtwin.elicit import ElicitationStudy, PreferenceStore
+
+    study = ElicitationStudy(PreferenceStore(db), run_dir)
+    ds = study.export()
+    ds.save(out_path)
+    click.echo(f"{ds.n_comparisons} comparisons from {len(ds.rater_names)} rater(s) -> {out_path} "
+               f"({ds.info['ties']} 'cannot tell' answers not included; A chosen "
+               f"{ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
+
+
 # ---------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (also used by the ``fairtwin`` script)."""

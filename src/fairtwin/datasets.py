@@ -235,9 +235,8 @@ class PreferenceDataset:
         )
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | Path) -> Path:
-        """Write the dataset to ``path`` (``.npz``) atomically."""
-        path = Path(path)
+    def write_npz(self, fh: Any) -> None:
+        """Write the ``.npz`` bytes to an open binary file (see :meth:`save`)."""
         meta = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -246,10 +245,15 @@ class PreferenceDataset:
             "info": self.info,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
+        np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the dataset to ``path`` (``.npz``) atomically."""
+        path = Path(path)
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
+                self.write_npz(fh)
 
         atomic_write(path, write, suffix=".npz")
         return path

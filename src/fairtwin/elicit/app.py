@@ -1,0 +1,259 @@
+"""The rating web app (Starlette): invite links, one pair per page, a JSON API, admin endpoints.
+
+Routes
+------
+``GET  /invite/{token}``  opens a rater's session (an HttpOnly, SameSite=Strict cookie)
+``GET  /rate``            the next pair: the week's situation and decisions A and B
+``POST /rate/answer``     the answer (form; CSRF token bound to the rater and the pair)
+``GET  /api/next``        the next pair as JSON (``Authorization: Bearer <rater token>``)
+``POST /api/answer``      ``{"query_id", "choice": "a"|"b"|"tie", "response_ms"?}``
+``GET  /admin/raters``    raters and their answer counts (``Bearer <admin token>``)
+``GET  /admin/export``    the answers as a preference dataset (``.npz``)
+``GET  /healthz``         liveness
+
+Answers are idempotent: posting the same answer to a pair again changes nothing (200,
+``duplicate``), a different answer to an answered pair is refused (409). Every page is rendered
+with autoescaping; the Content-Security-Policy admits only this site's own script and style.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import json
+import logging
+import math
+from dataclasses import asdict
+from hashlib import sha256
+from importlib import resources
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from fairtwin.elicit.store import CHOICES, Outcome, PreferenceStore
+from fairtwin.elicit.study import DecisionView, ElicitationStudy, PairView
+from fairtwin.exceptions import UnknownNameError, ValidationError
+
+__all__ = ["create_app", "COOKIE"]
+
+log = logging.getLogger(__name__)
+
+COOKIE = "fairtwin_rater"
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+
+
+def _svg(view: PairView, d: DecisionView) -> str:
+    """Horizontal bars of each region's load before (grey) and after (colour)."""
+    names = view.regions
+    row, label_w, width = 15, 150, 440
+    finite = [v for v in view.load_before + d.load_after if math.isfinite(v)]
+    top = max(1.25, max(finite, default=1.0))
+    scale = (width - label_w - 40) / top
+    parts = [f'<svg class="loads" viewBox="0 0 {width} {row * len(names) + 20}" role="img" '
+             f'aria-label="load per region before and after">']
+    x1 = label_w + scale * 1.0
+    for k, name in enumerate(names):
+        y = 4 + k * row
+        before = min(view.load_before[k], top) if math.isfinite(view.load_before[k]) else top
+        after = min(d.load_after[k], top) if math.isfinite(d.load_after[k]) else top
+        colour = "#c0392b" if d.load_after[k] > 1.0 + 1e-9 else "#2e86c1"
+        esc = (name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+               .replace('"', "&quot;"))
+        parts.append(f'<text x="{label_w - 4}" y="{y + 10}" text-anchor="end">{esc[:24]}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 1}" width="{scale * before:.1f}" height="4" '
+                     'fill="#b8c0c8"/>')
+        parts.append(f'<rect x="{label_w}" y="{y + 6}" width="{scale * after:.1f}" height="7" '
+                     f'fill="{colour}"/>')
+        value = f"{d.load_after[k]:.2f}" if math.isfinite(d.load_after[k]) else "∞"
+        parts.append(f'<text x="{label_w + scale * after + 3:.1f}" y="{y + 12}">{value}</text>')
+    h = row * len(names) + 4
+    parts.append(f'<line x1="{x1:.1f}" x2="{x1:.1f}" y1="2" y2="{h}" stroke="#1d2329" '
+                 'stroke-dasharray="3 2"/>')
+    parts.append(f'<text x="{x1 + 2:.1f}" y="{h + 12}">1 patient per bed</text></svg>')
+    return "".join(parts)
+
+
+def _view_json(view: PairView) -> dict[str, object]:
+    def clean(d: DecisionView) -> dict[str, object]:
+        out = asdict(d)
+        out["load_after"] = [v if math.isfinite(v) else None for v in d.load_after]
+        return out
+
+    return {
+        "query_id": view.query.id, "week": view.week_label, "regions": view.regions,
+        "load_before": [v if math.isfinite(v) else None for v in view.load_before],
+        "overflow_before": view.overflow_before, "pool": view.pool,
+        "a": clean(view.a), "b": clean(view.b),
+    }
+
+
+def create_app(study: ElicitationStudy) -> Starlette:
+    """The Starlette app of a study (serve it with uvicorn)."""
+    store: PreferenceStore = study.store
+    secret = store.secret()
+    env = Environment(loader=PackageLoader("fairtwin.elicit", "templates"),
+                      autoescape=select_autoescape(["html"]))
+
+    def page(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(**ctx), status_code=status,
+                            headers=_HEADERS)
+
+    def message(title: str, text: str, status: int, link: str = "", link_text: str = "") -> HTMLResponse:
+        return page("message.html", status, title=title, text=text, link=link, link_text=link_text)
+
+    def csrf_for(rater_id: int, query_id: int) -> str:
+        return hmac.new(secret, f"{rater_id}:{query_id}".encode(), sha256).hexdigest()
+
+    def bearer(request: Request) -> str | None:
+        auth = request.headers.get("authorization", "")
+        return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+    def json_error(status: int, text: str) -> JSONResponse:
+        return JSONResponse({"error": text}, status_code=status, headers=_HEADERS)
+
+    async def home(request: Request) -> Response:
+        return message("fairtwin elicitation study",
+                       "Open the invite link you were given to start rating.", 200)
+
+    async def invite(request: Request) -> Response:
+        token = request.path_params["token"]
+        rater = store.rater_by_token(token)
+        if rater is None:
+            return message("Invalid invite link", "This invite link is not valid. Ask the study "
+                           "organiser for a new one.", 403)
+        resp = RedirectResponse("/rate", status_code=303, headers=_HEADERS)
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", max_age=180 * 86400)
+        return resp
+
+    async def rate(request: Request) -> Response:
+        rater = store.rater_by_token(request.cookies.get(COOKIE))
+        if rater is None:
+            return message("Not signed in", "Open the invite link you were given to start "
+                           "rating.", 403)
+        query = study.next_query(rater.id)
+        answered = store.n_answers(rater.id)
+        if query is None:
+            return message("Thank you!", f"You answered {answered} questions: every pair of "
+                           "this study has been shown to you.", 200)
+        view = study.view(query)
+        return page("rate.html", rater=rater.name, answered=answered, view=view,
+                    csrf=csrf_for(rater.id, query.id),
+                    charts={"a": _svg(view, view.a), "b": _svg(view, view.b)})
+
+    async def answer_form(request: Request) -> Response:
+        rater = store.rater_by_token(request.cookies.get(COOKIE))
+        if rater is None:
+            return message("Not signed in", "Open your invite link again.", 403)
+        form = await request.form()
+        try:
+            query_id = int(str(form.get("query_id", "")))
+        except ValueError:
+            return message("Bad request", "The form is incomplete.", 400)
+        token = str(form.get("csrf", ""))
+        if not hmac.compare_digest(token, csrf_for(rater.id, query_id)):
+            return message("Form expired", "This form was not issued to you; reload the page.",
+                           403, "/rate", "Back to the questions")
+        choice = str(form.get("choice", ""))
+        if choice not in CHOICES:
+            return message("Bad request", "Choose A, B or cannot tell.", 400)
+        response_ms = _float_or_none(form.get("response_ms"))
+        try:
+            outcome = store.record_answer(rater.id, query_id, choice, response_ms)
+        except UnknownNameError:
+            return message("Unknown question", "This question does not exist.", 404, "/rate",
+                           "Back to the questions")
+        if outcome is Outcome.CONFLICT:
+            return message("Already answered", "You already answered this question "
+                           "differently; your first answer is kept.", 409, "/rate", "Next question")
+        return RedirectResponse("/rate", status_code=303, headers=_HEADERS)
+
+    async def api_next(request: Request) -> Response:
+        rater = store.rater_by_token(bearer(request))
+        if rater is None:
+            return json_error(401, "missing or wrong rater token")
+        query = study.next_query(rater.id)
+        if query is None:
+            return JSONResponse({"done": True, "answered": store.n_answers(rater.id)},
+                                headers=_HEADERS)
+        return JSONResponse({"done": False, **_view_json(study.view(query))}, headers=_HEADERS)
+
+    async def api_answer(request: Request) -> Response:
+        rater = store.rater_by_token(bearer(request))
+        if rater is None:
+            return json_error(401, "missing or wrong rater token")
+        try:
+            body = json.loads(await request.body())
+            query_id = body["query_id"]
+            choice = str(body["choice"])
+            if not isinstance(query_id, int) or isinstance(query_id, bool):
+                raise TypeError("query_id must be an integer")
+            response_ms = _float_or_none(body.get("response_ms"))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            return json_error(422, f"expected {{'query_id': int, 'choice': 'a'|'b'|'tie'}} ({exc})")
+        try:
+            outcome = store.record_answer(rater.id, query_id, choice, response_ms)
+        except UnknownNameError:
+            return json_error(404, f"no query {query_id} was shown to this rater")
+        except ValidationError as exc:
+            return json_error(422, str(exc))
+        if outcome is Outcome.CONFLICT:
+            return json_error(409, f"query {query_id} was already answered differently")
+        return JSONResponse({"outcome": outcome.value}, headers=_HEADERS)
+
+    def admin_only(request: Request) -> JSONResponse | None:
+        if not store.is_admin(bearer(request)):
+            return json_error(401, "missing or wrong admin token")
+        return None
+
+    async def admin_raters(request: Request) -> Response:
+        if (denied := admin_only(request)) is not None:
+            return denied
+        return JSONResponse({"raters": [asdict(r) for r in store.raters()],
+                             "answers": store.n_answers(), "pairs": study.n_pairs},
+                            headers=_HEADERS)
+
+    async def admin_export(request: Request) -> Response:
+        if (denied := admin_only(request)) is not None:
+            return denied
+        ds = study.export()
+        buf = io.BytesIO()
+        ds.write_npz(buf)
+        return Response(buf.getvalue(), media_type="application/octet-stream", headers={
+            **_HEADERS, "Content-Disposition": 'attachment; filename="preferences.npz"'})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    static = StaticFiles(directory=str(resources.files("fairtwin.elicit") / "static"))
+    return Starlette(routes=[
+        Route("/", home),
+        Route("/invite/{token}", invite),
+        Route("/rate", rate),
+        Route("/rate/answer", answer_form, methods=["POST"]),
+        Route("/api/next", api_next),
+        Route("/api/answer", api_answer, methods=["POST"]),
+        Route("/admin/raters", admin_raters),
+        Route("/admin/export", admin_export),
+        Route("/healthz", healthz),
+        Mount("/static", static, name="static"),
+    ])
+
+
+def _float_or_none(value: object) -> float | None:
+    try:
+        v = float(str(value))
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) and v >= 0 else None

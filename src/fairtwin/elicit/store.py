@@ -1,0 +1,294 @@
+"""Where human answers live: raters, the pairs shown to them, and their answers (SQLAlchemy).
+
+One database holds one elicitation study. SQLite by default (a file path), PostgreSQL by a
+database URL (``postgresql+psycopg://user@host/db``) for a multi-site study; the code path is
+the same. Every answer is committed in its own transaction, and a UNIQUE constraint on the
+query makes each answer land exactly once however often it is posted.
+
+Tables
+------
+``meta``     key/value settings of the study (the samples file and its hash, the secret, the
+             admin token's hash)
+``raters``   name, SHA-256 of the invite token (the token itself is never stored), created
+``queries``  a pair of decisions of one context assigned to a rater, and the order shown
+``answers``  one per query: the choice (``a``, ``b`` or ``tie``), winner, loser, time
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from fairtwin.exceptions import FairtwinError, UnknownNameError, ValidationError
+
+__all__ = ["PreferenceStore", "RaterRecord", "Query", "Outcome", "CHOICES", "database_url",
+           "StoreError"]
+
+CHOICES = ("a", "b", "tie")
+_NAME_MAX = 64
+
+
+class StoreError(FairtwinError):
+    """The study database cannot be opened or used."""
+
+
+class Outcome(Enum):
+    """What became of a posted answer."""
+
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"  # the same answer was already recorded: nothing changes
+    CONFLICT = "conflict"  # the query was already answered differently
+
+
+@dataclass(frozen=True)
+class RaterRecord:
+    id: int
+    name: str
+    created: float
+    n_answers: int = 0
+
+
+@dataclass(frozen=True)
+class Query:
+    """A pair shown to a rater: ``left``/``right`` are decision indices in the samples file."""
+
+    id: int
+    rater_id: int
+    context_row: int
+    left: int
+    right: int
+    created: float
+    answered: bool = False
+
+
+def database_url(db: str | Path) -> str:
+    """A SQLAlchemy URL from a file path (SQLite) or a URL (kept as given)."""
+    text = str(db)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_META = sa.MetaData()
+META = sa.Table("meta", _META, sa.Column("key", sa.String(64), primary_key=True),
+                sa.Column("value", sa.Text, nullable=False))
+RATERS = sa.Table(
+    "raters", _META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(_NAME_MAX), nullable=False, unique=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created", sa.Float, nullable=False),
+)
+QUERIES = sa.Table(
+    "queries", _META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rater_id", sa.Integer, sa.ForeignKey("raters.id"), nullable=False, index=True),
+    sa.Column("context_row", sa.Integer, nullable=False),
+    sa.Column("left_decision", sa.Integer, nullable=False),
+    sa.Column("right_decision", sa.Integer, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+ANSWERS = sa.Table(
+    "answers", _META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("query_id", sa.Integer, sa.ForeignKey("queries.id"), nullable=False, unique=True),
+    sa.Column("rater_id", sa.Integer, sa.ForeignKey("raters.id"), nullable=False, index=True),
+    sa.Column("choice", sa.String(3), nullable=False),
+    sa.Column("context_row", sa.Integer, nullable=False),
+    sa.Column("left_decision", sa.Integer, nullable=False),
+    sa.Column("right_decision", sa.Integer, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("response_ms", sa.Float, nullable=True),
+)
+
+
+class PreferenceStore:
+    """The study database.
+
+    Parameters
+    ----------
+    db : path or URL
+        A file path (SQLite, created if missing) or a SQLAlchemy database URL.
+    """
+
+    def __init__(self, db: str | Path) -> None:
+        self.url = database_url(db)
+        kwargs: dict[str, object] = {}
+        if self.url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        try:
+            self.engine = sa.create_engine(self.url, **kwargs)
+            if self.url.startswith("sqlite"):
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            _META.create_all(self.engine)
+        except (OperationalError, sa.exc.ArgumentError, ModuleNotFoundError) as exc:
+            raise StoreError(f"cannot open the study database {db}: {exc}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(sa.select(META.c.value).where(META.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as c:
+            if c.execute(sa.select(META.c.key).where(META.c.key == key)).first():
+                c.execute(META.update().where(META.c.key == key).values(value=value))
+            else:
+                c.execute(META.insert().values(key=key, value=value))
+
+    def secret(self) -> bytes:
+        """The study's signing secret (for CSRF tokens), created on first use."""
+        value = self.get_meta("secret")
+        if value is None:
+            try:
+                with self.engine.begin() as c:
+                    c.execute(META.insert().values(key="secret", value=secrets.token_hex(32)))
+            except IntegrityError:  # another process created it first
+                pass
+            value = self.get_meta("secret")
+        assert value is not None
+        return bytes.fromhex(value)
+
+    def set_admin_token(self) -> str:
+        """A new admin token (returned once; only its hash is stored)."""
+        token = secrets.token_urlsafe(24)
+        self.set_meta("admin_token_hash", _hash(token))
+        return token
+
+    def is_admin(self, token: str | None) -> bool:
+        stored = self.get_meta("admin_token_hash")
+        return bool(token and stored and hmac.compare_digest(stored, _hash(token)))
+
+    # ------------------------------------------------------------------ raters
+    def add_rater(self, name: str) -> tuple[RaterRecord, str]:
+        """Register a rater; returns the record and the secret invite token (shown once)."""
+        name = name.strip()
+        if not name or len(name) > _NAME_MAX or any(ch in name for ch in "\n\r\t"):
+            raise ValidationError(f"a rater name must be 1–{_NAME_MAX} characters on one line")
+        token = secrets.token_urlsafe(24)
+        now = time.time()
+        try:
+            with self.engine.begin() as c:
+                rid = c.execute(RATERS.insert().values(name=name, token_hash=_hash(token),
+                                                       created=now)).inserted_primary_key[0]
+        except IntegrityError:
+            raise ValidationError(f"a rater named {name!r} already exists") from None
+        return RaterRecord(int(rid), name, now), token
+
+    def rater_by_token(self, token: str | None) -> RaterRecord | None:
+        if not token or len(token) > 128:
+            return None
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(RATERS).where(RATERS.c.token_hash == _hash(token))).first()
+        return RaterRecord(row.id, row.name, row.created) if row else None
+
+    def raters(self) -> list[RaterRecord]:
+        counts = (sa.select(ANSWERS.c.rater_id, sa.func.count().label("n"))
+                  .group_by(ANSWERS.c.rater_id).subquery())
+        q = (sa.select(RATERS, sa.func.coalesce(counts.c.n, 0).label("n"))
+             .outerjoin(counts, counts.c.rater_id == RATERS.c.id).order_by(RATERS.c.id))
+        with self.engine.connect() as c:
+            return [RaterRecord(r.id, r.name, r.created, int(r.n)) for r in c.execute(q)]
+
+    def rater(self, name: str) -> RaterRecord:
+        for r in self.raters():
+            if r.name == name:
+                return r
+        raise UnknownNameError("rater", name, [r.name for r in self.raters()])
+
+    # ------------------------------------------------------------------ queries
+    def open_query(self, rater_id: int) -> Query | None:
+        """The rater's latest unanswered query, if any (a reload shows the same pair)."""
+        answered = sa.select(ANSWERS.c.query_id)
+        q = (sa.select(QUERIES).where(QUERIES.c.rater_id == rater_id)
+             .where(QUERIES.c.id.not_in(answered)).order_by(QUERIES.c.id.desc()).limit(1))
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return _query(row) if row else None
+
+    def add_query(self, rater_id: int, context_row: int, left: int, right: int) -> Query:
+        now = time.time()
+        with self.engine.begin() as c:
+            qid = c.execute(QUERIES.insert().values(
+                rater_id=rater_id, context_row=context_row, left_decision=left,
+                right_decision=right, created=now)).inserted_primary_key[0]
+        return Query(int(qid), rater_id, context_row, left, right, now)
+
+    def query(self, query_id: int) -> Query | None:
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(QUERIES).where(QUERIES.c.id == query_id)).first()
+            if row is None:
+                return None
+            done = c.execute(sa.select(ANSWERS.c.id).where(ANSWERS.c.query_id == query_id)).first()
+        return _query(row, answered=done is not None)
+
+    def asked_pairs(self, rater_id: int | None = None) -> set[tuple[int, int, int]]:
+        """(context_row, min decision, max decision) of every query (of one rater)."""
+        q = sa.select(QUERIES.c.context_row, QUERIES.c.left_decision, QUERIES.c.right_decision)
+        if rater_id is not None:
+            q = q.where(QUERIES.c.rater_id == rater_id)
+        with self.engine.connect() as c:
+            return {(r[0], min(r[1], r[2]), max(r[1], r[2])) for r in c.execute(q)}
+
+    # ------------------------------------------------------------------ answers
+    def record_answer(self, rater_id: int, query_id: int, choice: str,
+                      response_ms: float | None = None) -> Outcome:
+        """Store an answer in its own transaction; idempotent for the same answer."""
+        if choice not in CHOICES:
+            raise ValidationError(f"choice must be one of {CHOICES}, got {choice!r}")
+        q = self.query(query_id)
+        if q is None or q.rater_id != rater_id:
+            raise UnknownNameError("query", query_id, ["a query shown to this rater"])
+        try:
+            with self.engine.begin() as c:
+                c.execute(ANSWERS.insert().values(
+                    query_id=query_id, rater_id=rater_id, choice=choice,
+                    context_row=q.context_row, left_decision=q.left, right_decision=q.right,
+                    created=time.time(), response_ms=response_ms))
+        except IntegrityError:
+            with self.engine.connect() as c:
+                old = c.execute(sa.select(ANSWERS.c.choice)
+                                .where(ANSWERS.c.query_id == query_id)).scalar()
+            return Outcome.DUPLICATE if old == choice else Outcome.CONFLICT
+        return Outcome.RECORDED
+
+    def answers(self) -> list[sa.Row]:
+        with self.engine.connect() as c:
+            return list(c.execute(sa.select(ANSWERS, RATERS.c.name.label("rater"))
+                                  .join(RATERS, RATERS.c.id == ANSWERS.c.rater_id)
+                                  .order_by(ANSWERS.c.id)))
+
+    def n_answers(self, rater_id: int | None = None) -> int:
+        q = sa.select(sa.func.count()).select_from(ANSWERS)
+        if rater_id is not None:
+            q = q.where(ANSWERS.c.rater_id == rater_id)
+        with self.engine.connect() as c:
+            return int(c.execute(q).scalar() or 0)
+
+
+def _query(row: sa.Row, answered: bool = False) -> Query:
+    return Query(row.id, row.rater_id, row.context_row, row.left_decision, row.right_decision,
+                 row.created, answered)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cur.execute("PRAGMA synchronous=FULL")  # a committed answer survives a crash
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

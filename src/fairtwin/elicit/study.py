@@ -1,0 +1,203 @@
+"""An elicitation study: the decisions of a pipeline run shown to people, pair by pair.
+
+A study binds a :class:`~fairtwin.elicit.store.PreferenceStore` to the sampled decisions of a
+pipeline run folder (``samples.npz`` and ``config.toml``, from ``fairtwin sample`` or
+``fairtwin run``). It chooses the next pair for a rater, describes a pair for display (loads
+before and after per region, beds, transfers, overflow) and exports the answers in the
+pipeline's preference-dataset format, so ``fairtwin train --dataset`` learns from people.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fairtwin.datasets import PreferenceDataset
+from fairtwin.elicit.store import PreferenceStore, Query
+from fairtwin.exceptions import DataFormatError, DataUnavailableError, ValidationError
+from fairtwin.pipeline import ExperimentConfig, load_scenario, train_rows
+from fairtwin.twin import Scenario
+
+__all__ = ["ElicitationStudy", "DecisionView", "PairView"]
+
+log = logging.getLogger(__name__)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    """What a rater sees of one decision (per-region arrays follow ``PairView.regions``)."""
+
+    load_after: list[float]
+    beds: list[int]
+    sent: list[int]
+    received: list[int]
+    overflow: list[float]
+    total_beds: int
+    total_transfers: int
+    total_overflow: float
+    transfer_km: float
+
+
+@dataclass(frozen=True)
+class PairView:
+    """One question: a week's situation and two decisions, in the order shown."""
+
+    query: Query
+    week_label: str
+    regions: list[str]
+    load_before: list[float]
+    overflow_before: float
+    pool: int
+    a: DecisionView
+    b: DecisionView
+
+
+class ElicitationStudy:
+    """Pairs to ask, their display, and the export of the answers.
+
+    Parameters
+    ----------
+    store : PreferenceStore
+    run_dir : path
+        A pipeline run folder with ``samples.npz`` (or ``dataset.npz``) and ``config.toml``.
+    seed : int
+        Seed of the pair selection.
+    """
+
+    def __init__(self, store: PreferenceStore, run_dir: str | Path, seed: int = 0) -> None:
+        self.store = store
+        run = Path(run_dir)
+        samples = run / "samples.npz"
+        if not samples.exists():
+            samples = run / "dataset.npz"
+        if not samples.exists():
+            raise DataUnavailableError(
+                f"{run} holds no samples.npz or dataset.npz; run `fairtwin sample --out {run}` first"
+            )
+        digest = _file_hash(samples)
+        known = store.get_meta("samples_sha256")
+        if known is None:
+            store.set_meta("samples_sha256", digest)
+            store.set_meta("samples_path", str(samples.resolve()))
+        elif known != digest:
+            raise DataFormatError(
+                samples, None, None,
+                "differs from the samples this study's answers refer to "
+                f"({store.get_meta('samples_path')}); use the original file or a new database",
+            )
+        self.samples_path = samples
+        self.dataset = PreferenceDataset.load(samples)
+        config_path = run / "config.toml"
+        self.config = ExperimentConfig.load(config_path) if config_path.exists() else ExperimentConfig()
+        self.scenario: Scenario = load_scenario(self.config)
+        self.seed = seed
+        self._rows = train_rows(self.dataset)
+        pool = []
+        for row in self._rows:
+            idx = self.dataset.decisions_of(int(row))
+            i, j = np.triu_indices(idx.size, k=1)
+            pool.append(np.column_stack([np.full(i.size, row), idx[i], idx[j]]))
+        self._pool: NDArray[np.int64] = np.vstack(pool)
+        self.store.secret()  # create it before concurrent requests need it
+
+    @property
+    def n_pairs(self) -> int:
+        """Distinct pairs available to ask (training weeks)."""
+        return int(self._pool.shape[0])
+
+    # ------------------------------------------------------------------ selection
+    def next_query(self, rater_id: int) -> Query | None:
+        """The rater's open query, or a new pair they were not asked yet (None when exhausted).
+
+        Pairs are drawn uniformly among those this rater has not seen, in a random shown order,
+        from a generator seeded by the study seed, the rater and the number of pairs asked.
+        """
+        open_q = self.store.open_query(rater_id)
+        if open_q is not None:
+            return open_q
+        asked = self.store.asked_pairs(rater_id)
+        keys = [tuple(int(v) for v in p) for p in self._pool]
+        fresh = [k for k, key in enumerate(keys) if key not in asked]
+        if not fresh:
+            return None
+        rng = np.random.default_rng([self.seed, rater_id, len(asked)])
+        row, i, j = keys[fresh[int(rng.integers(len(fresh)))]]
+        left, right = (i, j) if rng.random() < 0.5 else (j, i)
+        return self.store.add_query(rater_id, row, left, right)
+
+    # ------------------------------------------------------------------ display
+    def view(self, query: Query) -> PairView:
+        ds, twin = self.dataset, self.scenario.twin
+        context = self.scenario.contexts[int(ds.context_ids[query.context_row])]
+        names = list(self.scenario.twin.regions.names)
+
+        def describe(index: int) -> DecisionView:
+            alloc = twin.allocation(ds.decisions[index], context)
+            km = float(np.sum(alloc.transfers * twin.regions.distance_km))
+            return DecisionView(
+                load_after=[float(v) for v in alloc.load_after],
+                beds=[int(round(v)) for v in alloc.deployed],
+                sent=[int(round(v)) for v in alloc.transfers_out],
+                received=[int(round(v)) for v in alloc.transfers_in],
+                overflow=[float(v) for v in alloc.overflow],
+                total_beds=int(round(alloc.deployed.sum())),
+                total_transfers=int(round(alloc.transfers_out.sum())),
+                total_overflow=float(alloc.overflow.sum()),
+                transfer_km=km,
+            )
+
+        before = twin.allocation(ds.decisions[query.left], context)
+        return PairView(query, context.label, names, [float(v) for v in before.load_before],
+                        float(before.overflow_before.sum()), int(context.pool),
+                        describe(query.left), describe(query.right))
+
+    # ------------------------------------------------------------------ export
+    def export(self) -> PreferenceDataset:
+        """The answers as a preference dataset (ties are counted in ``info``, not compared)."""
+        return export_answers(self.store, self.dataset)
+
+
+def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> PreferenceDataset:
+    """Build the pipeline's dataset from the samples and every non-tie answer of the store."""
+    raters = store.raters()
+    index = {r.id: k for k, r in enumerate(raters)}
+    out = PreferenceDataset(
+        context_ids=samples.context_ids, context_features=samples.context_features,
+        decisions=samples.decisions, decision_context=samples.decision_context,
+        scenario=samples.scenario, rater_names=[r.name for r in raters] or ["nobody"],
+        info={**samples.info, "source": "fairtwin serve"},
+    )
+    ties = shown_a = 0
+    rows, win, lose, rater, ts = [], [], [], [], []
+    for a in store.answers():
+        if a.choice == "tie":
+            ties += 1
+            continue
+        if a.left_decision >= samples.n_decisions or a.right_decision >= samples.n_decisions:
+            raise ValidationError(f"answer {a.id} refers to a decision the samples do not have")
+        shown_a += a.choice == "a"
+        w, lo = ((a.left_decision, a.right_decision) if a.choice == "a"
+                 else (a.right_decision, a.left_decision))
+        rows.append(a.context_row)
+        win.append(w)
+        lose.append(lo)
+        rater.append(index[a.rater_id])
+        ts.append(a.created)
+    if rows:
+        out.comparisons = np.column_stack([rows, win, lose]).astype(np.int64)
+        out.rater = np.array(rater, dtype=np.int64)
+        out.round = np.zeros(len(rows), dtype=np.int64)
+        out.timestamp = np.array(ts, dtype=np.float64)
+        out.validate()
+    out.info.update({"ties": ties, "left_chosen": int(shown_a),
+                     "right_chosen": int(len(rows) - shown_a)})
+    return out

@@ -1,0 +1,252 @@
+"""Human raters: the study database on SQLite (and PostgreSQL when one is given), the web app's
+pages and JSON API, its security rules, the export to a preference dataset, and the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fairtwin.cli import main
+from fairtwin.datasets import PreferenceDataset
+from fairtwin.elicit import ElicitationStudy, Outcome, PreferenceStore, create_app
+from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
+from fairtwin.learn import PreferenceCostLearner
+from fairtwin.pipeline import ExperimentConfig, load_scenario, sample_stage
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A pipeline run folder with the samples of 3 training + 3 held-out weeks."""
+    out = tmp_path_factory.mktemp("run")
+    config = ExperimentConfig().override(scenario={"n_train": 3}, sampler={"n_samples": 4},
+                                         n_jobs=1)
+    config.save(out / "config.toml")
+    sample_stage(config, load_scenario(config)).save(out / "samples.npz")
+    return out
+
+
+def store_urls(tmp_path: Path) -> list[str]:
+    urls = [str(tmp_path / "study.db")]
+    if os.environ.get("FAIRTWIN_TEST_POSTGRES_URL"):
+        urls.append(os.environ["FAIRTWIN_TEST_POSTGRES_URL"])
+    return urls
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        s = PreferenceStore(tmp_path / "study.db")
+    else:
+        url = os.environ.get("FAIRTWIN_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("no PostgreSQL server: set FAIRTWIN_TEST_POSTGRES_URL "
+                        "(postgresql+psycopg://user@host/db) to run the storage tests on it")
+        s = PreferenceStore(url)
+        from fairtwin.elicit.store import _META
+
+        _META.drop_all(s.engine)
+        _META.create_all(s.engine)
+    yield s
+    s.close()
+
+
+def test_store_raters_queries_and_exactly_once_answers(store) -> None:  # type: ignore[no-untyped-def]
+    alice, token = store.add_rater("alice")
+    bob, _ = store.add_rater("bob")
+    assert store.rater_by_token(token) == alice
+    assert store.rater_by_token("x" * 32) is None and store.rater_by_token(None) is None
+    with pytest.raises(ValidationError, match="already exists"):
+        store.add_rater("alice")
+    with pytest.raises(ValidationError, match="one line"):
+        store.add_rater("two\nlines")
+    q = store.add_query(alice.id, 0, 3, 5)
+    assert store.open_query(alice.id) == q and store.open_query(bob.id) is None
+    assert store.record_answer(alice.id, q.id, "a", 812.0) is Outcome.RECORDED
+    assert store.record_answer(alice.id, q.id, "a") is Outcome.DUPLICATE
+    assert store.record_answer(alice.id, q.id, "b") is Outcome.CONFLICT
+    with pytest.raises(UnknownNameError):
+        store.record_answer(bob.id, q.id, "a")  # not shown to bob
+    with pytest.raises(UnknownNameError):
+        store.record_answer(alice.id, 999, "a")
+    with pytest.raises(ValidationError, match="choice must be one of"):
+        store.record_answer(alice.id, q.id, "maybe")
+    assert store.n_answers() == 1 and store.open_query(alice.id) is None
+    (row,) = store.answers()
+    assert (row.rater, row.choice, row.left_decision, row.right_decision) == ("alice", "a", 3, 5)
+    assert [r.n_answers for r in store.raters()] == [1, 0]
+    assert store.asked_pairs(alice.id) == {(0, 3, 5)}
+
+
+def test_answers_survive_reopening_the_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = PreferenceStore(tmp_path / "s.db")
+    r, token = s.add_rater("carla")
+    q = s.add_query(r.id, 1, 0, 2)
+    s.record_answer(r.id, q.id, "b")
+    secret = s.secret()
+    s.close()
+    again = PreferenceStore(tmp_path / "s.db")
+    assert again.rater_by_token(token) == r and again.n_answers() == 1
+    assert again.secret() == secret
+
+
+def test_unusable_database_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit import StoreError
+
+    with pytest.raises(StoreError, match="cannot open the study database"):
+        PreferenceStore(tmp_path / "missing-dir" / "sub" / "s.db")
+
+
+def login(client: TestClient, token: str) -> None:
+    resp = client.get(f"/invite/{token}", follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/rate"
+    cookie = resp.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def form_of(html: str) -> dict[str, str]:
+    return {k: re.search(rf'name="{k}" value="([^"]*)"', html).group(1)  # type: ignore[union-attr]
+            for k in ("query_id", "csrf")}
+
+
+def test_rating_pages_answer_flow_and_export(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = PreferenceStore(tmp_path / "s.db")
+    study = ElicitationStudy(store, run_dir, seed=1)
+    rater, token = store.add_rater("<script>alert(1)</script>")
+    client = TestClient(create_app(study))
+    login(client, token)
+    seen = []
+    for choice in ("a", "b", "tie"):
+        page = client.get("/rate")
+        assert page.status_code == 200
+        assert "<script>alert(1)</script>" not in page.text  # escaped
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert "Decision A" in page.text and "Decision B" in page.text and "<svg" in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
+        form = form_of(page.text)
+        assert client.get("/rate").text.count(form["query_id"]) >= 1  # a reload shows the same pair
+        resp = client.post("/rate/answer", data={**form, "choice": choice, "response_ms": "900"},
+                           follow_redirects=False)
+        assert resp.status_code == 303
+        seen.append(int(form["query_id"]))
+    assert len(set(seen)) == 3 and store.n_answers(rater.id) == 3
+    assert "3 answered" in client.get("/rate").text
+    ds = study.export()
+    assert ds.n_comparisons == 2 and ds.info["ties"] == 1 and ds.rater_names == [rater.name]
+    answers = store.answers()
+    for (c, w, lo), a in zip(ds.comparisons, [a for a in answers if a.choice != "tie"], strict=True):
+        assert c == a.context_row
+        assert (w, lo) == ((a.left_decision, a.right_decision) if a.choice == "a"
+                           else (a.right_decision, a.left_decision))
+    path = ds.save(tmp_path / "prefs.npz")
+    again = PreferenceDataset.load(path)
+    np.testing.assert_array_equal(again.comparisons, ds.comparisons)
+    model = PreferenceCostLearner(n_components=3, hidden=(4,), max_epochs=5, random_state=0)
+    assert model.fit(again).score(again) >= 0.0  # the pipeline's learner takes the export
+
+
+def test_security_rules(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = PreferenceStore(tmp_path / "s.db")
+    study = ElicitationStudy(store, run_dir)
+    admin = store.set_admin_token()
+    alice, a_token = store.add_rater("alice")
+    _, b_token = store.add_rater("bob")
+    client = TestClient(create_app(study))
+    assert client.get("/rate").status_code == 403  # no session
+    assert client.get("/invite/not-a-token").status_code == 403
+    login(client, a_token)
+    form = form_of(client.get("/rate").text)
+    # a forged or foreign CSRF token is refused and nothing is stored
+    assert client.post("/rate/answer", data={**form, "csrf": "0" * 64, "choice": "a"},
+                       follow_redirects=False).status_code == 403
+    assert client.post("/rate/answer", data={**form, "choice": "maybe"},
+                       follow_redirects=False).status_code == 400
+    assert store.n_answers() == 0
+    # the same answer twice is idempotent; another answer to it is refused
+    ok = {**form, "choice": "b"}
+    assert client.post("/rate/answer", data=ok, follow_redirects=False).status_code == 303
+    assert client.post("/rate/answer", data=ok, follow_redirects=False).status_code == 303
+    assert client.post("/rate/answer", data={**form, "choice": "a"},
+                       follow_redirects=False).status_code == 409
+    assert store.n_answers() == 1
+    # the JSON API: tokens required, other raters' queries unknown, input validated
+    api = TestClient(create_app(study))
+    assert api.get("/api/next").status_code == 401
+    assert api.get("/api/next", headers={"Authorization": "Bearer nope"}).status_code == 401
+    bob = {"Authorization": f"Bearer {b_token}"}
+    nxt = api.get("/api/next", headers=bob).json()
+    assert not nxt["done"] and len(nxt["regions"]) == 21
+    qid = int(form["query_id"])
+    assert api.post("/api/answer", headers=bob, json={"query_id": qid, "choice": "a"}).status_code == 404
+    assert api.post("/api/answer", headers=bob, json={"query_id": "1", "choice": "a"}).status_code == 422
+    assert api.post("/api/answer", headers=bob, content=b"{not json").status_code == 422
+    assert api.post("/api/answer", headers=bob,
+                    json={"query_id": nxt["query_id"], "choice": "x"}).status_code == 422
+    r1 = api.post("/api/answer", headers=bob, json={"query_id": nxt["query_id"], "choice": "tie"})
+    r2 = api.post("/api/answer", headers=bob, json={"query_id": nxt["query_id"], "choice": "tie"})
+    assert (r1.json(), r2.json()) == ({"outcome": "recorded"}, {"outcome": "duplicate"})
+    # admin endpoints
+    assert api.get("/admin/raters").status_code == 401
+    assert api.get("/admin/raters", headers={"Authorization": f"Bearer {a_token}"}).status_code == 401
+    listed = api.get("/admin/raters", headers={"Authorization": f"Bearer {admin}"}).json()
+    assert [r["n_answers"] for r in listed["raters"]] == [1, 1] and listed["answers"] == 2
+    export = api.get("/admin/export", headers={"Authorization": f"Bearer {admin}"})
+    assert export.status_code == 200
+    (tmp_path / "e.npz").write_bytes(export.content)
+    assert PreferenceDataset.load(tmp_path / "e.npz").n_comparisons == 1
+
+
+def test_a_changed_samples_file_is_refused(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    store = PreferenceStore(tmp_path / "s.db")
+    ElicitationStudy(store, run_dir)
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    ds = PreferenceDataset.load(other / "samples.npz")
+    ds.info["touched"] = True
+    ds.save(other / "samples.npz")
+    with pytest.raises(DataFormatError, match="differs from the samples this study"):
+        ElicitationStudy(store, other)
+
+
+def test_every_pair_once_then_done(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = PreferenceStore(tmp_path / "s.db")
+    study = ElicitationStudy(store, run_dir)
+    r, _ = store.add_rater("dana")
+    pairs = set()
+    while (q := study.next_query(r.id)) is not None:
+        pairs.add((q.context_row, min(q.left, q.right), max(q.left, q.right)))
+        store.record_answer(r.id, q.id, "a")
+    assert len(pairs) == study.n_pairs == store.n_answers()
+
+
+def test_cli_raters(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "s.db")
+    assert main(["raters", "list", "--db", db]) == 0
+    assert "no raters yet" in capsys.readouterr().out
+    assert main(["raters", "add", "erin", "--db", db, "--url", "http://example.org:9000/"]) == 0
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    assert link.startswith("http://example.org:9000/invite/")
+    assert main(["raters", "add", "erin", "--db", db]) == 2
+    assert "already exists" in capsys.readouterr().err
+    store = PreferenceStore(db)
+    study = ElicitationStudy(store, run_dir)
+    rater = store.rater_by_token(link.rsplit("/", 1)[1])
+    assert rater is not None
+    q = study.next_query(rater.id)
+    store.record_answer(rater.id, q.id, "b")
+    out = tmp_path / "p.npz"
+    assert main(["raters", "export", "--db", db, "--run", str(run_dir), "--out", str(out)]) == 0
+    assert "1 comparisons from 1 rater(s)" in capsys.readouterr().out
+    assert PreferenceDataset.load(out).n_comparisons == 1
+    assert main(["raters", "list", "--db", db]) == 0
+    assert re.search(r"erin\s+1", capsys.readouterr().out)

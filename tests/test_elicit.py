@@ -250,3 +250,81 @@ def test_cli_raters(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyp
     assert PreferenceDataset.load(out).n_comparisons == 1
     assert main(["raters", "list", "--db", db]) == 0
     assert re.search(r"erin\s+1", capsys.readouterr().out)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(run_dir, tmp_path):  # type: ignore[no-untyped-def]
+    """The app served by uvicorn on a loopback port, in a thread."""
+    import threading
+    import time
+
+    import uvicorn
+
+    store = PreferenceStore(tmp_path / "live.db")
+    study = ElicitationStudy(store, run_dir, seed=2)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(study), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}", store, study
+    server.should_exit = True
+    thread.join(10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium "
+                    "(`make test` installs it as root: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    base, store, study = live_server
+    rater, token = store.add_rater("frank")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{base}/invite/{token}")
+            sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
+            a_box = page.locator("#decision-a").bounding_box()
+            b_box = page.locator("#decision-b").bounding_box()
+            assert abs(a_box["y"] - b_box["y"]) < 1  # side by side on a laptop
+            page.screenshot(path=str(tmp_path / "laptop.png"), full_page=True)
+            page.click("#choose-a")  # 1: the mouse
+            sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
+            page.keyboard.press("b")  # 2: the keyboard
+            sync_api.expect(page.locator("#progress")).to_have_text("2 answered")
+            page.keyboard.press("t")  # 3: cannot tell, by keyboard
+            sync_api.expect(page.locator("#progress")).to_have_text("3 answered")
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone.goto(f"{base}/invite/{token}")
+            a_box = phone.locator("#decision-a").bounding_box()
+            b_box = phone.locator("#decision-b").bounding_box()
+            assert b_box["y"] >= a_box["y"] + a_box["height"]  # stacked on a phone
+            assert a_box["width"] <= 390
+        finally:
+            browser.close()
+    answers = store.answers()
+    assert [a.choice for a in answers] == ["a", "b", "tie"]
+    assert all(a.response_ms is not None and a.response_ms > 0 for a in answers)
+    ds = study.export()
+    assert ds.n_comparisons == 2 and ds.info["ties"] == 1
+    first = answers[0]
+    assert tuple(ds.comparisons[0]) == (first.context_row, first.left_decision, first.right_decision)

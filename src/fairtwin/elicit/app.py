@@ -56,7 +56,7 @@ _HEADERS = {
 def _svg(view: PairView, d: DecisionView) -> str:
     """Horizontal bars of each region's load before (grey) and after (colour)."""
     names = view.regions
-    row, label_w, width = 15, 150, 440
+    row, label_w, width = 18, 150, 440
     finite = [v for v in view.load_before + d.load_after if math.isfinite(v)]
     top = max(1.25, max(finite, default=1.0))
     scale = (width - label_w - 40) / top
@@ -70,7 +70,7 @@ def _svg(view: PairView, d: DecisionView) -> str:
         colour = "#c0392b" if d.load_after[k] > 1.0 + 1e-9 else "#2e86c1"
         esc = (name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                .replace('"', "&quot;"))
-        parts.append(f'<text x="{label_w - 4}" y="{y + 10}" text-anchor="end">{esc[:24]}</text>')
+        parts.append(f'<text x="{label_w - 4}" y="{y + 11}" text-anchor="end">{esc[:24]}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 1}" width="{scale * before:.1f}" height="4" '
                      'fill="#b8c0c8"/>')
         parts.append(f'<rect x="{label_w}" y="{y + 6}" width="{scale * after:.1f}" height="7" '

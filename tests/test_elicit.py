@@ -328,3 +328,48 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
     assert ds.n_comparisons == 2 and ds.info["ties"] == 1
     first = answers[0]
     assert tuple(ds.comparisons[0]) == (first.context_row, first.left_decision, first.right_decision)
+
+
+def test_active_selection_refits_and_asks_informative_pairs(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit import SelectorConfig
+    from fairtwin.oracles import SimulatedRater, get_oracle
+
+    config = SelectorConfig(strategy="active", ensemble=2, refit_every=6, min_answers=6,
+                            exploration=0.0, max_epochs=20, n_components=3)
+    store = PreferenceStore(tmp_path / "s.db")
+    study = ElicitationStudy(store, run_dir, seed=0, selector=config, background=False)
+    rater, _ = store.add_rater("sim")
+    truth = SimulatedRater(get_oracle("rosenbrock", study.scenario.twin), 0.0, 0)
+    ds = study.dataset
+    chosen_scores = []
+    for _ in range(14):
+        q = study.next_query(rater.id)
+        if study.selector.scores is not None:
+            idx = study._keys.index((q.context_row, min(q.left, q.right), max(q.left, q.right)))
+            scores = study.selector.scores
+            chosen_scores.append(scores[idx] >= np.max(scores[[
+                i for i, key in enumerate(study._keys)
+                if key not in store.asked_pairs(rater.id) or i == idx]]) - 1e-12)
+        context = study.scenario.contexts[int(ds.context_ids[q.context_row])]
+        a_fairer = bool(truth.prefers(ds.decisions[q.left], ds.decisions[q.right], context)[0])
+        assert study.answer(rater.id, q.id, "a" if a_fairer else "b") is Outcome.RECORDED
+    assert study.selector.n_fits == 2  # after 6 and 12 answers
+    assert chosen_scores and all(chosen_scores)  # no exploration: always the top-scored pair
+    with pytest.raises(UnknownNameError, match="'random', 'active'"):
+        SelectorConfig(strategy="greedy")
+
+
+def test_background_refit_does_not_block_and_finishes(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit import SelectorConfig
+
+    config = SelectorConfig(strategy="active", ensemble=1, refit_every=4, min_answers=4,
+                            max_epochs=10, n_components=3)
+    store = PreferenceStore(tmp_path / "s.db")
+    study = ElicitationStudy(store, run_dir, seed=0, selector=config, background=True)
+    rater, _ = store.add_rater("sim")
+    for _ in range(4):
+        q = study.next_query(rater.id)
+        study.answer(rater.id, q.id, "a")
+    assert study.next_query(rater.id) is not None  # served while the refit may still run
+    study.selector.wait(60)
+    assert study.selector.n_fits == 1 and study.selector.scores.shape == (study.n_pairs,)

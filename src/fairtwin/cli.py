@@ -614,7 +614,14 @@ _DB_OPTION = click.option(
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pair selection.")
 @click.option("--new-admin-token", is_flag=True, help="Issue a new admin token (the old one stops working).")
-def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin_token: bool) -> None:
+@click.option("--select", "strategy", default="active", show_default=True,
+              help="Next pair: active (ensemble disagreement, refitted in the background) or random.")
+@click.option("--refit-every", type=int, default=32, show_default=True,
+              help="Answers between two refits of the active selection's ensemble.")
+@click.option("--exploration", type=float, default=0.2, show_default=True,
+              help="Share of random pairs under active selection.")
+def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin_token: bool,
+              strategy: str, refit_every: int, exploration: float) -> None:
     """Serve the rating web app: people compare pairs of decisions of the run's weeks.
 
     Add raters with `fairtwin raters add NAME` (prints their invite link) and export the
@@ -622,14 +629,15 @@ def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin
     """
     import uvicorn
 
-    from fairtwin.elicit import ElicitationStudy, PreferenceStore, create_app
+    from fairtwin.elicit import ElicitationStudy, PreferenceStore, SelectorConfig, create_app
 
+    selector = SelectorConfig(strategy=strategy, refit_every=refit_every, exploration=exploration)
     store = PreferenceStore(db)
-    study = ElicitationStudy(store, run_dir, seed=seed)
+    study = ElicitationStudy(store, run_dir, seed=seed, selector=selector)
     if new_admin_token or store.get_meta("admin_token_hash") is None:
         click.echo(f"admin token (shown once; for /admin/*): {store.set_admin_token()}")
     click.echo(f"fairtwin serve: {study.n_pairs} pairs of {len(study._rows)} weeks from "
-               f"{study.samples_path}; database {store.url}")
+               f"{study.samples_path}; {strategy} selection; database {store.url}")
     click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME)")
     uvicorn.run(create_app(study), host=host, port=port, log_level="warning")
 

@@ -6,8 +6,10 @@
 """
 
 from fairtwin.elicit.app import create_app
+from fairtwin.elicit.selection import STRATEGIES, PairSelector, SelectorConfig
 from fairtwin.elicit.store import CHOICES, Outcome, PreferenceStore, Query, RaterRecord, StoreError
 from fairtwin.elicit.study import DecisionView, ElicitationStudy, PairView, export_answers
 
-__all__ = ["create_app", "PreferenceStore", "ElicitationStudy", "PairView", "DecisionView",
-           "Query", "RaterRecord", "Outcome", "CHOICES", "StoreError", "export_answers"]
+__all__ = ["create_app", "SelectorConfig", "PairSelector", "STRATEGIES", "PreferenceStore",
+           "ElicitationStudy", "PairView", "DecisionView", "Query", "RaterRecord", "Outcome",
+           "CHOICES", "StoreError", "export_answers"]

@@ -170,7 +170,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
             return message("Bad request", "Choose A, B or cannot tell.", 400)
         response_ms = _float_or_none(form.get("response_ms"))
         try:
-            outcome = store.record_answer(rater.id, query_id, choice, response_ms)
+            outcome = study.answer(rater.id, query_id, choice, response_ms)
         except UnknownNameError:
             return message("Unknown question", "This question does not exist.", 404, "/rate",
                            "Back to the questions")
@@ -203,7 +203,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             return json_error(422, f"expected {{'query_id': int, 'choice': 'a'|'b'|'tie'}} ({exc})")
         try:
-            outcome = store.record_answer(rater.id, query_id, choice, response_ms)
+            outcome = study.answer(rater.id, query_id, choice, response_ms)
         except UnknownNameError:
             return json_error(404, f"no query {query_id} was shown to this rater")
         except ValidationError as exc:

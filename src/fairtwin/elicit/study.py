@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.elicit.store import PreferenceStore, Query
+from fairtwin.elicit.selection import PairSelector, SelectorConfig
+from fairtwin.elicit.store import Outcome, PreferenceStore, Query
 from fairtwin.exceptions import DataFormatError, DataUnavailableError, ValidationError
 from fairtwin.pipeline import ExperimentConfig, load_scenario, train_rows
 from fairtwin.twin import Scenario
@@ -71,9 +73,14 @@ class ElicitationStudy:
         A pipeline run folder with ``samples.npz`` (or ``dataset.npz``) and ``config.toml``.
     seed : int
         Seed of the pair selection.
+    selector : SelectorConfig, optional
+        Random pairs (the default) or active selection.
+    background : bool
+        Refit the active selector in a background thread (``False``: inline).
     """
 
-    def __init__(self, store: PreferenceStore, run_dir: str | Path, seed: int = 0) -> None:
+    def __init__(self, store: PreferenceStore, run_dir: str | Path, seed: int = 0,
+                 selector: SelectorConfig | None = None, background: bool = True) -> None:
         self.store = store
         run = Path(run_dir)
         samples = run / "samples.npz"
@@ -107,6 +114,10 @@ class ElicitationStudy:
             i, j = np.triu_indices(idx.size, k=1)
             pool.append(np.column_stack([np.full(i.size, row), idx[i], idx[j]]))
         self._pool: NDArray[np.int64] = np.vstack(pool)
+        self._keys = [tuple(int(v) for v in p) for p in self._pool]
+        self._next_lock = threading.Lock()
+        self.selector = PairSelector(self._pool, selector or SelectorConfig(strategy="random"),
+                                     seed=seed, background=background)
         self.store.secret()  # create it before concurrent requests need it
 
     @property
@@ -118,21 +129,43 @@ class ElicitationStudy:
     def next_query(self, rater_id: int) -> Query | None:
         """The rater's open query, or a new pair they were not asked yet (None when exhausted).
 
-        Pairs are drawn uniformly among those this rater has not seen, in a random shown order,
-        from a generator seeded by the study seed, the rater and the number of pairs asked.
+        The pair comes from the selector (random, or active: the most informative under the
+        current ensemble, preferring pairs nobody answered yet), in a random shown order, from
+        a generator seeded by the study seed, the rater and the number of pairs they were asked.
         """
-        open_q = self.store.open_query(rater_id)
-        if open_q is not None:
-            return open_q
-        asked = self.store.asked_pairs(rater_id)
-        keys = [tuple(int(v) for v in p) for p in self._pool]
-        fresh = [k for k, key in enumerate(keys) if key not in asked]
-        if not fresh:
-            return None
-        rng = np.random.default_rng([self.seed, rater_id, len(asked)])
-        row, i, j = keys[fresh[int(rng.integers(len(fresh)))]]
-        left, right = (i, j) if rng.random() < 0.5 else (j, i)
-        return self.store.add_query(rater_id, row, left, right)
+        with self._next_lock:  # one new query per rater at a time
+            open_q = self.store.open_query(rater_id)
+            if open_q is not None:
+                return open_q
+            asked = self.store.asked_pairs(rater_id)
+            fresh = np.array([k for k, key in enumerate(self._keys) if key not in asked],
+                             dtype=np.int64)
+            if fresh.size == 0:
+                return None
+            if self.selector.config.strategy == "active":
+                anyone = self.store.asked_pairs()
+                unseen = np.array([k for k in fresh if self._keys[k] not in anyone], dtype=np.int64)
+                if unseen.size:
+                    fresh = unseen
+            rng = np.random.default_rng([self.seed, rater_id, len(asked)])
+            row, i, j = self._keys[self.selector.choose(fresh, rng)]
+            left, right = (i, j) if rng.random() < 0.5 else (j, i)
+            return self.store.add_query(rater_id, row, left, right)
+
+    def answer(self, rater_id: int, query_id: int, choice: str,
+               response_ms: float | None = None) -> Outcome:
+        """Record an answer (see :meth:`PreferenceStore.record_answer`) and let the selector
+        refit when enough new answers arrived."""
+        outcome = self.store.record_answer(rater_id, query_id, choice, response_ms)
+        if outcome is Outcome.RECORDED and self.selector.config.strategy == "active":
+            n = self.store.n_answers()
+            c = self.selector.config
+            if n >= c.min_answers and (self.selector.scores is None
+                                       or n - self.selector._fitted_at >= c.refit_every):
+                answers = self.export()
+                if answers.n_comparisons:
+                    self.selector.observe(answers)
+        return outcome
 
     # ------------------------------------------------------------------ display
     def view(self, query: Query) -> PairView:

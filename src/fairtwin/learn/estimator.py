@@ -157,11 +157,16 @@ class PreferenceCostLearner:
             return torch.zeros(X.shape, dtype=torch.float64)
         return torch.from_numpy((X - self.feature_mean_) / self.feature_scale_)
 
-    def _pair_loss(self, f_w: torch.Tensor, f_l: torch.Tensor) -> torch.Tensor:
+    def _pair_loss(self, f_w: torch.Tensor, f_l: torch.Tensor,
+                   weight: torch.Tensor | None = None) -> torch.Tensor:
         diff = f_w - f_l
         if self.loss == "hinge":
-            return torch.clamp(diff + self.margin, min=0.0).mean()
-        return torch.nn.functional.softplus(diff).mean()
+            losses = torch.clamp(diff + self.margin, min=0.0)
+        else:
+            losses = torch.nn.functional.softplus(diff)
+        if weight is None:
+            return losses.mean()
+        return (losses * weight).sum() / torch.clamp(weight.sum(), min=1e-12)
 
     def _check_dataset(self, dataset: PreferenceDataset) -> None:
         if not isinstance(dataset, PreferenceDataset):
@@ -170,9 +175,26 @@ class PreferenceCostLearner:
             raise ValidationError("the dataset has no comparisons to learn from")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, dataset: PreferenceDataset) -> PreferenceCostLearner:
-        """Learn from the comparisons of ``dataset``; returns ``self``."""
+    def fit(self, dataset: PreferenceDataset,
+            sample_weight: ArrayLike | None = None) -> PreferenceCostLearner:
+        """Learn from the comparisons of ``dataset``; returns ``self``.
+
+        ``sample_weight`` (one non-negative weight per comparison) weights each comparison's
+        loss, e.g. by its rater's estimated reliability, or bootstrap counts for an ensemble.
+        """
         self._check_dataset(dataset)
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            if weights.shape[0] != dataset.n_comparisons:
+                raise ValidationError(
+                    f"sample_weight has {weights.shape[0]} entries for {dataset.n_comparisons} "
+                    "comparisons"
+                )
+            if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0 or weights.sum() <= 0:
+                raise ValidationError("sample_weight must be finite, non-negative, not all zero")
+        else:
+            weights = np.ones(dataset.n_comparisons)
+        W = torch.from_numpy(weights)
         if self.loss not in LOSSES:
             raise UnknownNameError("loss", self.loss, LOSSES)
         if self.validation_split not in ("pairs", "contexts"):
@@ -229,19 +251,20 @@ class PreferenceCostLearner:
                 for start in range(0, perm.numel(), self.batch_size):
                     b = perm[start : start + self.batch_size]
                     xb = Xc[c[b]]
-                    loss = self._pair_loss(*net.compare(xb, Z[w[b]], Z[lo[b]]))
+                    loss = self._pair_loss(*net.compare(xb, Z[w[b]], Z[lo[b]]), W[b])
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
-                    total += float(loss.detach()) * b.numel()
-                train_loss = total / max(train.size, 1)
+                    total += float(loss.detach()) * float(W[b].sum())
+                train_loss = total / max(float(W[train_t].sum()), 1e-12)
                 if n_valid:
                     with torch.no_grad():
                         vb = torch.from_numpy(valid)
                         xb = Xc[c[vb]]
                         fw, fl = net.compare(xb, Z[w[vb]], Z[lo[vb]])
-                        v_loss = float(self._pair_loss(fw, fl))
-                        v_acc = float((fw < fl).double().mean())
+                        wv = W[vb]
+                        v_loss = float(self._pair_loss(fw, fl, wv))
+                        v_acc = float(((fw < fl).double() * wv).sum() / torch.clamp(wv.sum(), min=1e-12))
                     key = (v_acc, -v_loss)
                 else:
                     v_loss, v_acc = float("nan"), float("nan")

@@ -373,3 +373,22 @@ def test_background_refit_does_not_block_and_finishes(run_dir, tmp_path) -> None
     assert study.next_query(rater.id) is not None  # served while the refit may still run
     study.selector.wait(60)
     assert study.selector.n_fits == 1 and study.selector.scores.shape == (study.n_pairs,)
+
+
+def test_answers_survive_a_sigkill_of_the_server_exactly_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The load benchmark, small: 8 raters × 5 answers, the server SIGKILLed after 40 %."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_serve_load.py"
+    spec = importlib.util.spec_from_file_location("bench_serve_load", path)
+    bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    out = tmp_path / "report.json"
+    status = bench.main(["--raters", "8", "--answers", "5", "--workdir", str(tmp_path / "w"),
+                         "--json", str(out)])
+    report = __import__("json").loads(out.read_text())
+    assert report["sigkill_after_answers"] is not None and report["sigkill_after_answers"] >= 16
+    assert report["checks"]["answers_in_db"] == 40
+    assert report["checks"]["acknowledged_missing_from_db"] == 0
+    assert report["checks"]["duplicate_query_ids"] == 0
+    assert status == 0 and report["ok"]

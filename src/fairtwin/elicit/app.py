@@ -11,7 +11,8 @@ Routes
 ``GET  /admin/export``    the answers as a preference dataset (``.npz``)
 ``GET  /healthz``         liveness
 
-Answers are idempotent: posting the same answer to a pair again changes nothing (200,
+Handlers that touch the database run in Starlette's thread pool, so a slow commit never
+blocks the event loop. Answers are idempotent: posting the same answer to a pair again changes nothing (200,
 ``duplicate``), a different answer to an answered pair is refused (409). Every page is rendered
 with autoescaping; the Content-Security-Policy admits only this site's own script and style.
 """
@@ -30,6 +31,7 @@ from importlib import resources
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -122,11 +124,11 @@ def create_app(study: ElicitationStudy) -> Starlette:
     def json_error(status: int, text: str) -> JSONResponse:
         return JSONResponse({"error": text}, status_code=status, headers=_HEADERS)
 
-    async def home(request: Request) -> Response:
+    def home(request: Request) -> Response:
         return message("fairtwin elicitation study",
                        "Open the invite link you were given to start rating.", 200)
 
-    async def invite(request: Request) -> Response:
+    def invite(request: Request) -> Response:
         token = request.path_params["token"]
         rater = store.rater_by_token(token)
         if rater is None:
@@ -137,7 +139,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
                         secure=request.url.scheme == "https", max_age=180 * 86400)
         return resp
 
-    async def rate(request: Request) -> Response:
+    def rate(request: Request) -> Response:
         rater = store.rater_by_token(request.cookies.get(COOKIE))
         if rater is None:
             return message("Not signed in", "Open the invite link you were given to start "
@@ -153,7 +155,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
                     charts={"a": _svg(view, view.a), "b": _svg(view, view.b)})
 
     async def answer_form(request: Request) -> Response:
-        rater = store.rater_by_token(request.cookies.get(COOKIE))
+        rater = await run_in_threadpool(store.rater_by_token, request.cookies.get(COOKIE))
         if rater is None:
             return message("Not signed in", "Open your invite link again.", 403)
         form = await request.form()
@@ -170,7 +172,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
             return message("Bad request", "Choose A, B or cannot tell.", 400)
         response_ms = _float_or_none(form.get("response_ms"))
         try:
-            outcome = study.answer(rater.id, query_id, choice, response_ms)
+            outcome = await run_in_threadpool(study.answer, rater.id, query_id, choice, response_ms)
         except UnknownNameError:
             return message("Unknown question", "This question does not exist.", 404, "/rate",
                            "Back to the questions")
@@ -179,7 +181,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
                            "differently; your first answer is kept.", 409, "/rate", "Next question")
         return RedirectResponse("/rate", status_code=303, headers=_HEADERS)
 
-    async def api_next(request: Request) -> Response:
+    def api_next(request: Request) -> Response:
         rater = store.rater_by_token(bearer(request))
         if rater is None:
             return json_error(401, "missing or wrong rater token")
@@ -190,7 +192,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
         return JSONResponse({"done": False, **_view_json(study.view(query))}, headers=_HEADERS)
 
     async def api_answer(request: Request) -> Response:
-        rater = store.rater_by_token(bearer(request))
+        rater = await run_in_threadpool(store.rater_by_token, bearer(request))
         if rater is None:
             return json_error(401, "missing or wrong rater token")
         try:
@@ -203,7 +205,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             return json_error(422, f"expected {{'query_id': int, 'choice': 'a'|'b'|'tie'}} ({exc})")
         try:
-            outcome = study.answer(rater.id, query_id, choice, response_ms)
+            outcome = await run_in_threadpool(study.answer, rater.id, query_id, choice, response_ms)
         except UnknownNameError:
             return json_error(404, f"no query {query_id} was shown to this rater")
         except ValidationError as exc:
@@ -217,14 +219,14 @@ def create_app(study: ElicitationStudy) -> Starlette:
             return json_error(401, "missing or wrong admin token")
         return None
 
-    async def admin_raters(request: Request) -> Response:
+    def admin_raters(request: Request) -> Response:
         if (denied := admin_only(request)) is not None:
             return denied
         return JSONResponse({"raters": [asdict(r) for r in store.raters()],
                              "answers": store.n_answers(), "pairs": study.n_pairs},
                             headers=_HEADERS)
 
-    async def admin_export(request: Request) -> Response:
+    def admin_export(request: Request) -> Response:
         if (denied := admin_only(request)) is not None:
             return denied
         ds = study.export()
@@ -233,7 +235,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
         return Response(buf.getvalue(), media_type="application/octet-stream", headers={
             **_HEADERS, "Content-Disposition": 'attachment; filename="preferences.npz"'})
 
-    async def healthz(request: Request) -> Response:
+    def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
     static = StaticFiles(directory=str(resources.files("fairtwin.elicit") / "static"))

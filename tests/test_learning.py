@@ -268,3 +268,53 @@ def test_unknown_structure_lists_the_allowed_ones() -> None:
 
     with pytest.raises(UnknownNameError, match="'full', 'diagonal', 'linear'"):
         PreferenceCostLearner(structure="cubic").fit(_toy_dataset())
+
+
+def _multi_rater_dataset(seed: int = 0) -> tuple[PreferenceDataset, list[float]]:
+    """Toy contexts (truth: u close to x) rated by a clean, a 25 %-flip and a coin-flip rater,
+    each on its own random pairs plus a shared block of 40 pairs."""
+    rng = np.random.default_rng(seed)
+    n_ctx, per, d = 8, 10, 5
+    X = rng.normal(size=(n_ctx, d))
+    U = rng.normal(size=(n_ctx * per, d)) * 2
+    owner = np.repeat(np.arange(n_ctx), per)
+    ds = PreferenceDataset(np.arange(n_ctx), X, U, owner, scenario="toy",
+                           rater_names=["clean", "noisy", "coin"])
+    flips = [0.0, 0.25, 0.5]
+
+    def draw(n: int) -> list[tuple[int, int, int]]:
+        out = []
+        for _ in range(n):
+            c = int(rng.integers(n_ctx))
+            a, b = rng.choice(np.flatnonzero(owner == c), 2, replace=False)
+            out.append((c, int(a), int(b)))
+        return out
+
+    shared = draw(40)
+    for r, flip in enumerate(flips):
+        for c, a, b in shared + draw(160):
+            ra, rb = (np.sum((U[k] - X[c]) ** 2) for k in (a, b))
+            a_wins = (ra < rb) ^ (rng.random() < flip)
+            ds.add_comparisons([c], [a if a_wins else b], [b if a_wins else a], rater=r,
+                               timestamp=1.0)
+    return ds, flips
+
+
+def test_reliability_weighting_ranks_raters_and_ignores_a_coin() -> None:
+    from fairtwin.learn import ReliabilityWeightedLearner, rater_agreement, torch_threads
+
+    ds, _ = _multi_rater_dataset()
+    with torch_threads(1):
+        model = ReliabilityWeightedLearner(
+            {"n_components": None, "hidden": (16,), "max_epochs": 40, "batch_size": 64},
+            n_iter=2, random_state=0).fit(ds)
+    acc = {r.name: r.accuracy for r in model.reliability_}
+    assert acc["clean"] > acc["noisy"] > acc["coin"]
+    weights = dict(zip(ds.rater_names, model.weights_, strict=True))
+    assert weights["coin"] < 0.3 * weights["clean"]
+    assert len(model.history_) == 2 and model.learner_.n_vars_ == 5
+    agreement = rater_agreement(ds)
+    assert agreement.n_common[0, 1] >= 40 and agreement.n_common[0, 0] == 0
+    assert agreement.share[0, 1] > agreement.share[0, 2]
+    with pytest.raises(ValidationError, match="too few"):
+        ReliabilityWeightedLearner().fit(_toy_dataset(n_cmp=3))

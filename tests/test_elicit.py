@@ -392,3 +392,22 @@ def test_answers_survive_a_sigkill_of_the_server_exactly_once(tmp_path) -> None:
     assert report["checks"]["acknowledged_missing_from_db"] == 0
     assert report["checks"]["duplicate_query_ids"] == 0
     assert status == 0 and report["ok"]
+
+
+def test_cli_reliability(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "s.db")
+    store = PreferenceStore(db)
+    study = ElicitationStudy(store, run_dir)
+    assert main(["raters", "reliability", "--db", db, "--run", str(run_dir)]) == 1
+    assert "no answers yet" in capsys.readouterr().err
+    for name, choice in (("gina", "a"), ("hugo", "b")):
+        r, _ = store.add_rater(name)
+        for _ in range(10):
+            q = study.next_query(r.id)
+            store.record_answer(r.id, q.id, choice)
+    model = tmp_path / "agg.npz"
+    assert main(["raters", "reliability", "--db", db, "--run", str(run_dir), "--epochs", "5",
+                 "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"gina\s+10\s", out) and re.search(r"hugo\s+10\s", out)
+    assert PreferenceCostLearner.load(model).n_vars_ == study.dataset.n_vars

@@ -696,6 +696,42 @@ def raters_export_cmd(db: str, run_dir: Path, out_path: Path) -> None:
                f"{ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
 
 
+@raters_group.command("reliability")
+@_DB_OPTION
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/latest"), show_default=True, help="The run folder the study shows.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also save the reliability-weighted aggregate model (.npz) here.")
+@click.option("--epochs", type=int, default=150, show_default=True, help="Epochs of each fit.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def raters_reliability_cmd(db: str, run_dir: Path, model_path: Path | None, epochs: int,
+                           seed: int) -> None:
+    """Each rater's estimated reliability and weight, and the agreement between raters."""
+    from fairtwin.elicit import ElicitationStudy, PreferenceStore
+    from fairtwin.learn import ReliabilityWeightedLearner, rater_agreement
+
+    ds = ElicitationStudy(PreferenceStore(db), run_dir).export()
+    if ds.n_comparisons == 0:
+        raise DataUnavailableError("no answers yet (ties aside); nothing to estimate")
+    model = ReliabilityWeightedLearner({"max_epochs": epochs}, random_state=seed).fit(ds)
+    click.echo(f"{'rater':<20} {'answers':>7} {'agrees':>7} {'accuracy':>8} {'weight':>6}")
+    for r in model.reliability_:
+        click.echo(f"{r.name:<20} {r.n_answers:>7} {r.agreement:>7.2f} {r.accuracy:>8.2f} "
+                   f"{r.weight:>6.2f}")
+    agreement = rater_agreement(ds)
+    names = agreement.names
+    pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))
+             if agreement.n_common[i, j] > 0]
+    if pairs:
+        click.echo("\nagreement on pairs both answered:")
+        for i, j in pairs:
+            click.echo(f"  {names[i]} / {names[j]}: {agreement.share[i, j]:.2f} "
+                       f"on {agreement.n_common[i, j]} pairs")
+    if model_path is not None:
+        model.learner_.save(model_path)
+        click.echo(f"\naggregate model -> {model_path}")
+
+
 # ---------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (also used by the ``fairtwin`` script)."""

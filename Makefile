@@ -28,7 +28,8 @@ run: $(VENV)/.installed
 	$(BIN)/fairtwin run --scenario italy-synthetic --out runs/latest $(RUN_ARGS)
 
 test: $(VENV)/.installed-dev browser
-	$(BIN)/python -m pytest -q
+	FAIRTWIN_TEST_POSTGRES_URL="$${FAIRTWIN_TEST_POSTGRES_URL:-$$(scripts/test-postgres.sh)}" \
+	  $(BIN)/python -m pytest -q
 
 # Debian's Chromium for the browser test of the rating app (installed when we are root with
 # apt-get, as on CI; elsewhere that one test is skipped with the reason).

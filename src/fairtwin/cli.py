@@ -18,7 +18,6 @@ import numpy as np
 
 from fairtwin import __version__
 from fairtwin.exceptions import (
-    DataFormatError,
     DataUnavailableError,
     FairtwinError,
     UnknownNameError,
@@ -551,10 +550,9 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
     docs/results.md). Sampled decisions, their latent costs and the oracle bound are computed
     once per seed and shared by every configuration.
     """
-    import tomllib
-
     from fairtwin.experiments import STUDIES, StudySettings, run_experiment
     from fairtwin.pipeline import ExperimentConfig
+    from fairtwin.tomlfile import read_toml
 
     if list_only or study is None:
         for name, text in STUDIES.items():
@@ -568,13 +566,7 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
         raise ValidationError(f"--jobs must be at least 1, got {n_jobs}")
     base, settings = ExperimentConfig(), StudySettings()
     if config_path is not None:
-        try:
-            with open(config_path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise DataFormatError(config_path, None, None, "no such file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise DataFormatError(config_path, None, None, f"invalid TOML: {exc}") from None
+        data = read_toml(config_path)
         settings = StudySettings.from_dict(data.pop("study", {}), source=f"{config_path} [study]")
         base = ExperimentConfig.from_dict(data, source=str(config_path))
     base = base.override(scenario={"n_train": n_train}, sampler={"n_samples": n_samples},

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from fairtwin.learn import PreferenceCostLearner
 from fairtwin.oracles import get_oracle, get_rater, oracle_bound
 from fairtwin.resolve import ResolveConfig, resolve_context
 from fairtwin.sampling import SamplerConfig, sample_decisions
+from fairtwin.tomlfile import read_toml
 from fairtwin.twin import Scenario, TwinConfig, get_scenario
 
 __all__ = [
@@ -192,14 +192,7 @@ class ExperimentConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise DataFormatError(path, None, None, "no such file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise DataFormatError(path, None, None, f"invalid TOML: {exc}") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_toml(path), source=str(path))
 
     def override(self, **sections: dict[str, Any]) -> ExperimentConfig:
         """A copy with some settings replaced, e.g. ``override(labels={"n_pairs": 448})``."""

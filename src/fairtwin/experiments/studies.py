@@ -18,16 +18,16 @@ TOML file); the base pipeline settings are an :class:`~fairtwin.pipeline.Experim
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
+from fairtwin.exceptions import UnknownNameError, ValidationError
 from fairtwin.experiments.runner import RunSpec, Variant
 from fairtwin.learn import LOSSES, STRUCTURES
 from fairtwin.pipeline import ExperimentConfig, LabelConfig
+from fairtwin.tomlfile import read_toml
 
 __all__ = ["StudySettings", "STUDIES", "build_specs", "active_labels", "BASELINES"]
 
@@ -112,14 +112,7 @@ class StudySettings:
     @classmethod
     def load(cls, path: str | Path) -> StudySettings:
         """The ``[study]`` table of a TOML file (the rest of the file is the pipeline config)."""
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise DataFormatError(path, None, None, "no such file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise DataFormatError(path, None, None, f"invalid TOML: {exc}") from None
-        return cls.from_dict(data.get("study", {}), source=f"{path} [study]")
+        return cls.from_dict(read_toml(path).get("study", {}), source=f"{path} [study]")
 
     def with_grid(self, **values: Any) -> StudySettings:
         """A copy with grid values replaced (names as the attributes)."""

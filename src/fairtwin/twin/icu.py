@@ -19,7 +19,6 @@ Nominal cost ``J = w_overflow Σ s_i + w_km Σ d_ij x_ij + w_bed Σ y_i``.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
@@ -30,6 +29,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
+from fairtwin.tomlfile import read_toml
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 from fairtwin.twin.regions import RegionTable
 
@@ -91,8 +91,7 @@ class TwinConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> TwinConfig:
         """Load from a TOML file, from its ``[twin]`` table when present."""
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        data = read_toml(path)
         return cls.from_dict(data.get("twin", data), source=str(path))
 
     def to_dict(self) -> dict[str, Any]:

@@ -488,7 +488,11 @@ def _discussion(tables: dict[str, StudyTables]) -> list[str]:
 
 def write_results_md(tables: dict[str, StudyTables], out: Path, docs: Path, command: str,
                      wall_s: float, settings: dict[str, Any]) -> Path:
-    """``docs`` (e.g. ``docs/results.md``) with every study's tables and plots (copied next to it)."""
+    """``docs`` (e.g. ``docs/results.md``) with every study's tables and plots (copied next to it).
+
+    A ``results-notes.md`` beside it (a hand-written reading of the numbers) is appended, so
+    regenerating the page keeps it.
+    """
     assets = docs.parent / "results"
     assets.mkdir(parents=True, exist_ok=True)
     md = [
@@ -508,6 +512,9 @@ def write_results_md(tables: dict[str, StudyTables], out: Path, docs: Path, comm
             text = text.replace(f"]({png.name})", f"](results/{name}-{png.name})")
         md.append(text)
     md += _discussion(tables)
+    notes = docs.parent / "results-notes.md"  # hand-written reading of the numbers, kept on reruns
+    if notes.exists():
+        md += ["", notes.read_text().strip()]
     text = "\n".join(md) + "\n"
     atomic_write(docs, lambda tmp: Path(tmp).write_text(text))
     return docs

@@ -46,7 +46,7 @@ def start_server(run: Path, db: Path, port: int, log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-c", "from fairtwin.cli import main; import sys; sys.exit(main())",
            "serve", "--run", str(run), "--db", str(db), "--port", str(port), "--select", "random"]
     proc = subprocess.Popen(cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
+    deadline = time.time() + 180  # a loaded machine can take long to import the app
     while time.time() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):

@@ -7,11 +7,13 @@ study and writes ``docs/results.md``. The CLI is ``fairtwin experiment STUDY``.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fairtwin.datasets import atomic_write
 from fairtwin.experiments.cache import SeedCache, SeedData
 from fairtwin.experiments.report import StudyTables, collect, write_results_md, write_study
 from fairtwin.experiments.runner import (
@@ -102,8 +104,15 @@ def run_experiment(
     tables = {name: collect(name, group, folder) for name, group in by_study.items()}
     reports = []
     if study == "paper":
-        reports.append(write_results_md(tables, out, Path(docs or "docs/results.md"),
-                                        command or f"fairtwin experiment paper --out {out}",
+        record = out / "paper-run.json"  # the command and wall time of the last real run
+        command = command or f"fairtwin experiment paper --out {out}"
+        if run:
+            text = json.dumps({"command": command, "wall_s": wall})
+            atomic_write(record, lambda tmp: Path(tmp).write_text(text))
+        elif record.exists():
+            last = json.loads(record.read_text())
+            command, wall = last["command"], float(last["wall_s"])
+        reports.append(write_results_md(tables, out, Path(docs or "docs/results.md"), command,
                                         wall, settings.to_dict()))
     else:
         for name, t in tables.items():

@@ -628,7 +628,7 @@ def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin
     study = ElicitationStudy(store, run_dir, seed=seed, selector=selector)
     if new_admin_token or store.get_meta("admin_token_hash") is None:
         click.echo(f"admin token (shown once; for /admin/*): {store.set_admin_token()}")
-    click.echo(f"fairtwin serve: {study.n_pairs} pairs of {len(study._rows)} weeks from "
+    click.echo(f"fairtwin serve: {study.n_pairs} pairs of {study.n_weeks} weeks from "
                f"{study.samples_path}; {strategy} selection; database {store.url}")
     click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME)")
     uvicorn.run(create_app(study), host=host, port=port, log_level="warning")

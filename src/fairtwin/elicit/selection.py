@@ -107,16 +107,20 @@ class PairSelector:
         with self._lock:
             return self._scores
 
+    def due(self, n_answers: int) -> bool:
+        """Whether ``n_answers`` answers call for a refit (active selection only)."""
+        c = self.config
+        if c.strategy != "active" or n_answers < c.min_answers:
+            return False
+        return self._scores is None or n_answers - self._fitted_at >= c.refit_every
+
     def observe(self, answers: PreferenceDataset) -> None:
         """Refit when ``refit_every`` answers arrived since the last fit (active only).
 
         ``answers`` holds the samples and every non-tie comparison so far.
         """
-        c = self.config
         n = answers.n_comparisons
-        if c.strategy != "active" or n < c.min_answers:
-            return
-        if self._scores is not None and n - self._fitted_at < c.refit_every:
+        if not self.due(n):
             return
         with self._lock:
             if self._fitting is not None and self._fitting.is_alive():

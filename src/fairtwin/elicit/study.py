@@ -121,6 +121,11 @@ class ElicitationStudy:
         self.store.secret()  # create it before concurrent requests need it
 
     @property
+    def n_weeks(self) -> int:
+        """Weeks whose pairs are asked (the run's training weeks)."""
+        return int(self._rows.size)
+
+    @property
     def n_pairs(self) -> int:
         """Distinct pairs available to ask (training weeks)."""
         return int(self._pool.shape[0])
@@ -157,14 +162,10 @@ class ElicitationStudy:
         """Record an answer (see :meth:`PreferenceStore.record_answer`) and let the selector
         refit when enough new answers arrived."""
         outcome = self.store.record_answer(rater_id, query_id, choice, response_ms)
-        if outcome is Outcome.RECORDED and self.selector.config.strategy == "active":
-            n = self.store.n_answers()
-            c = self.selector.config
-            if n >= c.min_answers and (self.selector.scores is None
-                                       or n - self.selector._fitted_at >= c.refit_every):
-                answers = self.export()
-                if answers.n_comparisons:
-                    self.selector.observe(answers)
+        if outcome is Outcome.RECORDED and self.selector.due(self.store.n_answers()):
+            answers = self.export()  # ties are not comparisons: the selector counts these
+            if answers.n_comparisons:
+                self.selector.observe(answers)
         return outcome
 
     # ------------------------------------------------------------------ display

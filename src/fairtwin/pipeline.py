@@ -311,12 +311,7 @@ def label_stage(
     if n_pairs is None:
         n_pairs = labels.n_random(len(train_rows(dataset)))
     rater = _rater(config, scenario, rng)
-    pool = []
-    for row in train_rows(dataset):
-        idx = dataset.decisions_of(row)
-        i, j = np.triu_indices(idx.size, k=1)
-        pool.append(np.column_stack([np.full(i.size, row), idx[i], idx[j]]))
-    pairs = np.vstack(pool)
+    pairs = pair_pool(dataset, train_rows(dataset))
     if n_pairs > pairs.shape[0]:
         log.warning("only %d distinct pairs exist; asking all of them instead of %d",
                     pairs.shape[0], n_pairs)
@@ -324,6 +319,19 @@ def label_stage(
     chosen = pairs[rng.choice(pairs.shape[0], size=n_pairs, replace=False)]
     _ask(dataset, scenario, rater, chosen[:, 0], chosen[:, 1], chosen[:, 2], 0)
     return dataset
+
+
+def pair_pool(dataset: PreferenceDataset, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Every unordered pair of decisions of the same context, for the context ``rows``.
+
+    Returns an array of shape (n_pairs, 3): context row, decision i, decision j (i < j).
+    """
+    pool = []
+    for row in rows:
+        idx = dataset.decisions_of(int(row))
+        i, j = np.triu_indices(idx.size, k=1)
+        pool.append(np.column_stack([np.full(i.size, row), idx[i], idx[j]]))
+    return np.vstack(pool).astype(np.int64)
 
 
 def preference_scale(learner: PreferenceCostLearner, dataset: PreferenceDataset) -> float:

@@ -22,7 +22,7 @@ from fairtwin.datasets import PreferenceDataset
 from fairtwin.elicit.selection import PairSelector, SelectorConfig
 from fairtwin.elicit.store import Outcome, PreferenceStore, Query
 from fairtwin.exceptions import DataFormatError, DataUnavailableError, ValidationError
-from fairtwin.pipeline import ExperimentConfig, load_scenario, train_rows
+from fairtwin.pipeline import ExperimentConfig, load_scenario, pair_pool, train_rows
 from fairtwin.twin import Scenario
 
 __all__ = ["ElicitationStudy", "DecisionView", "PairView"]
@@ -108,12 +108,7 @@ class ElicitationStudy:
         self.scenario: Scenario = load_scenario(self.config)
         self.seed = seed
         self._rows = train_rows(self.dataset)
-        pool = []
-        for row in self._rows:
-            idx = self.dataset.decisions_of(int(row))
-            i, j = np.triu_indices(idx.size, k=1)
-            pool.append(np.column_stack([np.full(i.size, row), idx[i], idx[j]]))
-        self._pool: NDArray[np.int64] = np.vstack(pool)
+        self._pool: NDArray[np.int64] = pair_pool(self.dataset, self._rows)
         self._keys = [tuple(int(v) for v in p) for p in self._pool]
         self._next_lock = threading.Lock()
         self.selector = PairSelector(self._pool, selector or SelectorConfig(strategy="random"),

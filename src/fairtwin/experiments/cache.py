@@ -79,10 +79,6 @@ class SeedData:
         )
 
 
-def _bound_one(oracle, context, starts):  # type: ignore[no-untyped-def]
-    return oracle_bound(oracle, context, starts)
-
-
 class SeedCache:
     """Seed data on disk under ``root`` (``samples-<key>.npz``, ``latent-<key>.npz``).
 
@@ -140,7 +136,7 @@ class SeedCache:
         for row, context in enumerate(contexts):
             idx = samples.decisions_of(row)
             latent[idx] = oracle.cost(samples.decisions[idx], context)
-        jobs = [delayed(_bound_one)(oracle, context, samples.decisions[samples.decisions_of(row)])
+        jobs = [delayed(oracle_bound)(oracle, context, samples.decisions[samples.decisions_of(row)])
                 for row, context in enumerate(contexts)]
         runner = Parallel(n_jobs=self.n_jobs, return_as="generator")
         out = list(tqdm(runner(jobs), total=len(jobs), desc=f"oracle bound, seed {config.seed}",

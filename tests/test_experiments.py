@@ -105,8 +105,11 @@ def test_results_csv_schema(paper) -> None:  # type: ignore[no-untyped-def]
         assert "wins_held_out" not in r  # table1 scores the training weeks only by default
     base = read_csv(root / "out" / "baselines" / "results.csv")
     methods = {r["baseline"]: r for r in base}
-    assert set(methods) == {"full", "guard", "replace", "linear", "diagonal", "no-context",
-                            "logistic", "active", "nominal", "oracle"}
+    assert set(methods) == {"full", "guard", "replace", "select", "linear", "diagonal",
+                            "no-context", "logistic", "active", "nominal", "oracle",
+                            "outcomes-guard", "outcomes-blend", "outcomes-select"}
+    for name in ("select", "outcomes-select", "outcomes-guard"):  # overflow held at nominal
+        assert float(methods[name]["max_overflow_rise_train"]) <= 1e-6
     assert int(methods["nominal"]["wins_train"]) == 0
     assert float(methods["oracle"]["dR_ratio_train"]) == pytest.approx(1.0) or \
         float(methods["oracle"]["mean_dR_train"]) == 0

@@ -64,7 +64,8 @@ def test_end_to_end_learns_a_known_quadratic_rater(
     tiny_scenario: Scenario, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(ORACLES, "known-quadratic", KnownQuadraticOracle)
-    config = tiny_config(oracle="known-quadratic").override(learner={"n_components": 0})
+    config = tiny_config(oracle="known-quadratic").override(
+        learner={"n_components": 0, "model": "siamese"}, resolve={"mode": "blend"})
     metrics = run_tiny(tiny_scenario, config, tmp_path)
     train = metrics["summary"]["train"]
     held = metrics["summary"]["held-out"]

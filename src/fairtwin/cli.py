@@ -405,7 +405,9 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
     for r in rounds:
         click.echo(f"active round {r.round}: {r.n_comparisons} comparisons, re-solve fairer than "
                    f"nominal in {r.resolved_fairer_than_nominal} weeks")
-    click.echo(f"model ({learner.best_epoch_} epochs kept) -> {out_dir / 'model.npz'}")
+    kept = (f"{learner.best_epoch_} epochs kept" if hasattr(learner, "best_epoch_")
+            else f"{learner.n_parameters_} weights over the twin's outcomes")
+    click.echo(f"model ({kept}) -> {out_dir / 'model.npz'}")
 
 
 @cli.command("resolve")
@@ -413,9 +415,10 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
 def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """Re-solve every week with the learned cost."""
     from fairtwin.datasets import PreferenceDataset
-    from fairtwin.learn import PreferenceCostLearner
+    from fairtwin.learn import load_learner
     from fairtwin.pipeline import (
         load_scenario,
+        outcome_maps,
         preference_scale,
         resolve_stage,
         save_decisions,
@@ -425,8 +428,9 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     config = _experiment_config(out_dir, config_path, kw)
     scenario = load_scenario(config)
     dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
-    learner = PreferenceCostLearner.load(_need(out_dir / "model.npz", "train"), scenario.name)
-    f_scale = preference_scale(learner, dataset.subset_contexts(train_rows(dataset)))
+    learner = load_learner(_need(out_dir / "model.npz", "train"), scenario.name)
+    train = dataset.subset_contexts(train_rows(dataset))
+    f_scale = preference_scale(learner, train, outcome_maps(scenario, train))
     U, times, statuses = resolve_stage(learner, f_scale, dataset, config, scenario, progress=True)
     config.save(out_dir / "config.toml")
     save_decisions(out_dir / "decisions.npz", dataset, U, times, statuses, f_scale)

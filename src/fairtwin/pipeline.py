@@ -35,13 +35,15 @@ from tqdm.auto import tqdm
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
 from fairtwin.evaluate.plots import plot_loads, plot_weeks
-from fairtwin.exceptions import DataFormatError, ValidationError
-from fairtwin.learn import PreferenceCostLearner
+from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
+from fairtwin.learn import OutcomeCostLearner, PreferenceCostLearner
 from fairtwin.oracles import get_oracle, get_rater, oracle_bound
 from fairtwin.resolve import ResolveConfig, resolve_context
 from fairtwin.sampling import SamplerConfig, sample_decisions
 from fairtwin.tomlfile import read_toml
-from fairtwin.twin import Scenario, TwinConfig, get_scenario
+from fairtwin.twin import Outcomes, Scenario, TwinConfig, get_scenario
+
+Learner = PreferenceCostLearner | OutcomeCostLearner
 
 __all__ = [
     "ScenarioConfig",
@@ -110,10 +112,21 @@ class LabelConfig:
         return n
 
 
+LEARNER_MODELS = ("outcomes", "siamese")
+
+
 @dataclass(frozen=True)
 class LearnerConfig:
-    """Hyper-parameters of :class:`~fairtwin.learn.PreferenceCostLearner`."""
+    """Which learner, and its hyper-parameters.
 
+    ``model = "outcomes"`` (default) is :class:`~fairtwin.learn.OutcomeCostLearner` (a
+    group-shared quadratic over the twin's named outcomes; uses ``alpha`` only);
+    ``model = "siamese"`` is the paper's :class:`~fairtwin.learn.PreferenceCostLearner`
+    (PCA + context MLP; uses every other setting).
+    """
+
+    model: str = "outcomes"
+    alpha: float = 0.01
     n_components: int = 30
     hidden: tuple[int, ...] = (20, 20, 20)
     loss: str = "hinge"
@@ -128,8 +141,15 @@ class LearnerConfig:
     structure: str = "full"
     contextual: bool = True
 
-    def make(self, random_state: np.random.Generator | int | None) -> PreferenceCostLearner:
+    def __post_init__(self) -> None:
+        if self.model not in LEARNER_MODELS:
+            raise UnknownNameError("learner model", self.model, LEARNER_MODELS)
+
+    def make(self, random_state: np.random.Generator | int | None) -> Learner:
+        if self.model == "outcomes":
+            return OutcomeCostLearner(alpha=self.alpha, random_state=random_state)
         params = asdict(self)
+        del params["model"], params["alpha"]
         params["hidden"] = tuple(params["hidden"])
         params["n_components"] = None if self.n_components <= 0 else self.n_components
         return PreferenceCostLearner(**params, random_state=random_state)
@@ -334,21 +354,27 @@ def pair_pool(dataset: PreferenceDataset, rows: NDArray[np.int64]) -> NDArray[np
     return np.vstack(pool).astype(np.int64)
 
 
-def preference_scale(learner: PreferenceCostLearner, dataset: PreferenceDataset) -> float:
+def outcome_maps(scenario: Scenario, dataset: PreferenceDataset) -> list[Outcomes]:
+    """The twin's named outcomes of every context row of ``dataset``."""
+    return [scenario.twin.outcomes(scenario.contexts[int(i)]) for i in dataset.context_ids]
+
+
+def preference_scale(learner: Learner, dataset: PreferenceDataset,
+                     outcomes: list[Outcomes] | None = None) -> float:
     """Median ``|f(winner) − f(loser)|`` of the learned cost on the dataset's comparisons."""
-    f = learner.costs_of(dataset)
+    f = learner.costs_of(dataset, outcomes)
     gaps = np.abs(f[dataset.comparisons[:, 1]] - f[dataset.comparisons[:, 2]])
     scale = float(np.median(gaps))
     return scale if scale > 0 else 1.0
 
 
-def _resolve_one(twin, context, cost, f_scale, config, nominal):  # type: ignore[no-untyped-def]
-    res = resolve_context(twin, context, cost, f_scale, config, nominal)
-    return res.decision, res.result.time_s, res.result.status.value
+def _resolve_one(twin, context, cost, f_scale, config, nominal, candidates):  # type: ignore[no-untyped-def]
+    res = resolve_context(twin, context, cost, f_scale, config, nominal, candidates)
+    return res.decision, res.time_s, res.status
 
 
 def resolve_stage(
-    learner: PreferenceCostLearner,
+    learner: Learner,
     f_scale: float,
     dataset: PreferenceDataset,
     config: ExperimentConfig,
@@ -365,12 +391,15 @@ def resolve_stage(
     rows = np.arange(dataset.n_contexts) if rows is None else np.asarray(rows)
     nom = nominal_indices(dataset)
     twin = scenario.twin
+    maps = outcome_maps(scenario, dataset)
     jobs = []
     for row in rows:
         context = scenario.contexts[int(dataset.context_ids[row])]
-        cost = learner.cost(dataset.context_features[row])
+        cost = learner.context_cost(dataset, int(row), maps)
         nominal = twin.complete(dataset.decisions[nom[row]], context)
-        jobs.append(delayed(_resolve_one)(twin, context, cost, f_scale, config.resolve, nominal))
+        candidates = dataset.decisions[dataset.decisions_of(int(row))]
+        jobs.append(delayed(_resolve_one)(twin, context, cost, f_scale, config.resolve, nominal,
+                                          candidates))
     runner = Parallel(n_jobs=config.n_jobs, return_as="generator")
     out = list(tqdm(runner(jobs), total=len(jobs), desc=desc, unit="week", disable=not progress))
     U = np.array([o[0] for o in out]).reshape(len(rows), twin.n_decision)
@@ -400,7 +429,7 @@ def train_stage(
     config: ExperimentConfig,
     scenario: Scenario,
     progress: bool = False,
-) -> tuple[PreferenceCostLearner, float, list[RoundRecord]]:
+) -> tuple[Learner, float, list[RoundRecord]]:
     """Fit on the training weeks, then run the active rounds.
 
     Each round re-solves the training weeks with the current model, asks the rater to compare
@@ -416,11 +445,12 @@ def train_stage(
     labels = config.labels
     history: list[RoundRecord] = []
 
-    def fit() -> tuple[PreferenceCostLearner, float, float]:
+    def fit() -> tuple[Learner, float, float]:
         """Fit on the training weeks; returns the learner, f_scale and training accuracy."""
         train = dataset.subset_contexts(rows)
-        learner = config.learner.make(int(rng.integers(0, 2**31 - 1))).fit(train)
-        return learner, preference_scale(learner, train), learner.score(train)
+        maps = outcome_maps(scenario, train)
+        learner = config.learner.make(int(rng.integers(0, 2**31 - 1))).fit(train, outcomes=maps)
+        return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 
     def ask_round(learner, f_scale, r: int, n_best: int) -> int:  # type: ignore[no-untyped-def]
         """Re-solve, ask, and return the weeks where the re-solve beat the nominal decision."""
@@ -446,7 +476,7 @@ def train_stage(
 
     learner, f_scale, acc = fit()
     nom = nominal_indices(dataset)
-    candidates: list[tuple[int, int, PreferenceCostLearner, float]] = []
+    candidates: list[tuple[int, int, Learner, float]] = []
     for r in range(1, labels.rounds + 1):
         fairer = ask_round(learner, f_scale, r, labels.n_best)
         candidates.append((fairer, r - 1, learner, f_scale))

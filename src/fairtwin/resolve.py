@@ -4,12 +4,16 @@ Given the learned cost ``f`` of a context (a :class:`~fairtwin.costs.QuadraticCo
 decision vector) and ``f_scale``, the median preference gap ``|f(a) − f(b)|`` on training
 pairs, three modes build the MIQP:
 
-- ``blend`` (default): ``J + λ · (w_overflow / f_scale) · f``: a typical preference gap is
+- ``blend``: ``J + λ · (w_overflow / f_scale) · f``: a typical preference gap is
   worth ``λ`` overflow patients.
-- ``guard``: total overflow held at its nominal minimum (a new row group ``overflow_guard``),
+- ``guard`` (default): total overflow held at its nominal minimum (a new row group ``overflow_guard``),
   then ``(w_overflow / f_scale) · f`` plus a tiny tie-break ``ε_J · J``.
 - ``replace`` (the paper's): ``(w_overflow / f_scale) · f + ε_J · J``; overflow is not in the
   learned decision vector, so it may rise: a warning says by how much.
+- ``select``: no solve; among the context's own candidate decisions (the sampler's, nominal
+  included), the one with the lowest learned cost whose overflow is not above the nominal
+  decision's. It never leaves the decisions the rater's kind of comparison has checked, so it
+  is the floor any re-solve must beat on unseen weeks.
 
 The tie-break matters: directions outside the PCA span are otherwise free and stall the solver.
 """
@@ -17,6 +21,7 @@ The tie-break matters: directions outside the PCA span are otherwise free and st
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +32,11 @@ from fairtwin.exceptions import SolveLimitError, UnknownNameError, ValidationErr
 from fairtwin.solvers import SolveResult, SolverOptions, Status, get_solver
 from fairtwin.twin import Context, ICUTwin
 
-__all__ = ["ResolveConfig", "Resolved", "MODES", "resolve_context"]
+__all__ = ["ResolveConfig", "Resolved", "MODES", "resolve_context", "select_candidate"]
 
 log = logging.getLogger(__name__)
 
-MODES = ("blend", "guard", "replace")
+MODES = ("blend", "guard", "replace", "select")
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class ResolveConfig:
 
     Attributes
     ----------
-    mode : {"blend", "guard", "replace"}
+    mode : {"blend", "guard", "replace", "select"}
     blend_lambda : float
         ``λ`` of the blend mode, in overflow patients per typical preference gap.
     tie_break : float
@@ -50,7 +55,7 @@ class ResolveConfig:
     time_limit_s, mip_gap : float
     """
 
-    mode: str = "blend"
+    mode: str = "guard"
     blend_lambda: float = 3.0
     tie_break: float = 1e-3
     solver: str = "highs-oa"
@@ -73,14 +78,21 @@ class Resolved:
     Attributes
     ----------
     decision : ndarray of shape (n_decision,)
-    result : SolveResult
+    result : SolveResult or None
+        The solve (``None`` in select mode, which solves nothing).
     overflow_rise : float
         Patients without a bed beyond the nominal decision's (> 0 only in replace mode).
+    time_s : float
+        Wall time of the rule.
+    status : str
+        The solver's status, or ``selected``.
     """
 
     decision: NDArray[np.float64]
-    result: SolveResult
+    result: SolveResult | None
     overflow_rise: float
+    time_s: float = float("nan")
+    status: str = ""
 
 
 def resolve_context(
@@ -90,6 +102,7 @@ def resolve_context(
     f_scale: float,
     config: ResolveConfig = ResolveConfig(),
     nominal: NDArray[np.float64] | None = None,
+    candidates: NDArray[np.float64] | None = None,
 ) -> Resolved:
     """Solve a context's MIQP with the learned cost (see the module docstring).
 
@@ -100,6 +113,8 @@ def resolve_context(
         Median preference gap of the learned cost on training pairs (> 0).
     nominal : ndarray of shape (n_vars,), optional
         The nominal MILP's full solution (a warm start, and the guard's overflow level).
+    candidates : ndarray of shape (k, n_decision), optional
+        The context's candidate decisions (required by select mode).
     """
     if cost.n_vars != twin.n_decision:
         raise ValidationError(
@@ -119,6 +134,8 @@ def resolve_context(
     weight = w_over / f_scale
     overflow_cols = problem.layout.variables["overflow"]
     nominal_overflow = float(np.sum(nominal[overflow_cols]))
+    if config.mode == "select":
+        return select_candidate(twin, context, cost, candidates, nominal_overflow)
     scale = config.blend_lambda * weight if config.mode == "blend" else weight
     base_c = problem.c if config.mode == "blend" else config.tie_break * problem.c
     if not np.any(cost.H):  # a linear learned cost: fold it into c, the problem stays a MILP
@@ -145,4 +162,31 @@ def resolve_context(
     rise = float(twin.overflow(u, context).sum()) - nominal_overflow
     if config.mode == "replace" and rise > 0.5:
         log.warning("replace mode raised the overflow of %s by %.0f patients", context.label, rise)
-    return Resolved(u, result, max(rise, 0.0))
+    return Resolved(u, result, max(rise, 0.0), result.time_s, result.status.value)
+
+
+def select_candidate(
+    twin: ICUTwin,
+    context: Context,
+    cost: QuadraticCost,
+    candidates: NDArray[np.float64] | None,
+    nominal_overflow: float,
+) -> Resolved:
+    """The candidate with the lowest learned cost among those whose overflow is not above
+    ``nominal_overflow`` (select mode)."""
+    t0 = time.perf_counter()
+    if candidates is None or len(candidates) == 0:
+        raise ValidationError(
+            f"select mode needs the candidate decisions of {context.label}; none were given"
+        )
+    U = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
+    overflow = np.array([float(twin.overflow(u, context).sum()) for u in U])
+    ok = overflow <= nominal_overflow + 1e-6
+    if not ok.any():
+        raise ValidationError(
+            f"no candidate of {context.label} keeps the overflow at the nominal decision's "
+            f"({nominal_overflow:g}); include the nominal decision among the candidates"
+        )
+    f = np.atleast_1d(cost(U))
+    best = int(np.flatnonzero(ok)[np.argmin(f[ok])])
+    return Resolved(U[best].copy(), None, 0.0, time.perf_counter() - t0, "selected")

@@ -352,6 +352,10 @@ def _report_baselines(t: StudyTables, out: Path) -> list[str]:
               "replace": "full model, replace mode (paper's)", "active": "full model + active rounds",
               "linear": "linear cost (H = 0)", "diagonal": "diagonal H",
               "no-context": "full H, no context", "logistic": "logistic loss",
+              "select": "full model, select among candidates",
+              "outcomes-guard": "outcome learner, guard mode (default)",
+              "outcomes-blend": "outcome learner, blend",
+              "outcomes-select": "outcome learner, select among candidates",
               "nominal": "nominal (no learning)", "oracle": "oracle bound"}
     held = _has(rows, "wins_held_out")
     header = ["method", "wins in-sample", "ΔR/ΔR_orc in-sample", "mean ΔR in-sample",
@@ -385,8 +389,9 @@ def _report_baselines(t: StudyTables, out: Path) -> list[str]:
     fig.savefig(out / "baselines.png", dpi=110)
     plt.close(fig)
     pairs_note = ("All learned rows but *active* use the same random pairs (same seed); *guard* "
-                  "and *replace* re-solve with the *full* model itself; *active* asks the same "
-                  "number of pairs, part of them chosen by active rounds.")
+                  "and *replace* re-solve with the *full* model itself, *select* picks among the "
+                  "week's candidates with it; the *outcome learner* rows share one outcome model; "
+                  "*active* asks the same number of pairs, part of them chosen by active rounds.")
     return [pairs_note + "\n", _table(header, body), "\n![baselines](baselines.png)\n"]
 
 

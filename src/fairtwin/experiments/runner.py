@@ -37,6 +37,7 @@ from fairtwin.pipeline import (
     label_stage,
     load_scenario,
     nominal_indices,
+    outcome_maps,
     resolve_stage,
     train_rows,
     train_stage,
@@ -211,15 +212,16 @@ def execute(spec: RunSpec, data: SeedData) -> RunRecord:
             t0 = time.perf_counter()
             learner, f_scale, rounds = train_stage(ds, config, scenario)
             t_train = time.perf_counter() - t0
-            costs = learner.costs_of(data.samples)
+            costs = learner.costs_of(data.samples, outcome_maps(scenario, data.samples))
+            train_ds = ds.subset_contexts(train_rows(ds))
             common = {
                 "n_pairs": ds.n_comparisons,
                 "rounds": len([r for r in rounds if r.refit]),
-                "train_accuracy": learner.score(ds.subset_contexts(train_rows(ds))),
+                "train_accuracy": learner.score(train_ds, outcome_maps(scenario, train_ds)),
                 "true_accuracy_train": _true_accuracy(costs, data, range(n_train)),
                 "true_accuracy_held_out": _true_accuracy(costs, data, range(n_train, n)),
                 "n_parameters": learner.n_parameters_,
-                "best_epoch": learner.best_epoch_,
+                "best_epoch": getattr(learner, "best_epoch_", 0),
                 "t_label_s": t_label, "t_train_s": t_train,
             }
         for variant in spec.variants:

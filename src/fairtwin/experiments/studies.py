@@ -8,12 +8,16 @@ study          grid
 ``seeds``      the default learning setting over ``n_seeds_distribution`` seeds, ΔR per week
 ``tradeoff``   a sweep of the blend weight ``λ`` of ``J + λ f_θ`` on the same trained models
 ``baselines``  nominal, linear cost, diagonal H, no context, logistic loss, active rounds,
-               guard / blend / replace, the oracle bound: all on the same pairs
+               guard / blend / replace / select, the outcome learner (today's default) with
+               guard / blend / select, the oracle bound: all on the same pairs
 ``paper``      all of the above, and ``docs/results.md``
 =============  ================================================================================
 
 The grid values live in :class:`StudySettings` (frozen, loadable from the ``[study]`` table of a
 TOML file); the base pipeline settings are an :class:`~fairtwin.pipeline.ExperimentConfig`.
+Every study runs the paper's method as the reference (:func:`paper_reference`: the Siamese
+PCA learner re-solved in blend mode), whatever the pipeline's defaults; ``baselines`` puts the
+pipeline's default learner and rule beside it.
 """
 
 from __future__ import annotations
@@ -29,11 +33,18 @@ from fairtwin.learn import LOSSES, STRUCTURES
 from fairtwin.pipeline import ExperimentConfig, LabelConfig
 from fairtwin.tomlfile import read_toml
 
-__all__ = ["StudySettings", "STUDIES", "build_specs", "active_labels", "BASELINES"]
+__all__ = ["StudySettings", "STUDIES", "build_specs", "active_labels", "BASELINES",
+           "paper_reference"]
 
 VARIANTS = ("random", "active")
 BASELINES = ("nominal", "linear", "diagonal", "no-context", "logistic", "full", "active",
-             "guard", "replace", "oracle")
+             "guard", "replace", "select", "outcomes-guard", "outcomes-blend", "outcomes-select",
+             "oracle")
+
+
+def paper_reference(base: ExperimentConfig) -> ExperimentConfig:
+    """The paper's method: the Siamese PCA learner, re-solved in blend mode."""
+    return base.override(learner={"model": "siamese"}, resolve={"mode": "blend"})
 
 
 @dataclass(frozen=True)
@@ -209,6 +220,12 @@ def _baselines(base: ExperimentConfig, s: StudySettings) -> list[RunSpec]:
             Variant(_coords(baseline="full"), blend),
             Variant(_coords(baseline="guard"), replace(base.resolve, mode="guard")),
             Variant(_coords(baseline="replace"), replace(base.resolve, mode="replace")),
+            Variant(_coords(baseline="select"), replace(base.resolve, mode="select")),
+        ), held_out=held))
+        specs.append(RunSpec("baselines", cfg.override(learner={"model": "outcomes"}), (
+            Variant(_coords(baseline="outcomes-guard"), replace(base.resolve, mode="guard")),
+            Variant(_coords(baseline="outcomes-blend"), blend),
+            Variant(_coords(baseline="outcomes-select"), replace(base.resolve, mode="select")),
         ), held_out=held))
         learner_variants = {
             "linear": {"structure": "linear"},
@@ -255,4 +272,5 @@ def build_specs(study: str, base: ExperimentConfig, settings: StudySettings) -> 
     if base.learner.loss not in LOSSES or base.learner.structure not in STRUCTURES:
         raise ValidationError(f"loss must be one of {LOSSES}, structure one of {STRUCTURES}")
     names = list(_BUILDERS) if study == "paper" else [study]
+    base = paper_reference(base)
     return {name: _BUILDERS[name](base, settings) for name in names}

@@ -6,10 +6,11 @@ from fairtwin.learn.aggregate import (
     ReliabilityWeightedLearner,
     rater_agreement,
 )
-from fairtwin.learn.estimator import LOSSES, EpochRecord, PreferenceCostLearner
+from fairtwin.learn.estimator import LOSSES, EpochRecord, PreferenceCostLearner, load_learner
 from fairtwin.learn.model import STRUCTURES, SiameseCostNet
+from fairtwin.learn.outcome import OutcomeCostLearner
 from fairtwin.learn.threads import torch_threads
 
 __all__ = ["LOSSES", "STRUCTURES", "EpochRecord", "PreferenceCostLearner", "SiameseCostNet",
            "torch_threads", "ReliabilityWeightedLearner", "RaterReliability", "rater_agreement",
-           "Agreement"]
+           "Agreement", "OutcomeCostLearner", "load_learner"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,12 @@ from fairtwin.costs import QuadraticCost
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.learn.model import STRUCTURES, SiameseCostNet
+from fairtwin.learn.outcome import OUTCOME_MODEL_FORMAT, OutcomeCostLearner
 from fairtwin.reduce import PCA, lift
+from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.scenarios import as_generator
 
-__all__ = ["PreferenceCostLearner", "EpochRecord", "LOSSES"]
+__all__ = ["PreferenceCostLearner", "EpochRecord", "LOSSES", "load_learner"]
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +178,15 @@ class PreferenceCostLearner:
             raise ValidationError("the dataset has no comparisons to learn from")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, dataset: PreferenceDataset,
-            sample_weight: ArrayLike | None = None) -> PreferenceCostLearner:
+    def fit(self, dataset: PreferenceDataset, sample_weight: ArrayLike | None = None,
+            outcomes: Sequence[Outcomes] | None = None) -> PreferenceCostLearner:
         """Learn from the comparisons of ``dataset``; returns ``self``.
 
         ``sample_weight`` (one non-negative weight per comparison) weights each comparison's
         loss, e.g. by its rater's estimated reliability, or bootstrap counts for an ensemble.
+        ``outcomes`` is accepted for the interface shared with
+        :class:`~fairtwin.learn.OutcomeCostLearner` and not used: this learner sees the raw
+        decision vector.
         """
         self._check_dataset(dataset)
         if sample_weight is not None:
@@ -302,7 +308,13 @@ class PreferenceCostLearner:
         """The learned cost of a context in the decision space (``n_vars`` variables)."""
         return lift(self.cost_z(context_features), self.pca_.W_, self.pca_.mean_)
 
-    def costs_of(self, dataset: PreferenceDataset) -> NDArray[np.float64]:
+    def context_cost(self, dataset: PreferenceDataset, row: int,
+                     outcomes: Sequence[Outcomes] | None = None) -> QuadraticCost:
+        """The learned cost of context ``row`` of ``dataset`` (``outcomes`` is not used)."""
+        return self.cost(dataset.context_features[row])
+
+    def costs_of(self, dataset: PreferenceDataset,
+                 outcomes: Sequence[Outcomes] | None = None) -> NDArray[np.float64]:
         """Learned cost of every decision of ``dataset``, shape (n_decisions,)."""
         self._check_fitted()
         if dataset.n_vars != self.n_vars_:
@@ -315,7 +327,8 @@ class PreferenceCostLearner:
         with torch.no_grad():
             return self.net_(X[torch.from_numpy(dataset.decision_context)], Z).numpy()
 
-    def score(self, dataset: PreferenceDataset) -> float:
+    def score(self, dataset: PreferenceDataset,
+              outcomes: Sequence[Outcomes] | None = None) -> float:
         """Pairwise accuracy: share of comparisons whose winner has the lower learned cost."""
         self._check_dataset(dataset)
         f = self.costs_of(dataset)
@@ -393,3 +406,22 @@ class PreferenceCostLearner:
         model.net_ = net
         model.n_parameters_ = net.n_parameters
         return model
+
+
+def load_learner(path: str | Path, scenario: str | None = None) -> PreferenceCostLearner | OutcomeCostLearner:
+    """Read a model file of either learner; ``scenario`` checks it was trained on it."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            arrays = {k: data[k] for k in data.files if k != "header"}
+    except FileNotFoundError:
+        raise DataFormatError(path, None, None, "no such file") from None
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError) as exc:
+        raise DataFormatError(path, None, None, f"not a fairtwin model ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != OUTCOME_MODEL_FORMAT:
+        return PreferenceCostLearner.load(path, scenario)
+    model = OutcomeCostLearner.from_arrays(path, header, arrays)
+    if scenario is not None and model.scenario_ and model.scenario_ != scenario:
+        raise ValidationError(f"{path} was trained on scenario {model.scenario_!r}, not {scenario!r}")
+    return model

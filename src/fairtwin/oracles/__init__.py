@@ -8,6 +8,7 @@ from fairtwin.oracles.fairness import (
     MaxMinOracle,
     RosenbrockOracle,
     SquaredDeviationOracle,
+    TravelBurdenOracle,
     get_oracle,
 )
 from fairtwin.oracles.raters import RATERS, LogisticRater, Rater, SimulatedRater, get_rater
@@ -23,6 +24,7 @@ __all__ = [
     "RosenbrockOracle",
     "SimulatedRater",
     "SquaredDeviationOracle",
+    "TravelBurdenOracle",
     "get_oracle",
     "get_rater",
     "oracle_bound",

@@ -6,6 +6,9 @@
 - ``gini``: the Gini coefficient of the load ratios.
 - ``max-min``: the spread ``max_i ρ_i − min_i ρ_i``.
 - ``quadratic``: ``½ Σ_i (ρ_i − ρ̄)²``, a convex-in-ρ reference used in tests.
+- ``gini-travel``: the Gini coefficient plus what long transfers cost the patients moved:
+  ``γ · Σ_ij max(0, d_ij − d_0) x_ij / Σ_i D_i`` (km beyond ``d_0`` = 200 km per ICU patient of
+  the week, ``γ`` = 0.004 per km): a notion that depends on more than where the loads end up.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ __all__ = [
     "GiniOracle",
     "MaxMinOracle",
     "SquaredDeviationOracle",
+    "TravelBurdenOracle",
     "ORACLES",
     "get_oracle",
 ]
@@ -87,11 +91,40 @@ class SquaredDeviationOracle(FairnessOracle):
         return 0.5 * np.sum((rho - rho_bar) ** 2, axis=1)
 
 
+class TravelBurdenOracle(GiniOracle):
+    """Gini of the load ratios plus a charge on the long part of every transfer.
+
+    Parameters
+    ----------
+    twin : ICUTwin
+    per_km : float
+        ``γ``, cost per km beyond ``free_km`` per ICU patient of the week.
+    free_km : float
+        ``d_0``, distance a patient may be moved at no charge.
+    """
+
+    name = "gini-travel"
+
+    def __init__(self, twin: ICUTwin, per_km: float = 0.004, free_km: float = 200.0) -> None:
+        super().__init__(twin)
+        if not (per_km >= 0 and free_km >= 0):
+            raise ValidationError("per_km and free_km must be non-negative")
+        self.per_km = per_km
+        self.long_km = np.maximum(twin.pair_km - free_km, 0.0)
+
+    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+        patients = max(float(np.sum(context.demand)), 1.0)
+        travel = U[:, self.twin.n_regions:] @ self.long_km / patients
+        return super().cost(U, context) + self.per_km * travel
+
+
 ORACLES: dict[str, type[FairnessOracle]] = {
     "rosenbrock": RosenbrockOracle,
     "gini": GiniOracle,
     "max-min": MaxMinOracle,
     "quadratic": SquaredDeviationOracle,
+    "gini-travel": TravelBurdenOracle,
 }
 
 

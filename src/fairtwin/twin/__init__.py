@@ -4,6 +4,7 @@ Nothing in this package imports a solver or torch.
 """
 
 from fairtwin.twin.icu import Allocation, Context, CostBreakdown, ICUTwin, TwinConfig
+from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem, ProblemKind, Violation
 from fairtwin.twin.regions import RegionTable, italian_regions
 from fairtwin.twin.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario, get_scenario
@@ -16,6 +17,7 @@ __all__ = [
     "FeasibilityReport",
     "ICUTwin",
     "Layout",
+    "Outcomes",
     "Problem",
     "ProblemKind",
     "RegionTable",

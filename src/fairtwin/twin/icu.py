@@ -30,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.tomlfile import read_toml
+from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 from fairtwin.twin.regions import RegionTable
 
@@ -413,6 +414,57 @@ class ICUTwin:
     def nominal_cost(self, u: ArrayLike, context: Context) -> float:
         """``J(u)``: the nominal cost with the overflow recomputed from ``u``."""
         return self.cost_terms(u, context).total
+
+    def outcomes(self, context: Context) -> Outcomes:
+        """The named outcomes of a context's decisions (affine in ``u``), by group:
+
+        - ``load_gap`` (one per region): patients per base ICU bed above the national average
+          after the decision, ``(L_i − ρ̄₀ K_i) / C_i`` minus its capacity-weighted mean, with
+          ``L_i`` the patients present, ``K_i = C_i + y_i`` the beds and ``ρ̄₀ = ΣD / (ΣC + B)``;
+          zero for every region when the loads are even;
+        - ``beds_added`` (one per region): extra beds deployed per base bed, ``y_i / C_i``;
+        - ``sent_away`` (one per region): patients transferred out per base bed;
+        - ``travel``: patient-km of all transfers per ICU patient of the week;
+        - ``moved``: share of the week's ICU patients transferred.
+        """
+        self._check_context(context)
+        R, P = self.n_regions, self.n_pairs
+        n = self.n_decision
+        D = context.demand.astype(np.float64)
+        C = np.maximum(context.capacity, 1).astype(np.float64)
+        patients = max(float(D.sum()), 1.0)
+        rho0 = float(D.sum()) / (float(C.sum()) + float(context.pool))
+        pair_cols = R + np.arange(P)
+        load = np.zeros((R, n))
+        load[np.arange(R), np.arange(R)] = -rho0
+        load[self._src, pair_cols] -= 1.0
+        load[self._dst, pair_cols] += 1.0
+        load /= C[:, None]
+        load_b = (D - rho0 * C) / C
+        w = C / C.sum()
+        load -= w @ load
+        load_b = load_b - w @ load_b
+        beds = np.zeros((R, n))
+        beds[np.arange(R), np.arange(R)] = 1.0 / C
+        sent = np.zeros((R, n))
+        sent[self._src, pair_cols] = 1.0 / C[self._src]
+        travel = np.zeros((1, n))
+        travel[0, R:] = self.pair_km / patients
+        moved = np.zeros((1, n))
+        moved[0, R:] = 1.0 / patients
+        names = list(self.regions.names)
+        return Outcomes(
+            matrix=np.vstack([load, beds, sent, travel, moved]),
+            offset=np.concatenate([load_b, np.zeros(2 * R + 2)]),
+            names=tuple(names * 3 + ["all regions", "all regions"]),
+            groups=tuple(["load_gap"] * R + ["beds_added"] * R + ["sent_away"] * R
+                         + ["travel", "moved"]),
+            units={"load_gap": "patients per base bed above the national average",
+                   "beds_added": "extra beds per base bed",
+                   "sent_away": "patients sent away per base bed",
+                   "travel": "km per ICU patient",
+                   "moved": "share of ICU patients"},
+        )
 
     def allocation(self, u: ArrayLike, context: Context) -> Allocation:
         """Per-region outcome of a decision."""

@@ -1,0 +1,316 @@
+"""``OutcomeCostLearner``: a convex quadratic over the twin's named outcomes, shared by regions.
+
+The paper's learner (:class:`~fairtwin.learn.PreferenceCostLearner`) compresses the raw decision
+vector by PCA and lets an MLP of the context output a full quadratic; it ranks the decisions of
+the weeks it was trained on well and those of unseen weeks poorly. This learner works on what a
+decision *does*, the twin's named outcomes ``φ(u) = M_x u + b_x`` (affine in ``u``, see
+:class:`~fairtwin.twin.Outcomes`), and shares one weight per outcome *group* across its members
+(the regions), so the cost means the same in every week and every region
+(permutation-equivariant by construction):
+
+.. math::
+
+    f(u; x) = \\frac{1}{s_x} \\sum_g \\Big( \\tfrac{a_g}{2} \\lVert z_g \\rVert^2
+              + b_g \\mathbf{1}^\\top z_g \\Big), \\qquad z = φ_x(u) / σ, \\quad a_g ≥ 0,
+
+convex in ``u`` for every context. ``σ`` (one per group) is the typical spread of a group's
+outcomes between decisions of the same week on the training weeks, and ``s_x`` is the spread
+of the scale group's term over the context's own candidate decisions: a uniform rescaling of a
+week's cost that changes no ranking within the week, but weighs every week's comparisons alike
+in the loss (a quiet week's small differences are as informative as an overloaded week's
+large ones) and makes a typical preference gap mean the same in every week of a re-solve.
+
+Fitting is a convex problem (the Bradley–Terry likelihood of ``2 G`` parameters with an L2
+penalty ``alpha``, ``a_g ≥ 0``), solved by L-BFGS-B: deterministic, a fraction of a second.
+No torch is needed; saved models are an ``.npz`` of arrays and a JSON header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+
+from fairtwin.costs import QuadraticCost
+from fairtwin.datasets import PreferenceDataset, atomic_write
+from fairtwin.exceptions import DataFormatError, ValidationError
+from fairtwin.twin.outcomes import Outcomes
+
+__all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT"]
+
+log = logging.getLogger(__name__)
+
+OUTCOME_MODEL_FORMAT = "fairtwin-outcome-model"
+
+
+class OutcomeCostLearner:
+    """Learn a group-shared convex quadratic over named outcomes from pairwise preferences.
+
+    Parameters
+    ----------
+    alpha : float
+        L2 penalty on the ``2 G`` weights (in units of the normalised features).
+    scale_group : str or None
+        The outcome group whose spread over a week's candidates sets ``s_x``; ``None`` takes
+        the first group of the outcomes.
+    random_state : int, Generator or None
+        Unused (the fit is deterministic); accepted for the estimator interface.
+
+    Attributes
+    ----------
+    groups_ : tuple of str
+    quadratic_ : ndarray of shape (G,)
+        ``a_g ≥ 0``.
+    linear_ : ndarray of shape (G,)
+        ``b_g``.
+    group_scale_ : ndarray of shape (G,)
+        ``σ_g``.
+    scale_floor_ : float
+        Smallest ``s_x`` used (a share of the training weeks' median), so that a week whose
+        candidates hardly differ does not get an unbounded cost.
+    n_vars_ : int
+    n_parameters_ : int
+    train_accuracy_ : float
+    scenario_ : str
+    """
+
+    model_name = "outcomes"
+
+    def __init__(self, alpha: float = 1e-2, scale_group: str | None = None,
+                 random_state: int | np.random.Generator | None = None) -> None:
+        self.alpha = alpha
+        self.scale_group = scale_group
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "quadratic_"):
+            raise ValidationError("this OutcomeCostLearner is not fitted yet; call fit first")
+
+    @staticmethod
+    def _need_outcomes(dataset: PreferenceDataset,
+                       outcomes: Sequence[Outcomes] | None) -> Sequence[Outcomes]:
+        if outcomes is None:
+            raise ValidationError(
+                "the outcome learner needs the twin's outcomes of every context "
+                "(outcomes=[twin.outcomes(context) for each context of the dataset])"
+            )
+        if len(outcomes) != dataset.n_contexts:
+            raise ValidationError(
+                f"{len(outcomes)} outcome maps for {dataset.n_contexts} contexts; give one per context"
+            )
+        return outcomes
+
+    def _check_groups(self, out: Outcomes) -> NDArray[np.int64]:
+        if out.n_decision != self.n_vars_:
+            raise ValidationError(
+                f"the outcomes act on {out.n_decision} decision entries, the model on {self.n_vars_}"
+            )
+        if out.group_names != self.groups_:
+            raise ValidationError(
+                f"the outcome groups {list(out.group_names)} differ from the model's "
+                f"{list(self.groups_)}; was it trained on another twin?"
+            )
+        return out.group_index()
+
+    def _group_features(self, Z: NDArray[np.float64], gidx: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Per decision: ½ Σ_{i∈g} z_i² and Σ_{i∈g} z_i for every group, shape (k, 2G)."""
+        G = len(self.groups_)
+        Q = np.zeros((Z.shape[0], G))
+        L = np.zeros((Z.shape[0], G))
+        np.add.at(Q.T, gidx, 0.5 * (Z * Z).T)
+        np.add.at(L.T, gidx, Z.T)
+        return np.hstack([Q, L])
+
+    def _features_of(self, out: Outcomes, U: NDArray[np.float64]) -> NDArray[np.float64]:
+        gidx = self._check_groups(out)
+        Z = out(U) / self.group_scale_[gidx]
+        return self._group_features(Z, gidx)
+
+    def _week_scale(self, F: NDArray[np.float64]) -> float:
+        s = float(np.std(F[:, self._scale_k])) if F.shape[0] > 1 else 0.0
+        return max(s, self.scale_floor_)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, dataset: PreferenceDataset, sample_weight: ArrayLike | None = None,
+            outcomes: Sequence[Outcomes] | None = None) -> OutcomeCostLearner:
+        """Learn from the comparisons of ``dataset``; returns ``self``.
+
+        ``outcomes`` gives the twin's outcomes of each context row of the dataset.
+        """
+        if not isinstance(dataset, PreferenceDataset):
+            raise ValidationError(f"expected a PreferenceDataset, got {type(dataset).__name__}")
+        if dataset.n_comparisons == 0:
+            raise ValidationError("the dataset has no comparisons to learn from")
+        if not self.alpha >= 0:
+            raise ValidationError(f"alpha must be non-negative, got {self.alpha}")
+        outcomes = self._need_outcomes(dataset, outcomes)
+        m = dataset.n_comparisons
+        if sample_weight is None:
+            weights = np.ones(m)
+        else:
+            weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            if weights.shape[0] != m:
+                raise ValidationError(f"sample_weight has {weights.shape[0]} entries for {m} comparisons")
+            if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0 or weights.sum() <= 0:
+                raise ValidationError("sample_weight must be finite, non-negative, not all zero")
+        first = outcomes[0]
+        self.groups_ = first.group_names
+        self.n_vars_ = dataset.n_vars
+        self.scenario_ = dataset.scenario
+        if self.scale_group is not None and self.scale_group not in self.groups_:
+            raise ValidationError(
+                f"scale_group {self.scale_group!r} is not an outcome group; allowed: {list(self.groups_)}"
+            )
+        G = len(self.groups_)
+        self._scale_k = 0 if self.scale_group is None else self.groups_.index(self.scale_group)
+        gidx = self._check_groups(first)
+
+        # outcomes of every decision, and their spread within each week, per group
+        Phi = np.zeros((dataset.n_decisions, first.n_outcomes))
+        spread = np.zeros(G)
+        count = np.zeros(G)
+        for row in range(dataset.n_contexts):
+            idx = dataset.decisions_of(row)
+            self._check_groups(outcomes[row])
+            Phi[idx] = outcomes[row](dataset.decisions[idx])
+            dev = Phi[idx] - Phi[idx].mean(axis=0)
+            np.add.at(spread, gidx, (dev * dev).sum(axis=0))
+            np.add.at(count, gidx, idx.size)
+        sigma = np.sqrt(spread / np.maximum(count, 1))
+        self.group_scale_ = np.where(sigma > 1e-12, sigma, 1.0)
+        F = self._group_features(Phi / self.group_scale_[gidx], gidx)
+        raw = np.array([np.std(F[dataset.decisions_of(r), self._scale_k])
+                        if dataset.decisions_of(r).size > 1 else 0.0
+                        for r in range(dataset.n_contexts)])
+        positive = raw[raw > 0]
+        self.scale_floor_ = 0.05 * float(np.median(positive)) if positive.size else 1.0
+        week = np.maximum(raw, self.scale_floor_)
+        Fn = F / week[dataset.decision_context][:, None]
+
+        comps = dataset.comparisons
+        dF = Fn[comps[:, 1]] - Fn[comps[:, 2]]  # winner − loser: f(winner) < f(loser) wanted
+        w = weights / weights.sum()
+        alpha = float(self.alpha)
+
+        def objective(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            t = dF @ theta
+            loss = float(w @ np.logaddexp(0.0, t)) + alpha * float(theta @ theta)
+            grad = dF.T @ (w * _sigmoid(t)) + 2 * alpha * theta
+            return loss, grad
+
+        bounds = [(0.0, None)] * G + [(None, None)] * G
+        res = minimize(objective, np.zeros(2 * G), jac=True, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": 2000, "gtol": 1e-10})
+        theta = res.x
+        self.quadratic_ = theta[:G].copy()
+        self.linear_ = theta[G:].copy()
+        self.n_parameters_ = 2 * G
+        f = Fn @ theta
+        self.train_accuracy_ = float(np.mean(f[comps[:, 1]] < f[comps[:, 2]]))
+        log.info("outcome cost fitted on %d comparisons: training accuracy %.3f; a = %s, b = %s",
+                 m, self.train_accuracy_, np.round(self.quadratic_, 3), np.round(self.linear_, 3))
+        return self
+
+    # ------------------------------------------------------------------ use
+    def cost(self, outcomes: Outcomes, candidates: ArrayLike) -> QuadraticCost:
+        """The learned cost of a context in the decision space.
+
+        ``candidates`` (shape (k, n_decision)) are the context's own candidate decisions; their
+        spread sets the context's scale ``s_x`` (no ranking depends on it).
+        """
+        self._check_fitted()
+        gidx = self._check_groups(outcomes)
+        U = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
+        s = self._week_scale(self._features_of(outcomes, U))
+        a = self.quadratic_[gidx] / s
+        b = self.linear_[gidx] / s
+        A = outcomes.matrix / self.group_scale_[gidx][:, None]
+        c = outcomes.offset / self.group_scale_[gidx]
+        keep = a > 0
+        factor = A[keep].T * np.sqrt(a[keep])
+        q = A.T @ (a * c + b)
+        const = 0.5 * float(c @ (a * c)) + float(b @ c)
+        return QuadraticCost.from_factor(factor, q, const)
+
+    def context_cost(self, dataset: PreferenceDataset, row: int,
+                     outcomes: Sequence[Outcomes] | None = None) -> QuadraticCost:
+        """The learned cost of context ``row`` of ``dataset`` (its decisions are the candidates)."""
+        outcomes = self._need_outcomes(dataset, outcomes)
+        return self.cost(outcomes[row], dataset.decisions[dataset.decisions_of(row)])
+
+    def costs_of(self, dataset: PreferenceDataset,
+                 outcomes: Sequence[Outcomes] | None = None) -> NDArray[np.float64]:
+        """Learned cost of every decision of ``dataset``, shape (n_decisions,)."""
+        self._check_fitted()
+        outcomes = self._need_outcomes(dataset, outcomes)
+        theta = np.r_[self.quadratic_, self.linear_]
+        f = np.zeros(dataset.n_decisions)
+        for row in range(dataset.n_contexts):
+            idx = dataset.decisions_of(row)
+            if idx.size == 0:
+                continue
+            F = self._features_of(outcomes[row], dataset.decisions[idx])
+            f[idx] = F @ theta / self._week_scale(F)
+        return f
+
+    def score(self, dataset: PreferenceDataset,
+              outcomes: Sequence[Outcomes] | None = None) -> float:
+        """Pairwise accuracy: share of comparisons whose winner has the lower learned cost."""
+        if dataset.n_comparisons == 0:
+            raise ValidationError("the dataset has no comparisons to score")
+        f = self.costs_of(dataset, outcomes)
+        return float(np.mean(f[dataset.comparisons[:, 1]] < f[dataset.comparisons[:, 2]]))
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model (arrays + JSON header, no pickle) atomically."""
+        self._check_fitted()
+        header = {
+            "format": OUTCOME_MODEL_FORMAT, "version": 1,
+            "params": {"alpha": self.alpha, "scale_group": self.scale_group},
+            "groups": list(self.groups_), "n_vars": self.n_vars_, "scenario": self.scenario_,
+            "scale_k": self._scale_k, "scale_floor": self.scale_floor_,
+            "train_accuracy": self.train_accuracy_,
+        }
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, header=np.array(json.dumps(header)), quadratic=self.quadratic_,
+                         linear=self.linear_, group_scale=self.group_scale_)
+
+        atomic_write(path, write, suffix=".npz")
+        return Path(path)
+
+    @classmethod
+    def from_arrays(cls, path: Path, header: dict[str, Any],
+                    arrays: dict[str, NDArray[np.float64]]) -> OutcomeCostLearner:
+        """Rebuild a model from the contents of its file (see :func:`fairtwin.learn.load_learner`)."""
+        try:
+            model = cls(**header["params"])
+            model.groups_ = tuple(header["groups"])
+            model.n_vars_ = int(header["n_vars"])
+            model.scenario_ = str(header["scenario"])
+            model._scale_k = int(header["scale_k"])
+            model.scale_floor_ = float(header["scale_floor"])
+            model.train_accuracy_ = float(header["train_accuracy"])
+            model.quadratic_ = np.asarray(arrays["quadratic"], dtype=np.float64)
+            model.linear_ = np.asarray(arrays["linear"], dtype=np.float64)
+            model.group_scale_ = np.asarray(arrays["group_scale"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataFormatError(path, None, None, f"not a fairtwin outcome model ({exc})") from None
+        G = len(model.groups_)
+        if not (model.quadratic_.shape == model.linear_.shape == model.group_scale_.shape == (G,)):
+            raise DataFormatError(path, None, "quadratic", f"expected {G} weights per array")
+        model.n_parameters_ = 2 * G
+        return model
+
+
+def _sigmoid(t: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.exp(-np.logaddexp(0.0, -t))

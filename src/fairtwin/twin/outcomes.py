@@ -1,0 +1,82 @@
+"""Named outcomes: affine expressions of the decision that people look at when they judge.
+
+For a context, a twin describes what a decision *does* as ``m`` named outcomes
+``φ(u) = M u + b`` (e.g. "Lombardia: patients per base bed above the national average after the
+decision"), each in an outcome *group* with a unit. They are affine in ``u``, so a convex
+quadratic in the outcomes is a convex quadratic in the decision (the solver's form), and they
+mean the same in every context: a learned cost over them carries to weeks nobody rated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fairtwin.exceptions import ValidationError
+
+__all__ = ["Outcomes"]
+
+
+@dataclass(frozen=True, eq=False)
+class Outcomes:
+    """The named outcomes of one context, ``φ(u) = matrix @ u + offset``.
+
+    Attributes
+    ----------
+    matrix : ndarray of shape (m, n_decision)
+    offset : ndarray of shape (m,)
+    names : tuple of str, one per outcome
+    groups : tuple of str, one per outcome (outcomes of a group share a unit and a meaning)
+    units : dict of str to str, the unit of each group
+    """
+
+    matrix: NDArray[np.float64]
+    offset: NDArray[np.float64]
+    names: tuple[str, ...]
+    groups: tuple[str, ...]
+    units: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        M = np.asarray(self.matrix, dtype=np.float64)
+        b = np.asarray(self.offset, dtype=np.float64).reshape(-1)
+        if M.ndim != 2 or M.shape[0] != b.shape[0]:
+            raise ValidationError(
+                f"outcome matrix of shape {M.shape} does not match {b.shape[0]} offsets"
+            )
+        if len(self.names) != b.shape[0] or len(self.groups) != b.shape[0]:
+            raise ValidationError("every outcome needs a name and a group")
+        if not (np.all(np.isfinite(M)) and np.all(np.isfinite(b))):
+            raise ValidationError("outcome coefficients contain NaN or inf")
+        object.__setattr__(self, "matrix", M)
+        object.__setattr__(self, "offset", b)
+        object.__setattr__(self, "names", tuple(self.names))
+        object.__setattr__(self, "groups", tuple(self.groups))
+
+    @property
+    def n_outcomes(self) -> int:
+        return int(self.offset.shape[0])
+
+    @property
+    def n_decision(self) -> int:
+        return int(self.matrix.shape[1])
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """The groups in order of first appearance."""
+        return tuple(dict.fromkeys(self.groups))
+
+    def group_index(self) -> NDArray[np.int64]:
+        """Index of each outcome's group in :attr:`group_names`, shape (m,)."""
+        order = {g: k for k, g in enumerate(self.group_names)}
+        return np.array([order[g] for g in self.groups], dtype=np.int64)
+
+    def __call__(self, U: ArrayLike) -> NDArray[np.float64]:
+        """Outcomes of decisions of shape (k, n_decision) (or one decision): shape (k, m)."""
+        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+        if U.shape[1] != self.n_decision:
+            raise ValidationError(
+                f"decisions have {U.shape[1]} entries, the outcomes expect {self.n_decision}"
+            )
+        return U @ self.matrix.T + self.offset

@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,7 +273,7 @@ class PreferenceDataset:
                 arrays = {name: data[name] for name in _ARRAYS}
         except FileNotFoundError:
             raise DataFormatError(path, None, None, "no such file") from None
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError, zipfile.BadZipFile) as exc:
             raise DataFormatError(path, None, None, f"not a fairtwin dataset ({exc})") from None
         if meta.get("format") != FORMAT_NAME:
             raise DataFormatError(path, None, "meta", f"format is {meta.get('format')!r}, "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,7 +374,7 @@ class PreferenceCostLearner:
                 arrays = {k: data[k] for k in data.files if k != "header"}
         except FileNotFoundError:
             raise DataFormatError(path, None, None, "no such file") from None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError, zipfile.BadZipFile) as exc:
             raise DataFormatError(path, None, None, f"not a fairtwin model ({exc})") from None
         if header.get("format") != MODEL_FORMAT:
             raise DataFormatError(path, None, "header", "not a fairtwin model file")
@@ -417,7 +418,7 @@ def load_learner(path: str | Path, scenario: str | None = None) -> PreferenceCos
             arrays = {k: data[k] for k in data.files if k != "header"}
     except FileNotFoundError:
         raise DataFormatError(path, None, None, "no such file") from None
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFormatError(path, None, None, f"not a fairtwin model ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != OUTCOME_MODEL_FORMAT:
         return PreferenceCostLearner.load(path, scenario)

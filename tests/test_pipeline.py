@@ -19,6 +19,7 @@ from fairtwin.pipeline import (
     evaluate_stage,
     label_stage,
     nominal_indices,
+    outcome_maps,
     resolve_stage,
     sample_stage,
     train_stage,
@@ -54,7 +55,9 @@ def run_tiny(scenario: Scenario, config: ExperimentConfig, out: Path | None = No
     label_stage(ds, config, scenario)
     learner, f_scale, rounds = train_stage(ds, config, scenario)
     U, t, st = resolve_stage(learner, f_scale, ds, config, scenario)
-    metrics = evaluate_stage(ds, U, np.zeros_like(t), st, config, scenario, out)
+    costs = learner.costs_of(ds, outcome_maps(scenario, ds))
+    metrics = evaluate_stage(ds, U, np.zeros_like(t), st, config, scenario, out,
+                             candidate_costs=costs)
     metrics["n_comparisons"] = ds.n_comparisons
     metrics["rounds"] = rounds
     return metrics
@@ -162,8 +165,11 @@ def test_cli_stages_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     text = capsys.readouterr().out
     assert "wins (R_sur < R_nom)" in text and "held-out" in text
     assert "of samples fairer than the nominal decision" in text
+    assert "pair accuracy, candidates" in text
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["weeks"]) == 6
+    for split in ("train", "held-out"):  # the learned ranking of every week's candidates
+        assert 0.0 <= metrics["summary"][split]["pair_accuracy"] <= 1.0
     cfg = ExperimentConfig.load(out / "config.toml")
     assert cfg.labels.n_pairs == 40 and cfg.scenario.n_train == 3
 

@@ -341,6 +341,7 @@ def _print_summary(metrics: dict[str, Any]) -> None:
         ("median ΔJ", lambda s: f"{s['median_dJ']:.0f}"),
         ("mean ΔJ (overflow pat.)", lambda s: f"{s['mean_dJ_overflow_equiv']:.2f}"),
         ("max overflow rise", lambda s: f"{s['max_overflow_rise']:.0f}"),
+        ("pair accuracy, candidates", lambda s: f"{s.get('pair_accuracy', float('nan')):.3f}"),
         ("median re-solve time", lambda s: f"{1000 * s['median_solve_time_s']:.0f} ms"),
     ]
     for label, fmt in rows:
@@ -445,7 +446,8 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
                  **kw: Any) -> None:
     """Compare the re-solved decisions with the nominal ones and the oracle bound."""
     from fairtwin.datasets import PreferenceDataset
-    from fairtwin.pipeline import evaluate_stage, load_decisions, load_scenario
+    from fairtwin.learn import load_learner
+    from fairtwin.pipeline import evaluate_stage, load_decisions, load_scenario, outcome_maps
 
     config = _experiment_config(out_dir, config_path, kw)
     scenario = load_scenario(config)
@@ -454,8 +456,12 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
     if not np.array_equal(ids, dataset.context_ids):
         raise ValidationError(f"{out_dir / 'decisions.npz'} does not match the dataset's weeks; "
                               "run `fairtwin resolve` again")
+    costs = None
+    if (out_dir / "model.npz").exists():
+        learner = load_learner(out_dir / "model.npz", scenario.name)
+        costs = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = evaluate_stage(dataset, U, times, statuses, config, scenario, out_dir, plot_week,
-                             progress=True)
+                             progress=True, candidate_costs=costs)
     _print_summary(metrics)
     click.echo(f"\nmetrics and plots -> {out_dir}")
 

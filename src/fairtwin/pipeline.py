@@ -535,8 +535,14 @@ def evaluate_stage(
     out_dir: Path | None = None,
     plot_week: int | None = None,
     progress: bool = False,
+    candidate_costs: NDArray[np.float64] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of every week (training and held out), the oracle bound, plots."""
+    """Metrics of every week (training and held out), the oracle bound, plots.
+
+    ``candidate_costs`` (the learned cost of every decision of ``dataset``) adds the learned
+    cost's pairwise accuracy on each week's candidates, judged by the simulated rater's latent
+    cost: on held-out weeks this measures how the ranking carries to weeks nobody rated.
+    """
     oracle = _oracle(config, scenario)
     nom = nominal_indices(dataset)
     n_train = len(train_rows(dataset))
@@ -552,10 +558,12 @@ def evaluate_stage(
     weeks: list[WeekMetrics] = []
     for row in range(dataset.n_contexts):
         context = scenario.contexts[int(dataset.context_ids[row])]
+        idx = dataset.decisions_of(row)
         weeks.append(week_metrics(
             scenario.twin, oracle, context, "train" if row < n_train else "held-out",
             dataset.decisions[nom[row]], decisions[row], bounds[row],
-            float(times[row]), statuses[row],
+            float(times[row]), statuses[row], dataset.decisions[idx],
+            None if candidate_costs is None else candidate_costs[idx],
         ))
     summaries = {s: summarise(weeks, s).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
@@ -621,8 +629,9 @@ def run_pipeline(
     U, t, st = timed("resolve", lambda: resolve_stage(learner, f_scale, dataset, config, scenario,
                                                       progress=progress))
     save_decisions(out / "decisions.npz", dataset, U, t, st, f_scale)
+    f = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = timed("evaluate", lambda: evaluate_stage(dataset, U, t, st, config, scenario, out,
-                                                       progress=progress))
+                                                       progress=progress, candidate_costs=f))
     metrics["stage_times_s"] = times
     metrics["active_rounds"] = [asdict(r) for r in rounds]
     metrics["n_comparisons"] = dataset.n_comparisons

@@ -59,6 +59,18 @@ class WeekMetrics:
     share_upper_bounds_active: float
     solve_time_s: float
     solve_status: str
+    pair_accuracy: float = float("nan")
+
+
+def candidate_pair_accuracy(learned: NDArray[np.float64], latent: NDArray[np.float64]) -> float:
+    """Share of all pairs of a context's candidates that the learned cost orders as the latent
+    cost does (pairs the latent cost ties are left out; ``nan`` if none remain)."""
+    i, j = np.triu_indices(latent.shape[0], k=1)
+    dR = latent[i] - latent[j]
+    keep = np.abs(dR) > 1e-12 * max(1.0, float(np.abs(latent).max(initial=0.0)))
+    if not keep.any():
+        return float("nan")
+    return float(np.mean(np.sign(learned[i] - learned[j])[keep] == np.sign(dR[keep])))
 
 
 def _rel(before: float, after: float) -> float:
@@ -75,7 +87,11 @@ def week_metrics(
     u_orc: NDArray[np.float64],
     solve_time_s: float = float("nan"),
     solve_status: str = "",
+    candidates: NDArray[np.float64] | None = None,
+    candidate_costs: NDArray[np.float64] | None = None,
 ) -> WeekMetrics:
+    """Metrics of one context; with ``candidates`` and their learned ``candidate_costs``, also
+    the learned cost's pairwise accuracy on them, judged by the oracle (nobody is asked)."""
     R_nom, R_sur, R_orc = (float(v) for v in oracle.cost(np.stack([u_nom, u_sur, u_orc]), context))
     R_orc = min(R_orc, R_sur, R_nom)  # the bound is the best decision seen
     J_nom = twin.nominal_cost(u_nom, context)
@@ -108,6 +124,9 @@ def week_metrics(
         share_upper_bounds_active=float(at_upper[has_room].mean()) if has_room.any() else 0.0,
         solve_time_s=solve_time_s,
         solve_status=solve_status,
+        pair_accuracy=(candidate_pair_accuracy(np.asarray(candidate_costs),
+                                               oracle.cost(candidates, context))
+                       if candidates is not None and candidate_costs is not None else float("nan")),
     )
 
 
@@ -130,6 +149,7 @@ class Summary:
     median_share_upper_bounds_active: float
     median_solve_time_s: float
     max_solve_time_s: float
+    pair_accuracy: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -163,7 +183,13 @@ def summarise(weeks: list[WeekMetrics], split: str) -> Summary:
         median_share_upper_bounds_active=float(np.median([w.share_upper_bounds_active for w in ws])),
         median_solve_time_s=float(np.nanmedian([w.solve_time_s for w in ws])),
         max_solve_time_s=float(np.nanmax([w.solve_time_s for w in ws])),
+        pair_accuracy=_nanmean([w.pair_accuracy for w in ws]),
     )
+
+
+def _nanmean(values: list[float]) -> float:
+    arr = np.asarray(values, dtype=np.float64)
+    return float(np.mean(arr[np.isfinite(arr)])) if np.isfinite(arr).any() else float("nan")
 
 
 @dataclass(frozen=True)

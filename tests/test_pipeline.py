@@ -18,10 +18,12 @@ from fairtwin.pipeline import (
     ExperimentConfig,
     evaluate_stage,
     label_stage,
+    load_scenario,
     nominal_indices,
     outcome_maps,
     resolve_stage,
     sample_stage,
+    split_dates,
     train_stage,
 )
 from fairtwin.resolve import ResolveConfig, resolve_context
@@ -181,3 +183,26 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown rater 'human'; allowed values: 'flip', 'logistic'" in capsys.readouterr().err
     assert main(["run", "--out", str(tmp_path), "--pairs", "10"]) == 2
     assert "leaves no random pairs" in capsys.readouterr().err
+
+
+def test_weeks_chosen_by_date(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cfg = ExperimentConfig().override(
+        scenario={"n_train": 2, "n_held_out": 1, "train_from": "2020-03-18"},
+        sampler={"n_samples": 2}, n_jobs=1)
+    scenario = load_scenario(cfg)
+    assert cfg.scenario.first_week(scenario) == 2  # 2020-03-18 lies in the week of 2020-03-16
+    ds = sample_stage(cfg, scenario)
+    assert list(ds.context_ids) == [2, 3, 4]
+    spans = split_dates(ds, scenario)
+    assert spans["train"] == {"weeks": 2, "first": scenario.contexts[2].label,
+                              "last": scenario.contexts[3].label, "from": "2020-03-16",
+                              "to": "2020-03-29"}
+    assert spans["held-out"]["weeks"] == 1 and spans["held-out"]["from"] == "2020-03-30"
+    with pytest.raises(ValidationError, match="outside the data .* covers 2020-03-02 to"):
+        load_scenario(cfg.override(scenario={"train_from": "2019-12-30"}))
+    with pytest.raises(ValidationError, match="has 4 weeks from 2022-01-31"):
+        load_scenario(cfg.override(scenario={"train_from": "2022-02-01", "n_train": 52}))
+    with pytest.raises(ValidationError, match="a date like"):
+        cfg.override(scenario={"train_from": "March 2021"})
+    assert main(["run", "--out", str(tmp_path), "--train-from", "1999-01-01"]) == 2
+    assert "outside the data" in capsys.readouterr().err

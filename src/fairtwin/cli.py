@@ -233,7 +233,7 @@ def _experiment_options(fn: Any) -> Any:
                      help="MIQP solver of the re-solve: highs-oa (default), scip, gurobi."),
         click.option("--lambda", "blend_lambda", type=float, default=None,
                      help="Blend weight λ (overflow patients per typical preference gap; default 3)."),
-        click.option("--mode", default=None, help="Re-solve mode: blend (default), guard, replace."),
+        click.option("--mode", default=None, help="Re-solve mode: guard (default), blend, select, replace."),
         click.option("--epochs", type=int, default=None, help="Training epochs (default 300)."),
         click.option("--loss", default=None, help="hinge (default) or logistic."),
         click.option("--pca", default=None,
@@ -247,13 +247,21 @@ def _experiment_options(fn: Any) -> Any:
                      help="Flip rate of the simulated rater (or temperature with --rater logistic)."),
         click.option("--rater", default=None, help="flip (default) or logistic."),
         click.option("--oracle", default=None,
-                     help="Latent fairness cost: rosenbrock (default), gini, max-min, quadratic."),
+                     help="Latent fairness cost: rosenbrock (default), gini, max-min, quadratic, "
+                          "gini-travel."),
         click.option("--pairs", "n_pairs", type=int, default=None,
                      help="Total comparisons asked, active rounds included (default 1344)."),
         click.option("--samples", "n_samples", type=int, default=None,
                      help="Sampled decisions per week besides the nominal one (default 16)."),
         click.option("--train-weeks", "n_train", type=int, default=None,
-                     help="Training weeks; the next as many are held out (default 52)."),
+                     help="Training weeks (default 52)."),
+        click.option("--train-from", "train_from", default=None,
+                     help="Date (YYYY-MM-DD) in the first training week (default: the first week)."),
+        click.option("--held-out-weeks", "n_held_out", type=int, default=None,
+                     help="Held-out weeks right after the training weeks (default: as many)."),
+        click.option("--learner", "learner_model", default=None,
+                     help="outcomes (default: a shared quadratic over the twin's outcomes) or "
+                          "siamese (the paper's PCA + context MLP)."),
         click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
                      help="Local Civil Protection file (italy-dpc)."),
         click.option("--scenario", default=None, help=f"One of: {', '.join(SCENARIOS)}."),
@@ -290,12 +298,14 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
                 raise ValidationError(f"--pca must be a positive integer or 'none', got {pca!r}") from None
     changes: dict[str, Any] = {
         "scenario": {"name": kw.get("scenario"), "seed": kw.get("scenario_seed"),
-                     "data_path": kw.get("data_path"), "n_train": kw.get("n_train")},
+                     "data_path": kw.get("data_path"), "n_train": kw.get("n_train"),
+                     "train_from": kw.get("train_from"), "n_held_out": kw.get("n_held_out")},
         "sampler": {"n_samples": kw.get("n_samples")},
         "labels": {"n_pairs": kw.get("n_pairs"), "oracle": kw.get("oracle"),
                    "rater": kw.get("rater"), "noise": kw.get("noise"), "rounds": kw.get("rounds"),
                    "final_check": kw.get("final_check")},
-        "learner": {"n_components": n_components, "loss": kw.get("loss"),
+        "learner": {"model": kw.get("learner_model"), "n_components": n_components,
+                    "loss": kw.get("loss"),
                     "max_epochs": kw.get("epochs")},
         "resolve": {"mode": kw.get("mode"), "blend_lambda": kw.get("blend_lambda"),
                     "solver": kw.get("solver_name")},
@@ -329,6 +339,9 @@ def _need(path: Path, stage: str) -> Path:
 def _print_summary(metrics: dict[str, Any]) -> None:
     summary = metrics["summary"]
     click.echo("")
+    for split, span in metrics.get("splits", {}).items():
+        dates = f", {span['from']} to {span['to']}" if span.get("from") else ""
+        click.echo(f"{split}: {span['weeks']} weeks, {span['first']} .. {span['last']}{dates}")
     click.echo(f"{'':<26}" + "".join(f"{split:>16}" for split in summary))
     rows = [
         ("wins (R_sur < R_nom)", lambda s: f"{s['wins']}/{s['n_weeks']}"),
@@ -475,9 +488,11 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     config = _experiment_config(out_dir, config_path, kw)
     click.echo(
         f"fairtwin run: {config.scenario.name}, {config.scenario.n_train} training + "
-        f"{config.scenario.n_train} held-out weeks, {config.labels.n_pairs} comparisons "
+        f"{config.scenario.n_weeks - config.scenario.n_train} held-out weeks, "
+        f"{config.labels.n_pairs} comparisons "
         f"({config.labels.rounds} active rounds), {config.labels.oracle} rater with "
-        f"noise {config.labels.noise:g}, {config.resolve.mode} re-solve, seed {config.seed}"
+        f"noise {config.labels.noise:g}, {config.learner.model} learner, {config.resolve.mode} "
+        f"re-solve, seed {config.seed}"
     )
     result = run_pipeline(
         config, out_dir, progress=True,

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,54 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------- configuration
 @dataclass(frozen=True)
 class ScenarioConfig:
-    """Which scenario, and how many training weeks (the next as many are held out)."""
+    """Which scenario, and which weeks train and which are held out.
+
+    The ``n_train`` training weeks start at the week that contains ``train_from`` (an ISO date,
+    ``""`` for the scenario's first week); the ``n_held_out`` weeks right after them are held
+    out (``0``: as many as ``n_train``).
+    """
 
     name: str = "italy-synthetic"
     seed: int = 0
     data_path: str = ""
     n_train: int = 52
+    train_from: str = ""
+    n_held_out: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_train < 1 or self.n_held_out < 0:
+            raise ValidationError(
+                f"n_train must be positive and n_held_out non-negative, got {self.n_train} and "
+                f"{self.n_held_out}"
+            )
+        if self.train_from:
+            try:
+                date.fromisoformat(self.train_from)
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    f"train_from must be a date like 2021-03-01, got {self.train_from!r}"
+                ) from None
+
+    @property
+    def n_weeks(self) -> int:
+        """Training plus held-out weeks."""
+        return self.n_train + (self.n_held_out or self.n_train)
+
+    def first_week(self, scenario: Scenario) -> int:
+        """Index of the first training week in ``scenario`` (the week containing ``train_from``)."""
+        if not self.train_from:
+            return 0
+        day = date.fromisoformat(self.train_from)
+        starts = [c.start for c in scenario.contexts]
+        if any(s is None for s in starts):
+            raise ValidationError(f"scenario {scenario.name!r} has no dates; leave train_from empty")
+        first, last = starts[0], starts[-1] + timedelta(days=6)
+        if not first <= day <= last:
+            raise ValidationError(
+                f"train_from {day} is outside the data of scenario {scenario.name!r}, which "
+                f"covers {first} to {last}"
+            )
+        return max(k for k, s in enumerate(starts) if s <= day)
 
 
 @dataclass(frozen=True)
@@ -232,12 +275,30 @@ def load_scenario(config: ExperimentConfig) -> Scenario:
     sc = config.scenario
     scenario = get_scenario(sc.name, seed=sc.seed, data_path=sc.data_path or None,
                             config=config.twin)
-    if scenario.n_weeks < 2 * sc.n_train:
+    first = sc.first_week(scenario)
+    if scenario.n_weeks < first + sc.n_weeks:
+        start = scenario.contexts[first].start
+        last = scenario.contexts[-1].start
+        where = f" from {start}" if sc.train_from else ""
+        dates = f" (its last week starts {last})" if last else ""
         raise ValidationError(
-            f"scenario {sc.name!r} has {scenario.n_weeks} weeks; n_train = {sc.n_train} needs "
-            f"{2 * sc.n_train} (training + held out)"
+            f"scenario {sc.name!r} has {scenario.n_weeks - first} weeks{where}{dates}; "
+            f"{sc.n_train} training + {sc.n_weeks - sc.n_train} held-out weeks need {sc.n_weeks}"
         )
     return scenario
+
+
+def split_dates(dataset: PreferenceDataset, scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """Which weeks each split covers: first and last label (and dates), and the count."""
+    n_train = len(train_rows(dataset))
+    out = {}
+    for split, rows in (("train", range(n_train)), ("held-out", range(n_train, dataset.n_contexts))):
+        ctx = [scenario.contexts[int(dataset.context_ids[r])] for r in rows]
+        if ctx:
+            out[split] = {"weeks": len(ctx), "first": ctx[0].label, "last": ctx[-1].label,
+                          "from": str(ctx[0].start or ""),
+                          "to": str(ctx[-1].start + timedelta(days=6)) if ctx[-1].start else ""}
+    return out
 
 
 def _stage_seed(config: ExperimentConfig, stage: str) -> np.random.Generator:
@@ -278,8 +339,8 @@ def sample_stage(
     config: ExperimentConfig, scenario: Scenario, progress: bool = False
 ) -> PreferenceDataset:
     """Nominal plus diverse decisions for the training and held-out weeks."""
-    n = 2 * config.scenario.n_train
-    contexts = scenario.contexts[:n]
+    first = config.scenario.first_week(scenario)
+    contexts = scenario.contexts[first : first + config.scenario.n_weeks]
     samples = sample_decisions(scenario.twin, contexts, config.sampler,
                                _stage_seed(config, "sample"), n_jobs=config.n_jobs,
                                progress=progress)
@@ -567,7 +628,8 @@ def evaluate_stage(
         ))
     summaries = {s: summarise(weeks, s).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
-    result = {"summary": summaries, "weeks": [asdict(w) for w in weeks]}
+    result = {"summary": summaries, "splits": split_dates(dataset, scenario),
+              "weeks": [asdict(w) for w in weeks]}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(result, indent=2)
@@ -605,6 +667,7 @@ def run_pipeline(
 ) -> RunResult:
     """Run every stage and write the artefacts into ``out_dir``."""
     config.labels.n_random(config.scenario.n_train)  # check the budget before any work
+    load_scenario(config)  # and the weeks
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.toml")

@@ -38,7 +38,12 @@ def _digest(data: object) -> str:
 
 def sample_key(config: ExperimentConfig) -> str:
     """Hash of every setting the sampled decisions depend on."""
-    return _digest({"scenario": asdict(config.scenario), "twin": asdict(config.twin),
+    scenario = asdict(config.scenario)
+    # settings added after caches existed are left out at their defaults: old caches stay valid
+    for name, default in (("train_from", ""), ("n_held_out", 0)):
+        if scenario.get(name) == default:
+            del scenario[name]
+    return _digest({"scenario": scenario, "twin": asdict(config.twin),
                     "sampler": asdict(config.sampler), "seed": config.seed})
 
 

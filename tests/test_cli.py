@@ -122,3 +122,33 @@ def test_subprocess_error_has_no_traceback() -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "allowed values" in proc.stderr
+
+
+def test_inputs_that_used_to_end_in_a_traceback(capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    binary = tmp_path / "program.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00" * 64)
+    assert main(["solve", "--scenario", "italy-dpc", "--data", str(binary), "--week", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "program.bin, line 1: not UTF-8 text" in err and "Traceback" not in err
+    nul = tmp_path / "nul.csv"
+    nul.write_text("data,stato\n2020-03-02\x00,ITA\n")
+    assert main(["solve", "--scenario", "italy-dpc", "--data", str(nul), "--week", "1"]) == 1
+    assert "nul.csv, line 2: contains NUL bytes" in capsys.readouterr().err
+    toml = tmp_path / "bad.toml"
+    toml.write_text('[twin]\npool_share = "lots"\n')
+    assert main(["solve", "--week", "1", "--config", str(toml)]) == 2
+    assert "bad.toml [twin]: pool_share must be a number, got 'lots'" in capsys.readouterr().err
+    toml.write_text('[labels]\nn_pairs = 12.5\n')
+    assert main(["run", "--out", str(tmp_path / "r"), "--config", str(toml)]) == 2
+    assert "bad.toml [labels]: n_pairs must be an integer, got 12.5" in capsys.readouterr().err
+    out = tmp_path / "run"
+    assert main(["sample", "--out", str(out), "--train-weeks", "2", "--samples", "2",
+                 "--jobs", "1", "--scenario", "italy-synthetic"]) == 0
+    good = (out / "samples.npz").read_bytes()
+    half = tmp_path / "half.npz"
+    half.write_bytes(good[: len(good) // 2])
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--dataset", str(half), "--rounds", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "half.npz" in err and "not a fairtwin dataset" in err and "Traceback" not in err

@@ -41,7 +41,7 @@ from fairtwin.learn import OutcomeCostLearner, PreferenceCostLearner
 from fairtwin.oracles import get_oracle, get_rater, oracle_bound
 from fairtwin.resolve import ResolveConfig, resolve_context
 from fairtwin.sampling import SamplerConfig, sample_decisions
-from fairtwin.tomlfile import read_toml
+from fairtwin.tomlfile import check_setting_types, read_toml
 from fairtwin.twin import Outcomes, Scenario, TwinConfig, get_scenario
 
 Learner = PreferenceCostLearner | OutcomeCostLearner
@@ -236,6 +236,9 @@ class ExperimentConfig:
         if unknown:
             raise ValidationError(f"{source}: unknown section(s) {unknown}; allowed: {sorted(allowed)}")
         kwargs: dict[str, Any] = {k: data[k] for k in ("seed", "n_jobs") if k in data}
+        for k, v in kwargs.items():
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValidationError(f"{source}: {k} must be an integer, got {v!r}")
         for name, section_cls in _SECTIONS.items():
             values = dict(data.get(name, {}))
             names = {f.name for f in fields(section_cls)}
@@ -244,6 +247,10 @@ class ExperimentConfig:
                 raise ValidationError(
                     f"{source}: unknown setting(s) {bad} in [{name}]; allowed: {sorted(names)}"
                 )
+            if name == "twin":
+                kwargs[name] = TwinConfig.from_dict(values, source)
+                continue
+            check_setting_types(section_cls, values, f"{source} [{name}]")
             if "hidden" in values:
                 values["hidden"] = tuple(values["hidden"])
             kwargs[name] = section_cls(**values)

@@ -13,6 +13,7 @@ resolved by name; ``note*`` columns hold free text with commas and quotes.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import tempfile
@@ -142,9 +143,19 @@ def read_dpc_csv(
     """
     path = Path(path)
     try:
-        fh = open(path, newline="", encoding="utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
         raise DataUnavailableError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataFormatError(path, line, None, "not UTF-8 text; expected the Civil Protection "
+                              "CSV file") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DataFormatError(path, line, None, "contains NUL bytes; not a CSV text file")
+    fh = io.StringIO(text, newline="")
     values: dict[tuple[date, int], int] = {}
     first_line: dict[tuple[date, int], int] = {}
     with fh:

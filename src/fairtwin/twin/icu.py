@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
-from fairtwin.tomlfile import read_toml
+from fairtwin.tomlfile import check_setting_types, read_toml
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 from fairtwin.twin.regions import RegionTable
@@ -87,6 +87,7 @@ class TwinConfig:
             raise ValidationError(
                 f"{source}: unknown twin setting(s) {unknown}; allowed: {sorted(allowed)}"
             )
+        check_setting_types(cls, data, f"{source} [twin]")
         return cls(**data)
 
     @classmethod

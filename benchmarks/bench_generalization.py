@@ -53,9 +53,12 @@ LEARNERS = {"siamese": ("blend", ("select", "blend")),
 
 
 def rule_settings(rule: str) -> dict:
-    """``blend@10`` is blend mode with λ = 10; other rules are mode names."""
-    mode, _, lam = rule.partition("@")
-    return {"mode": mode, **({"blend_lambda": float(lam)} if lam else {})}
+    """``blend@10`` is blend mode with λ = 10, ``guard@0.01`` guard mode with a tie-break
+    weight of 0.01 on ``J``; other rules are mode names."""
+    mode, _, value = rule.partition("@")
+    if not value:
+        return {"mode": mode}
+    return {"mode": mode, ("blend_lambda" if mode == "blend" else "tie_break"): float(value)}
 
 
 def base_config(scenario: str, data: str | None, notion: str, noise: float, seed: int) -> ExperimentConfig:

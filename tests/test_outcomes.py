@@ -212,3 +212,19 @@ def test_gini_travel_charges_long_transfers_only(tiny_scenario: Scenario) -> Non
         v[twin.n_regions + k] = 1
         extra = oracle(v, ctx) - gini(v, ctx)
         assert (extra > 0) == bool(charged)
+
+
+def test_budget_mode_costs_no_more_than_select_and_ranks_no_lower(learned) -> None:  # type: ignore[no-untyped-def]
+    scenario, ds, maps, model, _ = learned
+    twin = scenario.twin
+    for row in (9, 13):  # weeks nobody compared
+        ctx = scenario.contexts[row]
+        U = ds.decisions[ds.decisions_of(row)]
+        cost = model.context_cost(ds, row, maps)
+        nominal = twin.complete(U[0], ctx)
+        sel = resolve_context(twin, ctx, cost, 1.0, ResolveConfig(mode="select"), nominal, U)
+        bud = resolve_context(twin, ctx, cost, 1.0, ResolveConfig(mode="budget"), nominal, U)
+        assert twin.check(bud.decision, ctx).feasible
+        assert twin.overflow(bud.decision, ctx).sum() <= twin.overflow(U[0], ctx).sum() + 1e-6
+        assert twin.nominal_cost(bud.decision, ctx) <= twin.nominal_cost(sel.decision, ctx) + 1e-6
+        assert cost(bud.decision) <= cost(sel.decision) + 1e-3 * max(1.0, abs(cost(sel.decision)))

@@ -14,6 +14,11 @@ pairs, three modes build the MIQP:
   included), the one with the lowest learned cost whose overflow is not above the nominal
   decision's. It never leaves the decisions the rater's kind of comparison has checked, so it
   is the floor any re-solve must beat on unseen weeks.
+- ``budget``: guard mode with the price of select: overflow held at its nominal minimum and the
+  nominal cost ``J`` at most that of select's candidate (row group ``cost_budget``), then the
+  learned cost. Select's candidate is feasible for it (and the warm start), so the decision is
+  never ranked below it by ``f`` and never costs more; if the solve stops at a limit with a
+  worse decision, select's candidate is returned.
 
 The tie-break matters: directions outside the PCA span are otherwise free and stall the solver.
 """
@@ -36,7 +41,7 @@ __all__ = ["ResolveConfig", "Resolved", "MODES", "resolve_context", "select_cand
 
 log = logging.getLogger(__name__)
 
-MODES = ("blend", "guard", "replace", "select")
+MODES = ("blend", "guard", "replace", "select", "budget")
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class ResolveConfig:
 
     Attributes
     ----------
-    mode : {"blend", "guard", "replace", "select"}
+    mode : {"guard", "budget", "blend", "replace", "select"}
     blend_lambda : float
         ``λ`` of the blend mode, in overflow patients per typical preference gap.
     tie_break : float
@@ -136,6 +141,9 @@ def resolve_context(
     nominal_overflow = float(np.sum(nominal[overflow_cols]))
     if config.mode == "select":
         return select_candidate(twin, context, cost, candidates, nominal_overflow)
+    floor = None
+    if config.mode == "budget":
+        floor = select_candidate(twin, context, cost, candidates, nominal_overflow)
     scale = config.blend_lambda * weight if config.mode == "blend" else weight
     base_c = problem.c if config.mode == "blend" else config.tie_break * problem.c
     if not np.any(cost.H):  # a linear learned cost: fold it into c, the problem stays a MILP
@@ -144,12 +152,17 @@ def resolve_context(
         p = problem.with_objective(c=c, quadratic=None)
     else:
         p = problem.with_objective(c=base_c, quadratic=cost.scaled(scale))
-    if config.mode == "guard":
+    start = nominal
+    if config.mode in ("guard", "budget"):
         row = np.zeros(problem.n_vars)
         row[overflow_cols] = 1.0
         p = p.with_rows("overflow_guard", row, -np.inf, nominal_overflow + 1e-6)
+    if floor is not None:
+        start = twin.complete(floor.decision, context)
+        cap = float(problem.c @ start)
+        p = p.with_rows("cost_budget", problem.c, -np.inf, cap + 1e-6 * max(1.0, abs(cap)))
     solver = get_solver(config.solver, options)
-    result = solver.solve(p, warm_start=nominal)
+    result = solver.solve(p, warm_start=start)
     if not result.has_solution:
         raise SolveLimitError(
             f"the re-solve of {context.label} ({config.mode} mode, {config.solver}) returned "
@@ -159,6 +172,14 @@ def resolve_context(
         log.warning("re-solve of %s stopped at the time limit (gap %.2g); using its best "
                     "decision", context.label, result.gap)
     u = result.x[problem.decision_index]
+    def objective(v: NDArray[np.float64]) -> float:
+        return scale * float(cost(v)) + config.tie_break * twin.nominal_cost(v, context)
+
+    if floor is not None and objective(u) > objective(floor.decision) + 1e-9 * max(
+            1.0, abs(objective(floor.decision))):
+        log.warning("the budget re-solve of %s ranked below select's candidate (%s); keeping "
+                    "the candidate", context.label, result.status.value)
+        return Resolved(floor.decision, result, 0.0, result.time_s, "selected")
     rise = float(twin.overflow(u, context).sum()) - nominal_overflow
     if config.mode == "replace" and rise > 0.5:
         log.warning("replace mode raised the overflow of %s by %.0f patients", context.label, rise)

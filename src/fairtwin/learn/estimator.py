@@ -368,14 +368,7 @@ class PreferenceCostLearner:
     def load(cls, path: str | Path, scenario: str | None = None) -> PreferenceCostLearner:
         """Read a model written by :meth:`save`; ``scenario`` checks it was trained on it."""
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                arrays = {k: data[k] for k in data.files if k != "header"}
-        except FileNotFoundError:
-            raise DataFormatError(path, None, None, "no such file") from None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError, zipfile.BadZipFile) as exc:
-            raise DataFormatError(path, None, None, f"not a fairtwin model ({exc})") from None
+        header, arrays = _read_model_file(path)
         if header.get("format") != MODEL_FORMAT:
             raise DataFormatError(path, None, "header", "not a fairtwin model file")
         if scenario is not None and header["scenario"] and header["scenario"] != scenario:
@@ -412,6 +405,17 @@ class PreferenceCostLearner:
 def load_learner(path: str | Path, scenario: str | None = None) -> PreferenceCostLearner | OutcomeCostLearner:
     """Read a model file of either learner; ``scenario`` checks it was trained on it."""
     path = Path(path)
+    header, arrays = _read_model_file(path)
+    if header.get("format") != OUTCOME_MODEL_FORMAT:
+        return PreferenceCostLearner.load(path, scenario)
+    model = OutcomeCostLearner.from_arrays(path, header, arrays)
+    if scenario is not None and model.scenario_ and model.scenario_ != scenario:
+        raise ValidationError(f"{path} was trained on scenario {model.scenario_!r}, not {scenario!r}")
+    return model
+
+
+def _read_model_file(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+    """The JSON header and the arrays of a model file (no pickle)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
@@ -420,9 +424,6 @@ def load_learner(path: str | Path, scenario: str | None = None) -> PreferenceCos
         raise DataFormatError(path, None, None, "no such file") from None
     except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFormatError(path, None, None, f"not a fairtwin model ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != OUTCOME_MODEL_FORMAT:
-        return PreferenceCostLearner.load(path, scenario)
-    model = OutcomeCostLearner.from_arrays(path, header, arrays)
-    if scenario is not None and model.scenario_ and model.scenario_ != scenario:
-        raise ValidationError(f"{path} was trained on scenario {model.scenario_!r}, not {scenario!r}")
-    return model
+    if not isinstance(header, dict):
+        raise DataFormatError(path, None, "header", "not a fairtwin model file")
+    return header, arrays

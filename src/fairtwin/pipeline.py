@@ -163,13 +163,14 @@ class LearnerConfig:
     """Which learner, and its hyper-parameters.
 
     ``model = "outcomes"`` (default) is :class:`~fairtwin.learn.OutcomeCostLearner` (a
-    group-shared quadratic over the twin's named outcomes; uses ``alpha`` only);
+    group-shared quadratic over the twin's named outcomes; uses ``alpha`` and ``linear``);
     ``model = "siamese"`` is the paper's :class:`~fairtwin.learn.PreferenceCostLearner`
     (PCA + context MLP; uses every other setting).
     """
 
     model: str = "outcomes"
     alpha: float = 0.01
+    linear: bool = False
     n_components: int = 30
     hidden: tuple[int, ...] = (20, 20, 20)
     loss: str = "hinge"
@@ -190,9 +191,10 @@ class LearnerConfig:
 
     def make(self, random_state: np.random.Generator | int | None) -> Learner:
         if self.model == "outcomes":
-            return OutcomeCostLearner(alpha=self.alpha, random_state=random_state)
+            return OutcomeCostLearner(alpha=self.alpha, linear=self.linear,
+                                      random_state=random_state)
         params = asdict(self)
-        del params["model"], params["alpha"]
+        del params["model"], params["alpha"], params["linear"]
         params["hidden"] = tuple(params["hidden"])
         params["n_components"] = None if self.n_components <= 0 else self.n_components
         return PreferenceCostLearner(**params, random_state=random_state)

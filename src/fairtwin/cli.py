@@ -233,7 +233,7 @@ def _experiment_options(fn: Any) -> Any:
                      help="MIQP solver of the re-solve: highs-oa (default), scip, gurobi."),
         click.option("--lambda", "blend_lambda", type=float, default=None,
                      help="Blend weight λ (overflow patients per typical preference gap; default 3)."),
-        click.option("--mode", default=None, help="Re-solve mode: guard (default), blend, select, replace."),
+        click.option("--mode", default=None, help="Re-solve mode: blend (default), guard, budget, select, replace."),
         click.option("--epochs", type=int, default=None, help="Training epochs (default 300)."),
         click.option("--loss", default=None, help="hinge (default) or logistic."),
         click.option("--pca", default=None,

@@ -4,9 +4,9 @@ Given the learned cost ``f`` of a context (a :class:`~fairtwin.costs.QuadraticCo
 decision vector) and ``f_scale``, the median preference gap ``|f(a) − f(b)|`` on training
 pairs, three modes build the MIQP:
 
-- ``blend``: ``J + λ · (w_overflow / f_scale) · f``: a typical preference gap is
+- ``blend`` (default): ``J + λ · (w_overflow / f_scale) · f``: a typical preference gap is
   worth ``λ`` overflow patients.
-- ``guard`` (default): total overflow held at its nominal minimum (a new row group ``overflow_guard``),
+- ``guard``: total overflow held at its nominal minimum (a new row group ``overflow_guard``),
   then ``(w_overflow / f_scale) · f`` plus a tiny tie-break ``ε_J · J``.
 - ``replace`` (the paper's): ``(w_overflow / f_scale) · f + ε_J · J``; overflow is not in the
   learned decision vector, so it may rise: a warning says by how much.
@@ -60,7 +60,7 @@ class ResolveConfig:
     time_limit_s, mip_gap : float
     """
 
-    mode: str = "guard"
+    mode: str = "blend"
     blend_lambda: float = 3.0
     tie_break: float = 1e-3
     solver: str = "highs-oa"

@@ -13,9 +13,10 @@ decision *does*, the twin's named outcomes ``φ(u) = M_x u + b_x`` (affine in ``
     f(u; x) = \\frac{1}{s_x} \\sum_g \\Big( \\tfrac{a_g}{2} \\lVert z_g \\rVert^2
               + b_g \\mathbf{1}^\\top z_g \\Big), \\qquad z = φ_x(u) / σ, \\quad a_g ≥ 0,
 
-convex in ``u`` for every context. The linear weights ``b_g`` are off by default
-(``linear=False``: ``b = 0``); measured on held-out weeks they lowered the pairwise accuracy
-for every notion tried (rosenbrock 0.89 → 0.79, gini 0.93 → 0.84, gini-travel 0.90 → 0.82).
+convex in ``u`` for every context. The linear weights ``b_g`` are off by
+default (``linear=False``: ``b = 0``): without them the held-out pairwise accuracy is higher for
+every notion tried (``benchmarks/bench_outcome_variants.py``: rosenbrock 0.79 → 0.89, gini
+0.84 → 0.93, gini-travel 0.82 → 0.90).
 ``σ`` (one per group) is the typical spread of a group's
 outcomes between decisions of the same week on the training weeks, and ``s_x`` is the spread
 of the scale group's term over the context's own candidate decisions: a uniform rescaling of a

@@ -19,8 +19,8 @@ def test_default_pipeline_on_italy_synthetic(tmp_path: Path) -> None:
     train = result.metrics["summary"]["train"]
     held = result.metrics["summary"]["held-out"]
     assert result.metrics["n_comparisons"] <= 1344
-    # bench_generalization (rosenbrock, seeds 0 and 1): 52/52 in and 51-52/52 held out; the margins absorb solver
-    # time-limit effects
+    # bench_generalization (rosenbrock, seeds 0 and 1): 52/52 in and 51-52/52 held out; the
+    # margins absorb solver time-limit effects
     assert train["wins"] >= 46
     assert held["wins"] >= 46
     assert held["pair_accuracy"] >= 0.75

@@ -49,7 +49,7 @@ from fairtwin.pipeline import (
 )
 
 LEARNERS = {"siamese": ("blend", ("select", "blend")),
-            "outcomes": (None, ("select", "blend", "blend@30", "guard@0.01", "guard"))}
+            "outcomes": (None, ("select", "blend", "blend@30"))}
 
 
 def rule_settings(rule: str) -> dict:

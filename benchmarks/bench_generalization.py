@@ -9,8 +9,10 @@ For every notion (the simulated rater's latent cost) and seed: the default budge
 comparisons on the 52 training weeks (3 active rounds included), one model per learner — the
 paper's (``siamese``: PCA + context MLP) and ``outcomes`` (group-shared quadratic over the
 twin's named outcomes) — and every decision rule applied to the same model on all 104 weeks:
-``select`` (the best candidate by the learned cost, overflow held), ``blend`` (λ = 3) and
-``guard`` (overflow held at nominal, then the learned cost). ``--noise 0.1`` adds rosenbrock
+``select`` (the best candidate by the learned cost, overflow held), ``blend`` (λ = 3) and, for
+the outcome learner, ``blend@30`` (λ = 30). Other rules are written ``mode@value``
+(``guard``, ``guard@0.01`` for a J tie-break of 0.01, ``budget``) in ``LEARNERS``; guard rules
+with the default outcome cost often reach the MIQP time limit (minutes per model). ``--noise 0.1`` adds rosenbrock
 with 10 % flipped labels; ``--dpc PATH`` adds rosenbrock on the real Civil Protection weeks.
 
 Each model's active rounds re-solve with that learner's default rule (siamese: blend, the

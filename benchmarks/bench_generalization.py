@@ -12,7 +12,8 @@ twin's named outcomes) — and every decision rule applied to the same model on 
 ``select`` (the best candidate by the learned cost, overflow held), ``blend`` (λ = 3) and, for
 the outcome learner, ``blend@30`` (λ = 30). Other rules are written ``mode@value``
 (``guard``, ``guard@0.01`` for a J tie-break of 0.01, ``budget``) in ``LEARNERS``; guard
-rules with the default outcome cost often reach the MIQP time limit (minutes per model). ``--noise 0.1`` adds rosenbrock
+rules with the default outcome cost often reach the MIQP time limit (minutes per model).
+``--noise 0.1`` adds rosenbrock
 with 10 % flipped labels; ``--dpc PATH`` adds rosenbrock on the real Civil Protection weeks.
 
 Each model's active rounds re-solve with that learner's default rule (siamese: blend, the

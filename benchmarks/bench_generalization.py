@@ -37,6 +37,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from fairtwin.evaluate import week_metrics
+from fairtwin.evaluate.metrics import candidate_pair_accuracy
 from fairtwin.experiments.cache import SeedCache
 from fairtwin.learn import torch_threads
 from fairtwin.pipeline import (
@@ -72,15 +73,10 @@ def base_config(scenario: str, data: str | None, notion: str, noise: float, seed
 
 
 def pair_accuracy(f: np.ndarray, latent: np.ndarray, samples, rows) -> float:  # type: ignore[no-untyped-def]
-    accs = []
-    for row in rows:
-        idx = samples.decisions_of(int(row))
-        i, j = np.triu_indices(idx.size, k=1)
-        dR = latent[idx][i] - latent[idx][j]
-        keep = np.abs(dR) > 1e-12
-        if keep.any():
-            accs.append(np.mean(np.sign(f[idx][i] - f[idx][j])[keep] == np.sign(dR[keep])))
-    return float(np.mean(accs)) if accs else float("nan")
+    """Mean over weeks of the learned cost's accuracy on all pairs of the week's candidates."""
+    accs = np.array([candidate_pair_accuracy(f[idx], latent[idx])
+                     for idx in (samples.decisions_of(int(row)) for row in rows)])
+    return float(np.mean(accs[np.isfinite(accs)])) if np.isfinite(accs).any() else float("nan")
 
 
 def run_one(key: dict, cache_dir: str) -> list[dict]:

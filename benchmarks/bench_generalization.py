@@ -21,7 +21,9 @@ paper's method as shipped; outcomes: the pipeline's default). Per split: wins ag
 nominal decision, median ΔR, ΔR_sur/ΔR_orc, the learned cost's pairwise accuracy on *all*
 pairs of the week's candidates (judged by the latent cost: nobody is asked), mean ΔJ in
 overflow-patient equivalents and the largest overflow rise. Rows are appended to
-``OUT/results.jsonl`` as each model finishes (a rerun skips what is there); ``OUT/report.md``
+``OUT/results.jsonl`` as each model finishes (a rerun skips the rules already there and
+retrains, deterministically, only for the missing ones; ``--rules`` picks the outcome
+learner's rules); ``OUT/report.md``
 gives the means over seeds; ``OUT/pareto.png`` plots held-out ΔR against ΔJ per rule.
 """
 
@@ -79,7 +81,7 @@ def pair_accuracy(f: np.ndarray, latent: np.ndarray, samples, rows) -> float:  #
     return float(np.mean(accs[np.isfinite(accs)])) if np.isfinite(accs).any() else float("nan")
 
 
-def run_one(key: dict, cache_dir: str) -> list[dict]:
+def run_one(key: dict, cache_dir: str, rules: tuple[str, ...]) -> list[dict]:
     with torch_threads(1):
         cfg = base_config(key["scenario"], key["data"], key["notion"], key["noise"], key["seed"])
         cfg = cfg.override(learner={"model": key["learner"]})
@@ -101,7 +103,7 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
         oracle = _oracle(cfg, scenario)
         nom = nominal_indices(data.samples)
         rows_out = []
-        for rule in LEARNERS[key["learner"]][1]:
+        for rule in rules:
             t0 = time.perf_counter()
             U, times, _ = resolve_stage(learner, f_scale, ds, cfg.override(resolve=rule_settings(rule)),
                                         scenario, rows=np.arange(n))
@@ -204,6 +206,9 @@ def main() -> None:
     ap.add_argument("--noise", type=float, nargs="*", default=[0.1],
                     help="extra rosenbrock runs with this share of flipped labels")
     ap.add_argument("--dpc", default=None, help="Civil Protection CSV: adds rosenbrock on italy-dpc")
+    ap.add_argument("--rules", nargs="+", default=None,
+                    help="decision rules for the outcome learner (mode or mode@value; default: "
+                    + " ".join(LEARNERS["outcomes"][1]) + ")")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/generalization"))
     ap.add_argument("--report-only", action="store_true")
@@ -211,14 +216,18 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "results.jsonl"
     done = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
-    have = {key_id(r) for r in done}
+    have = {(*key_id(r), r["rule"]) for r in done}
     cells = [("italy-synthetic", None, n, 0.0) for n in args.notions]
     cells += [("italy-synthetic", None, "rosenbrock", z) for z in args.noise]
     if args.dpc:
         cells.append(("italy-dpc", args.dpc, "rosenbrock", 0.0))
     keys = [{"scenario": s, "data": d, "notion": n, "noise": z, "seed": seed, "learner": lr}
             for s, d, n, z in cells for seed in args.seeds for lr in args.learners]
-    todo = [k for k in keys if key_id(k) not in have]
+    def rules_of(k: dict) -> tuple[str, ...]:
+        wanted = LEARNERS[k["learner"]][1] if k["learner"] != "outcomes" or not args.rules else args.rules
+        return tuple(r for r in wanted if (*key_id(k), r) not in have)
+
+    todo = [k for k in keys if rules_of(k)]
     cache = str(args.out / "cache")
     if todo and not args.report_only:
         # seed data first (samples once per scenario and seed, latent costs once per notion)
@@ -237,7 +246,7 @@ def main() -> None:
         warm(list({(k["scenario"], k["notion"], k["seed"]): k for k in todo}.values()))
         print(f"seed data ready in {time.perf_counter() - t0:.0f} s", flush=True)
         runner = Parallel(n_jobs=args.jobs, return_as="generator_unordered")
-        for rows in runner(delayed(run_one)(k, cache) for k in todo):
+        for rows in runner(delayed(run_one)(k, cache, rules_of(k)) for k in todo):
             with open(results, "a") as fh:
                 for r in rows:
                     fh.write(json.dumps(r) + "\n")

@@ -19,10 +19,10 @@ from fairtwin.costs import QuadraticCost
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.learn import PreferenceCostLearner
-from fairtwin.oracles import RosenbrockOracle, SimulatedRater, get_oracle, oracle_bound
+from fairtwin.oracles import SimulatedRater, get_oracle, oracle_bound
 from fairtwin.reduce import PCA, lift
 from fairtwin.sampling import SamplerConfig, sample_context
-from fairtwin.twin import Scenario
+from fairtwin.twin import RosenbrockOracle, Scenario
 
 
 @settings(max_examples=40, deadline=None)

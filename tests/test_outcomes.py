@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from fairtwin.costs import QuadraticCost
 from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
-from fairtwin.oracles import GiniOracle, get_oracle
+from fairtwin.oracles import get_oracle
 from fairtwin.pipeline import ExperimentConfig, outcome_maps, sample_stage
 from fairtwin.resolve import ResolveConfig, resolve_context
-from fairtwin.twin import Context, ICUTwin, Scenario, TwinConfig
+from fairtwin.twin import Context, GiniOracle, ICUTwin, Scenario, TwinConfig
 from fairtwin.twin.regions import RegionTable
 
 

@@ -318,10 +318,12 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         config = config.override(n_jobs=kw["n_jobs"])
     # validate names early, before any long work
     from fairtwin.learn import LOSSES
-    from fairtwin.oracles import ORACLES, RATERS
+    from fairtwin.oracles import GENERIC_ORACLES, RATERS
+    from fairtwin.twin import ICU_ORACLES
 
-    if config.labels.oracle not in ORACLES:
-        raise UnknownNameError("oracle", config.labels.oracle, ORACLES)
+    oracle = config.labels.oracle
+    if ":" not in oracle and oracle not in {**ICU_ORACLES, **GENERIC_ORACLES}:
+        raise UnknownNameError("oracle", oracle, [*ICU_ORACLES, "package.module:function"])
     if config.labels.rater not in RATERS:
         raise UnknownNameError("rater", config.labels.rater, RATERS)
     if config.learner.loss not in LOSSES:

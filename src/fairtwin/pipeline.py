@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
-from fairtwin.evaluate.plots import plot_loads, plot_weeks
+from fairtwin.evaluate.plots import plot_week as plot_context
+from fairtwin.evaluate.plots import plot_weeks
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.learn import OutcomeCostLearner, PreferenceCostLearner
 from fairtwin.oracles import get_oracle, get_rater, oracle_bound
@@ -635,7 +636,7 @@ def evaluate_stage(
             float(times[row]), statuses[row], dataset.decisions[idx],
             None if candidate_costs is None else candidate_costs[idx],
         ))
-    summaries = {s: summarise(weeks, s).to_dict() for s in ("train", "held-out")
+    summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
     result = {"summary": summaries, "splits": split_dates(dataset, scenario),
               "weeks": [asdict(w) for w in weeks]}
@@ -644,16 +645,16 @@ def evaluate_stage(
         text = json.dumps(result, indent=2)
         atomic_write(out_dir / "metrics.json", lambda tmp: Path(tmp).write_text(text))
         np.savez(out_dir / "oracle_bound.npz", decisions=np.array(bounds))
-        plot_weeks(weeks, out_dir / "weeks.png")
+        plot_weeks(weeks, out_dir / "weeks.png", scenario.twin.price_unit_name)
         if plot_week is None:  # the overloaded training week with the largest overflow
             over = [w for w in weeks if w.category == "overloaded" and w.split == "train"]
             plot_week = max(over, key=lambda w: w.overflow_nom).week if over else weeks[0].week
         row = int(np.flatnonzero(dataset.context_ids == plot_week)[0]) \
             if plot_week in dataset.context_ids else 0
         context = scenario.contexts[int(dataset.context_ids[row])]
-        plot_loads(oracle, context, {"nominal": dataset.decisions[nom[row]],
-                                     "learned": decisions[row], "oracle bound": bounds[row]},
-                   out_dir / f"loads_week{context.index}.png")
+        plot_context(scenario.twin, oracle, context,
+                  {"nominal": dataset.decisions[nom[row]], "learned": decisions[row],
+                   "oracle bound": bounds[row]}, out_dir)
     return result
 
 

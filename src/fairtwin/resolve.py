@@ -20,6 +20,10 @@ pairs, three modes build the MIQP:
   never ranked below it by ``f`` and never costs more; if the solve stops at a limit with a
   worse decision, select's candidate is returned.
 
+Here ``w_overflow`` is the twin's price unit (:attr:`~fairtwin.twin.base.Twin.price_unit`; for
+the ICU twin one patient without a bed) and *overflow* its guarded quantity
+(:meth:`~fairtwin.twin.base.Twin.guard_row`); a twin without one has no guard rows.
+
 The tie-break matters: directions outside the PCA span are otherwise free and stall the solver.
 """
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,7 +40,7 @@ from numpy.typing import NDArray
 from fairtwin.costs import QuadraticCost
 from fairtwin.exceptions import SolveLimitError, UnknownNameError, ValidationError
 from fairtwin.solvers import SolveResult, SolverOptions, Status, get_solver
-from fairtwin.twin import Context, ICUTwin
+from fairtwin.twin.base import Twin
 
 __all__ = ["ResolveConfig", "Resolved", "MODES", "resolve_context", "select_candidate"]
 
@@ -101,8 +106,8 @@ class Resolved:
 
 
 def resolve_context(
-    twin: ICUTwin,
-    context: Context,
+    twin: Twin,
+    context: Any,
     cost: QuadraticCost,
     f_scale: float,
     config: ResolveConfig = ResolveConfig(),
@@ -135,10 +140,9 @@ def resolve_context(
         if not nom.has_solution:
             raise SolveLimitError(f"no nominal decision for {context.label}: {nom.status.value}")
         nominal = nom.x
-    w_over = twin.config.overflow_weight
-    weight = w_over / f_scale
-    overflow_cols = problem.layout.variables["overflow"]
-    nominal_overflow = float(np.sum(nominal[overflow_cols]))
+    weight = twin.price_unit / f_scale
+    guard = twin.guard_row(problem)
+    nominal_overflow = float(guard @ nominal) if guard is not None else 0.0
     if config.mode == "select":
         return select_candidate(twin, context, cost, candidates, nominal_overflow)
     floor = None
@@ -153,10 +157,8 @@ def resolve_context(
     else:
         p = problem.with_objective(c=base_c, quadratic=cost.scaled(scale))
     start = nominal
-    if config.mode in ("guard", "budget"):
-        row = np.zeros(problem.n_vars)
-        row[overflow_cols] = 1.0
-        p = p.with_rows("overflow_guard", row, -np.inf, nominal_overflow + 1e-6)
+    if config.mode in ("guard", "budget") and guard is not None:
+        p = p.with_rows("overflow_guard", guard, -np.inf, nominal_overflow + 1e-6)
     if floor is not None:
         start = twin.complete(floor.decision, context)
         cap = float(problem.c @ start)
@@ -180,15 +182,15 @@ def resolve_context(
         log.warning("the budget re-solve of %s ranked below select's candidate (%s); keeping "
                     "the candidate", context.label, result.status.value)
         return Resolved(floor.decision, result, 0.0, result.time_s, "selected")
-    rise = float(twin.overflow(u, context).sum()) - nominal_overflow
+    rise = twin.guarded(u, context) - nominal_overflow if guard is not None else 0.0
     if config.mode == "replace" and rise > 0.5:
-        log.warning("replace mode raised the overflow of %s by %.0f patients", context.label, rise)
+        log.warning("replace mode raised the %s of %s by %.3g", twin.guard_name, context.label, rise)
     return Resolved(u, result, max(rise, 0.0), result.time_s, result.status.value)
 
 
 def select_candidate(
-    twin: ICUTwin,
-    context: Context,
+    twin: Twin,
+    context: Any,
     cost: QuadraticCost,
     candidates: NDArray[np.float64] | None,
     nominal_overflow: float,
@@ -201,11 +203,11 @@ def select_candidate(
             f"select mode needs the candidate decisions of {context.label}; none were given"
         )
     U = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
-    overflow = np.array([float(twin.overflow(u, context).sum()) for u in U])
+    overflow = np.array([twin.guarded(u, context) for u in U])
     ok = overflow <= nominal_overflow + 1e-6
     if not ok.any():
         raise ValidationError(
-            f"no candidate of {context.label} keeps the overflow at the nominal decision's "
+            f"no candidate of {context.label} keeps the {twin.guard_name} at the nominal decision's "
             f"({nominal_overflow:g}); include the nominal decision among the candidates"
         )
     f = np.atleast_1d(cost(U))

@@ -4,11 +4,15 @@ For each context the sampler returns the nominal decision plus ``n_samples`` oth
 
 - half by *perturbed nominal costs*: the nominal MILP with log-normally perturbed costs and a
   random subset of deployments and transfers made attractive;
-- half *targeted*: an L1 MILP aimed at random per-region load targets
-  ``ρ*_i = ρ_i + α_i (ρ̄ − ρ_i)``, ``α_i ~ U(0, 1)``, between today's load ratio and the national
-  average, minimising ``Σ_i |load_i − ρ*_i (C_i + y_i)|`` plus a small share of the nominal cost.
+- half *targeted*: an L1 MILP aimed at a random fairer-looking decision, built by the twin
+  (:meth:`~fairtwin.twin.base.Twin.targeted_problem`). The ICU twin aims at random per-region
+  load targets ``ρ*_i = ρ_i + α_i (ρ̄ − ρ_i)``, ``α_i ~ U(0, 1)``, between today's load ratio and
+  the national average, minimising ``Σ_i |load_i − ρ*_i (C_i + y_i)|`` plus a small share of the
+  nominal cost; any other twin aims one group of its named outcomes at points between their
+  nominal values and the group's mean.
 
-Every decision is checked feasible by the twin and duplicates are removed. Work is parallel over
+Integer decision variables are rounded, every decision is checked feasible by the twin and
+duplicates are removed. Work is parallel over
 contexts (joblib) with a progress bar; every solver call has a time limit.
 """
 
@@ -16,16 +20,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from joblib import Parallel, delayed
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.solvers import SolverOptions, Status, get_solver
-from fairtwin.twin import Context, ICUTwin, Layout, Problem
+from fairtwin.twin.base import Twin
 from fairtwin.twin.scenarios import as_generator
 
 __all__ = ["SamplerConfig", "ContextSamples", "sample_context", "sample_decisions"]
@@ -90,55 +94,9 @@ class ContextSamples:
     n_targeted: int
 
 
-def _flow_matrix(twin: ICUTwin, n_vars: int) -> sp.csr_matrix:
-    """Rows ``in_i − out_i`` over the problem's columns, shape (n_regions, n_vars)."""
-    R, P = twin.n_regions, twin.n_pairs
-    src, dst = twin.pairs
-    cols = R + np.arange(P)
-    return sp.csr_matrix(
-        (np.r_[-np.ones(P), np.ones(P)], (np.r_[src, dst], np.r_[cols, cols])), shape=(R, n_vars)
-    )
-
-
-def targeted_problem(
-    twin: ICUTwin, context: Context, problem: Problem, targets: NDArray[np.float64], weight: float,
-    cost_share: float = 0.01,
-) -> Problem:
-    """The L1 MILP aiming each region's post-decision load ratio at ``targets``.
-
-    Adds ``n_regions`` deviation columns ``dev_i ≥ |D_i + in_i − out_i − ρ*_i (C_i + y_i)|`` and
-    ``2 n_regions`` rows (group ``target``); the objective is ``weight Σ dev + cost_share · J``.
-    """
-    R = twin.n_regions
-    n = problem.n_vars
-    flow = _flow_matrix(twin, n)
-    y_part = sp.csr_matrix((-targets, (np.arange(R), np.arange(R))), shape=(R, n))
-    gap = flow + y_part  # load_i - D_i - rho*_i y_i
-    rhs = targets * context.capacity - context.demand
-    eye = sp.identity(R, format="csr")
-    rows = sp.vstack([sp.hstack([gap, -eye]), sp.hstack([-gap, -eye])], format="csr")
-    A = sp.vstack([sp.hstack([problem.A, sp.csr_matrix((problem.n_rows, R))]), rows], format="csr")
-    layout = Layout(
-        {**problem.layout.variables, "deviation": slice(n, n + R)},
-        {**problem.layout.constraints, "target": slice(problem.n_rows, problem.n_rows + 2 * R)},
-    )
-    return Problem(
-        name=f"{problem.name} (targeted)",
-        c=np.r_[cost_share * problem.c, np.full(R, weight)],
-        A=A,
-        row_lower=np.r_[problem.row_lower, np.full(2 * R, -np.inf)],
-        row_upper=np.r_[problem.row_upper, rhs, -rhs],
-        lower=np.r_[problem.lower, np.zeros(R)],
-        upper=np.r_[problem.upper, np.full(R, np.inf)],
-        integrality=np.r_[problem.integrality, np.zeros(R, dtype=bool)],
-        layout=layout,
-        decision_index=problem.decision_index,
-    )
-
-
 def sample_context(
-    twin: ICUTwin,
-    context: Context,
+    twin: Twin,
+    context: Any,
     config: SamplerConfig = SamplerConfig(),
     random_state: int | np.random.Generator | None = None,
     nominal: NDArray[np.float64] | None = None,
@@ -150,42 +108,41 @@ def sample_context(
     solver = get_solver("highs", options)
     problem = twin.build(context)
     d = twin.n_decision
+    dec = problem.decision_index
     if nominal is None:
         res = solver.solve(problem, SolverOptions(time_limit_s=max(5.0, config.time_limit_s)))
         if not res.has_solution:
             raise ValidationError(f"no nominal decision for {context.label}: {res.status.value}")
-        nominal = res.x[:d]
-    found = [np.asarray(nominal, dtype=np.float64)]
+        nominal = res.x[dec]
+    nominal = np.asarray(nominal, dtype=np.float64)
+    found = [nominal]
     kinds = [False]
     n_targeted = int(round(config.targeted_share * config.n_samples))
-    R = twin.n_regions
-    rho = context.demand / np.maximum(context.capacity, 1)
-    rho_bar = context.demand.sum() / max(context.capacity.sum() + context.pool, 1)
     base = problem.c
-    friendly = config.deviation_weight * 0.5
+    friendly = twin.lure_scale(problem, config.deviation_weight)
     for k in range(config.n_samples):
         targeted = k < n_targeted
         if targeted:
-            alpha = rng.uniform(0.0, 1.0, size=R) ** rng.uniform(0.3, 1.5)
-            targets = rho + alpha * (rho_bar - rho)
-            p = targeted_problem(twin, context, problem, targets, config.deviation_weight)
+            p = twin.targeted_problem(context, problem, nominal, rng, config.deviation_weight)
         else:
             c = base * np.exp(config.cost_sigma * rng.normal(size=base.size))
             lure = rng.random(d) < rng.uniform(0.02, 0.2)
-            c[:d][lure] -= rng.uniform(0.0, 1.0, size=lure.sum()) * friendly
+            c[dec[lure]] -= rng.uniform(0.0, 1.0, size=lure.sum()) * friendly
             p = problem.with_objective(c=c)
         res = solver.solve(p)
         if res.status not in (Status.OPTIMAL, Status.TIME_LIMIT) or not res.has_solution:
             log.debug("sample %d of %s: %s", k, context.label, res.status.value)
             continue
-        u = res.x[:d]
+        u = res.x[dec]
         if not twin.check(u, context).feasible:  # pragma: no cover - solvers return feasible x
             log.warning("dropping an infeasible sample of %s", context.label)
             continue
         found.append(u)
         kinds.append(targeted)
-    U = np.round(np.array(found))
-    _, first = np.unique(U, axis=0, return_index=True)
+    U = np.array(found)
+    integral = problem.integrality[dec]
+    U[:, integral] = np.round(U[:, integral])
+    _, first = np.unique(np.round(U, 9), axis=0, return_index=True)
     keep = np.sort(first)  # keeps row 0 (the nominal decision) first
     return ContextSamples(context.index, U[keep], int(np.sum(np.array(kinds)[keep])))
 
@@ -195,8 +152,8 @@ def _worker(twin, context, config, seed):  # type: ignore[no-untyped-def]
 
 
 def sample_decisions(
-    twin: ICUTwin,
-    contexts: list[Context] | tuple[Context, ...],
+    twin: Twin,
+    contexts: list[Any] | tuple[Any, ...],
     config: SamplerConfig = SamplerConfig(),
     random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,

@@ -4,33 +4,24 @@ Per context: ``R`` (latent unfairness, lower is fairer) and ``J`` (nominal cost,
 from the decision) of the nominal decision ``u_nom``, the learned-cost decision ``u_sur`` and
 the oracle bound ``u_orc``. A *win* is ``R(u_sur) < R(u_nom)``. ``ΔR = (R_nom − R_sur)/R_nom``
 is the relative fairness improvement, ``ΔJ = J_sur − J_nom`` the price of fairness (absolute,
-and in overflow-patient equivalents ``ΔJ / w_overflow``: a relative ΔJ is meaningless when
-``J_nom = 0``). ``ΔR_sur / ΔR_orc`` is the share of the reachable gain that was captured.
+and in the twin's price unit ``ΔJ / w_overflow``, for the ICU twin overflow-patient equivalents:
+a relative ΔJ is meaningless when ``J_nom = 0``). *Overflow* is the twin's guarded quantity
+(patients without a bed for the ICU twin). ``ΔR_sur / ΔR_orc`` is the share of the reachable
+gain that was captured.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fairtwin.oracles import FairnessOracle
-from fairtwin.twin import Context, ICUTwin
+from fairtwin.twin.base import Twin
 
-__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "week_category", "CATEGORIES"]
-
-CATEGORIES = ("overloaded", "normal", "near-zero")
-
-
-def week_category(context: Context, near_zero_share: float = 0.05) -> str:
-    """``overloaded`` (a region over base capacity), ``near-zero`` (total demand under
-    ``near_zero_share`` of total capacity) or ``normal``."""
-    if context.overloaded:
-        return "overloaded"
-    if context.demand.sum() < near_zero_share * context.capacity.sum():
-        return "near-zero"
-    return "normal"
+__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -78,9 +69,9 @@ def _rel(before: float, after: float) -> float:
 
 
 def week_metrics(
-    twin: ICUTwin,
+    twin: Twin,
     oracle: FairnessOracle,
-    context: Context,
+    context: Any,
     split: str,
     u_nom: NDArray[np.float64],
     u_sur: NDArray[np.float64],
@@ -100,12 +91,12 @@ def week_metrics(
     upper = twin.build(context).upper[: twin.n_decision]
     has_room = upper > 0
     at_upper = np.abs(u_sur - upper) < 0.5
-    R = twin.n_regions
+    totals = twin.decision_totals(u_sur)
     return WeekMetrics(
         week=context.index,
         label=context.label,
         split=split,
-        category=week_category(context),
+        category=twin.category(context),
         R_nom=R_nom,
         R_sur=R_sur,
         R_orc=R_orc,
@@ -116,11 +107,11 @@ def week_metrics(
         dR_orc=dR_orc,
         dR_ratio=dR / dR_orc if dR_orc > 0 else 0.0,
         dJ=J_sur - J_nom,
-        dJ_overflow_equiv=(J_sur - J_nom) / twin.config.overflow_weight,
-        overflow_nom=float(twin.overflow(u_nom, context).sum()),
-        overflow_sur=float(twin.overflow(u_sur, context).sum()),
-        beds_sur=float(u_sur[:R].sum()),
-        transfers_sur=float(u_sur[R:].sum()),
+        dJ_overflow_equiv=(J_sur - J_nom) / twin.price_unit,
+        overflow_nom=twin.guarded(u_nom, context),
+        overflow_sur=twin.guarded(u_sur, context),
+        beds_sur=totals.get("beds", float("nan")),
+        transfers_sur=totals.get("transfers", float("nan")),
         share_upper_bounds_active=float(at_upper[has_room].mean()) if has_room.any() else 0.0,
         solve_time_s=solve_time_s,
         solve_status=solve_status,
@@ -155,14 +146,14 @@ class Summary:
         return asdict(self)
 
 
-def summarise(weeks: list[WeekMetrics], split: str) -> Summary:
+def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] | None = None) -> Summary:
     """Aggregate metrics; ``dR_ratio_aggregate = Σ(R_nom − R_sur) / Σ(R_nom − R_orc)`` over
     weeks with relative weights (each week's ΔR and ΔR_orc, so that no week dominates)."""
     ws = [w for w in weeks if w.split == split]
     if not ws:
         raise ValueError(f"no weeks in split {split!r}")
     by_cat = {}
-    for cat in CATEGORIES:
+    for cat in categories or tuple(dict.fromkeys(w.category for w in weeks)):
         sel = [w for w in ws if w.category == cat]
         by_cat[cat] = f"{sum(w.win for w in sel)}/{len(sel)}"
     dR = np.array([w.dR for w in ws])
@@ -218,7 +209,7 @@ class Coverage:
     mean_decisions: float
 
 
-def sample_coverage(oracle: FairnessOracle, contexts: list[Context],
+def sample_coverage(oracle: FairnessOracle, contexts: list[Any],
                     decisions_per_week: list[NDArray[np.float64]]) -> Coverage:
     """Coverage of the samples of each week; row 0 of each week is the nominal decision."""
     fairer, best, spread, with_fairer, n = [], [], [], 0, []

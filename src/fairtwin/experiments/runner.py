@@ -173,9 +173,9 @@ def _score(spec: RunSpec, data: SeedData, scenario, decisions, rows, times, stat
         name = split.replace("_", "-")
         if not any(w.split == name for w in weeks):
             continue
-        s = summarise(weeks, name)
+        s = summarise(weeks, name, scenario.twin.categories)
         for cat in ("overloaded", "normal"):
-            won, n = s.wins_by_category[cat].split("/")
+            won, n = s.wins_by_category.get(cat, "0/0").split("/")
             metrics[f"wins_{cat}_{split}"] = int(won)
             metrics[f"weeks_{cat}_{split}"] = int(n)
         sel = [w for w in weeks if w.split == name]

@@ -1,135 +1,186 @@
-"""Built-in latent fairness costs over post-decision load ratios ``ρ_i``.
+"""Notions of fairness by name, for any twin.
 
-- ``rosenbrock`` (default, as in the paper): with ``z_i = 1 + κ(ρ_i − ρ̄)``,
-  ``R = Σ_{i<n} [100 (z_{i+1} − z_i²)² + (1 − z_i)²]``, zero exactly when every region carries
-  the national average load ``ρ̄`` (post-decision). Non-convex on purpose.
-- ``gini``: the Gini coefficient of the load ratios.
-- ``max-min``: the spread ``max_i ρ_i − min_i ρ_i``.
-- ``quadratic``: ``½ Σ_i (ρ_i − ρ̄)²``, a convex-in-ρ reference used in tests.
-- ``gini-travel``: the Gini coefficient plus what long transfers cost the patients moved:
-  ``γ · Σ_ij max(0, d_ij − d_0) x_ij / Σ_i D_i`` (km beyond ``d_0`` = 200 km per ICU patient of
-  the week, ``γ`` = 0.004 per km): a notion that depends on more than where the loads end up.
+A name is looked up, in order, among
+
+1. the twin's own notions (:meth:`~fairtwin.twin.base.Twin.oracles`; the ICU twin's are
+   ``rosenbrock``, ``gini``, ``max-min``, ``quadratic``, ``gini-travel``);
+2. the generic notions over one group of the twin's named outcomes, ``NAME`` or
+   ``NAME:GROUP`` (default group: the first with more than one outcome):
+
+   - ``gini``: the Gini coefficient of the group's outcomes (mean absolute difference over
+     twice the mean; the mean absolute difference alone when the mean is not positive);
+   - ``max-min``: their spread ``max − min``;
+   - ``quadratic``: ``½ Σ_i (φ_i − φ̄)²``;
+
+3. a Python callable ``package.module:function``, imported only when named. It is called as
+   ``function(values, outcomes, context)`` with ``values`` the outcomes of the decisions,
+   shape (n_decisions, n_outcomes), ``outcomes`` the context's
+   :class:`~fairtwin.twin.outcomes.Outcomes` (names, groups, units) and returns one latent
+   cost per decision (lower is fairer). ``package.module:Class`` may also name a
+   :class:`FairnessOracle` subclass, built with the twin.
 """
 
 from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import UnknownNameError, ValidationError
 from fairtwin.oracles.base import FairnessOracle
-from fairtwin.twin import Context, ICUTwin
+from fairtwin.twin.base import Twin
 
 __all__ = [
-    "RosenbrockOracle",
-    "GiniOracle",
-    "MaxMinOracle",
-    "SquaredDeviationOracle",
-    "TravelBurdenOracle",
-    "ORACLES",
+    "OutcomeGroupOracle",
+    "CallableOracle",
+    "GENERIC_ORACLES",
+    "available_oracles",
     "get_oracle",
 ]
 
 
-class RosenbrockOracle(FairnessOracle):
-    """Shifted Rosenbrock cost of the load ratios (DESIGN.md, the paper's simulated human).
+class OutcomeGroupOracle(FairnessOracle):
+    """A spread of one group of the twin's named outcomes (see the module docstring).
 
     Parameters
     ----------
-    twin : ICUTwin
-    kappa : float
-        ``κ``, the scale of load deviations.
+    twin : Twin
+    group : str, optional
+        The outcome group (default: the first with more than one outcome).
     """
 
-    name = "rosenbrock"
+    name = "outcome-group"
 
-    def __init__(self, twin: ICUTwin, kappa: float = 1.0) -> None:
+    def __init__(self, twin: Twin, group: str | None = None) -> None:
         super().__init__(twin)
-        if not kappa > 0:
-            raise ValidationError(f"kappa must be positive, got {kappa}")
-        self.kappa = kappa
+        self.group = group
+        self._groups: dict[str, NDArray[np.bool_]] = {}
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        rho = self.load_ratios(U, context)
-        rho_bar = self.national_ratio(U, context)[:, None]
-        z = 1.0 + self.kappa * (rho - rho_bar)
-        return np.sum(100.0 * (z[:, 1:] - z[:, :-1] ** 2) ** 2 + (1.0 - z[:, :-1]) ** 2, axis=1)
+    def values(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
+        """The group's outcomes of each decision, shape (n_decisions, n_group)."""
+        out = self.twin.outcomes(context)
+        group = self.group or default_group(out.groups)
+        if group not in out.group_names:
+            raise UnknownNameError(f"outcome group of {self.name}", group, out.group_names)
+        sel = np.array([g == group for g in out.groups])
+        return out(np.atleast_2d(np.asarray(U, dtype=np.float64)))[:, sel]
+
+    def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
+        raise NotImplementedError
 
 
-class GiniOracle(FairnessOracle):
-    """Gini coefficient of the load ratios."""
+def default_group(groups: tuple[str, ...]) -> str:
+    """The first group with more than one outcome (else the first group)."""
+    for g in dict.fromkeys(groups):
+        if sum(x == g for x in groups) > 1:
+            return g
+    return groups[0]
 
+
+class GroupGini(OutcomeGroupOracle):
     name = "gini"
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        rho = np.sort(self.load_ratios(U, context), axis=1)
-        n = rho.shape[1]
-        total = rho.sum(axis=1)
-        k = np.arange(1, n + 1)
-        g = (2 * (rho * k).sum(axis=1) / np.maximum(total, 1e-12) - (n + 1)) / n
-        return np.where(total > 0, g, 0.0)
+    def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
+        v = self.values(U, context)
+        mad = np.abs(v[:, :, None] - v[:, None, :]).mean(axis=(1, 2))
+        mean = v.mean(axis=1)
+        return np.where(mean > 0, mad / (2 * np.where(mean > 0, mean, 1.0)), mad / 2)
 
 
-class MaxMinOracle(FairnessOracle):
-    """Spread of the load ratios, ``max ρ − min ρ``."""
-
+class GroupSpread(OutcomeGroupOracle):
     name = "max-min"
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        rho = self.load_ratios(U, context)
-        return rho.max(axis=1) - rho.min(axis=1)
+    def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
+        v = self.values(U, context)
+        return v.max(axis=1) - v.min(axis=1)
 
 
-class SquaredDeviationOracle(FairnessOracle):
-    """``½ Σ_i (ρ_i − ρ̄)²``."""
-
+class GroupSquaredDeviation(OutcomeGroupOracle):
     name = "quadratic"
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        rho = self.load_ratios(U, context)
-        rho_bar = self.national_ratio(U, context)[:, None]
-        return 0.5 * np.sum((rho - rho_bar) ** 2, axis=1)
+    def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
+        v = self.values(U, context)
+        return 0.5 * np.sum((v - v.mean(axis=1, keepdims=True)) ** 2, axis=1)
 
 
-class TravelBurdenOracle(GiniOracle):
-    """Gini of the load ratios plus a charge on the long part of every transfer.
-
-    Parameters
-    ----------
-    twin : ICUTwin
-    per_km : float
-        ``γ``, cost per km beyond ``free_km`` per ICU patient of the week.
-    free_km : float
-        ``d_0``, distance a patient may be moved at no charge.
-    """
-
-    name = "gini-travel"
-
-    def __init__(self, twin: ICUTwin, per_km: float = 0.004, free_km: float = 200.0) -> None:
-        super().__init__(twin)
-        if not (per_km >= 0 and free_km >= 0):
-            raise ValidationError("per_km and free_km must be non-negative")
-        self.per_km = per_km
-        self.long_km = np.maximum(twin.pair_km - free_km, 0.0)
-
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
-        patients = max(float(np.sum(context.demand)), 1.0)
-        travel = U[:, self.twin.n_regions:] @ self.long_km / patients
-        return super().cost(U, context) + self.per_km * travel
-
-
-ORACLES: dict[str, type[FairnessOracle]] = {
-    "rosenbrock": RosenbrockOracle,
-    "gini": GiniOracle,
-    "max-min": MaxMinOracle,
-    "quadratic": SquaredDeviationOracle,
-    "gini-travel": TravelBurdenOracle,
+GENERIC_ORACLES: dict[str, type[OutcomeGroupOracle]] = {
+    "gini": GroupGini,
+    "max-min": GroupSpread,
+    "quadratic": GroupSquaredDeviation,
 }
 
 
-def get_oracle(name: str, twin: ICUTwin, **kwargs: float) -> FairnessOracle:
-    """Build an oracle by name; unknown names list the allowed values."""
-    if name not in ORACLES:
-        raise UnknownNameError("oracle", name, ORACLES)
-    return ORACLES[name](twin, **kwargs)
+class CallableOracle(FairnessOracle):
+    """A latent cost given as ``function(values, outcomes, context)`` on the named outcomes."""
+
+    def __init__(self, twin: Twin, function: Callable[..., Any], name: str) -> None:
+        super().__init__(twin)
+        self.function = function
+        self.name = name
+
+    def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
+        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+        out = self.twin.outcomes(context)
+        try:
+            raw = self.function(out(U), out, context)
+        except Exception as exc:  # a user's function: say whose error it is
+            raise ValidationError(f"the oracle {self.name} raised {type(exc).__name__}: {exc}") from exc
+        try:
+            values = np.asarray(raw, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"the oracle {self.name} must return numbers, one per decision; got "
+                f"{type(raw).__name__}"
+            ) from None
+        if values.shape[0] != U.shape[0]:
+            raise ValidationError(
+                f"the oracle {self.name} returned {values.shape[0]} values for {U.shape[0]} "
+                f"decisions; it must return one latent cost per decision (row of values)"
+            )
+        if not np.all(np.isfinite(values)):
+            raise ValidationError(f"the oracle {self.name} returned NaN or inf")
+        return values
+
+
+def available_oracles(twin: Twin) -> list[str]:
+    """Names an oracle may be given by for this twin (callables ``module:function`` aside)."""
+    return list(dict.fromkeys([*twin.oracles(), *GENERIC_ORACLES]))
+
+
+def _import(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValidationError(
+            f"cannot import the module of oracle {spec!r}: {exc}; is it installed or on "
+            f"PYTHONPATH?"
+        ) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ValidationError(f"module {module_name!r} has no {attr!r} (oracle {spec!r})") from None
+
+
+def get_oracle(name: str, twin: Twin, **kwargs: Any) -> FairnessOracle:
+    """Build a notion of fairness by name (see the module docstring); unknown names list the
+    allowed values."""
+    own = twin.oracles()
+    if name in own:
+        return own[name](twin, **kwargs)
+    base, sep, group = name.partition(":")
+    if base in GENERIC_ORACLES:
+        if sep and not group:
+            raise ValidationError(f"oracle {name!r}: name an outcome group after ':'")
+        return GENERIC_ORACLES[base](twin, group=group or None, **kwargs)
+    if sep and base and group:
+        target = _import(name)
+        if isinstance(target, type) and issubclass(target, FairnessOracle):
+            return target(twin, **kwargs)
+        if callable(target):
+            return CallableOracle(twin, target, name)
+        raise ValidationError(f"oracle {name!r} is neither a function nor a FairnessOracle class")
+    raise UnknownNameError("oracle", name, [*available_oracles(twin), "package.module:function"])

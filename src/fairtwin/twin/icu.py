@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.tomlfile import check_setting_types, read_toml
+from fairtwin.twin.base import Twin
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 from fairtwin.twin.regions import RegionTable
@@ -211,14 +213,24 @@ def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.flo
     return out
 
 
-class ICUTwin:
+class ICUTwin(Twin):
     """Builds the allocation problem of a context and interprets decisions.
+
+    One implementation of :class:`~fairtwin.twin.base.Twin`: its guarded quantity is the
+    overflow (patients without an ICU bed), its price unit one overflow patient
+    (``w_overflow``), its weeks are ``overloaded``, ``normal`` or ``near-zero``, its own notions
+    of fairness are those of :mod:`fairtwin.twin.icu_notions` and its sampler aims at random
+    per-region load targets.
 
     Parameters
     ----------
     regions : RegionTable
     config : TwinConfig, optional
     """
+
+    name = "icu"
+    price_unit_name = "overflow patients"
+    guard_name = "patients without an ICU bed"
 
     def __init__(self, regions: RegionTable, config: TwinConfig | None = None) -> None:
         self.regions = regions
@@ -241,6 +253,17 @@ class ICUTwin:
     def n_decision(self) -> int:
         """Length of the decision vector ``u`` = n_regions + n_regions (n_regions − 1)."""
         return self.n_regions + self.n_pairs
+
+    @property
+    def decision_names(self) -> tuple[str, ...]:
+        names = self.regions.names
+        return tuple([f"beds {n}" for n in names]
+                     + [f"transfer {names[i]} -> {names[j]}" for i, j in zip(self._src, self._dst,
+                                                                             strict=True)])
+
+    @property
+    def price_unit(self) -> float:
+        return float(self.config.overflow_weight)
 
     @property
     def pairs(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -343,14 +366,7 @@ class ICUTwin:
 
     # ------------------------------------------------------------------ decisions
     def _decision(self, u: ArrayLike) -> NDArray[np.float64]:
-        arr = np.asarray(u, dtype=np.float64)
-        if arr.ndim != 1 or arr.shape[0] != self.n_decision:
-            raise ValidationError(
-                f"a decision must have shape ({self.n_decision},), got {arr.shape}"
-            )
-        if not np.all(np.isfinite(arr)):
-            raise ValidationError("the decision contains NaN or inf")
-        return arr
+        return self.decision(u)
 
     def split(self, u: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Deployed beds, shape (n_regions,), and the transfer matrix, shape (R, R)."""
@@ -486,3 +502,130 @@ class ICUTwin:
             load_after=self.load_ratios(u, context),
             cost=self.cost_terms(u, context),
         )
+
+    # ------------------------------------------------------------------ the twin interface
+    def guard_row(self, problem: Problem) -> NDArray[np.float64]:
+        """The overflow columns: the guard keeps the patients without a bed at the nominal level."""
+        row = np.zeros(problem.n_vars)
+        row[problem.layout.variables["overflow"]] = 1.0
+        return row
+
+    def guarded(self, u: ArrayLike, context: Context) -> float:
+        """Patients without an ICU bed after decision ``u``."""
+        return float(self.overflow(u, context).sum())
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return WEEK_CATEGORIES
+
+    def category(self, context: Context, near_zero_share: float = 0.05) -> str:
+        """``overloaded`` (a region over base capacity), ``near-zero`` (total demand under
+        ``near_zero_share`` of total capacity) or ``normal``."""
+        if context.overloaded:
+            return "overloaded"
+        if context.demand.sum() < near_zero_share * context.capacity.sum():
+            return "near-zero"
+        return "normal"
+
+    def decision_totals(self, u: ArrayLike) -> dict[str, float]:
+        u = self._decision(u)
+        R = self.n_regions
+        return {"beds": float(u[:R].sum()), "transfers": float(u[R:].sum())}
+
+    def oracles(self) -> dict[str, Any]:
+        from fairtwin.twin.icu_notions import ICU_ORACLES
+
+        return dict(ICU_ORACLES)
+
+    def lure_scale(self, problem: Problem, weight: float = 20.0) -> float:
+        """Half the sampler's deviation weight (cost units per patient)."""
+        return weight * 0.5
+
+    def targeted_problem(self, context: Context, problem: Problem, nominal: NDArray[np.float64],
+                         rng: np.random.Generator, weight: float) -> Problem:
+        """The L1 MILP aiming each region's load ratio at a random target
+        ``ρ*_i = ρ_i + α_i (ρ̄ − ρ_i)`` between today's and the national average."""
+        R = self.n_regions
+        rho = context.demand / np.maximum(context.capacity, 1)
+        rho_bar = context.demand.sum() / max(context.capacity.sum() + context.pool, 1)
+        alpha = rng.uniform(0.0, 1.0, size=R) ** rng.uniform(0.3, 1.5)
+        targets = rho + alpha * (rho_bar - rho)
+        return self.load_target_problem(context, problem, targets, weight)
+
+    def load_target_problem(self, context: Context, problem: Problem, targets: NDArray[np.float64],
+                            weight: float, cost_share: float = 0.01) -> Problem:
+        """The L1 MILP aiming each region's post-decision load ratio at ``targets``.
+
+        Adds ``n_regions`` deviation columns ``dev_i ≥ |D_i + in_i − out_i − ρ*_i (C_i + y_i)|``
+        and ``2 n_regions`` rows (group ``target``); the objective is
+        ``weight Σ dev + cost_share · J``.
+        """
+        R, P = self.n_regions, self.n_pairs
+        n = problem.n_vars
+        cols = R + np.arange(P)
+        flow = sp.csr_matrix(
+            (np.r_[-np.ones(P), np.ones(P)], (np.r_[self._src, self._dst], np.r_[cols, cols])),
+            shape=(R, n))
+        y_part = sp.csr_matrix((-targets, (np.arange(R), np.arange(R))), shape=(R, n))
+        gap = flow + y_part  # load_i - D_i - rho*_i y_i
+        rhs = targets * context.capacity - context.demand
+        eye = sp.identity(R, format="csr")
+        rows = sp.vstack([sp.hstack([gap, -eye]), sp.hstack([-gap, -eye])], format="csr")
+        A = sp.vstack([sp.hstack([problem.A, sp.csr_matrix((problem.n_rows, R))]), rows], format="csr")
+        layout = Layout(
+            {**problem.layout.variables, "deviation": slice(n, n + R)},
+            {**problem.layout.constraints, "target": slice(problem.n_rows, problem.n_rows + 2 * R)},
+        )
+        return Problem(
+            name=f"{problem.name} (targeted)",
+            c=np.r_[cost_share * problem.c, np.full(R, weight)],
+            A=A,
+            row_lower=np.r_[problem.row_lower, np.full(2 * R, -np.inf)],
+            row_upper=np.r_[problem.row_upper, rhs, -rhs],
+            lower=np.r_[problem.lower, np.zeros(R)],
+            upper=np.r_[problem.upper, np.full(R, np.inf)],
+            integrality=np.r_[problem.integrality, np.zeros(R, dtype=bool)],
+            layout=layout,
+            decision_index=problem.decision_index,
+        )
+
+    def neighbours(self, u: NDArray[np.float64], context: Context) -> NDArray[np.float64]:
+        """All single-step neighbours of ``u`` that stay feasible: one bed more or less in a
+        region (within the pool), one bed moved between regions, one patient more or less on a
+        transfer pair (within the transferable share)."""
+        R = self.n_regions
+        d = self.n_decision
+        src = self._src
+        y = u[:R]
+        x = u[R:]
+        movable = self.transferable(context)
+        out = np.bincount(src, weights=x, minlength=R)
+        steps = []
+        eye = _eye(d)
+        pool_left = context.pool - y.sum()
+        if pool_left >= 1:
+            steps.append(eye[:R])
+        steps.append(-eye[:R][y >= 1])
+        give = np.flatnonzero(y >= 1)
+        if give.size:
+            gi, gj = np.meshgrid(give, np.arange(R), indexing="ij")
+            mask = gi != gj
+            m = np.zeros((mask.sum(), d))
+            m[np.arange(m.shape[0]), gi[mask]] = -1
+            m[np.arange(m.shape[0]), gj[mask]] = 1
+            steps.append(m)
+        can_add = out[src] + 1 <= movable[src]
+        steps.append(eye[R:][can_add])
+        steps.append(-eye[R:][x >= 1])
+        delta = np.concatenate(steps, axis=0)
+        return u[None, :] + delta
+
+
+WEEK_CATEGORIES = ("overloaded", "normal", "near-zero")
+
+
+@cache
+def _eye(d: int) -> NDArray[np.float64]:
+    eye = np.eye(d)
+    eye.setflags(write=False)
+    return eye

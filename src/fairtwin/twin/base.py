@@ -1,0 +1,283 @@
+"""The twin interface: what every stage of fairtwin needs to know about an optimisation model.
+
+A twin is a family of (mixed-integer) linear problems, one per *context* (a week, a day, a
+situation), that share their *decision* variables. fairtwin asks only this of it:
+
+- :meth:`Twin.build`: the solver-neutral :class:`~fairtwin.twin.problem.Problem` of a context
+  (its ``decision_index`` names the decision columns ``u``);
+- :meth:`Twin.complete`: the full variable vector of a decision (the other variables at their
+  cheapest feasible values), from which the nominal cost :meth:`Twin.nominal_cost` and the
+  feasibility check :meth:`Twin.check` follow;
+- :meth:`Twin.outcomes`: the named outcomes, affine in ``u``, that people look at when they
+  judge (what the learner, the raters, the rating page and the plots use);
+- optionally a *guarded* quantity (:meth:`Twin.guard_row`), e.g. patients without a bed, that a
+  fairer decision must not raise above the nominal decision's; a price unit to express cost
+  differences in (:attr:`Twin.price_unit`); week categories; the twin's own notions of fairness
+  for simulated raters; and how the sampler aims at diverse decisions.
+
+A context is any object with ``index`` (its position), ``label``, ``start`` (a date or ``None``)
+and ``features()`` (a numeric vector); :class:`TwinContext` is the plain one. The built-in ICU
+twin (:class:`~fairtwin.twin.icu.ICUTwin`) and the folder/linopy twin
+(:class:`~fairtwin.twin.generic.GenericTwin`) implement this class; nothing downstream knows
+more than it. This module imports no solver.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+
+from fairtwin.exceptions import ValidationError
+from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
+
+__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle"]
+
+
+@runtime_checkable
+class ContextLike(Protocol):
+    """What fairtwin reads of a context."""
+
+    index: int
+    label: str
+    start: date | None
+
+    def features(self) -> NDArray[np.float64]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class TwinContext:
+    """A context of a user's twin: its position, label, optional date and numeric features.
+
+    Attributes
+    ----------
+    index : int
+    label : str
+    feature_values : ndarray of shape (n_features,)
+    start : date, optional
+    data : dict
+        Anything else the twin keeps about the context (e.g. its model file).
+    """
+
+    index: int
+    label: str
+    feature_values: NDArray[np.float64]
+    start: date | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        v = np.asarray(self.feature_values, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(v)):
+            raise ValidationError(f"{self.label}: features contain NaN or inf")
+        object.__setattr__(self, "feature_values", v)
+
+    def features(self) -> NDArray[np.float64]:
+        return self.feature_values.copy()
+
+
+class Twin(ABC):
+    """A family of MILPs over shared decision variables (see the module docstring).
+
+    Subclasses set :attr:`name` and :attr:`decision_names` and implement :meth:`build`,
+    :meth:`complete` and :meth:`outcomes`; the other methods have generic defaults.
+    """
+
+    name: str = "twin"
+    #: what one unit of :attr:`price_unit` is called in reports
+    price_unit_name: str = "cost units"
+    #: the name of the guarded quantity (see :meth:`guard_row`)
+    guard_name: str = "guarded quantity"
+
+    @property
+    @abstractmethod
+    def decision_names(self) -> tuple[str, ...]:
+        """Names of the decision variables, in the order of ``u``."""
+
+    @property
+    def n_decision(self) -> int:
+        return len(self.decision_names)
+
+    @property
+    def price_unit(self) -> float:
+        """Nominal cost of one unit in which price differences ``ΔJ`` are reported (1 here)."""
+        return 1.0
+
+    @abstractmethod
+    def build(self, context: Any) -> Problem:
+        """The context's problem; ``problem.decision_index`` are the columns of ``u``."""
+
+    @abstractmethod
+    def complete(self, u: ArrayLike, context: Any) -> NDArray[np.float64]:
+        """The full variable vector of decision ``u`` (the other variables at their cheapest)."""
+
+    @abstractmethod
+    def outcomes(self, context: Any) -> Outcomes:
+        """The named outcomes of the context's decisions."""
+
+    # ------------------------------------------------------------------ generic defaults
+    def decision(self, u: ArrayLike) -> NDArray[np.float64]:
+        """``u`` as a float vector of the right shape; a clear error otherwise."""
+        arr = np.asarray(u, dtype=np.float64)
+        if arr.ndim != 1 or arr.shape[0] != self.n_decision:
+            raise ValidationError(f"a decision must have shape ({self.n_decision},), got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValidationError("the decision contains NaN or inf")
+        return arr
+
+    def check(self, u: ArrayLike, context: Any, tol: float = 1e-6) -> FeasibilityReport:
+        """Feasibility of a decision in a context, per constraint group."""
+        return self.build(context).check(self.complete(u, context), tol=tol)
+
+    def nominal_cost(self, u: ArrayLike, context: Any) -> float:
+        """``J(u)``: the nominal objective of the completed decision."""
+        return self.build(context).objective(self.complete(u, context))
+
+    def guard_row(self, problem: Problem) -> NDArray[np.float64] | None:
+        """Coefficients over the problem's columns of the guarded quantity, or ``None``.
+
+        The guard and select re-solve modes keep it at most at the nominal decision's value.
+        """
+        return None
+
+    def guarded(self, u: ArrayLike, context: Any) -> float:
+        """Value of the guarded quantity for decision ``u`` (0 without a guard)."""
+        problem = self.build(context)
+        row = self.guard_row(problem)
+        return 0.0 if row is None else float(row @ self.complete(u, context))
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The kinds of context results are broken down by."""
+        return ("all",)
+
+    def category(self, context: Any) -> str:
+        """The kind of a context (one of :attr:`categories`)."""
+        return "all"
+
+    def decision_totals(self, u: ArrayLike) -> dict[str, float]:
+        """Sum of the decision per variable block of the layout (e.g. beds, transfers)."""
+        return {"decision": float(np.sum(self.decision(u)))}
+
+    def oracles(self) -> dict[str, Any]:
+        """The twin's own notions of fairness for simulated raters: name → class taking the
+        twin (generic notions over outcome groups are added by :mod:`fairtwin.oracles`)."""
+        return {}
+
+    def lure_scale(self, problem: Problem, weight: float) -> float:
+        """How much cheaper the sampler may make a random decision variable (perturbed-cost
+        samples): half the median nonzero nominal cost of the decision columns."""
+        c = np.abs(problem.c[problem.decision_index])
+        c = c[c > 0]
+        return 0.5 * float(np.median(c)) if c.size else 1.0
+
+    def targeted_problem(self, context: Any, problem: Problem, nominal: NDArray[np.float64],
+                         rng: np.random.Generator, weight: float) -> Problem:
+        """A problem aimed at a random fairer-looking decision (the sampler's targeted half).
+
+        Generic: one outcome group at random; each of its outcomes is aimed at a random point
+        between its nominal value and the group's mean, ``t_i = φ_i + α_i (φ̄ − φ_i)``; the
+        objective is ``weight · Σ_i |φ_i(u) − t_i| / s`` (``s`` the group's spread at the nominal
+        decision) plus 1 % of the nominal cost, relative to the nominal decision's.
+        """
+        out = self.outcomes(context)
+        groups = [g for g in out.group_names if sum(x == g for x in out.groups) > 1]
+        if not groups:
+            groups = list(out.group_names)
+        g = groups[int(rng.integers(len(groups)))]
+        sel = np.array([x == g for x in out.groups])
+        M, b = out.matrix[sel], out.offset[sel]
+        phi = M @ nominal + b
+        alpha = rng.uniform(0.0, 1.0, size=phi.size) ** rng.uniform(0.3, 1.5)
+        targets = phi + alpha * (phi.mean() - phi)
+        spread = float(np.std(phi)) or float(np.abs(phi).max(initial=0.0)) or 1.0
+        x_nom = self.complete(nominal, context)
+        j_nom = max(abs(problem.objective(x_nom)), 1e-9)
+        return deviation_problem(problem, M, b, targets, weight / spread, 0.01 / j_nom, "target")
+
+    def neighbours(self, u: NDArray[np.float64], context: Any) -> NDArray[np.float64]:
+        """Feasible single-step neighbours of a decision (the oracle bound's local search).
+
+        Generic: one unit more or less of one decision variable, and one unit moved between two
+        decision variables of the same block, kept when the completed decision is feasible.
+        """
+        d = self.n_decision
+        problem = self.build(context)
+        eye = np.eye(d)
+        steps = [eye, -eye]
+        if d <= 64:
+            i, j = np.nonzero(~np.eye(d, dtype=bool))
+            m = np.zeros((i.size, d))
+            m[np.arange(i.size), i] = 1.0
+            m[np.arange(i.size), j] = -1.0
+            steps.append(m)
+        cand = u[None, :] + np.concatenate(steps)
+        lo = problem.lower[problem.decision_index]
+        hi = problem.upper[problem.decision_index]
+        cand = cand[np.all((cand >= lo - 1e-9) & (cand <= hi + 1e-9), axis=1)]
+        keep = [k for k, v in enumerate(cand) if self.check(v, context).feasible]
+        return cand[keep]
+
+    def describe(self, u: ArrayLike, context: Any) -> list[tuple[str, str, float, str]]:
+        """Rows ``(group, name, value, unit)`` of a decision's outcomes (tables, pages)."""
+        out = self.outcomes(context)
+        values = out(self.decision(u))[0]
+        return [(g, n, float(v), out.units.get(g, "")) for g, n, v in
+                zip(out.groups, out.names, values, strict=True)]
+
+
+def deviation_problem(problem: Problem, M: NDArray[np.float64], b: NDArray[np.float64],
+                      targets: NDArray[np.float64], weight: float, cost_share: float,
+                      group: str) -> Problem:
+    """``problem`` with deviation columns ``dev_k ≥ |M_k u + b_k − t_k|`` (rows ``group``) and the
+    objective ``weight · Σ dev + cost_share · c x``."""
+    n, k = problem.n_vars, M.shape[0]
+    Mu = sp.csr_matrix((M[:, :].ravel(),
+                        (np.repeat(np.arange(k), M.shape[1]), np.tile(problem.decision_index, k))),
+                       shape=(k, n))
+    rhs = targets - b
+    eye = sp.identity(k, format="csr")
+    rows = sp.vstack([sp.hstack([Mu, -eye]), sp.hstack([-Mu, -eye])], format="csr")
+    A = sp.vstack([sp.hstack([problem.A, sp.csr_matrix((problem.n_rows, k))]), rows], format="csr")
+    layout = Layout({**problem.layout.variables, "deviation": slice(n, n + k)},
+                    {**problem.layout.constraints, group: slice(problem.n_rows, problem.n_rows + 2 * k)})
+    return Problem(
+        name=f"{problem.name} ({group})",
+        c=np.r_[cost_share * problem.c, np.full(k, weight)],
+        A=A,
+        row_lower=np.r_[problem.row_lower, np.full(2 * k, -np.inf)],
+        row_upper=np.r_[problem.row_upper, rhs, -rhs],
+        lower=np.r_[problem.lower, np.zeros(k)],
+        upper=np.r_[problem.upper, np.full(k, np.inf)],
+        integrality=np.r_[problem.integrality, np.zeros(k, dtype=bool)],
+        layout=layout,
+        decision_index=problem.decision_index,
+    )
+
+
+class FairnessOracle(ABC):
+    """A latent fairness cost ``R(u, x0)`` of decisions in a context (lower is fairer).
+
+    Parameters
+    ----------
+    twin : Twin
+    """
+
+    name: str = "oracle"
+
+    def __init__(self, twin: Twin) -> None:
+        self.twin = twin
+
+    @abstractmethod
+    def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
+        """Latent cost of each decision, shape (n_decisions,)."""
+
+    def __call__(self, U: ArrayLike, context: Any) -> NDArray[np.float64] | float:
+        U = np.asarray(U, dtype=np.float64)
+        values = self.cost(np.atleast_2d(U), context)
+        return float(values[0]) if U.ndim == 1 else values

@@ -1,0 +1,189 @@
+"""The ICU twin's own notions of fairness, over post-decision load ratios ``ρ_i``.
+
+- ``rosenbrock`` (default, as in the paper): with ``z_i = 1 + κ(ρ_i − ρ̄)``,
+  ``R = Σ_{i<n} [100 (z_{i+1} − z_i²)² + (1 − z_i)²]``, zero exactly when every region carries
+  the national average load ``ρ̄`` (post-decision). Non-convex on purpose.
+- ``gini``: the Gini coefficient of the load ratios.
+- ``max-min``: the spread ``max_i ρ_i − min_i ρ_i``.
+- ``quadratic``: ``½ Σ_i (ρ_i − ρ̄)²``, a convex-in-ρ reference used in tests.
+- ``gini-travel``: the Gini coefficient plus what long transfers cost the patients moved:
+  ``γ · Σ_ij max(0, d_ij − d_0) x_ij / Σ_i D_i`` (km beyond ``d_0`` = 200 km per ICU patient of
+  the week, ``γ`` = 0.004 per km): a notion that depends on more than where the loads end up.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fairtwin.exceptions import ValidationError
+from fairtwin.twin.base import FairnessOracle
+from fairtwin.twin.icu import Context, ICUTwin
+
+__all__ = [
+    "LoadOracle",
+    "RosenbrockOracle",
+    "GiniOracle",
+    "MaxMinOracle",
+    "SquaredDeviationOracle",
+    "TravelBurdenOracle",
+    "ICU_ORACLES",
+    "post_decision_loads",
+]
+
+
+def _net_inflow(twin: ICUTwin) -> NDArray[np.float64]:
+    """(n_pairs, n_regions) matrix: +1 at a pair's destination, −1 at its source."""
+    src, dst = twin.pairs
+    return _incidence(twin.n_regions, np.asarray(src, dtype=np.int64).tobytes(),
+                      np.asarray(dst, dtype=np.int64).tobytes())
+
+
+@lru_cache(maxsize=16)
+def _incidence(n_regions: int, src_bytes: bytes, dst_bytes: bytes) -> NDArray[np.float64]:
+    src, dst = np.frombuffer(src_bytes, dtype=np.int64), np.frombuffer(dst_bytes, dtype=np.int64)
+    E = np.zeros((src.size, n_regions))
+    E[np.arange(src.size), src] -= 1.0
+    E[np.arange(src.size), dst] += 1.0
+    E.setflags(write=False)
+    return E
+
+
+def post_decision_loads(
+    twin: ICUTwin, U: ArrayLike, context: Context
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Patients present and beds available per region after each decision.
+
+    Parameters
+    ----------
+    U : ndarray of shape (n_decisions, n_decision) or (n_decision,)
+
+    Returns
+    -------
+    load, beds : ndarray of shape (n_decisions, n_regions)
+    """
+    U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+    if U.shape[1] != twin.n_decision:
+        raise ValidationError(
+            f"decisions must have {twin.n_decision} entries, got {U.shape[1]}"
+        )
+    R = twin.n_regions
+    X = U[:, R:]
+    load = context.demand[None, :] + X @ _net_inflow(twin)
+    beds = context.capacity[None, :] + U[:, :R]
+    return load, beds
+
+
+class LoadOracle(FairnessOracle):
+    """A notion of fairness of the ICU twin's post-decision load ratios."""
+
+    twin: ICUTwin
+
+    def load_ratios(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        """Post-decision load ratios, shape (n_decisions, n_regions); empty regions count 0."""
+        load, beds = post_decision_loads(self.twin, U, context)
+        return np.divide(load, beds, out=np.zeros_like(load), where=beds > 0)
+
+    def national_ratio(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        """``ρ̄``: total patients over total beds after each decision, shape (n_decisions,)."""
+        load, beds = post_decision_loads(self.twin, U, context)
+        return load.sum(axis=1) / np.maximum(beds.sum(axis=1), 1.0)
+
+
+class RosenbrockOracle(LoadOracle):
+    """Shifted Rosenbrock cost of the load ratios (DESIGN.md, the paper's simulated human).
+
+    Parameters
+    ----------
+    twin : ICUTwin
+    kappa : float
+        ``κ``, the scale of load deviations.
+    """
+
+    name = "rosenbrock"
+
+    def __init__(self, twin: ICUTwin, kappa: float = 1.0) -> None:
+        super().__init__(twin)
+        if not kappa > 0:
+            raise ValidationError(f"kappa must be positive, got {kappa}")
+        self.kappa = kappa
+
+    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        rho = self.load_ratios(U, context)
+        rho_bar = self.national_ratio(U, context)[:, None]
+        z = 1.0 + self.kappa * (rho - rho_bar)
+        return np.sum(100.0 * (z[:, 1:] - z[:, :-1] ** 2) ** 2 + (1.0 - z[:, :-1]) ** 2, axis=1)
+
+
+class GiniOracle(LoadOracle):
+    """Gini coefficient of the load ratios."""
+
+    name = "gini"
+
+    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        rho = np.sort(self.load_ratios(U, context), axis=1)
+        n = rho.shape[1]
+        total = rho.sum(axis=1)
+        k = np.arange(1, n + 1)
+        g = (2 * (rho * k).sum(axis=1) / np.maximum(total, 1e-12) - (n + 1)) / n
+        return np.where(total > 0, g, 0.0)
+
+
+class MaxMinOracle(LoadOracle):
+    """Spread of the load ratios, ``max ρ − min ρ``."""
+
+    name = "max-min"
+
+    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        rho = self.load_ratios(U, context)
+        return rho.max(axis=1) - rho.min(axis=1)
+
+
+class SquaredDeviationOracle(LoadOracle):
+    """``½ Σ_i (ρ_i − ρ̄)²``."""
+
+    name = "quadratic"
+
+    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        rho = self.load_ratios(U, context)
+        rho_bar = self.national_ratio(U, context)[:, None]
+        return 0.5 * np.sum((rho - rho_bar) ** 2, axis=1)
+
+
+class TravelBurdenOracle(GiniOracle):
+    """Gini of the load ratios plus a charge on the long part of every transfer.
+
+    Parameters
+    ----------
+    twin : ICUTwin
+    per_km : float
+        ``γ``, cost per km beyond ``free_km`` per ICU patient of the week.
+    free_km : float
+        ``d_0``, distance a patient may be moved at no charge.
+    """
+
+    name = "gini-travel"
+
+    def __init__(self, twin: ICUTwin, per_km: float = 0.004, free_km: float = 200.0) -> None:
+        super().__init__(twin)
+        if not (per_km >= 0 and free_km >= 0):
+            raise ValidationError("per_km and free_km must be non-negative")
+        self.per_km = per_km
+        self.long_km = np.maximum(twin.pair_km - free_km, 0.0)
+
+    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+        patients = max(float(np.sum(context.demand)), 1.0)
+        travel = U[:, self.twin.n_regions:] @ self.long_km / patients
+        return super().cost(U, context) + self.per_km * travel
+
+
+ICU_ORACLES: dict[str, type[LoadOracle]] = {
+    "rosenbrock": RosenbrockOracle,
+    "gini": GiniOracle,
+    "max-min": MaxMinOracle,
+    "quadratic": SquaredDeviationOracle,
+    "gini-travel": TravelBurdenOracle,
+}

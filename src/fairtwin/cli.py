@@ -49,12 +49,19 @@ def _scenario_options(fn: Any) -> Any:
                       help="Seed of the synthetic scenario.")(fn)
     fn = click.option("--scenario", default="italy-synthetic", show_default=True,
                       help=f"One of: {', '.join(SCENARIOS)}.")(fn)
+    fn = click.option("--twin", "twin_path", type=click.Path(file_okay=False, path_type=Path),
+                      default=None, help="A twin folder instead of a built-in scenario.")(fn)
     return fn
 
 
 def _load_scenario(
-    scenario: str, seed: int, data_path: Path | None, config_path: Path | None
+    scenario: str, seed: int, data_path: Path | None, config_path: Path | None,
+    twin_path: Path | None = None,
 ) -> Scenario:
+    if twin_path is not None:
+        from fairtwin.folder import load_twin_folder
+
+        return load_twin_folder(twin_path)
     config = None
     if config_path is not None:
         if not config_path.exists():
@@ -134,6 +141,7 @@ def _fmt_ratio(v: float) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def solve_cmd(
     scenario: str,
+    twin_path: Path | None,
     seed: int,
     data_path: Path | None,
     config_path: Path | None,
@@ -143,14 +151,18 @@ def solve_cmd(
     mip_gap: float,
     as_json: bool,
 ) -> None:
-    """Solve the nominal model of one week and print the decision per region."""
+    """Solve the nominal model of one week (context) and print the decision per region (or, for
+    a twin folder, its named outcomes)."""
     options = SolverOptions(time_limit_s=time_limit_s, mip_gap=mip_gap)
     adapter = get_solver(solver_name, options)  # validate the name before loading data
-    sc = _load_scenario(scenario, seed, data_path, config_path)
+    sc = _load_scenario(scenario, seed, data_path, config_path, twin_path)
     ctx = sc.context(week)
     problem = sc.twin.build(ctx)
     result = solve(problem, adapter)
     u = result.x[problem.decision_index]
+    if not hasattr(sc.twin, "allocation"):
+        _print_outcomes(sc, ctx, u, result, as_json)
+        return
     alloc = sc.twin.allocation(u, ctx)
     rows = _allocation_rows(sc, alloc)
     src, dst = sc.twin.pairs
@@ -224,6 +236,72 @@ def solve_cmd(
     )
 
 
+def _print_outcomes(sc: Scenario, ctx: Any, u: np.ndarray, result: Any, as_json: bool) -> None:
+    twin = sc.twin
+    rows = twin.describe(u, ctx)
+    J = twin.nominal_cost(u, ctx)
+    guarded = twin.guarded(u, ctx)
+    if as_json:
+        click.echo(json.dumps({
+            "scenario": sc.name, "context": ctx.index, "label": ctx.label,
+            "solver": {"name": result.solver, "status": result.status.value,
+                       "objective": result.objective, "time_s": result.time_s},
+            "nominal_cost": J, twin.guard_name: guarded,
+            "decision": dict(zip(twin.decision_names, map(float, u), strict=True)),
+            "outcomes": [{"group": g, "name": n, "value": v, "unit": unit} for g, n, v, unit in rows],
+        }, indent=2))
+        return
+    click.echo(f"{sc.name}, {ctx.label}")
+    width = max(len(n) for _, n, _, _ in rows) + 2
+    group = None
+    for g, n, v, unit in rows:
+        if g != group:
+            click.echo(f"{g} ({unit})" if unit else g)
+            group = g
+        click.echo(f"  {n:<{width}}{v:>12.4g}")
+    click.echo(f"nominal cost J = {J:.6g}; {twin.guard_name}: {guarded:.6g}")
+    click.echo(f"solver {result.solver}: {result.status.value} in {1000 * result.time_s:.1f} ms")
+
+
+@cli.command("export-twin")
+@_scenario_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The twin folder to write.")
+@click.option("--weeks", default=None, help="Weeks to export, e.g. 0-9,30 (default: all).")
+@click.option("--format", "fmt", default="mps", show_default=True, help="mps or lp.")
+def export_twin_cmd(scenario: str, twin_path: Path | None, seed: int, data_path: Path | None,
+                    config_path: Path | None, out_dir: Path, weeks: str | None, fmt: str) -> None:
+    """Write a scenario's twin to the folder format (twin.toml, contexts.csv, models/, outcomes.csv)."""
+    from fairtwin.folder import export_twin
+
+    sc = _load_scenario(scenario, seed, data_path, config_path, twin_path)
+    if (out_dir / "twin.toml").exists():
+        raise ValidationError(f"{out_dir} already holds a twin; choose an empty folder")
+    picked = _parse_weeks(weeks, sc.n_weeks) if weeks else None
+    export_twin(sc, out_dir, picked, fmt)
+    n = len(picked) if picked else sc.n_weeks
+    click.echo(f"{sc.name}: {n} contexts, {sc.twin.n_decision} decision variables -> {out_dir} "
+               f"(run it with: fairtwin run --twin {out_dir})")
+
+
+def _parse_weeks(text: str, n_weeks: int) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                out += list(range(a, b + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise ValidationError(f"--weeks: {part!r} is not a week or a range like 0-9") from None
+    bad = [w for w in out if not 0 <= w < n_weeks]
+    if bad:
+        raise UnknownNameError("week", bad[0], [f"0..{n_weeks - 1}"])
+    return sorted(dict.fromkeys(out))
+
+
 # ---------------------------------------------------------------------- pipeline stages
 def _experiment_options(fn: Any) -> Any:
     """Options that override the experiment configuration (None = keep the config's value)."""
@@ -266,6 +344,9 @@ def _experiment_options(fn: Any) -> Any:
         click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
                      help="Local Civil Protection file (italy-dpc)."),
         click.option("--scenario", default=None, help=f"One of: {', '.join(SCENARIOS)}."),
+        click.option("--twin", "twin_path", type=click.Path(file_okay=False), default=None,
+                     help="A twin folder (twin.toml, contexts.csv, models/) instead of a "
+                          "built-in scenario."),
         click.option("--scenario-seed", type=int, default=None, help="Seed of the synthetic waves."),
         click.option("--seed", type=int, default=None, help="Seed of the run (default 0)."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -300,7 +381,8 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     changes: dict[str, Any] = {
         "scenario": {"name": kw.get("scenario"), "seed": kw.get("scenario_seed"),
                      "data_path": kw.get("data_path"), "n_train": kw.get("n_train"),
-                     "train_from": kw.get("train_from"), "n_held_out": kw.get("n_held_out")},
+                     "train_from": kw.get("train_from"), "n_held_out": kw.get("n_held_out"),
+                     "twin_path": kw.get("twin_path")},
         "sampler": {"n_samples": kw.get("n_samples")},
         "labels": {"n_pairs": kw.get("n_pairs"), "oracle": kw.get("oracle"),
                    "rater": kw.get("rater"), "noise": kw.get("noise"), "rounds": kw.get("rounds"),
@@ -318,12 +400,28 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         config = config.override(n_jobs=kw["n_jobs"])
     # validate names early, before any long work
     from fairtwin.learn import LOSSES
-    from fairtwin.oracles import GENERIC_ORACLES, RATERS
-    from fairtwin.twin import ICU_ORACLES
+    from fairtwin.oracles import RATERS, available_oracles
 
     oracle = config.labels.oracle
-    if ":" not in oracle and oracle not in {**ICU_ORACLES, **GENERIC_ORACLES}:
-        raise UnknownNameError("oracle", oracle, [*ICU_ORACLES, "package.module:function"])
+    if config.scenario.twin_path:
+        from fairtwin.folder import load_twin_folder
+        from fairtwin.pipeline import oracle_name
+
+        twin = load_twin_folder(config.scenario.twin_path, validate=False)
+        oracle = oracle_name(config, twin)
+        allowed = available_oracles(twin.twin)
+    else:
+        from fairtwin.oracles import GENERIC_ORACLES
+        from fairtwin.twin import ICU_ORACLES
+
+        allowed = list(dict.fromkeys([*ICU_ORACLES, *GENERIC_ORACLES]))
+    base, sep, rest = oracle.partition(":")
+    if base not in allowed:
+        if not (sep and base and rest):
+            raise UnknownNameError("oracle", oracle, [*allowed, "package.module:function"])
+        from fairtwin.oracles.fairness import import_oracle
+
+        import_oracle(oracle)  # a user's callable: importable now, not after the sampling
     if config.labels.rater not in RATERS:
         raise UnknownNameError("rater", config.labels.rater, RATERS)
     if config.learner.loss not in LOSSES:
@@ -490,7 +588,8 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
 
     config = _experiment_config(out_dir, config_path, kw)
     click.echo(
-        f"fairtwin run: {config.scenario.name}, {config.scenario.n_train} training + "
+        f"fairtwin run: {config.scenario.twin_path or config.scenario.name}, "
+        f"{config.scenario.n_train} training + "
         f"{config.scenario.n_weeks - config.scenario.n_train} held-out weeks, "
         f"{config.labels.n_pairs} comparisons "
         f"({config.labels.rounds} active rounds), {config.labels.oracle} rater with "

@@ -73,12 +73,15 @@ class ScenarioConfig:
 
     The ``n_train`` training weeks start at the week that contains ``train_from`` (an ISO date,
     ``""`` for the scenario's first week); the ``n_held_out`` weeks right after them are held
-    out (``0``: as many as ``n_train``).
+    out (``0``: as many as ``n_train``). ``twin_path`` names a twin folder (see
+    :mod:`fairtwin.folder`; ``[twin] path`` in TOML, ``--twin`` in the CLI); it replaces the
+    built-in scenario ``name``.
     """
 
     name: str = "italy-synthetic"
     seed: int = 0
     data_path: str = ""
+    twin_path: str = ""
     n_train: int = 52
     train_from: str = ""
     n_held_out: int = 0
@@ -242,6 +245,12 @@ class ExperimentConfig:
         for k, v in kwargs.items():
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ValidationError(f"{source}: {k} must be an integer, got {v!r}")
+        data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+        twin_path = data.get("twin", {}).pop("path", None) if isinstance(data.get("twin"), dict) else None
+        if twin_path is not None:  # ``[twin] path = DIR`` names a twin folder
+            if not isinstance(twin_path, str):
+                raise ValidationError(f"{source} [twin]: path must be a string, got {twin_path!r}")
+            data.setdefault("scenario", {})["twin_path"] = twin_path
         for name, section_cls in _SECTIONS.items():
             values = dict(data.get(name, {}))
             names = {f.name for f in fields(section_cls)}
@@ -282,9 +291,15 @@ class ExperimentConfig:
 
 # ---------------------------------------------------------------------- helpers
 def load_scenario(config: ExperimentConfig) -> Scenario:
+    """The scenario of a configuration: a twin folder (``twin_path``) or a built-in scenario."""
     sc = config.scenario
-    scenario = get_scenario(sc.name, seed=sc.seed, data_path=sc.data_path or None,
-                            config=config.twin)
+    if sc.twin_path:
+        from fairtwin.folder import load_twin_folder
+
+        scenario = load_twin_folder(sc.twin_path)
+    else:
+        scenario = get_scenario(sc.name, seed=sc.seed, data_path=sc.data_path or None,
+                                config=config.twin)
     first = sc.first_week(scenario)
     if scenario.n_weeks < first + sc.n_weeks:
         start = scenario.contexts[first].start
@@ -587,9 +602,20 @@ def coverage_stage(dataset: PreferenceDataset, config: ExperimentConfig,
     return sample_coverage(oracle, contexts, per_week)
 
 
+def oracle_name(config: ExperimentConfig, scenario: Scenario) -> str:
+    """The notion of fairness of a run: the configured one, or the twin's default
+    (:attr:`~fairtwin.twin.base.Twin.default_oracle`) when the configuration keeps the built-in
+    default ``rosenbrock`` and the twin has no such notion."""
+    name = config.labels.oracle
+    if name == LabelConfig.oracle and name not in scenario.twin.oracles():
+        return scenario.twin.default_oracle
+    return name
+
+
 def _oracle(config: ExperimentConfig, scenario: Scenario):  # type: ignore[no-untyped-def]
-    kwargs = {"kappa": config.labels.kappa} if config.labels.oracle == "rosenbrock" else {}
-    return get_oracle(config.labels.oracle, scenario.twin, **kwargs)
+    name = oracle_name(config, scenario)
+    kwargs = {"kappa": config.labels.kappa} if name == "rosenbrock" else {}
+    return get_oracle(name, scenario.twin, **kwargs)
 
 
 def _bound_one(oracle, context, starts):  # type: ignore[no-untyped-def]

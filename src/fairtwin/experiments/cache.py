@@ -40,9 +40,14 @@ def sample_key(config: ExperimentConfig) -> str:
     """Hash of every setting the sampled decisions depend on."""
     scenario = asdict(config.scenario)
     # settings added after caches existed are left out at their defaults: old caches stay valid
-    for name, default in (("train_from", ""), ("n_held_out", 0)):
+    for name, default in (("train_from", ""), ("n_held_out", 0), ("twin_path", "")):
         if scenario.get(name) == default:
             del scenario[name]
+    if config.scenario.twin_path:  # a twin folder: its files' names, sizes and times
+        root = Path(config.scenario.twin_path)
+        scenario["twin_files"] = sorted(
+            (str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
+            for f in root.rglob("*") if f.is_file())
     return _digest({"scenario": scenario, "twin": asdict(config.twin),
                     "sampler": asdict(config.sampler), "seed": config.seed})
 

@@ -150,7 +150,8 @@ def available_oracles(twin: Twin) -> list[str]:
     return list(dict.fromkeys([*twin.oracles(), *GENERIC_ORACLES]))
 
 
-def _import(spec: str) -> Any:
+def import_oracle(spec: str) -> Any:
+    """The object ``package.module:attribute`` names; a clear error if it cannot be imported."""
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -177,7 +178,7 @@ def get_oracle(name: str, twin: Twin, **kwargs: Any) -> FairnessOracle:
             raise ValidationError(f"oracle {name!r}: name an outcome group after ':'")
         return GENERIC_ORACLES[base](twin, group=group or None, **kwargs)
     if sep and base and group:
-        target = _import(name)
+        target = import_oracle(name)
         if isinstance(target, type) and issubclass(target, FairnessOracle):
             return target(twin, **kwargs)
         if callable(target):

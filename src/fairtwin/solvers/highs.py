@@ -30,7 +30,7 @@ try:
 except ImportError as exc:  # pragma: no cover - highspy is a core dependency
     raise ImportError("the HiGHS adapter needs highspy: pip install highspy") from exc
 
-__all__ = ["HighsSolver", "new_highs", "build_highs_lp"]
+__all__ = ["HighsSolver", "new_highs", "build_highs_lp", "read_model_file", "write_model_file"]
 
 _banner_lock = threading.Lock()
 _banner_done = False
@@ -178,3 +178,68 @@ class HighsSolver(Solver):
         else:
             bound = float("nan")
         return self._result(problem, status, x, bound, time.perf_counter() - t0, text)
+
+
+def read_model_file(path: str | os.PathLike[str]) -> tuple[Problem, tuple[str, ...], tuple[str, ...]]:
+    """Read an MPS or LP file with HiGHS's own reader.
+
+    Returns the problem (minimisation: a maximisation is negated; every column in one block
+    ``all``, every row in one group ``all``; ``decision_index`` empty), the column names and the
+    row names. Raises ``ValueError`` naming the file when HiGHS cannot read it.
+    """
+    from fairtwin.twin.problem import Layout
+
+    path = os.fspath(path)
+    h = new_highs(SolverOptions())
+    status = h.readModel(path)
+    if status != highspy.HighsStatus.kOk:
+        raise ValueError(f"HiGHS cannot read {path}: not a valid MPS or LP file")
+    lp = h.getLp()
+    n, m = int(lp.num_col_), int(lp.num_row_)
+    a = lp.a_matrix_
+    start = np.asarray(a.start_, dtype=np.int64)
+    index = np.asarray(a.index_, dtype=np.int64)
+    value = np.asarray(a.value_, dtype=np.float64)
+    if a.format_ == highspy.MatrixFormat.kRowwise:
+        A = sp.csr_matrix((value, index, start), shape=(m, n))
+    else:
+        A = sp.csc_matrix((value, index, start), shape=(m, n)).tocsr()
+    c = np.asarray(lp.col_cost_, dtype=np.float64)
+    offset = float(lp.offset_)
+    if lp.sense_ == highspy.ObjSense.kMaximize:
+        c, offset = -c, -offset
+    inf = highspy.kHighsInf
+
+    def fin(v: NDArray[np.float64]) -> NDArray[np.float64]:
+        v = np.asarray(v, dtype=np.float64)
+        return np.where(v >= inf, np.inf, np.where(v <= -inf, -np.inf, v))
+
+    integ = np.zeros(n, dtype=bool)
+    if len(lp.integrality_):
+        kinds = list(lp.integrality_)
+        integ = np.array([k in (highspy.HighsVarType.kInteger, highspy.HighsVarType.kSemiInteger)
+                          for k in kinds], dtype=bool)
+    cols = tuple(lp.col_names_) if len(lp.col_names_) == n else tuple(f"c{j}" for j in range(n))
+    rows = tuple(lp.row_names_) if len(lp.row_names_) == m else tuple(f"r{i}" for i in range(m))
+    problem = Problem(
+        name=os.path.basename(path), c=c, A=A, row_lower=fin(lp.row_lower_),
+        row_upper=fin(lp.row_upper_), lower=fin(lp.col_lower_), upper=fin(lp.col_upper_),
+        integrality=integ, layout=Layout({"all": slice(0, n)}, {"all": slice(0, m)} if m else {}),
+        decision_index=np.zeros(0, dtype=np.int64), offset=offset,
+    )
+    return problem, cols, rows
+
+
+def write_model_file(problem: Problem, path: str | os.PathLike[str], col_names: list[str],
+                     row_names: list[str]) -> None:
+    """Write a problem's linear part as an MPS (``.mps``) or LP (``.lp``) file with HiGHS."""
+    if problem.quadratic is not None:
+        raise ValueError("only linear problems can be written to a model file")
+    lp, _ = build_highs_lp(problem, low_rank_form(problem))
+    lp.col_names_ = list(col_names)
+    lp.row_names_ = list(row_names)
+    h = new_highs(SolverOptions())
+    h.passModel(lp)
+    status = h.writeModel(os.fspath(path))
+    if status != highspy.HighsStatus.kOk:
+        raise OSError(f"HiGHS could not write {path}")

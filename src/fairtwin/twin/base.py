@@ -93,6 +93,8 @@ class Twin(ABC):
     price_unit_name: str = "cost units"
     #: the name of the guarded quantity (see :meth:`guard_row`)
     guard_name: str = "guarded quantity"
+    #: the notion of fairness simulated raters use unless told otherwise
+    default_oracle: str = "gini"
 
     @property
     @abstractmethod

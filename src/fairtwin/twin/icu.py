@@ -231,6 +231,7 @@ class ICUTwin(Twin):
     name = "icu"
     price_unit_name = "overflow patients"
     guard_name = "patients without an ICU bed"
+    default_oracle = "rosenbrock"
 
     def __init__(self, regions: RegionTable, config: TwinConfig | None = None) -> None:
         self.regions = regions

@@ -1,0 +1,395 @@
+"""Bring your own twin: the folder format, and the ICU twin exported to it.
+
+A twin folder holds::
+
+    twin.toml        name, which variables are the decision, the guard, the price unit, units
+    contexts.csv     one row per context: id, optional label, date, category, model; the other
+                     columns are numeric features of the context
+    models/          one MPS or LP file per context (<id>.mps, <id>.lp, or the `model` column),
+                     as written by linopy, Pyomo, JuMP, gurobipy or PuLP
+    outcomes.csv     optional: named outcomes as linear expressions over decision variables,
+                     one term per line: group, name, variable, coefficient[, unit][, context]
+                     (an empty variable is a constant; an empty context means every context)
+
+``twin.toml``::
+
+    name = "vaccine-districts"
+    description = "..."                # optional
+    decision = ["dose["]              # decision variables by name prefix (file column order)
+    # decision_variables = ["a", "b"] # ... or by name
+    guard = ["short["]                # optional: columns whose sum must not rise above nominal
+    guard_name = "people left unvaccinated"
+    price_unit = 1.0                  # ΔJ is reported in units of this much nominal cost
+    price_unit_name = "cost units"
+    models = "models"                 # optional, the model folder
+    drop_infeasible = false           # true: skip (with a warning) contexts without a solution
+    categories = ["busy", "quiet"]    # optional: report order of contexts.csv's categories
+    oracle = "gini:dose"              # optional: the simulated rater's default notion
+    [units]                           # optional: the unit of each outcome group
+    dose = "doses per 1000 people"
+
+Every context must have the same decision variables; everything else (rows, bounds, costs)
+may change with the context. Files are read with HiGHS's own reader. Every error names the
+file (and line and column where there is one) and what to fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fairtwin.exceptions import DataFormatError, ValidationError
+from fairtwin.solvers import SolverOptions, Status, get_solver
+from fairtwin.solvers.highs import read_model_file, write_model_file
+from fairtwin.tomlfile import read_toml
+from fairtwin.twin.base import Twin, TwinContext
+from fairtwin.twin.generic import GenericTwin, OutcomeDefinition, OutcomeTerm, arrange, default_outcomes
+from fairtwin.twin.problem import Problem
+from fairtwin.twin.scenarios import Scenario
+
+__all__ = ["load_twin_folder", "export_twin", "complete_with_highs", "FolderModels", "MODEL_SUFFIXES"]
+
+log = logging.getLogger(__name__)
+
+MODEL_SUFFIXES = (".mps", ".lp", ".mps.gz", ".lp.gz")
+_RESERVED = ("id", "label", "date", "category", "model")
+_TOML_KEYS = {"name": str, "description": str, "decision": list, "decision_variables": list,
+              "guard": list, "guard_name": str, "price_unit": (int, float),
+              "price_unit_name": str, "models": str, "contexts": str, "outcomes": str,
+              "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str}
+
+
+def complete_with_highs(problem: Problem, u: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """The other variables at their cheapest with the decision fixed at ``u`` (HiGHS); ``None``
+    if no completion is feasible."""
+    d = problem.n_decision
+    idx = problem.decision_index
+    lower, upper = problem.lower.copy(), problem.upper.copy()
+    if np.any(u < lower[idx] - 1e-9) or np.any(u > upper[idx] + 1e-9):
+        return None
+    lower[idx] = u
+    upper[idx] = u
+    res = get_solver("highs", SolverOptions(time_limit_s=30.0)).solve(problem.with_bounds(lower, upper))
+    if res.status is not Status.OPTIMAL and not (res.status is Status.TIME_LIMIT and res.has_solution):
+        return None
+    x = np.asarray(res.x, dtype=np.float64).copy()
+    x[idx[:d]] = u
+    return x
+
+
+@dataclass(frozen=True)
+class FolderModels:
+    """The model source of a folder twin: reads (and arranges) a context's model file."""
+
+    decision: tuple[str, ...]
+    guard: tuple[str, ...]
+
+    def __call__(self, context: TwinContext) -> tuple[Problem, tuple[str, ...]]:
+        path = context.data["model"]
+        problem, cols, rows = _read(path)
+        return arrange(problem, cols, rows, self.decision, self.guard, where=str(path))
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[Problem, tuple[str, ...], tuple[str, ...]]:
+    try:
+        return read_model_file(path)
+    except ValueError as exc:
+        raise DataFormatError(path, None, None, f"{exc}; write it with your modelling tool's MPS "
+                              f"or LP writer") from None
+
+
+def _model_file(folder: Path, models: Path, cid: str, given: str, where: str) -> Path:
+    if given:
+        p = (models / given) if not Path(given).is_absolute() else Path(given)
+        if not p.exists():
+            p = folder / given
+        if not p.exists():
+            raise DataFormatError(where, None, "model", f"model file {given!r} of context {cid!r} "
+                                  f"does not exist (looked in {models})")
+        return p
+    for suffix in MODEL_SUFFIXES:
+        p = models / f"{cid}{suffix}"
+        if p.exists():
+            return p
+    raise DataFormatError(where, None, "id", f"context {cid!r} has no model file: expected "
+                          f"{models / (cid + '.mps')} (or .lp)")
+
+
+def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
+    if not path.exists():
+        raise DataFormatError(path, None, None, "missing: write one row per context (id, label, "
+                              "features...)")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        if "id" not in header:
+            raise DataFormatError(path, 1, None, "no 'id' column (the context id, e.g. a week)")
+        features = [h for h in header if h not in _RESERVED]
+        out: list[TwinContext] = []
+        seen: set[str] = set()
+        for line, row in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            cid = row.get("id", "")
+            if not cid:
+                raise DataFormatError(path, line, "id", "empty context id")
+            if cid in seen:
+                raise DataFormatError(path, line, "id", f"context {cid!r} appears twice")
+            seen.add(cid)
+            values = []
+            for f in features:
+                try:
+                    values.append(float(row.get(f, "")))
+                except ValueError:
+                    raise DataFormatError(path, line, f, f"feature value {row.get(f)!r} is not a "
+                                          f"number") from None
+            start = None
+            if row.get("date"):
+                try:
+                    start = date.fromisoformat(row["date"])
+                except ValueError:
+                    raise DataFormatError(path, line, "date", f"{row['date']!r} is not a date "
+                                          f"like 2021-03-01") from None
+            model = _model_file(folder, models, cid, row.get("model", ""), f"{path}, line {line}")
+            out.append(TwinContext(len(out), row.get("label") or cid, np.array(values), start,
+                                   {"id": cid, "model": str(model), "category": row.get("category", ""),
+                                    "line": line}))
+    if not out:
+        raise DataFormatError(path, None, None, "no contexts")
+    used = {Path(c.data["model"]).resolve() for c in out}
+    if models.is_dir():
+        for p in sorted(models.iterdir()):
+            if p.name.endswith(MODEL_SUFFIXES) and p.resolve() not in used:
+                raise DataFormatError(p, None, None, f"a model file without a context: add a row "
+                                      f"for it to {path} or remove it")
+    return out
+
+
+def _read_outcomes(path: Path, units: dict[str, str]) -> OutcomeDefinition:
+    terms = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        for need in ("group", "name", "variable", "coefficient"):
+            if need not in header:
+                raise DataFormatError(path, 1, need, "missing column (columns: group, name, "
+                                      "variable, coefficient, optional unit and context)")
+        for line, row in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            if not row.get("group") or not row.get("name"):
+                raise DataFormatError(path, line, "group" if not row.get("group") else "name",
+                                      "empty")
+            try:
+                coef = float(row["coefficient"])
+            except ValueError:
+                raise DataFormatError(path, line, "coefficient",
+                                      f"{row['coefficient']!r} is not a number") from None
+            if not np.isfinite(coef):
+                raise DataFormatError(path, line, "coefficient", "must be finite")
+            terms.append(OutcomeTerm(row["group"], row["name"], row["variable"], coef,
+                                     row.get("context", ""), row.get("unit", ""),
+                                     f"{path}, line {line}"))
+    if not terms:
+        raise DataFormatError(path, None, None, "no outcome terms")
+    return OutcomeDefinition(tuple(terms), dict(units))
+
+
+def load_twin_folder(folder: str | os.PathLike[str], validate: bool = True) -> Scenario:
+    """Read a twin folder (see the module docstring) as a :class:`Scenario`.
+
+    With ``validate``, every context's nominal problem is solved once: a context without a
+    solution is an error naming it (and the constraint group that makes it infeasible), or is
+    dropped with a warning if ``drop_infeasible = true``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValidationError(f"twin folder {folder} does not exist")
+    toml = folder / "twin.toml"
+    if not toml.exists():
+        raise DataFormatError(toml, None, None, "missing: a twin folder needs twin.toml (name, "
+                              "decision, ...), contexts.csv and one model file per context")
+    cfg = read_toml(toml)
+    for key, value in cfg.items():
+        if key not in _TOML_KEYS:
+            raise DataFormatError(toml, None, key, f"unknown setting; allowed: {', '.join(_TOML_KEYS)}")
+        wanted = _TOML_KEYS[key]
+        if not isinstance(value, wanted) or (isinstance(value, bool) and wanted is not bool):
+            raise DataFormatError(toml, None, key, f"must be a {_kind(_TOML_KEYS[key])}, got "
+                                  f"{type(value).__name__}")
+    if not cfg.get("decision") and not cfg.get("decision_variables"):
+        raise DataFormatError(toml, None, "decision", "say which variables are the decision: "
+                              "decision = [\"prefix\"] or decision_variables = [\"name\", ...]")
+    name = cfg.get("name") or folder.name
+    models = folder / cfg.get("models", "models")
+    contexts = _read_contexts(folder / cfg.get("contexts", "contexts.csv"), folder, models)
+    first, cols, _ = _read(contexts[0].data["model"])
+    if cfg.get("decision_variables"):
+        decision = tuple(str(v) for v in cfg["decision_variables"])
+    else:
+        prefixes = tuple(str(v) for v in cfg["decision"])
+        decision = tuple(c for c in cols if any(c.startswith(p) for p in prefixes))
+        if not decision:
+            raise DataFormatError(toml, None, "decision", f"no variable of "
+                                  f"{contexts[0].data['model']} starts with "
+                                  f"{', '.join(map(repr, prefixes))}")
+    units = {str(k): str(v) for k, v in cfg.get("units", {}).items()}
+    out_path = folder / cfg.get("outcomes", "outcomes.csv")
+    if out_path.exists():
+        outcomes = _read_outcomes(out_path, units)
+    else:
+        outcomes = default_outcomes(decision)
+        outcomes = OutcomeDefinition(outcomes.terms, units)
+    source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])))
+    settings = {"guard_name": cfg.get("guard_name", "guarded quantity"),
+                "price_unit": float(cfg.get("price_unit", 1.0)),
+                "price_unit_name": cfg.get("price_unit_name", "cost units"),
+                "categories": [str(c) for c in cfg.get("categories", [])],
+                "default_oracle": cfg.get("oracle", "gini")}
+    twin = GenericTwin(name, contexts, source, decision, outcomes, completer=complete_with_highs,
+                       **settings)
+    kept = contexts
+    for ctx in contexts:  # decision variables must match in every context (named in the error)
+        try:
+            twin.build(ctx)
+        except ValidationError as exc:
+            raise DataFormatError(ctx.data["model"], None, None,
+                                  f"{exc}; every context must have the decision variables of "
+                                  f"{contexts[0].data['model']}") from None
+    if validate:
+        kept = _solvable(twin, contexts, bool(cfg.get("drop_infeasible", False)))
+        if len(kept) < len(contexts):
+            twin = GenericTwin(name, _reindex(kept), source, decision, outcomes,
+                               completer=complete_with_highs, **settings)
+            kept = list(twin.contexts)
+    return Scenario(name=name, description=cfg.get("description", f"twin folder {folder}"),
+                    twin=twin, contexts=tuple(kept))
+
+
+def _kind(t: Any) -> str:
+    return {str: "string", list: "list", bool: "boolean", dict: "table"}.get(t, "number")
+
+
+def _reindex(contexts: list[TwinContext]) -> list[TwinContext]:
+    return [TwinContext(k, c.label, c.feature_values, c.start, dict(c.data)) for k, c in enumerate(contexts)]
+
+
+def _solvable(twin: GenericTwin, contexts: list[TwinContext], drop: bool) -> list[TwinContext]:
+    from fairtwin.exceptions import InfeasibleError, UnboundedError
+    from fairtwin.solvers import solve
+
+    kept = []
+    for ctx in contexts:
+        try:
+            solve(twin.build(ctx), "highs", SolverOptions(time_limit_s=30.0))
+        except (InfeasibleError, UnboundedError) as exc:
+            where = f"context {ctx.data['id']!r} ({ctx.data['model']})"
+            if not drop:
+                raise ValidationError(f"{where}: {exc}; fix the model or set drop_infeasible = "
+                                      f"true in twin.toml to run without it") from None
+            log.warning("dropping %s: %s", where, exc)
+            continue
+        kept.append(ctx)
+    if not kept:
+        raise ValidationError("no context of the twin has a solution")
+    return kept
+
+
+# ---------------------------------------------------------------------- export
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int] | None = None,
+                fmt: str = "mps") -> Path:
+    """Write a scenario's twin to the folder format (any twin; names made MPS-safe).
+
+    The decision variables keep their order; for the ICU twin they are ``deploy_<region>`` and
+    ``transfer_<from>_<to>``, the overflow ``overflow_<region>`` is the guard. Outcomes are
+    written per context (their coefficients may depend on it).
+    """
+    if fmt not in ("mps", "lp"):
+        raise ValidationError(f"unknown model format {fmt!r}; allowed values: 'mps', 'lp'")
+    twin: Twin = scenario.twin
+    out = Path(out)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    idx = list(range(scenario.n_weeks)) if weeks is None else list(weeks)
+    contexts = [scenario.context(k) for k in idx]
+    names, guard, block_names = _export_names(twin, contexts[0])
+    feats = contexts[0].features()
+    ctx_rows, out_rows = [], []
+    for ctx in contexts:
+        problem = twin.build(ctx)
+        cid = f"c{ctx.index:04d}"
+        rows = []
+        for group, s in problem.layout.constraints.items():
+            rows += [f"{_safe(group)}_{k}" for k in range(s.stop - s.start)]
+        cols = [block_names[j] for j in range(problem.n_vars)]
+        write_model_file(problem, out / "models" / f"{cid}.{fmt}", cols, rows)
+        ctx_rows.append([cid, ctx.label, str(getattr(ctx, "start", None) or ""), twin.category(ctx),
+                         *[f"{v:.17g}" for v in ctx.features()]])
+        o = twin.outcomes(ctx)
+        for k in range(o.n_outcomes):
+            nz = np.flatnonzero(o.matrix[k])
+            for j in nz:
+                out_rows.append([o.groups[k], o.names[k], names[j], f"{o.matrix[k, j]:.17g}",
+                                 o.units.get(o.groups[k], ""), cid])
+            if o.offset[k] != 0 or not nz.size:
+                out_rows.append([o.groups[k], o.names[k], "", f"{o.offset[k]:.17g}",
+                                 o.units.get(o.groups[k], ""), cid])
+    with open(out / "contexts.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "label", "date", "category", *[f"x{k}" for k in range(feats.size)]])
+        w.writerows(ctx_rows)
+    with open(out / "outcomes.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["group", "name", "variable", "coefficient", "unit", "context"])
+        w.writerows(out_rows)
+    lines = [f'name = "{scenario.name}-export"',
+             f'description = "{scenario.name} exported by fairtwin export-twin"',
+             "decision_variables = [" + ", ".join(f'"{n}"' for n in names) + "]"]
+    if guard:
+        lines += [f'guard = ["{guard}"]', f'guard_name = "{twin.guard_name}"']
+    lines += [f"price_unit = {twin.price_unit!r}", f'price_unit_name = "{twin.price_unit_name}"',
+              "categories = [" + ", ".join(f'"{c}"' for c in twin.categories) + "]"]
+    (out / "twin.toml").write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _export_names(twin: Twin, context: Any) -> tuple[list[str], str, list[str]]:
+    """MPS-safe names: decision variables, the guard prefix, and every column's name."""
+    problem = twin.build(context)
+    n = problem.n_vars
+    raw = list(twin.decision_names)
+    seen: dict[str, int] = {}
+    names = []
+    for r in raw:
+        s = _safe(r)
+        if s in seen:
+            seen[s] += 1
+            s = f"{s}_{seen[s]}"
+        else:
+            seen[s] = 0
+        names.append(s)
+    cols = [""] * n
+    for k, j in enumerate(problem.decision_index):
+        cols[int(j)] = names[k]
+    guard_row = twin.guard_row(problem)
+    guard = "guard_" if guard_row is not None else ""
+    other = 0
+    for j in range(n):
+        if cols[j]:
+            continue
+        if guard_row is not None and guard_row[j] != 0:
+            group = next((g for g, s in problem.layout.variables.items() if s.start <= j < s.stop), "g")
+            cols[j] = f"guard_{_safe(group)}_{j}"
+        else:
+            cols[j] = f"aux_{other}"
+            other += 1
+    return names, guard, cols

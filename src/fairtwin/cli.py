@@ -444,17 +444,26 @@ def _print_summary(metrics: dict[str, Any]) -> None:
         dates = f", {span['from']} to {span['to']}" if span.get("from") else ""
         click.echo(f"{split}: {span['weeks']} weeks, {span['first']} .. {span['last']}{dates}")
     click.echo(f"{'':<26}" + "".join(f"{split:>16}" for split in summary))
-    rows = [
-        ("wins (R_sur < R_nom)", lambda s: f"{s['wins']}/{s['n_weeks']}"),
-        ("  overloaded weeks", lambda s: s["wins_by_category"]["overloaded"]),
-        ("  normal weeks", lambda s: s["wins_by_category"]["normal"]),
-        ("  near-zero-demand weeks", lambda s: s["wins_by_category"]["near-zero"]),
+    twin = metrics.get("twin", {})
+    price = twin.get("price_unit_name", "overflow patients")
+    guard = twin.get("guard_name", "patients without an ICU bed")
+    icu = price == "overflow patients"
+    names = {"overloaded": "overloaded weeks", "normal": "normal weeks",
+             "near-zero": "near-zero-demand weeks"}
+    cats = list(dict.fromkeys(c for s in summary.values() for c in s["wins_by_category"]))
+    rows: list[tuple[str, Any]] = [("wins (R_sur < R_nom)", lambda s: f"{s['wins']}/{s['n_weeks']}")]
+    if cats != ["all"]:
+        rows += [(f"  {names.get(c, c) if icu else c}",
+                  lambda s, c=c: s["wins_by_category"].get(c, "0/0")) for c in cats]
+    rows += [
         ("median ΔR", lambda s: f"{100 * s['median_dR']:.1f} %"),
         ("median ΔR oracle bound", lambda s: f"{100 * s['median_dR_orc']:.1f} %"),
         ("ΔR_sur / ΔR_orc", lambda s: f"{s['dR_ratio_aggregate']:.2f}"),
         ("median ΔJ", lambda s: f"{s['median_dJ']:.0f}"),
-        ("mean ΔJ (overflow pat.)", lambda s: f"{s['mean_dJ_overflow_equiv']:.2f}"),
-        ("max overflow rise", lambda s: f"{s['max_overflow_rise']:.0f}"),
+        ("mean ΔJ (overflow pat.)" if icu else f"mean ΔJ ({price[:14]})",
+         lambda s: f"{s['mean_dJ_overflow_equiv']:.2f}"),
+        ("max overflow rise" if icu else f"max rise, {guard[:14]}",
+         lambda s: f"{s['max_overflow_rise']:.0f}" if icu else f"{s['max_overflow_rise']:.3g}"),
         ("pair accuracy, candidates", lambda s: f"{s.get('pair_accuracy', float('nan')):.3f}"),
         ("median re-solve time", lambda s: f"{1000 * s['median_solve_time_s']:.0f} ms"),
     ]

@@ -59,6 +59,11 @@ class DataFormatError(FairtwinError, ValueError):
         super().__init__(f"{where}: {problem}")
 
 
+class TwinFolderError(ValidationError):
+    """A twin folder (``--twin``) is incomplete or malformed; the message names the file (and
+    line and column) and the fix. A usage error: the CLI exits with status 2."""
+
+
 class DataUnavailableError(FairtwinError, OSError):
     """Data could not be read or downloaded (offline, missing file)."""
 

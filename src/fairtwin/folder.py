@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fairtwin.exceptions import DataFormatError, ValidationError
+from fairtwin.exceptions import DataFormatError, TwinFolderError, ValidationError
 from fairtwin.solvers import SolverOptions, Status, get_solver
 from fairtwin.solvers.highs import read_model_file, write_model_file
 from fairtwin.tomlfile import read_toml
@@ -206,9 +206,18 @@ def load_twin_folder(folder: str | os.PathLike[str], validate: bool = True) -> S
 
     With ``validate``, every context's nominal problem is solved once: a context without a
     solution is an error naming it (and the constraint group that makes it infeasible), or is
-    dropped with a warning if ``drop_infeasible = true``.
+    dropped with a warning if ``drop_infeasible = true``. Every problem raises
+    :class:`~fairtwin.exceptions.TwinFolderError`.
     """
-    folder = Path(folder)
+    try:
+        return _load_twin_folder(Path(folder), validate)
+    except (DataFormatError, ValidationError) as exc:
+        if isinstance(exc, TwinFolderError):
+            raise
+        raise TwinFolderError(str(exc)) from None
+
+
+def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
     if not folder.is_dir():
         raise ValidationError(f"twin folder {folder} does not exist")
     toml = folder / "twin.toml"
@@ -259,8 +268,7 @@ def load_twin_folder(folder: str | os.PathLike[str], validate: bool = True) -> S
         try:
             twin.build(ctx)
         except ValidationError as exc:
-            raise DataFormatError(ctx.data["model"], None, None,
-                                  f"{exc}; every context must have the decision variables of "
+            raise TwinFolderError(f"{exc}; every context must have the decision variables of "
                                   f"{contexts[0].data['model']}") from None
     if validate:
         kept = _solvable(twin, contexts, bool(cfg.get("drop_infeasible", False)))

@@ -317,12 +317,16 @@ def split_dates(dataset: PreferenceDataset, scenario: Scenario) -> dict[str, dic
     """Which weeks each split covers: first and last label (and dates), and the count."""
     n_train = len(train_rows(dataset))
     out = {}
+    starts = [c.start for c in scenario.contexts if c.start is not None]
+    # a context lasts until the next one starts (a week for the built-in scenarios)
+    gaps = [(b - a).days for a, b in zip(starts, starts[1:], strict=False) if b > a]
+    span = timedelta(days=max(int(np.median(gaps)) - 1, 0) if gaps else 6)
     for split, rows in (("train", range(n_train)), ("held-out", range(n_train, dataset.n_contexts))):
         ctx = [scenario.contexts[int(dataset.context_ids[r])] for r in rows]
         if ctx:
             out[split] = {"weeks": len(ctx), "first": ctx[0].label, "last": ctx[-1].label,
                           "from": str(ctx[0].start or ""),
-                          "to": str(ctx[-1].start + timedelta(days=6)) if ctx[-1].start else ""}
+                          "to": str(ctx[-1].start + span) if ctx[-1].start else ""}
     return out
 
 
@@ -664,7 +668,11 @@ def evaluate_stage(
         ))
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
+    twin = scenario.twin
     result = {"summary": summaries, "splits": split_dates(dataset, scenario),
+              "twin": {"name": twin.name, "oracle": oracle_name(config, scenario),
+                       "price_unit": twin.price_unit, "price_unit_name": twin.price_unit_name,
+                       "guard_name": twin.guard_name},
               "weeks": [asdict(w) for w in weeks]}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,14 @@ from fairtwin.oracles.base import FairnessOracle
 __all__ = ["oracle_bound"]
 
 
+def _has_exact_neighbours(twin: Any) -> bool:
+    """Whether the twin overrides :meth:`~fairtwin.twin.base.Twin.neighbours` (its own
+    feasible moves, as the ICU twin) rather than using the generic moves."""
+    from fairtwin.twin.base import Twin
+
+    return type(twin).neighbours is not Twin.neighbours
+
+
 def oracle_bound(
     oracle: FairnessOracle,
     context: Any,
@@ -51,13 +59,25 @@ def oracle_bound(
     values = oracle.cost(starts, context)
     k = int(np.argmin(values))
     u, best = starts[k].copy(), float(values[k])
+    exact = _has_exact_neighbours(twin)
     for _ in range(max_iter):
-        cand = twin.neighbours(u, context)
+        if exact:
+            cand = twin.neighbours(u, context)
+            checked = True
+        else:
+            cand, checked = twin.moves(u, context)
         if cand.shape[0] == 0:
             break
         vals = oracle.cost(cand, context)
-        j = int(np.argmin(vals))
-        if vals[j] >= best - 1e-12 * max(1.0, abs(best)):
+        threshold = best - 1e-12 * max(1.0, abs(best))
+        if checked:
+            j = int(np.argmin(vals))
+        else:  # check the improving moves best first, until a feasible one
+            j = next((int(k) for k in np.argsort(vals, kind="stable")
+                      if vals[k] < threshold and twin.check(cand[k], context).feasible), -1)
+            if j < 0:
+                break
+        if vals[j] >= threshold:
             break
         u, best = cand[j], float(vals[j])
     return u, best

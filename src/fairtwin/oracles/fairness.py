@@ -8,7 +8,8 @@ A name is looked up, in order, among
    ``NAME:GROUP`` (default group: the first with more than one outcome):
 
    - ``gini``: the Gini coefficient of the group's outcomes (mean absolute difference over
-     twice the mean; the mean absolute difference alone when the mean is not positive);
+     twice the mean); for outcomes that can be negative (such as gaps to an average) the mean
+     absolute difference over twice the mean absolute value;
    - ``max-min``: their spread ``max − min``;
    - ``quadratic``: ``½ Σ_i (φ_i − φ̄)²``;
 
@@ -66,7 +67,8 @@ class OutcomeGroupOracle(FairnessOracle):
         if group not in out.group_names:
             raise UnknownNameError(f"outcome group of {self.name}", group, out.group_names)
         sel = np.array([g == group for g in out.groups])
-        return out(np.atleast_2d(np.asarray(U, dtype=np.float64)))[:, sel]
+        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+        return U @ out.matrix[sel].T + out.offset[sel]
 
     def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
         raise NotImplementedError
@@ -86,8 +88,8 @@ class GroupGini(OutcomeGroupOracle):
     def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
         v = self.values(U, context)
         mad = np.abs(v[:, :, None] - v[:, None, :]).mean(axis=(1, 2))
-        mean = v.mean(axis=1)
-        return np.where(mean > 0, mad / (2 * np.where(mean > 0, mean, 1.0)), mad / 2)
+        level = v.mean(axis=1) if np.all(v >= 0) else np.abs(v).mean(axis=1)
+        return np.where(level > 0, mad / (2 * np.where(level > 0, level, 1.0)), 0.0)
 
 
 class GroupSpread(OutcomeGroupOracle):

@@ -6,6 +6,7 @@ or built from linopy models. Nothing in this package imports a solver or torch.
 """
 
 from fairtwin.twin.base import ContextLike, FairnessOracle, Twin, TwinContext
+from fairtwin.twin.generic import GenericTwin, OutcomeDefinition, OutcomeTerm
 from fairtwin.twin.icu import Allocation, Context, CostBreakdown, ICUTwin, TwinConfig
 from fairtwin.twin.icu_notions import (
     ICU_ORACLES,
@@ -30,12 +31,15 @@ __all__ = [
     "DEFAULT_SCENARIO",
     "FairnessOracle",
     "FeasibilityReport",
+    "GenericTwin",
     "GiniOracle",
     "ICUTwin",
     "ICU_ORACLES",
     "Layout",
     "LoadOracle",
     "MaxMinOracle",
+    "OutcomeDefinition",
+    "OutcomeTerm",
     "Outcomes",
     "Problem",
     "ProblemKind",

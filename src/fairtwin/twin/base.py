@@ -205,25 +205,34 @@ class Twin(ABC):
     def neighbours(self, u: NDArray[np.float64], context: Any) -> NDArray[np.float64]:
         """Feasible single-step neighbours of a decision (the oracle bound's local search).
 
-        Generic: one unit more or less of one decision variable, and one unit moved between two
-        decision variables of the same block, kept when the completed decision is feasible.
+        Generic: :meth:`moves`, each kept when the completed decision is feasible (one
+        completion per move: twins with a faster test override this or :meth:`moves`).
         """
-        d = self.n_decision
-        problem = self.build(context)
-        eye = np.eye(d)
-        steps = [eye, -eye]
-        if d <= 64:
-            i, j = np.nonzero(~np.eye(d, dtype=bool))
-            m = np.zeros((i.size, d))
-            m[np.arange(i.size), i] = 1.0
-            m[np.arange(i.size), j] = -1.0
-            steps.append(m)
-        cand = u[None, :] + np.concatenate(steps)
-        lo = problem.lower[problem.decision_index]
-        hi = problem.upper[problem.decision_index]
+        cand, checked = self.moves(u, context)
+        if checked:
+            return cand
+        return cand[[k for k, v in enumerate(cand) if self.check(v, context).feasible]]
+
+    def moves(self, u: NDArray[np.float64], context: Any) -> tuple[NDArray[np.float64], bool]:
+        """Single-step moves from ``u`` and whether they are known feasible.
+
+        Generic: one unit (of each integer variable; 5 % of its range for a continuous one)
+        more or less of one decision variable, and for up to 64 decision variables one unit
+        moved between two of them; moves that leave the variable bounds or break a row that
+        involves only decision variables are dropped, the rest still need a check.
+        """
+        cache = self.__dict__.setdefault("_moves", {})
+        key = int(getattr(context, "index", id(context)))
+        if key not in cache:
+            cache[key] = _move_data(self.build(context))
+        steps, lo, hi, A_only, row_lo, row_hi, exact = cache[key]
+        cand = u[None, :] + steps
         cand = cand[np.all((cand >= lo - 1e-9) & (cand <= hi + 1e-9), axis=1)]
-        keep = [k for k, v in enumerate(cand) if self.check(v, context).feasible]
-        return cand[keep]
+        if A_only is not None:
+            act = (A_only @ cand.T).T
+            tol = 1e-6 * np.maximum(1.0, np.abs(act))
+            cand = cand[np.all((act >= row_lo - tol) & (act <= row_hi + tol), axis=1)]
+        return cand, exact
 
     def describe(self, u: ArrayLike, context: Any) -> list[tuple[str, str, float, str]]:
         """Rows ``(group, name, value, unit)`` of a decision's outcomes (tables, pages)."""
@@ -231,6 +240,30 @@ class Twin(ABC):
         values = out(self.decision(u))[0]
         return [(g, n, float(v), out.units.get(g, "")) for g, n, v in
                 zip(out.groups, out.names, values, strict=True)]
+
+
+def _move_data(problem: Problem) -> tuple[Any, ...]:
+    """What :meth:`Twin.moves` needs of a context's problem (computed once per context)."""
+    dec = problem.decision_index
+    d = dec.size
+    lo, hi = problem.lower[dec], problem.upper[dec]
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    step = np.where(problem.integrality[dec], 1.0, np.maximum(0.05 * span, 1e-6))
+    eye = np.diag(step)
+    steps = [eye, -eye]
+    if d <= 64:
+        i, j = np.nonzero(~np.eye(d, dtype=bool))
+        m = np.zeros((i.size, d))
+        m[np.arange(i.size), i] = step[i]
+        m[np.arange(i.size), j] = -step[i]
+        steps.append(m)
+    A = problem.A.tocsc()
+    other = np.setdiff1d(np.arange(problem.n_vars), dec)
+    rows_other = np.unique(A[:, other].indices) if other.size else np.zeros(0, dtype=int)
+    only = np.setdiff1d(np.arange(problem.n_rows), rows_other)
+    A_only = A[only][:, dec].tocsr() if only.size else None
+    return (np.concatenate(steps), lo, hi, A_only, problem.row_lower[only], problem.row_upper[only],
+            other.size == 0)
 
 
 def deviation_problem(problem: Problem, M: NDArray[np.float64], b: NDArray[np.float64],

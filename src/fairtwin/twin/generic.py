@@ -238,11 +238,14 @@ class GenericTwin(Twin):
                 cats.append(cat)
         self._categories = tuple(cats) or ("all",)
         self._problems: dict[int, tuple[Problem, tuple[str, ...]]] = {}
+        self._outcomes: dict[int, Outcomes] = {}
         self._completions: OrderedDict[tuple[int, bytes], NDArray[np.float64] | None] = OrderedDict()
 
     def __getstate__(self) -> dict[str, Any]:  # caches stay behind when sent to a worker
         state = dict(self.__dict__)
         state["_problems"] = {}
+        state["_outcomes"] = {}
+        state["_moves"] = {}
         state["_completions"] = OrderedDict()
         return state
 
@@ -328,8 +331,11 @@ class GenericTwin(Twin):
         return problem.check(x, tol=tol)
 
     def outcomes(self, context: TwinContext) -> Outcomes:
-        return self.outcome_definition.build(str(context.data.get("id", context.label)),
-                                             self._decision_names)
+        key = int(context.index)
+        if key not in self._outcomes:
+            self._outcomes[key] = self.outcome_definition.build(
+                str(context.data.get("id", context.label)), self._decision_names)
+        return self._outcomes[key]
 
     def guard_row(self, problem: Problem) -> NDArray[np.float64] | None:
         """The columns of the ``guard`` block (see :func:`arrange`), if the twin has one."""

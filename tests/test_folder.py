@@ -1,0 +1,240 @@
+"""Bring your own twin: the folder format, export and round trip, generic notions, errors."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fairtwin.cli import cli, main
+from fairtwin.exceptions import TwinFolderError, UnknownNameError, ValidationError
+from fairtwin.folder import export_twin, load_twin_folder
+from fairtwin.oracles import get_oracle
+from fairtwin.pipeline import ExperimentConfig, load_scenario, oracle_name
+from fairtwin.solvers import solve
+from fairtwin.twin import GenericTwin, Twin, get_scenario
+
+sys.path.insert(0, str(Path(__file__).parent))
+from twin_folders import POPULATION, lp_text, write_doses_twin  # noqa: E402
+
+SRC = Path(__file__).parent.parent / "src" / "fairtwin"
+
+
+@pytest.fixture()
+def doses(tmp_path: Path) -> Path:
+    return write_doses_twin(tmp_path / "doses")
+
+
+def test_only_the_twin_package_knows_the_icu_twin() -> None:
+    """No module outside twin/ imports the ICU twin's modules: everything else uses the
+    interface."""
+    icu_modules = {"fairtwin.twin.icu", "fairtwin.twin.icu_notions", "fairtwin.twin.regions",
+                   "fairtwin.twin.dpc"}
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if "twin" in path.relative_to(SRC).parts[:1]:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                if node.module == "fairtwin.twin":
+                    names += [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            bad = [n for n in names if n in icu_modules or n in ("ICUTwin", "Allocation")]
+            if bad:
+                offenders.append((str(path.relative_to(SRC)), bad))
+    allowed = {"cli.py"}  # the CLI's `solve` table is the ICU twin's presentation
+    assert [o for o in offenders if o[0] not in allowed] == []
+
+
+def test_folder_twin_reads_lp_files_and_outcomes(doses: Path) -> None:
+    sc = load_twin_folder(doses)
+    twin = sc.twin
+    assert isinstance(twin, GenericTwin) and isinstance(twin, Twin)
+    assert twin.decision_names == ("dose_0", "dose_1", "dose_2", "dose_3")
+    assert sc.n_weeks == 12 and sc.contexts[3].label == "day 3"
+    assert str(sc.contexts[3].start) == "2021-03-04"
+    ctx = sc.contexts[0]
+    problem = twin.build(ctx)
+    assert set(problem.layout.constraints) == {"supply", "need"}
+    res = solve(problem, "highs")
+    u = res.x[problem.decision_index]
+    assert twin.nominal_cost(u, ctx) == pytest.approx(res.objective)
+    demand = ctx.features()[1:]
+    assert twin.guarded(u, ctx) == pytest.approx(demand.sum() - u.sum())  # people without a dose
+    out = twin.outcomes(ctx)
+    assert out.group_names == ("per_1000", "doses")
+    np.testing.assert_allclose(out(u)[0, :4], 1000 * u / np.array(POPULATION), rtol=1e-5)
+    assert out.units["per_1000"] == "doses per 1000 people"
+    bad = u.copy()
+    bad[0] = demand[0] + 1  # above its bound
+    assert not twin.check(bad, ctx).feasible
+    assert twin.check(u, ctx).feasible
+
+
+def test_generic_notions_and_a_callable(doses: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sc = load_twin_folder(doses)
+    ctx = sc.contexts[0]
+    even = np.full(4, 5.0) * np.array(POPULATION) / 100  # equal doses per person
+    uneven = np.array([12.0, 0.0, 0.0, 0.0])
+    for name in ("gini:per_1000", "max-min:per_1000", "quadratic:per_1000"):
+        R = get_oracle(name, sc.twin).cost(np.stack([even, uneven]), ctx)
+        assert 0 <= R[0] < 1e-4 * R[1], name  # equal up to the file's 6 significant digits
+    assert oracle_name(ExperimentConfig(), sc) == "gini:per_1000"  # the folder's default notion
+    with pytest.raises(UnknownNameError, match="per_1000"):
+        get_oracle("gini:nope", sc.twin).cost(even[None, :], ctx)
+    (tmp_path / "my_rater.py").write_text(
+        "import numpy as np\n"
+        "def worst(values, outcomes, context):\n"
+        "    sel = [g == 'per_1000' for g in outcomes.groups]\n"
+        "    return -np.asarray(values)[:, sel].min(axis=1)\n"
+        "def wrong(values, outcomes, context):\n"
+        "    return [1.0]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    oracle = get_oracle("my_rater:worst", sc.twin)
+    assert oracle.cost(np.stack([even, uneven]), ctx)[0] < 0 == oracle.cost(uneven[None, :], ctx)[0]
+    with pytest.raises(ValidationError, match="one latent cost per decision"):
+        get_oracle("my_rater:wrong", sc.twin).cost(np.stack([even, uneven]), ctx)
+    with pytest.raises(ValidationError, match="cannot import"):
+        get_oracle("no_such_module_here:f", sc.twin)
+
+
+def test_pipeline_runs_on_a_folder_twin(doses: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", "--twin", str(doses), "--train-weeks", "8",
+                                      "--held-out-weeks", "4", "--pairs", "150", "--rounds", "1",
+                                      "--jobs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    import json
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["twin"]["oracle"] == "gini:per_1000"
+    assert metrics["twin"]["price_unit_name"] == "people without a dose"
+    assert metrics["splits"]["train"]["to"] == "2021-03-08"  # daily contexts
+    train = metrics["summary"]["train"]
+    assert train["wins"] >= 6, train  # of 8 days: the learned cost is fairer than nominal
+    assert list(out.glob("outcomes_week*.png")) and (out / "weeks.png").exists()
+    for w in metrics["weeks"]:
+        assert w["R_orc"] <= w["R_nom"] + 1e-12
+    # the stages one by one read the same folder from the saved configuration
+    again = CliRunner().invoke(cli, ["evaluate", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+
+
+def test_icu_twin_round_trip_through_the_folder_format(tmp_path: Path) -> None:
+    sc = get_scenario()
+    weeks = [0, 30, 40, 60]  # near-zero, normal and overloaded weeks
+    export_twin(sc, tmp_path / "icu", weeks)
+    back = load_twin_folder(tmp_path / "icu")
+    assert back.twin.n_decision == sc.twin.n_decision
+    assert back.twin.categories == sc.twin.categories
+    assert back.twin.price_unit == sc.twin.price_unit
+    for k, w in enumerate(weeks):
+        a, b = sc.context(w), back.contexts[k]
+        np.testing.assert_allclose(a.features(), b.features())
+        assert back.twin.category(b) == sc.twin.category(a)
+        ra = solve(sc.twin.build(a), "highs")
+        rb = solve(back.twin.build(b), "highs")
+        ua, ub = ra.x[: sc.twin.n_decision], rb.x[: sc.twin.n_decision]
+        np.testing.assert_array_equal(np.round(ua), np.round(ub))  # the same nominal decision
+        assert rb.objective == pytest.approx(ra.objective)
+        assert back.twin.nominal_cost(ub, b) == pytest.approx(sc.twin.nominal_cost(ua, a))
+        assert back.twin.guarded(ub, b) == pytest.approx(sc.twin.guarded(ua, a))
+        np.testing.assert_allclose(back.twin.outcomes(b)(ub), sc.twin.outcomes(a)(ua), atol=1e-9)
+        moved = ua.copy()
+        moved[0] += 1  # one more bed: a different decision, still the same outcomes
+        np.testing.assert_allclose(back.twin.outcomes(b)(moved), sc.twin.outcomes(a)(moved), atol=1e-9)
+
+
+def test_twin_path_in_toml(doses: Path, tmp_path: Path) -> None:
+    cfg_file = tmp_path / "exp.toml"
+    cfg_file.write_text(f'[twin]\npath = "{doses}"\n')
+    cfg = ExperimentConfig.load(cfg_file)
+    assert cfg.scenario.twin_path == str(doses)
+    assert load_scenario(cfg.override(scenario={"n_train": 6})).name == "doses"
+
+
+def _exit_and_message(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(args)
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    ("no_toml", "twin.toml"),
+    ("bad_model", "d03.lp"),
+    ("other_decision", "d05.lp"),
+    ("missing_model", "d07"),
+    ("orphan_model", "extra.lp"),
+    ("unknown_variable", "outcomes.csv, line 3"),
+    ("bad_feature", "contexts.csv, line 4"),
+    ("infeasible", "d02"),
+])
+def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expected: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    models = doses / "models"
+    if breakage == "no_toml":
+        (doses / "twin.toml").unlink()
+    elif breakage == "bad_model":
+        (models / "d03.lp").write_text("this is not a model\n")
+    elif breakage == "other_decision":
+        (models / "d05.lp").write_text(lp_text([5, 6, 7, 8], 10, [1, 1, 1, 1]).replace("dose_2", "dosis_2"))
+    elif breakage == "missing_model":
+        (models / "d07.lp").unlink()
+    elif breakage == "orphan_model":
+        shutil.copy(models / "d00.lp", models / "extra.lp")
+    elif breakage == "unknown_variable":
+        lines = (doses / "outcomes.csv").read_text().splitlines()
+        lines[2] = lines[2].replace("dose_1", "short_1")
+        (doses / "outcomes.csv").write_text("\n".join(lines) + "\n")
+    elif breakage == "bad_feature":
+        lines = (doses / "contexts.csv").read_text().splitlines()
+        parts = lines[3].split(",")
+        parts[3] = "many"
+        lines[3] = ",".join(parts)
+        (doses / "contexts.csv").write_text("\n".join(lines) + "\n")
+    elif breakage == "infeasible":
+        text = (models / "d02.lp").read_text().replace("General", " dose_0 >= 1000\nGeneral")
+        (models / "d02.lp").write_text(text)
+    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
+    assert code == 2, err
+    assert expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:
+    text = (doses / "models" / "d02.lp").read_text().replace("General", " dose_0 >= 1000\nGeneral")
+    (doses / "models" / "d02.lp").write_text(text)
+    with pytest.raises(ValidationError, match="d02"):
+        load_twin_folder(doses)
+    toml = doses / "twin.toml"
+    toml.write_text(toml.read_text().replace("[units]", "drop_infeasible = true\n[units]"))
+    sc = load_twin_folder(doses)
+    assert sc.n_weeks == 11 and "d02" not in [c.data["id"] for c in sc.contexts]
+    assert [c.index for c in sc.contexts] == list(range(11))
+
+
+def test_unknown_oracle_for_a_folder_lists_its_notions(doses: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _exit_and_message(["run", "--twin", str(doses), "--oracle", "rosenbrok"], capsys)
+    assert code == 2 and "gini" in err and "package.module:function" in err
+    code, err = _exit_and_message(["run", "--twin", str(doses), "--oracle", "nowhere_mod:f"], capsys)
+    assert code == 2 and "cannot import" in err
+
+
+def test_a_folder_without_outcomes_uses_the_decision(tmp_path: Path) -> None:
+    folder = write_doses_twin(tmp_path / "plain", n_contexts=3, outcomes=False)
+    sc = load_twin_folder(folder)
+    out = sc.twin.outcomes(sc.contexts[0])
+    assert out.group_names == ("dose",) and out.names == ("0", "1", "2", "3")
+    with pytest.raises(TwinFolderError, match="no 'id' column"):
+        (folder / "contexts.csv").write_text("label\nx\n")
+        load_twin_folder(folder)

@@ -238,3 +238,85 @@ def test_a_folder_without_outcomes_uses_the_decision(tmp_path: Path) -> None:
     with pytest.raises(TwinFolderError, match="no 'id' column"):
         (folder / "contexts.csv").write_text("label\nx\n")
         load_twin_folder(folder)
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "vaccine"
+
+
+def _linopy_models(n: int = 10, seed: int = 0) -> list:
+    linopy = pytest.importorskip("linopy", reason="the linopy door needs the [linopy] extra (in dev)")
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    idx = pd.Index(["north", "south", "east", "west"], name="district")
+    models = []
+    for _ in range(n):
+        demand = rng.integers(5, 30, size=4)
+        m = linopy.Model()
+        dose = m.add_variables(lower=0, upper=pd.Series(demand, index=idx), coords=[idx], name="dose",
+                               integer=True)
+        short = m.add_variables(lower=0, coords=[idx], name="short")
+        m.add_constraints(dose.sum() <= int(0.6 * demand.sum()), name="supply")
+        m.add_constraints(dose + short >= pd.Series(demand, index=idx), name="need")
+        m.add_objective((pd.Series([1.0, 2.0, 1.5, 4.0], index=idx) * dose).sum() + 50 * short.sum())
+        models.append(m)
+    return models
+
+
+def test_linopy_door_builds_a_twin_that_runs_and_matches_its_folder(tmp_path: Path) -> None:
+    from fairtwin.linopy_twin import twin_from_linopy, write_twin_folder
+    from fairtwin.pipeline import run_pipeline
+
+    models = _linopy_models()
+    sc = twin_from_linopy(models, decision=["dose"], guard=["short"], name="doses-linopy",
+                          price_unit=50.0)
+    twin = sc.twin
+    assert twin.decision_names == ("dose(north)", "dose(south)", "dose(east)", "dose(west)")
+    ctx = sc.contexts[0]
+    problem = twin.build(ctx)
+    assert set(problem.layout.constraints) == {"supply", "need"}
+    res = solve(problem, "highs")
+    models[0].solve(solver_name="highs")
+    assert res.objective == pytest.approx(float(models[0].objective.value))  # the same optimum
+    u = res.x[:4]
+    assert twin.guarded(u, ctx) == pytest.approx(float(models[0].variables["short"].solution.sum()))
+    # the same models saved as a folder read back as the same twin
+    folder = write_twin_folder(models, tmp_path / "f", decision=["dose("], guard=["short("], name="f")
+    back = load_twin_folder(folder)
+    assert back.twin.decision_names == twin.decision_names
+    assert solve(back.twin.build(back.contexts[0]), "highs").objective == pytest.approx(res.objective)
+    cfg = ExperimentConfig().override(scenario={"n_train": 6, "n_held_out": 4},
+                                      labels={"n_pairs": 100, "rounds": 1}, n_jobs=1)
+    result = run_pipeline(cfg, tmp_path / "run", scenario=sc)
+    assert result.metrics["summary"]["train"]["n_weeks"] == 6
+    assert result.metrics["twin"]["oracle"] == "gini"
+    with pytest.raises(ValidationError, match="no variable 'dosis'"):
+        twin_from_linopy(models, decision=["dosis"])
+
+
+def test_the_vaccine_example_runs_end_to_end(tmp_path: Path) -> None:
+    sc = load_twin_folder(EXAMPLE)
+    assert sc.n_weeks == 104 and sc.twin.n_decision == 20
+    assert sc.twin.categories == ("short", "enough")
+    out = sc.twin.outcomes(sc.contexts[10])
+    assert out.group_names == ("served", "per_1000", "delivery") and out.compared == ("served", "per_1000")
+    result = CliRunner().invoke(cli, ["run", "--twin", str(EXAMPLE), "--train-weeks", "10",
+                                      "--held-out-weeks", "6", "--pairs", "200", "--rounds", "1",
+                                      "--jobs", "1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "short" in result.output and "pair accuracy" in result.output
+
+
+def test_the_vaccine_generator_writes_the_shipped_folder(tmp_path: Path) -> None:
+    pytest.importorskip("linopy", reason="the generator needs the [linopy] extra (in dev)")
+    import subprocess
+
+    subprocess.run([sys.executable, str(EXAMPLE / "make_example.py"), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    for name in ("twin.toml", "contexts.csv", "outcomes.csv", "districts.csv"):
+        assert (tmp_path / name).read_text() == (EXAMPLE / name).read_text(), name
+    a, b = load_twin_folder(tmp_path), load_twin_folder(EXAMPLE)
+    for k in (0, 50, 103):
+        pa, pb = a.twin.build(a.contexts[k]), b.twin.build(b.contexts[k])
+        np.testing.assert_array_equal(pa.c, pb.c)
+        assert (pa.A != pb.A).nnz == 0

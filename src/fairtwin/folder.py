@@ -25,12 +25,17 @@ A twin folder holds::
     drop_infeasible = false           # true: skip (with a warning) contexts without a solution
     categories = ["busy", "quiet"]    # optional: report order of contexts.csv's categories
     oracle = "gini:dose"              # optional: the simulated rater's default notion
+    compared = ["dose"]               # optional: outcome groups the learner takes relative to
+                                      # their mean (default: every group of two or more)
     [units]                           # optional: the unit of each outcome group
     dose = "doses per 1000 people"
 
 Every context must have the same decision variables; everything else (rows, bounds, costs)
-may change with the context. Files are read with HiGHS's own reader. Every error names the
-file (and line and column where there is one) and what to fix.
+may change with the context. Names are those of the files, without linopy's ``#<label>``
+suffixes (``dose(north)#0`` is ``dose(north)``); rows are grouped by their stem
+(``need(north)`` and ``need(south)`` are the constraint group ``need``). Files are read with
+HiGHS's own reader. Every error names the file (and line and column where there is one) and
+what to fix.
 """
 
 from __future__ import annotations
@@ -51,7 +56,14 @@ from fairtwin.solvers import SolverOptions, Status, get_solver
 from fairtwin.solvers.highs import read_model_file, write_model_file
 from fairtwin.tomlfile import read_toml
 from fairtwin.twin.base import Twin, TwinContext
-from fairtwin.twin.generic import GenericTwin, OutcomeDefinition, OutcomeTerm, arrange, default_outcomes
+from fairtwin.twin.generic import (
+    GenericTwin,
+    OutcomeDefinition,
+    OutcomeTerm,
+    arrange,
+    default_outcomes,
+    normalise_name,
+)
 from fairtwin.twin.problem import Problem
 from fairtwin.twin.scenarios import Scenario
 
@@ -64,7 +76,8 @@ _RESERVED = ("id", "label", "date", "category", "model")
 _TOML_KEYS = {"name": str, "description": str, "decision": list, "decision_variables": list,
               "guard": list, "guard_name": str, "price_unit": (int, float),
               "price_unit_name": str, "models": str, "contexts": str, "outcomes": str,
-              "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str}
+              "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str,
+              "compared": list}
 
 
 def complete_with_highs(problem: Problem, u: NDArray[np.float64]) -> NDArray[np.float64] | None:
@@ -95,7 +108,8 @@ class FolderModels:
     def __call__(self, context: TwinContext) -> tuple[Problem, tuple[str, ...]]:
         path = context.data["model"]
         problem, cols, rows = _read(path)
-        return arrange(problem, cols, rows, self.decision, self.guard, where=str(path))
+        return arrange(problem, [normalise_name(c) for c in cols], rows, self.decision, self.guard,
+                       where=str(path))
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[Problem, tuple[str, ...], tuple[str, ...]]:
@@ -239,6 +253,7 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
     models = folder / cfg.get("models", "models")
     contexts = _read_contexts(folder / cfg.get("contexts", "contexts.csv"), folder, models)
     first, cols, _ = _read(contexts[0].data["model"])
+    cols = tuple(normalise_name(c) for c in cols)
     if cfg.get("decision_variables"):
         decision = tuple(str(v) for v in cfg["decision_variables"])
     else:
@@ -253,8 +268,10 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
     if out_path.exists():
         outcomes = _read_outcomes(out_path, units)
     else:
-        outcomes = default_outcomes(decision)
-        outcomes = OutcomeDefinition(outcomes.terms, units)
+        outcomes = OutcomeDefinition(default_outcomes(decision).terms, units)
+    if "compared" in cfg:
+        outcomes = OutcomeDefinition(outcomes.terms, outcomes.units,
+                                     tuple(str(g) for g in cfg["compared"]))
     source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])))
     settings = {"guard_name": cfg.get("guard_name", "guarded quantity"),
                 "price_unit": float(cfg.get("price_unit", 1.0)),

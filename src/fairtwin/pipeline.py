@@ -300,6 +300,13 @@ def load_scenario(config: ExperimentConfig) -> Scenario:
     else:
         scenario = get_scenario(sc.name, seed=sc.seed, data_path=sc.data_path or None,
                                 config=config.twin)
+    check_weeks(config, scenario)
+    return scenario
+
+
+def check_weeks(config: ExperimentConfig, scenario: Scenario) -> None:
+    """The scenario has the training and held-out weeks the configuration asks for."""
+    sc = config.scenario
     first = sc.first_week(scenario)
     if scenario.n_weeks < first + sc.n_weeks:
         start = scenario.contexts[first].start
@@ -307,10 +314,9 @@ def load_scenario(config: ExperimentConfig) -> Scenario:
         where = f" from {start}" if sc.train_from else ""
         dates = f" (its last week starts {last})" if last else ""
         raise ValidationError(
-            f"scenario {sc.name!r} has {scenario.n_weeks - first} weeks{where}{dates}; "
+            f"scenario {scenario.name!r} has {scenario.n_weeks - first} weeks{where}{dates}; "
             f"{sc.n_train} training + {sc.n_weeks - sc.n_train} held-out weeks need {sc.n_weeks}"
         )
-    return scenario
 
 
 def split_dates(dataset: PreferenceDataset, scenario: Scenario) -> dict[str, dict[str, Any]]:
@@ -708,10 +714,16 @@ def run_pipeline(
     out_dir: str | Path,
     progress: bool = False,
     on_stage: Callable[[str, float], None] | None = None,
+    scenario: Scenario | None = None,
 ) -> RunResult:
-    """Run every stage and write the artefacts into ``out_dir``."""
+    """Run every stage and write the artefacts into ``out_dir``.
+
+    ``scenario`` (e.g. from :func:`fairtwin.linopy_twin.twin_from_linopy`) replaces the
+    configuration's scenario; the stages then need it passed again, the CLI cannot reload it.
+    """
     config.labels.n_random(config.scenario.n_train)  # check the budget before any work
-    load_scenario(config)  # and the weeks
+    given = scenario
+    check_weeks(config, given if given is not None else load_scenario(config))  # and the weeks
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.toml")
@@ -725,7 +737,7 @@ def run_pipeline(
             on_stage(name, times[name])
         return value
 
-    scenario = timed("scenario", lambda: load_scenario(config))
+    scenario = timed("scenario", lambda: given if given is not None else load_scenario(config))
     dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
     dataset.save(out / "samples.npz")
     coverage = coverage_stage(dataset, config, scenario)

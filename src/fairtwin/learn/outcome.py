@@ -112,7 +112,7 @@ class OutcomeCostLearner:
             raise ValidationError(
                 f"{len(outcomes)} outcome maps for {dataset.n_contexts} contexts; give one per context"
             )
-        return outcomes
+        return [o.relative() for o in outcomes]
 
     def _check_groups(self, out: Outcomes) -> NDArray[np.int64]:
         if out.n_decision != self.n_vars_:
@@ -231,6 +231,7 @@ class OutcomeCostLearner:
         spread sets the context's scale ``s_x`` (no ranking depends on it).
         """
         self._check_fitted()
+        outcomes = outcomes.relative()
         gidx = self._check_groups(outcomes)
         U = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
         s = self._week_scale(self._features_of(outcomes, U))

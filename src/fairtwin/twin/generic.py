@@ -30,11 +30,18 @@ from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem, Violation
 
 __all__ = ["OutcomeTerm", "OutcomeDefinition", "GenericTwin", "arrange", "default_outcomes",
-           "split_name", "row_group"]
+           "split_name", "row_group", "normalise_name"]
+
+
+def normalise_name(name: str) -> str:
+    """A column or row name without linopy's ``#<label>`` suffix (``dose(north)#0`` → ``dose(north)``)."""
+    head, sep, tail = name.rpartition("#")
+    return head if sep and head and tail.isdigit() else name
 
 
 def split_name(name: str) -> tuple[str, str]:
     """``"dose[3]"`` → ``("dose", "3")``; ``"dose_3"`` → ``("dose", "3")``; else ``(name, name)``."""
+    name = normalise_name(name)
     for open_, close in (("[", "]"), ("(", ")")):
         if open_ in name and name.endswith(close):
             head, _, rest = name.partition(open_)
@@ -68,6 +75,8 @@ class OutcomeDefinition:
 
     terms: tuple[OutcomeTerm, ...]
     units: dict[str, str] = field(default_factory=dict)
+    #: groups compared within (see :attr:`Outcomes.compared`); None: every group of 2 or more
+    compared: tuple[str, ...] | None = None
 
     def check(self, decision_names: Sequence[str]) -> None:
         """Every variable an outcome names must be a decision variable."""
@@ -99,8 +108,12 @@ class OutcomeDefinition:
             if t.unit:
                 units.setdefault(t.group, t.unit)
         keys = list(order)
-        return Outcomes(M, b, tuple(k[1] for k in keys), tuple(k[0] for k in keys),
-                        {g: units.get(g, "") for g in dict.fromkeys(k[0] for k in keys)})
+        groups = tuple(k[0] for k in keys)
+        compared = self.compared if self.compared is not None else tuple(
+            g for g in dict.fromkeys(groups) if groups.count(g) > 1)
+        return Outcomes(M, b, tuple(k[1] for k in keys), groups,
+                        {g: units.get(g, "") for g in dict.fromkeys(groups)},
+                        tuple(g for g in compared if g in groups))
 
 
 def default_outcomes(decision_names: Sequence[str], unit: str = "") -> OutcomeDefinition:

@@ -30,6 +30,10 @@ class Outcomes:
     names : tuple of str, one per outcome
     groups : tuple of str, one per outcome (outcomes of a group share a unit and a meaning)
     units : dict of str to str, the unit of each group
+    compared : tuple of str
+        Groups whose outcomes people compare with each other (served shares of districts, say):
+        the learner sees them relative to the group's mean (:meth:`relative`). Groups not
+        listed are taken as they are (the ICU twin's load gaps are already gaps to an average).
     """
 
     matrix: NDArray[np.float64]
@@ -37,6 +41,7 @@ class Outcomes:
     names: tuple[str, ...]
     groups: tuple[str, ...]
     units: dict[str, str] = field(default_factory=dict)
+    compared: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         M = np.asarray(self.matrix, dtype=np.float64)
@@ -53,6 +58,10 @@ class Outcomes:
         object.__setattr__(self, "offset", b)
         object.__setattr__(self, "names", tuple(self.names))
         object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "compared", tuple(self.compared))
+        unknown = [g for g in self.compared if g not in self.groups]
+        if unknown:
+            raise ValidationError(f"compared names unknown outcome group(s) {unknown}")
 
     @property
     def n_outcomes(self) -> int:
@@ -71,6 +80,19 @@ class Outcomes:
         """Index of each outcome's group in :attr:`group_names`, shape (m,)."""
         order = {g: k for k, g in enumerate(self.group_names)}
         return np.array([order[g] for g in self.groups], dtype=np.int64)
+
+    def relative(self) -> Outcomes:
+        """The outcomes with every :attr:`compared` group taken relative to its mean (each
+        outcome minus the group's average; still affine in ``u``)."""
+        if not self.compared:
+            return self
+        M, b = self.matrix.copy(), self.offset.copy()
+        groups = np.array(self.groups)
+        for g in self.compared:
+            sel = groups == g
+            M[sel] -= M[sel].mean(axis=0)
+            b[sel] -= b[sel].mean()
+        return Outcomes(M, b, self.names, self.groups, dict(self.units))
 
     def __call__(self, U: ArrayLike) -> NDArray[np.float64]:
         """Outcomes of decisions of shape (k, n_decision) (or one decision): shape (k, m)."""

@@ -1,0 +1,225 @@
+"""The Python door: a twin from one linopy ``Model`` per context (``pip install fairtwin[linopy]``).
+
+::
+
+    from fairtwin.linopy_twin import twin_from_linopy
+
+    scenario = twin_from_linopy(models, decision=["dose"], guard=["short"],
+                                labels=[f"week {k}" for k in range(len(models))],
+                                features=X, outcomes={"doses_per_1000": {
+                                    "north": {"dose(north)": 1000 / 120_000}, ...}})
+    fairtwin.pipeline.run_pipeline(config, out, scenario=scenario)
+
+Each model is written with linopy's own MPS writer (coordinate names kept) and read back with
+HiGHS, so a linopy twin is exactly the folder twin :func:`write_twin_folder` would save.
+Variables are named ``<variable>(<coordinates>)``, e.g. ``dose(north)``; ``decision`` and
+``guard`` name linopy variables (all their coordinates) or single columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from fairtwin.exceptions import ValidationError
+from fairtwin.folder import complete_with_highs
+from fairtwin.solvers.highs import read_model_file
+from fairtwin.twin.base import TwinContext
+from fairtwin.twin.generic import (
+    GenericTwin,
+    OutcomeDefinition,
+    OutcomeTerm,
+    arrange,
+    default_outcomes,
+    normalise_name,
+)
+from fairtwin.twin.problem import Problem
+from fairtwin.twin.scenarios import Scenario
+
+__all__ = ["twin_from_linopy", "write_twin_folder", "OutcomeSpec"]
+
+#: group → outcome name → {column name: coefficient} (the key ``""`` is a constant term)
+OutcomeSpec = Mapping[str, Mapping[str, Mapping[str, float]]]
+
+
+def _linopy() -> Any:
+    try:
+        import linopy
+    except ImportError:
+        raise ValidationError("the linopy door needs linopy: pip install 'fairtwin[linopy]'") from None
+    return linopy
+
+
+@dataclass(frozen=True)
+class StoredModels:
+    """The model source of a linopy twin: the converted problems, by context index."""
+
+    problems: tuple[tuple[Problem, tuple[str, ...]], ...]
+
+    def __call__(self, context: TwinContext) -> tuple[Problem, tuple[str, ...]]:
+        return self.problems[int(context.index)]
+
+
+def _columns(prefixes: Sequence[str], cols: Sequence[str]) -> tuple[str, ...]:
+    out = []
+    for p in prefixes:
+        hits = [c for c in cols if c == p or c.startswith(f"{p}(")]
+        if not hits:
+            raise ValidationError(f"no variable {p!r} in the model; its variables are "
+                                  f"{sorted({c.split('(')[0] for c in cols})}")
+        out += hits
+    return tuple(dict.fromkeys(out))
+
+
+def _outcomes(spec: OutcomeSpec | OutcomeDefinition | None, decision: Sequence[str],
+              units: Mapping[str, str] | None) -> OutcomeDefinition:
+    if spec is None:
+        base = default_outcomes(decision)
+        return OutcomeDefinition(base.terms, dict(units or {}))
+    if isinstance(spec, OutcomeDefinition):
+        return spec
+    terms = []
+    for group, named in spec.items():
+        for name, coefs in named.items():
+            for var, coef in coefs.items():
+                terms.append(OutcomeTerm(str(group), str(name), str(var), float(coef)))
+    return OutcomeDefinition(tuple(terms), dict(units or {}))
+
+
+def _read_linopy(model: Any, where: str) -> tuple[Problem, tuple[str, ...], tuple[str, ...]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.mps"
+        model.to_file(path, explicit_coordinate_names=True)
+        problem, cols, rows = read_model_file(path)
+    cols = tuple(normalise_name(c) for c in cols)
+    return replace(problem, name=where), cols, rows
+
+
+def twin_from_linopy(
+    models: Sequence[Any],
+    decision: Sequence[str],
+    *,
+    name: str = "linopy-twin",
+    labels: Sequence[str] | None = None,
+    features: ArrayLike | None = None,
+    dates: Sequence[date | None] | None = None,
+    categories: Sequence[str] | None = None,
+    outcomes: OutcomeSpec | OutcomeDefinition | None = None,
+    units: Mapping[str, str] | None = None,
+    guard: Sequence[str] = (),
+    guard_name: str = "guarded quantity",
+    price_unit: float = 1.0,
+    price_unit_name: str = "cost units",
+    default_oracle: str = "gini",
+) -> Scenario:
+    """A scenario whose contexts are linopy models (see the module docstring).
+
+    Parameters
+    ----------
+    models : sequence of linopy.Model
+        One per context; every model must have the same decision variables.
+    decision, guard : sequence of str
+        Linopy variable names (all coordinates) or column names such as ``dose(north)``.
+    features : array of shape (n_contexts, n_features), optional
+        What the learner may know of each context (default: none).
+    outcomes : mapping or OutcomeDefinition, optional
+        ``{group: {outcome: {column: coefficient}}}``; default: every decision variable.
+    """
+    _linopy()
+    if not models:
+        raise ValidationError("twin_from_linopy needs at least one model")
+    n = len(models)
+    X = np.zeros((n, 0)) if features is None else np.atleast_2d(np.asarray(features, dtype=np.float64))
+    if X.shape[0] != n:
+        raise ValidationError(f"features has {X.shape[0]} rows for {n} models")
+    for seq, what in ((labels, "labels"), (dates, "dates"), (categories, "categories")):
+        if seq is not None and len(seq) != n:
+            raise ValidationError(f"{what} has {len(seq)} entries for {n} models")
+    converted, decision_cols = [], None
+    contexts = []
+    for k, model in enumerate(models):
+        label = labels[k] if labels is not None else f"context {k}"
+        problem, cols, rows = _read_linopy(model, label)
+        if decision_cols is None:
+            decision_cols = _columns(decision, cols)
+        guard_cols = _columns(guard, cols) if guard else ()
+        converted.append(arrange(problem, cols, rows, decision_cols, guard_cols, where=label))
+        contexts.append(TwinContext(k, label, X[k], dates[k] if dates is not None else None,
+                                    {"id": f"c{k:04d}", "category": categories[k] if categories else ""}))
+    assert decision_cols is not None
+    twin = GenericTwin(name, contexts, StoredModels(tuple(converted)), decision_cols,
+                       _outcomes(outcomes, decision_cols, units), completer=complete_with_highs,
+                       guard_name=guard_name, price_unit=price_unit, price_unit_name=price_unit_name,
+                       default_oracle=default_oracle)
+    return Scenario(name=name, description=f"{n} linopy models", twin=twin, contexts=tuple(contexts))
+
+
+def write_twin_folder(
+    models: Sequence[Any],
+    out: str | os.PathLike[str],
+    decision: Sequence[str],
+    *,
+    name: str,
+    ids: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    features: Mapping[str, Sequence[float]] | None = None,
+    dates: Sequence[date | None] | None = None,
+    categories: Sequence[str] | None = None,
+    outcome_rows: Sequence[Sequence[Any]] = (),
+    units: Mapping[str, str] | None = None,
+    guard: Sequence[str] = (),
+    settings: Mapping[str, Any] | None = None,
+) -> Path:
+    """Save linopy models as a twin folder (:mod:`fairtwin.folder`): ``models/<id>.mps`` with
+    linopy's writer, ``contexts.csv``, ``outcomes.csv`` (rows ``group, name, variable,
+    coefficient, unit, context``) and ``twin.toml``. ``decision`` and ``guard`` are name
+    prefixes of the written columns (``"dose("``)."""
+    _linopy()
+    out = Path(out)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    n = len(models)
+    ids = list(ids or [f"c{k:04d}" for k in range(n)])
+    for model, cid in zip(models, ids, strict=True):
+        model.to_file(out / "models" / f"{cid}.mps", explicit_coordinate_names=True)
+    feats = dict(features or {})
+    with open(out / "contexts.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "label", "date", "category", *feats])
+        for k, cid in enumerate(ids):
+            w.writerow([cid, labels[k] if labels else cid, str(dates[k] or "") if dates else "",
+                        categories[k] if categories else "",
+                        *[f"{float(v[k]):.12g}" for v in feats.values()]])
+    if outcome_rows:
+        with open(out / "outcomes.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["group", "name", "variable", "coefficient", "unit", "context"])
+            w.writerows(outcome_rows)
+    lines = [f'name = "{name}"', "decision = [" + ", ".join(f'"{d}"' for d in decision) + "]"]
+    if guard:
+        lines.append("guard = [" + ", ".join(f'"{g}"' for g in guard) + "]")
+    for key, value in (settings or {}).items():
+        lines.append(f"{key} = {_toml(value)}")
+    if units:
+        lines.append("[units]")
+        lines += [f'{g} = "{u}"' for g, u in units.items()]
+    (out / "twin.toml").write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace('"', '\\"') + '"'

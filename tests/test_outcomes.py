@@ -22,7 +22,7 @@ from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.oracles import get_oracle
 from fairtwin.pipeline import ExperimentConfig, outcome_maps, sample_stage
 from fairtwin.resolve import ResolveConfig, resolve_context
-from fairtwin.twin import Context, GiniOracle, ICUTwin, Scenario, TwinConfig
+from fairtwin.twin import Context, GiniOracle, ICUTwin, Outcomes, Scenario, TwinConfig
 from fairtwin.twin.regions import RegionTable
 
 
@@ -228,3 +228,16 @@ def test_budget_mode_costs_no_more_than_select_and_ranks_no_lower(learned) -> No
         assert twin.overflow(bud.decision, ctx).sum() <= twin.overflow(U[0], ctx).sum() + 1e-6
         assert twin.nominal_cost(bud.decision, ctx) <= twin.nominal_cost(sel.decision, ctx) + 1e-6
         assert cost(bud.decision) <= cost(sel.decision) + 1e-3 * max(1.0, abs(cost(sel.decision)))
+
+
+def test_compared_groups_are_seen_relative_to_their_mean() -> None:
+    out = Outcomes(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), np.array([0.0, 1.0, 5.0]),
+                   ("a", "b", "total"), ("share", "share", "sum"), compared=("share",))
+    rel = out.relative()
+    u = np.array([3.0, 4.0])
+    v = out(u)[0]
+    np.testing.assert_allclose(rel(u)[0], [v[0] - v[:2].mean(), v[1] - v[:2].mean(), v[2]])
+    assert rel(np.array([2.0, 0.5]))[0, :2] == pytest.approx([0.0, 0.0])  # equal shares: zero
+    assert Outcomes(out.matrix, out.offset, out.names, out.groups).relative() is not None
+    with pytest.raises(ValidationError, match="unknown outcome group"):
+        Outcomes(out.matrix, out.offset, out.names, out.groups, compared=("nope",))

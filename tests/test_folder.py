@@ -320,3 +320,96 @@ def test_the_vaccine_generator_writes_the_shipped_folder(tmp_path: Path) -> None
         pa, pb = a.twin.build(a.contexts[k]), b.twin.build(b.contexts[k])
         np.testing.assert_array_equal(pa.c, pb.c)
         assert (pa.A != pb.A).nnz == 0
+
+
+@pytest.fixture()
+def doses_run(doses: Path, tmp_path: Path) -> Path:
+    """A run folder of the doses twin with its samples (what `fairtwin serve --run` needs)."""
+    from fairtwin.pipeline import sample_stage
+
+    out = tmp_path / "doses-run"
+    out.mkdir()
+    cfg = ExperimentConfig().override(scenario={"twin_path": str(doses), "n_train": 4,
+                                                "n_held_out": 2}, sampler={"n_samples": 4}, n_jobs=1)
+    cfg.save(out / "config.toml")
+    sample_stage(cfg, load_scenario(cfg)).save(out / "samples.npz")
+    return out
+
+
+def test_the_rating_page_shows_any_twins_outcomes(doses_run: Path, tmp_path: Path) -> None:
+    from fairtwin.elicit.app import create_app
+    from fairtwin.elicit.store import PreferenceStore
+    from fairtwin.elicit.study import ElicitationStudy, OutcomePairView
+    from test_elicit import form_of, login
+
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        from starlette.testclient import TestClient
+    store = PreferenceStore(tmp_path / "s.db")
+    study = ElicitationStudy(store, doses_run, seed=0)
+    rater, token = store.add_rater("gina")
+    client = TestClient(create_app(study))
+    login(client, token)
+    page = client.get("/rate")
+    assert page.status_code == 200
+    for text in ("Decision A", "Decision B", "per_1000", "doses per 1000 people", "district 2",
+                 "people without a dose", "nominal cost", "<svg"):
+        assert text in page.text, text
+    form = form_of(page.text)
+    view = study.view(next(q for q in [store.query(int(form["query_id"]))] if q))
+    assert isinstance(view, OutcomePairView) and [g.group for g in view.groups] == ["per_1000", "doses"]
+    resp = client.post("/rate/answer", data={**form, "choice": "a", "response_ms": "500"},
+                       follow_redirects=False)
+    assert resp.status_code == 303 and store.n_answers(rater.id) == 1
+    api = client.get("/api/next", headers={"authorization": f"Bearer {token}"})
+    assert api.status_code == 200 and api.json()["groups"][0]["group"] == "per_1000"
+    assert study.export().n_comparisons == 1
+
+
+def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
+    from test_elicit import CHROMIUM, CHROMIUM_ARGS, _free_port
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium "
+                    "(`make test` installs it as root: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    import threading
+    import time
+
+    import uvicorn
+
+    from fairtwin.elicit.app import create_app
+    from fairtwin.elicit.store import PreferenceStore
+    from fairtwin.elicit.study import ElicitationStudy
+
+    store = PreferenceStore(tmp_path / "live.db")
+    study = ElicitationStudy(store, doses_run, seed=3)
+    rater, token = store.add_rater("hugo")
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(study), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(f"http://127.0.0.1:{port}/invite/{token}")
+                sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
+                sync_api.expect(page.locator("#decision-a h3").first).to_contain_text("per_1000")
+                a_box = page.locator("#decision-a").bounding_box()
+                b_box = page.locator("#decision-b").bounding_box()
+                assert abs(a_box["y"] - b_box["y"]) < 1  # side by side
+                page.keyboard.press("b")
+                sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert [a.choice for a in store.answers()] == ["b"]

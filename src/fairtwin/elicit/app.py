@@ -38,7 +38,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from fairtwin.elicit.store import CHOICES, Outcome, PreferenceStore
-from fairtwin.elicit.study import DecisionView, ElicitationStudy, PairView
+from fairtwin.elicit.study import (
+    DecisionView,
+    ElicitationStudy,
+    OutcomeGroupView,
+    OutcomePairView,
+    PairView,
+)
 from fairtwin.exceptions import UnknownNameError, ValidationError
 
 __all__ = ["create_app", "COOKIE"]
@@ -86,7 +92,51 @@ def _svg(view: PairView, d: DecisionView) -> str:
     return "".join(parts)
 
 
-def _view_json(view: PairView) -> dict[str, object]:
+def _esc(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def _svg_group(g: OutcomeGroupView, which: str) -> str:
+    """Horizontal bars of one outcome group for decision ``which`` (the other's as a grey tick),
+    on a scale shared by both decisions."""
+    values = g.a if which == "a" else g.b
+    other = g.b if which == "a" else g.a
+    row, label_w, width = 18, 150, 440
+    lo = min(0.0, *g.a, *g.b)
+    hi = max(0.0, *g.a, *g.b)
+    span = (hi - lo) or 1.0
+    scale = (width - label_w - 50) / span
+    zero = label_w + scale * (0.0 - lo)
+    parts = [f'<svg class="loads" viewBox="0 0 {width} {row * len(g.names) + 8}" role="img" '
+             f'aria-label="{_esc(g.group)} per outcome">']
+    for k, name in enumerate(g.names):
+        y = 4 + k * row
+        v, o = values[k], other[k]
+        x0, x1 = sorted((zero, label_w + scale * (v - lo)))
+        parts.append(f'<text x="{label_w - 4}" y="{y + 11}" text-anchor="end">{_esc(name)[:24]}</text>')
+        parts.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 0.5):.1f}" height="9" '
+                     'fill="#2e86c1"/>')
+        xo = label_w + scale * (o - lo)
+        parts.append(f'<line x1="{xo:.1f}" x2="{xo:.1f}" y1="{y + 1}" y2="{y + 14}" stroke="#8a949c" '
+                     'stroke-width="2"/>')
+        parts.append(f'<text x="{max(x1, zero) + 3:.1f}" y="{y + 12}">{v:.3g}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _outcome_json(view: OutcomePairView) -> dict[str, object]:
+    return {"query_id": view.query.id, "week": view.week_label,
+            "groups": [asdict(g) for g in view.groups],
+            "cost": {"a": view.cost_a, "b": view.cost_b},
+            "guard": {"name": view.guard_name, "a": view.guard_a, "b": view.guard_b},
+            "price_unit": view.price_unit_name}
+
+
+def _view_json(view: PairView | OutcomePairView) -> dict[str, object]:
+    if isinstance(view, OutcomePairView):
+        return _outcome_json(view)
+
     def clean(d: DecisionView) -> dict[str, object]:
         out = asdict(d)
         out["load_after"] = [v if math.isfinite(v) else None for v in d.load_after]
@@ -150,6 +200,10 @@ def create_app(study: ElicitationStudy) -> Starlette:
             return message("Thank you!", f"You answered {answered} questions: every pair of "
                            "this study has been shown to you.", 200)
         view = study.view(query)
+        if isinstance(view, OutcomePairView):
+            return page("rate_outcomes.html", rater=rater.name, answered=answered, view=view,
+                        csrf=csrf_for(rater.id, query.id),
+                        charts={k: [_svg_group(g, k) for g in view.groups] for k in ("a", "b")})
         return page("rate.html", rater=rater.name, answered=answered, view=view,
                     csrf=csrf_for(rater.id, query.id),
                     charts={"a": _svg(view, view.a), "b": _svg(view, view.b)})

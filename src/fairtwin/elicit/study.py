@@ -63,6 +63,33 @@ class PairView:
     b: DecisionView
 
 
+@dataclass(frozen=True)
+class OutcomeGroupView:
+    """One group of a twin's named outcomes for both decisions of a question."""
+
+    group: str
+    unit: str
+    names: list[str]
+    a: list[float]
+    b: list[float]
+
+
+@dataclass(frozen=True)
+class OutcomePairView:
+    """One question on any twin: the named outcomes of A and B side by side, group by group,
+    with their nominal cost and guarded quantity."""
+
+    query: Query
+    week_label: str
+    groups: list[OutcomeGroupView]
+    cost_a: float
+    cost_b: float
+    guard_name: str
+    guard_a: float | None
+    guard_b: float | None
+    price_unit_name: str
+
+
 class ElicitationStudy:
     """Pairs to ask, their display, and the export of the answers.
 
@@ -164,9 +191,13 @@ class ElicitationStudy:
         return outcome
 
     # ------------------------------------------------------------------ display
-    def view(self, query: Query) -> PairView:
+    def view(self, query: Query) -> PairView | OutcomePairView:
+        """What the rater sees: the ICU twin's regional loads, or for any other twin its named
+        outcomes (:class:`OutcomePairView`)."""
         ds, twin = self.dataset, self.scenario.twin
         context = self.scenario.contexts[int(ds.context_ids[query.context_row])]
+        if not hasattr(twin, "allocation"):
+            return self._outcome_view(query, context)
         names = list(self.scenario.twin.regions.names)
 
         def describe(index: int) -> DecisionView:
@@ -188,6 +219,23 @@ class ElicitationStudy:
         return PairView(query, context.label, names, [float(v) for v in before.load_before],
                         float(before.overflow_before.sum()), int(context.pool),
                         describe(query.left), describe(query.right))
+
+    def _outcome_view(self, query: Query, context: object) -> OutcomePairView:
+        ds, twin = self.dataset, self.scenario.twin
+        out = twin.outcomes(context)
+        ua, ub = ds.decisions[query.left], ds.decisions[query.right]
+        va, vb = out(ua)[0], out(ub)[0]
+        groups = []
+        for g in out.group_names:
+            sel = [k for k, x in enumerate(out.groups) if x == g]
+            groups.append(OutcomeGroupView(g, out.units.get(g, ""), [out.names[k] for k in sel],
+                                           [float(va[k]) for k in sel], [float(vb[k]) for k in sel]))
+        has_guard = twin.guard_row(twin.build(context)) is not None
+        return OutcomePairView(
+            query, context.label, groups, twin.nominal_cost(ua, context),  # type: ignore[attr-defined]
+            twin.nominal_cost(ub, context), twin.guard_name,
+            twin.guarded(ua, context) if has_guard else None,
+            twin.guarded(ub, context) if has_guard else None, twin.price_unit_name)
 
     # ------------------------------------------------------------------ export
     def export(self) -> PreferenceDataset:

@@ -152,3 +152,33 @@ def test_inputs_that_used_to_end_in_a_traceback(capsys: pytest.CaptureFixture[st
     assert main(["train", "--out", str(out), "--dataset", str(half), "--rounds", "0"]) == 1
     err = capsys.readouterr().err
     assert "half.npz" in err and "not a fairtwin dataset" in err and "Traceback" not in err
+
+
+def test_an_internal_error_is_one_line_and_a_crash_file(capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import fairtwin.cli as cli_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("an invariant broke")
+
+    monkeypatch.setattr(cli_module, "get_scenario", broken)
+    code = main(["solve", "--week", "1"])
+    err = capsys.readouterr().err
+    assert code == 70
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "a bug in fairtwin" in err and "RuntimeError: an invariant broke" in err
+    path = Path(err.split("the full traceback is in ")[1].split(";")[0])
+    report = path.read_text()
+    assert "Traceback" in report and "an invariant broke" in report and "command: fairtwin solve" in report
+    path.unlink()
+
+
+def test_progress_bars_only_on_a_terminal(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "fairtwin.cli", "sample", "--train-weeks", "2",
+                          "--samples", "2", "--jobs", "1", "--out", str(tmp_path / "s")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "\r" not in out.stderr and "week/s" not in out.stderr  # a log, not progress frames

@@ -118,6 +118,8 @@ def test_pipeline_runs_on_a_folder_twin(doses: Path, tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["twin"]["oracle"] == "gini:per_1000"
     assert metrics["twin"]["price_unit_name"] == "people without a dose"
+    env = metrics["environment"]  # what produced the numbers
+    assert env["packages"]["numpy"] == np.__version__ and env["cpu"] and env["n_jobs"] == 1
     assert metrics["splits"]["train"]["to"] == "2021-03-08"  # daily contexts
     train = metrics["summary"]["train"]
     assert train["wins"] >= 6, train  # of 8 days: the learned cost is fairer than nominal

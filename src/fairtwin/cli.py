@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,11 @@ from fairtwin.solvers import SOLVERS, SolverOptions, get_solver, solve
 from fairtwin.twin import SCENARIOS, Allocation, Scenario, TwinConfig, get_scenario
 
 log = logging.getLogger("fairtwin")
+
+
+def _tty() -> bool:
+    """Progress bars only on a terminal; a log file gets one line per stage."""
+    return sys.stderr.isatty()
 
 
 # ---------------------------------------------------------------------- shared options
@@ -479,7 +485,7 @@ def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
 
     config = _experiment_config(out_dir, config_path, kw)
     scenario = load_scenario(config)
-    dataset = sample_stage(config, scenario, progress=True)
+    dataset = sample_stage(config, scenario, progress=_tty())
     cov = coverage_stage(dataset, config, scenario)
     out_dir.mkdir(parents=True, exist_ok=True)
     config.save(out_dir / "config.toml")
@@ -521,7 +527,7 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
     config = _experiment_config(out_dir, config_path, kw)
     scenario = load_scenario(config)
     dataset = PreferenceDataset.load(_need(dataset_path or out_dir / "dataset.npz", "label"))
-    learner, f_scale, rounds = train_stage(dataset, config, scenario, progress=True)
+    learner, f_scale, rounds = train_stage(dataset, config, scenario, progress=_tty())
     out_dir.mkdir(parents=True, exist_ok=True)
     config.save(out_dir / "config.toml")
     dataset.save(out_dir / "dataset.npz")
@@ -555,7 +561,7 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     learner = load_learner(_need(out_dir / "model.npz", "train"), scenario.name)
     train = dataset.subset_contexts(train_rows(dataset))
     f_scale = preference_scale(learner, train, outcome_maps(scenario, train))
-    U, times, statuses = resolve_stage(learner, f_scale, dataset, config, scenario, progress=True)
+    U, times, statuses = resolve_stage(learner, f_scale, dataset, config, scenario, progress=_tty())
     config.save(out_dir / "config.toml")
     save_decisions(out_dir / "decisions.npz", dataset, U, times, statuses, f_scale)
     click.echo(f"{U.shape[0]} re-solved decisions -> {out_dir / 'decisions.npz'}")
@@ -584,7 +590,7 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
         learner = load_learner(out_dir / "model.npz", scenario.name)
         costs = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = evaluate_stage(dataset, U, times, statuses, config, scenario, out_dir, plot_week,
-                             progress=True, candidate_costs=costs)
+                             progress=_tty(), candidate_costs=costs)
     _print_summary(metrics)
     click.echo(f"\nmetrics and plots -> {out_dir}")
 
@@ -606,7 +612,7 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
         f"re-solve, seed {config.seed}"
     )
     result = run_pipeline(
-        config, out_dir, progress=True,
+        config, out_dir, progress=_tty(),
         on_stage=lambda name, t: click.echo(f"  {name:<9} {t:7.1f} s", err=True),
     )
     cov = result.metrics["sample_coverage"]
@@ -718,7 +724,7 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
                + (f" on the Dask cluster {cluster}" if cluster else f" ({n_jobs} local jobs)"))
     result = run_experiment(study, base, settings, out=out, n_jobs=n_jobs, cluster=cluster,
                             fresh=fresh, cache_dir=cache_dir, docs=docs_path, command=command,
-                            progress=True, run=not report_only)
+                            progress=_tty(), run=not report_only)
     t = result.timing
     click.echo(f"{int(t['runs_done'])} of {int(t['runs_total'])} runs computed now "
                f"(the rest reused), seed data {t['seed_data_s']:.0f} s, runs {t['runs_s']:.0f} s, "
@@ -879,7 +885,25 @@ def main(argv: list[str] | None = None) -> int:
     except FairtwinError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
+    except Exception as exc:  # a bug: one line for the user, the traceback in a file
+        path = _write_crash_report(exc, argv)
+        click.echo(f"internal error (a bug in fairtwin, not in your input): {type(exc).__name__}: "
+                   f"{exc}; the full traceback is in {path}; please report it to the project's "
+                   "issue tracker with that file", err=True)
+        return 70
     return 0
+
+
+def _write_crash_report(exc: BaseException, argv: list[str] | None) -> str:
+    import tempfile
+    import traceback
+
+    args = " ".join(argv if argv is not None else sys.argv[1:])
+    text = f"fairtwin {__version__}\ncommand: fairtwin {args}\n\n" + "".join(traceback.format_exception(exc))
+    fd, path = tempfile.mkstemp(prefix="fairtwin-crash-", suffix=".txt")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return path
 
 
 def _script() -> None:  # pragma: no cover - console entry point

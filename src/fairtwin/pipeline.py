@@ -40,6 +40,7 @@ from fairtwin.evaluate.plots import plot_weeks
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.learn import OutcomeCostLearner, PreferenceCostLearner
 from fairtwin.oracles import get_oracle, get_rater, oracle_bound
+from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context
 from fairtwin.sampling import SamplerConfig, sample_decisions
 from fairtwin.tomlfile import check_setting_types, read_toml
@@ -679,7 +680,8 @@ def evaluate_stage(
               "twin": {"name": twin.name, "oracle": oracle_name(config, scenario),
                        "price_unit": twin.price_unit, "price_unit_name": twin.price_unit_name,
                        "guard_name": twin.guard_name},
-              "weeks": [asdict(w) for w in weeks]}
+              "weeks": [asdict(w) for w in weeks],
+              "environment": environment(config.n_jobs)}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(result, indent=2)

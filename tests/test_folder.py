@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -415,3 +416,47 @@ def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(10)
     assert [a.choice for a in store.answers()] == ["b"]
+
+
+_FILES = ("twin.toml", "contexts.csv", "outcomes.csv", "models/d01.lp")
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_doses_twin(tmp_path_factory.mktemp("pristine") / "doses", n_contexts=4)
+
+
+def _mutated(pristine: Path, where: Path, name: str, data: bytes) -> Path:
+    folder = where / "f"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(pristine, folder)
+    (folder / name).write_bytes(data)
+    return folder
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=int(os.environ.get("FAIRTWIN_FUZZ_EXAMPLES", "40")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(_FILES), data=st.data())
+def test_fuzzed_twin_folders_fail_only_with_a_named_file(pristine: Path, tmp_path: Path,
+                                                         name: str, data: st.DataObject) -> None:
+    """Random bytes, truncations and single-byte edits of each file of a valid twin folder: it
+    loads, or fails with a TwinFolderError naming the file at fault (never another exception)."""
+    original = (pristine / name).read_bytes()
+    kind = data.draw(st.sampled_from(["random", "truncate", "edit"]))
+    if kind == "random":
+        blob = data.draw(st.binary(max_size=300))
+    elif kind == "truncate":
+        blob = original[: data.draw(st.integers(0, len(original)))]
+    else:
+        k = data.draw(st.integers(0, len(original) - 1))
+        blob = original[:k] + bytes([data.draw(st.integers(0, 255))]) + original[k + 1:]
+    folder = _mutated(pristine, tmp_path, name, blob)
+    try:
+        load_twin_folder(folder)
+    except TwinFolderError as exc:
+        assert str(folder) in str(exc), exc

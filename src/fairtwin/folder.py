@@ -41,8 +41,11 @@ what to fix.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -141,8 +144,7 @@ def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
     if not path.exists():
         raise DataFormatError(path, None, None, "missing: write one row per context (id, label, "
                               "features...)")
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
+    with _csv_rows(path) as reader:
         header = [h.strip() for h in (reader.fieldnames or [])]
         if "id" not in header:
             raise DataFormatError(path, 1, None, "no 'id' column (the context id, e.g. a week)")
@@ -150,7 +152,7 @@ def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
         out: list[TwinContext] = []
         seen: set[str] = set()
         for line, row in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            row = {k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
             cid = row.get("id", "")
             if not cid:
                 raise DataFormatError(path, line, "id", "empty context id")
@@ -186,17 +188,33 @@ def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
     return out
 
 
+@contextmanager
+def _csv_rows(path: Path) -> Iterator[csv.DictReader]:
+    """A CSV file's rows; undecodable bytes, NULs and broken quoting name the file (and line)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, None, None, f"not a UTF-8 text file (byte {exc.start})") from None
+    if "\x00" in text:
+        raise DataFormatError(path, text[: text.index("\x00")].count("\n") + 1, None,
+                              "contains a NUL byte: is it a text file?")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        yield reader
+    except csv.Error as exc:
+        raise DataFormatError(path, reader.line_num or None, None, f"not valid CSV: {exc}") from None
+
+
 def _read_outcomes(path: Path, units: dict[str, str]) -> OutcomeDefinition:
     terms = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
+    with _csv_rows(path) as reader:
         header = [h.strip() for h in (reader.fieldnames or [])]
         for need in ("group", "name", "variable", "coefficient"):
             if need not in header:
                 raise DataFormatError(path, 1, need, "missing column (columns: group, name, "
                                       "variable, coefficient, optional unit and context)")
         for line, row in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            row = {k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
             if not row.get("group") or not row.get("name"):
                 raise DataFormatError(path, line, "group" if not row.get("group") else "name",
                                       "empty")

@@ -48,3 +48,5 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise DataFormatError(path, getattr(exc, "lineno", None), getattr(exc, "colno", None),
                               f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise DataFormatError(path, None, None, "not a UTF-8 text file") from None

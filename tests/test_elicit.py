@@ -411,3 +411,62 @@ def test_cli_reliability(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-
     out = capsys.readouterr().out
     assert re.search(r"gina\s+10\s", out) and re.search(r"hugo\s+10\s", out)
     assert PreferenceCostLearner.load(model).n_vars_ == study.dataset.n_vars
+
+
+def test_revoked_and_expired_invites_stop_at_once_and_keep_answers(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    db = tmp_path / "r.db"
+    store = PreferenceStore(db)
+    study = ElicitationStudy(store, run_dir, seed=4)
+    client = TestClient(create_app(study))
+    rater, token = store.add_rater("ines")
+    login(client, token)
+    form = form_of(client.get("/rate").text)
+    client.post("/rate/answer", data={**form, "choice": "a", "response_ms": "700"})
+    assert store.n_answers(rater.id) == 1
+    assert main(["raters", "revoke", "ines", "--db", str(db)]) == 0
+    assert "revoked; 1 answers kept" in capsys.readouterr().out
+    assert client.get("/rate").status_code == 403  # the cookie's token no longer works
+    assert client.get(f"/invite/{token}", follow_redirects=False).status_code == 403
+    assert client.get("/api/next", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert store.n_answers(rater.id) == 1 and study.export().n_comparisons == 1  # answers stay
+    _, soon = store.add_rater("jo", expires=time.time() + 0.5)
+    assert TestClient(create_app(study)).get(f"/invite/{soon}", follow_redirects=False).status_code == 303
+    time.sleep(0.6)
+    assert TestClient(create_app(study)).get(f"/invite/{soon}", follow_redirects=False).status_code == 403
+    assert main(["raters", "add", "kim", "--db", str(db), "--expires", "soonish"]) == 2
+    assert main(["raters", "add", "kim", "--db", str(db), "--expires", "30d"]) == 0
+    assert "the invite expires" in capsys.readouterr().out
+
+
+def test_failed_token_checks_are_rate_limited_per_address(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit.app import FailureLimiter
+
+    store = PreferenceStore(tmp_path / "l.db")
+    study = ElicitationStudy(store, run_dir, seed=5)
+    _, token = store.add_rater("lea")
+    client = TestClient(create_app(study, limiter=FailureLimiter(max_failures=3, window_s=60)))
+    for k in range(3):
+        assert client.get(f"/invite/guess{k}", follow_redirects=False).status_code == 403
+    blocked = client.get(f"/invite/{token}", follow_redirects=False)  # even a good token, now
+    assert blocked.status_code == 429 and blocked.headers["retry-after"] == "60"
+    other = TestClient(create_app(study))  # a fresh limiter: another address's budget
+    assert other.get(f"/invite/{token}", follow_redirects=False).status_code == 303
+
+
+def test_exposure_warning_and_secure_cookies(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.cli import exposure_warning
+
+    assert exposure_warning("127.0.0.1", False) == "" and exposure_warning("localhost", False) == ""
+    text = exposure_warning("0.0.0.0", False)
+    assert "plain HTTP" in text and "HTTPS reverse proxy" in text and "--secure-cookies" in text
+    assert "--secure-cookies" not in exposure_warning("10.0.0.5", True)
+    store = PreferenceStore(tmp_path / "c.db")
+    _, token = store.add_rater("max")
+    study = ElicitationStudy(store, run_dir, seed=6)
+    plain = TestClient(create_app(study)).get(f"/invite/{token}", follow_redirects=False)
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    secure = TestClient(create_app(study, secure_cookies=True)).get(f"/invite/{token}",
+                                                                   follow_redirects=False)
+    assert "secure" in secure.headers["set-cookie"].lower()

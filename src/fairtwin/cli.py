@@ -754,8 +754,10 @@ _DB_OPTION = click.option(
               help="Answers between two refits of the active selection's ensemble.")
 @click.option("--exploration", type=float, default=0.2, show_default=True,
               help="Share of random pairs under active selection.")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark the session cookie Secure (serving behind an HTTPS reverse proxy).")
 def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin_token: bool,
-              strategy: str, refit_every: int, exploration: float) -> None:
+              strategy: str, refit_every: int, exploration: float, secure_cookies: bool) -> None:
     """Serve the rating web app: people compare pairs of decisions of the run's weeks.
 
     Add raters with `fairtwin raters add NAME` (prints their invite link) and export the
@@ -773,7 +775,29 @@ def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin
     click.echo(f"fairtwin serve: {study.n_pairs} pairs of {study.n_weeks} weeks from "
                f"{study.samples_path}; {strategy} selection; database {store.url}")
     click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME)")
-    uvicorn.run(create_app(study), host=host, port=port, log_level="warning")
+    warning = exposure_warning(host, secure_cookies)
+    if warning:
+        click.echo(warning, err=True)
+    uvicorn.run(create_app(study, secure_cookies=secure_cookies), host=host, port=port,
+                log_level="warning")
+
+
+def exposure_warning(host: str, secure_cookies: bool) -> str:
+    """What to say when the app listens beyond this machine (empty on loopback)."""
+    import ipaddress
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return ""
+    text = (f"warning: listening on {host}: the app speaks plain HTTP, so invite tokens and "
+            "answers cross the network unencrypted; serve it behind an HTTPS reverse proxy "
+            "(README, 'Asking people')")
+    if not secure_cookies:
+        text += " and add --secure-cookies"
+    return text
 
 
 @cli.group("raters")
@@ -786,14 +810,48 @@ def raters_group() -> None:
 @_DB_OPTION
 @click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True,
               help="Base address of the rating app, for the invite link.")
-def raters_add_cmd(name: str, db: str, base_url: str) -> None:
+@click.option("--expires", default=None,
+              help="When the invite stops working: a duration (12h, 30d) or a date (2027-01-31).")
+def raters_add_cmd(name: str, db: str, base_url: str, expires: str | None) -> None:
     """Register a rater and print their invite link (it holds their secret token)."""
     from fairtwin.elicit import PreferenceStore
 
     store = PreferenceStore(db)
-    rater, token = store.add_rater(name)
+    until = _expiry(expires) if expires else None
+    rater, token = store.add_rater(name, expires=until)
+    if until is not None:
+        import datetime as _dt
+
+        click.echo(f"the invite expires {_dt.datetime.fromtimestamp(until).isoformat(timespec='minutes')}")
     click.echo(f"rater {rater.name!r} added; invite link (share it only with them):")
     click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+
+
+def _expiry(text: str) -> float:
+    import datetime as _dt
+    import time as _time
+
+    units = {"m": 60, "h": 3600, "d": 86400}
+    t = text.strip().lower()
+    if t[-1:] in units and t[:-1].replace(".", "", 1).isdigit():
+        return _time.time() + float(t[:-1]) * units[t[-1]]
+    try:
+        day = _dt.date.fromisoformat(t)
+    except ValueError:
+        raise ValidationError(f"--expires: {text!r} is neither a duration like 12h or 30d nor a "
+                              "date like 2027-01-31") from None
+    return _dt.datetime.combine(day, _dt.time()).timestamp()
+
+
+@raters_group.command("revoke")
+@click.argument("name")
+@_DB_OPTION
+def raters_revoke_cmd(name: str, db: str) -> None:
+    """Stop a rater's invite token at once (their answers stay in the study)."""
+    from fairtwin.elicit import PreferenceStore
+
+    rater = PreferenceStore(db).revoke_rater(name)
+    click.echo(f"rater {rater.name!r} revoked; {rater.n_answers} answers kept")
 
 
 @raters_group.command("list")

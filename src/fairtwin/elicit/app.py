@@ -24,6 +24,9 @@ import io
 import json
 import logging
 import math
+import threading
+import time
+from collections import deque
 from dataclasses import asdict
 from hashlib import sha256
 from importlib import resources
@@ -33,7 +36,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -150,9 +159,62 @@ def _view_json(view: PairView | OutcomePairView) -> dict[str, object]:
     }
 
 
-def create_app(study: ElicitationStudy) -> Starlette:
-    """The Starlette app of a study (serve it with uvicorn)."""
+class _TooManyFailures(Exception):
+    pass
+
+
+class FailureLimiter:
+    """At most ``max_failures`` failed token checks per client address in ``window_s`` seconds;
+    beyond that the address gets 429 until the window has passed (defence in depth: tokens are
+    192-bit)."""
+
+    def __init__(self, max_failures: int = 20, window_s: float = 60.0) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        q = self._failures.setdefault(address, deque())
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        return q
+
+    def blocked(self, address: str) -> bool:
+        with self._lock:
+            return len(self._recent(address, time.monotonic())) >= self.max_failures
+
+    def fail(self, address: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._recent(address, now).append(now)
+            if len(self._failures) > 10_000:  # forget the quietest addresses
+                for key in [k for k, q in self._failures.items() if not q][:5000]:
+                    del self._failures[key]
+
+
+def create_app(study: ElicitationStudy, secure_cookies: bool = False,
+               limiter: FailureLimiter | None = None) -> Starlette:
+    """The Starlette app of a study (serve it with uvicorn).
+
+    ``secure_cookies`` marks the session cookie ``Secure`` even when the app sees plain HTTP
+    (behind an HTTPS reverse proxy); ``limiter`` bounds failed token checks per address.
+    """
     store: PreferenceStore = study.store
+    limiter = limiter or FailureLimiter()
+
+    def lookup(request: Request, token: str | None):  # type: ignore[no-untyped-def]
+        address = request.client.host if request.client else "?"
+        if limiter.blocked(address):
+            raise _TooManyFailures
+        rater = store.rater_by_token(token)
+        if rater is None and token:
+            limiter.fail(address)
+        return rater
+
+    async def too_many(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("too many failed sign-in attempts; try again in a minute",
+                                 status_code=429, headers={**_HEADERS, "Retry-After": "60"})
     secret = store.secret()
     env = Environment(loader=PackageLoader("fairtwin.elicit", "templates"),
                       autoescape=select_autoescape(["html"]))
@@ -180,17 +242,17 @@ def create_app(study: ElicitationStudy) -> Starlette:
 
     def invite(request: Request) -> Response:
         token = request.path_params["token"]
-        rater = store.rater_by_token(token)
+        rater = lookup(request, token)
         if rater is None:
-            return message("Invalid invite link", "This invite link is not valid. Ask the study "
-                           "organiser for a new one.", 403)
+            return message("Invalid invite link", "This invite link is not valid (or was revoked "
+                           "or has expired). Ask the study organiser for a new one.", 403)
         resp = RedirectResponse("/rate", status_code=303, headers=_HEADERS)
         resp.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", max_age=180 * 86400)
+                        secure=secure_cookies or request.url.scheme == "https", max_age=180 * 86400)
         return resp
 
     def rate(request: Request) -> Response:
-        rater = store.rater_by_token(request.cookies.get(COOKIE))
+        rater = lookup(request, request.cookies.get(COOKIE))
         if rater is None:
             return message("Not signed in", "Open the invite link you were given to start "
                            "rating.", 403)
@@ -209,7 +271,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
                     charts={"a": _svg(view, view.a), "b": _svg(view, view.b)})
 
     async def answer_form(request: Request) -> Response:
-        rater = await run_in_threadpool(store.rater_by_token, request.cookies.get(COOKIE))
+        rater = await run_in_threadpool(lookup, request, request.cookies.get(COOKIE))
         if rater is None:
             return message("Not signed in", "Open your invite link again.", 403)
         form = await request.form()
@@ -236,7 +298,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
         return RedirectResponse("/rate", status_code=303, headers=_HEADERS)
 
     def api_next(request: Request) -> Response:
-        rater = store.rater_by_token(bearer(request))
+        rater = lookup(request, bearer(request))
         if rater is None:
             return json_error(401, "missing or wrong rater token")
         query = study.next_query(rater.id)
@@ -246,7 +308,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
         return JSONResponse({"done": False, **_view_json(study.view(query))}, headers=_HEADERS)
 
     async def api_answer(request: Request) -> Response:
-        rater = await run_in_threadpool(store.rater_by_token, bearer(request))
+        rater = await run_in_threadpool(lookup, request, bearer(request))
         if rater is None:
             return json_error(401, "missing or wrong rater token")
         try:
@@ -304,7 +366,7 @@ def create_app(study: ElicitationStudy) -> Starlette:
         Route("/admin/export", admin_export),
         Route("/healthz", healthz),
         Mount("/static", static, name="static"),
-    ])
+    ], exception_handlers={_TooManyFailures: too_many})
 
 
 def _float_or_none(value: object) -> float | None:

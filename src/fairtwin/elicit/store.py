@@ -175,8 +175,13 @@ class PreferenceStore:
         return bool(token and stored and hmac.compare_digest(stored, _hash(token)))
 
     # ------------------------------------------------------------------ raters
-    def add_rater(self, name: str) -> tuple[RaterRecord, str]:
-        """Register a rater; returns the record and the secret invite token (shown once)."""
+    def add_rater(self, name: str, expires: float | None = None) -> tuple[RaterRecord, str]:
+        """Register a rater; returns the record and the secret invite token (shown once).
+
+        ``expires`` (a Unix time) ends the token's validity then; the answers stay.
+        """
+        if expires is not None and not expires > time.time():
+            raise ValidationError("an invite must expire in the future")
         name = name.strip()
         if not name or len(name) > _NAME_MAX or any(ch in name for ch in "\n\r\t"):
             raise ValidationError(f"a rater name must be 1–{_NAME_MAX} characters on one line")
@@ -188,14 +193,33 @@ class PreferenceStore:
                                                        created=now)).inserted_primary_key[0]
         except IntegrityError:
             raise ValidationError(f"a rater named {name!r} already exists") from None
+        if expires is not None:
+            self.set_meta(f"expires:{int(rid)}", repr(float(expires)))
         return RaterRecord(int(rid), name, now), token
+
+    def revoke_rater(self, name: str) -> RaterRecord:
+        """The rater's token stops working at once; their answers stay in the study."""
+        rater = self.rater(name)
+        self.set_meta(f"revoked:{rater.id}", repr(time.time()))
+        return rater
+
+    def token_state(self, rater_id: int) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        if self.get_meta(f"revoked:{rater_id}") is not None:
+            return "revoked"
+        expires = self.get_meta(f"expires:{rater_id}")
+        if expires is not None and float(expires) <= time.time():
+            return "expired"
+        return "active"
 
     def rater_by_token(self, token: str | None) -> RaterRecord | None:
         if not token or len(token) > 128:
             return None
         with self.engine.connect() as c:
             row = c.execute(sa.select(RATERS).where(RATERS.c.token_hash == _hash(token))).first()
-        return RaterRecord(row.id, row.name, row.created) if row else None
+        if row is None or self.token_state(row.id) != "active":
+            return None
+        return RaterRecord(row.id, row.name, row.created)
 
     def raters(self) -> list[RaterRecord]:
         counts = (sa.select(ANSWERS.c.rater_id, sa.func.count().label("n"))

@@ -23,6 +23,7 @@ import os
 import tempfile
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import DataFormatError, ValidationError
 
+#: what reading a damaged .npz file can raise (numpy, zipfile, zlib, json)
+BROKEN_FILE = (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError, zipfile.BadZipFile,
+               zlib.error)
 __all__ = ["PreferenceDataset", "FORMAT_NAME", "FORMAT_VERSION", "atomic_write"]
 
 FORMAT_NAME = "fairtwin-preferences"
@@ -273,7 +277,7 @@ class PreferenceDataset:
                 arrays = {name: data[name] for name in _ARRAYS}
         except FileNotFoundError:
             raise DataFormatError(path, None, None, "no such file") from None
-        except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError, zipfile.BadZipFile) as exc:
+        except BROKEN_FILE as exc:
             raise DataFormatError(path, None, None, f"not a fairtwin dataset ({exc})") from None
         if meta.get("format") != FORMAT_NAME:
             raise DataFormatError(path, None, "meta", f"format is {meta.get('format')!r}, "

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -125,7 +126,7 @@ class SeedCache:
             try:
                 with np.load(o_path, allow_pickle=False) as d:
                     latent, bound, value = d["latent"], d["bound"], d["bound_value"]
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise DataFormatError(o_path, None, None, f"not a fairtwin cache file ({exc})") from None
             if latent.shape[0] != samples.n_decisions:
                 raise DataFormatError(o_path, None, "latent", "does not match its samples file")

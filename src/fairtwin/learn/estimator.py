@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.costs import QuadraticCost
-from fairtwin.datasets import PreferenceDataset, atomic_write
+from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.learn.model import STRUCTURES, SiameseCostNet
 from fairtwin.learn.outcome import OUTCOME_MODEL_FORMAT, OutcomeCostLearner
@@ -422,7 +421,7 @@ def _read_model_file(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[Any]
             arrays = {k: data[k] for k in data.files if k != "header"}
     except FileNotFoundError:
         raise DataFormatError(path, None, None, "no such file") from None
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError, zipfile.BadZipFile) as exc:
+    except BROKEN_FILE as exc:
         raise DataFormatError(path, None, None, f"not a fairtwin model ({exc})") from None
     if not isinstance(header, dict):
         raise DataFormatError(path, None, "header", "not a fairtwin model file")

@@ -438,6 +438,9 @@ def test_revoked_and_expired_invites_stop_at_once_and_keep_answers(run_dir, tmp_
     assert main(["raters", "add", "kim", "--db", str(db), "--expires", "soonish"]) == 2
     assert main(["raters", "add", "kim", "--db", str(db), "--expires", "30d"]) == 0
     assert "the invite expires" in capsys.readouterr().out
+    assert main(["raters", "list", "--db", str(db)]) == 0
+    listing = capsys.readouterr().out
+    assert "revoked" in listing and "expired" in listing and "active" in listing
 
 
 def test_failed_token_checks_are_rate_limited_per_address(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]

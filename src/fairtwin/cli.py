@@ -865,9 +865,9 @@ def raters_list_cmd(db: str) -> None:
     if not raters:
         click.echo("no raters yet: fairtwin raters add NAME")
         return
-    click.echo(f"{'rater':<24} {'answers':>8}")
+    click.echo(f"{'rater':<24} {'answers':>8}  invite")
     for r in raters:
-        click.echo(f"{r.name:<24} {r.n_answers:>8}")
+        click.echo(f"{r.name:<24} {r.n_answers:>8}  {store.token_state(r.id)}")
 
 
 @raters_group.command("export")

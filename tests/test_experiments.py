@@ -125,6 +125,8 @@ def test_studies_share_runs_and_seed_data(paper) -> None:  # type: ignore[no-unt
     keys = {s.key for s in specs}
     assert len(keys) < len(specs)  # e.g. nominal/oracle rows of tradeoff and baselines
     assert len(list((root / "out" / "runs").glob("*.json"))) == len(keys)
+    record = json.loads(next((root / "out" / "runs").glob("*.json")).read_text())
+    assert record["environment"]["packages"]["numpy"] == np.__version__  # what produced it
     # seed data: one samples file per seed (0 and 1 for the seeds study), one latent file each
     assert len(list((root / "cache").glob("samples-*.npz"))) == 2
     assert len(list((root / "cache").glob("latent-*.npz"))) == 2

@@ -42,6 +42,7 @@ from fairtwin.pipeline import (
     train_rows,
     train_stage,
 )
+from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig
 
 __all__ = ["Variant", "RunSpec", "ResultRow", "RunRecord", "execute", "ExperimentFolder",
@@ -126,6 +127,7 @@ class RunRecord:
             "format": "fairtwin-run", "version": 1, "key": self.key, "study": self.study,
             "seed": self.seed, "config": self.config,
             "rows": [asdict(r) for r in self.rows], "weeks": [list(w) for w in self.weeks],
+            "environment": environment(),  # what produced it (the process that saved it)
         })
 
     @classmethod

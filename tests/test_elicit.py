@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -260,16 +261,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def live_server(run_dir, tmp_path):  # type: ignore[no-untyped-def]
-    """The app served by uvicorn on a loopback port, in a thread."""
+@contextmanager
+def serving(study: ElicitationStudy):  # type: ignore[no-untyped-def]
+    """The app of ``study`` served by uvicorn on a loopback port, in a thread; yields its URL."""
     import threading
     import time
 
     import uvicorn
 
-    store = PreferenceStore(tmp_path / "live.db")
-    study = ElicitationStudy(store, run_dir, seed=2)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(study), host="127.0.0.1", port=port,
                                            log_level="warning"))
@@ -280,9 +279,20 @@ def live_server(run_dir, tmp_path):  # type: ignore[no-untyped-def]
             break
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", store, study
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(run_dir, tmp_path):  # type: ignore[no-untyped-def]
+    """The app served by uvicorn on a loopback port, in a thread."""
+    store = PreferenceStore(tmp_path / "live.db")
+    study = ElicitationStudy(store, run_dir, seed=2)
+    with serving(study) as base:
+        yield base, store, study
 
 
 CHROMIUM = "/usr/bin/chromium"

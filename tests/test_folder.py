@@ -370,51 +370,33 @@ def test_the_rating_page_shows_any_twins_outcomes(doses_run: Path, tmp_path: Pat
 
 
 def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
-    from test_elicit import CHROMIUM, CHROMIUM_ARGS, _free_port
+    from test_elicit import CHROMIUM, CHROMIUM_ARGS, serving
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium "
                     "(`make test` installs it as root: apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
-    import threading
-    import time
 
-    import uvicorn
-
-    from fairtwin.elicit.app import create_app
     from fairtwin.elicit.store import PreferenceStore
     from fairtwin.elicit.study import ElicitationStudy
 
     store = PreferenceStore(tmp_path / "live.db")
     study = ElicitationStudy(store, doses_run, seed=3)
     rater, token = store.add_rater("hugo")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(study), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"http://127.0.0.1:{port}/invite/{token}")
-                sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
-                sync_api.expect(page.locator("#decision-a h3").first).to_contain_text("per_1000")
-                a_box = page.locator("#decision-a").bounding_box()
-                b_box = page.locator("#decision-b").bounding_box()
-                assert abs(a_box["y"] - b_box["y"]) < 1  # side by side
-                page.keyboard.press("b")
-                sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
-            finally:
-                browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(study) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{base}/invite/{token}")
+            sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
+            sync_api.expect(page.locator("#decision-a h3").first).to_contain_text("per_1000")
+            a_box = page.locator("#decision-a").bounding_box()
+            b_box = page.locator("#decision-b").bounding_box()
+            assert abs(a_box["y"] - b_box["y"]) < 1  # side by side
+            page.keyboard.press("b")
+            sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
+        finally:
+            browser.close()
     assert [a.choice for a in store.answers()] == ["b"]
 
 

@@ -67,34 +67,21 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
             "model": model_path.read_bytes()}
 
 
+READERS = {
+    "dpc": ("dpc.csv", lambda p: read_dpc_csv(p, italian_regions())),
+    "toml": ("exp.toml", ExperimentConfig.load),
+    "dataset": ("ds.npz", PreferenceDataset.load),
+    "model": ("model.npz", lambda p: load_learner(p, None)),
+}
+
+
+@pytest.mark.parametrize("kind", list(READERS))
 @FUZZ
 @given(data=st.data())
-def test_fuzzed_dpc_files(originals: dict[str, bytes], tmp_path: Path, data: st.DataObject) -> None:
-    path = tmp_path / "dpc.csv"
-    path.write_bytes(_mutate(originals["dpc"], data))
-    _only_named_errors(path, lambda p: read_dpc_csv(p, italian_regions()))
-
-
-@FUZZ
-@given(data=st.data())
-def test_fuzzed_experiment_configs(originals: dict[str, bytes], tmp_path: Path,
-                                   data: st.DataObject) -> None:
-    path = tmp_path / "exp.toml"
-    path.write_bytes(_mutate(originals["toml"], data))
-    _only_named_errors(path, ExperimentConfig.load)
-
-
-@FUZZ
-@given(data=st.data())
-def test_fuzzed_datasets(originals: dict[str, bytes], tmp_path: Path, data: st.DataObject) -> None:
-    path = tmp_path / "ds.npz"
-    path.write_bytes(_mutate(originals["dataset"], data))
-    _only_named_errors(path, PreferenceDataset.load)
-
-
-@FUZZ
-@given(data=st.data())
-def test_fuzzed_model_files(originals: dict[str, bytes], tmp_path: Path, data: st.DataObject) -> None:
-    path = tmp_path / "model.npz"
-    path.write_bytes(_mutate(originals["model"], data))
-    _only_named_errors(path, lambda p: load_learner(p, None))
+def test_fuzzed_files(originals: dict[str, bytes], tmp_path: Path, kind: str,
+                      data: st.DataObject) -> None:
+    """DPC files, experiment configs, datasets and model files."""
+    name, read = READERS[kind]
+    path = tmp_path / name
+    path.write_bytes(_mutate(originals[kind], data))
+    _only_named_errors(path, read)

@@ -724,11 +724,6 @@ def run_pipeline(
     configuration's scenario; the stages then need it passed again, the CLI cannot reload it.
     """
     config.labels.n_random(config.scenario.n_train)  # check the budget before any work
-    given = scenario
-    check_weeks(config, given if given is not None else load_scenario(config))  # and the weeks
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    config.save(out / "config.toml")
     times: dict[str, float] = {}
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
@@ -739,7 +734,12 @@ def run_pipeline(
             on_stage(name, times[name])
         return value
 
+    given = scenario
     scenario = timed("scenario", lambda: given if given is not None else load_scenario(config))
+    check_weeks(config, scenario)  # and the weeks, before anything is written
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(out / "config.toml")
     dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
     dataset.save(out / "samples.npz")
     coverage = coverage_stage(dataset, config, scenario)

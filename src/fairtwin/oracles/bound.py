@@ -4,7 +4,7 @@ No learned cost can do better than minimising ``R`` itself over the feasible set
 ``ΔR_sur / ΔR_orc`` says how much of the reachable fairness gain a learned cost captured.
 The search is an integer local search: from the best of a few starting decisions, repeatedly
 take the best of the twin's feasible single-step moves
-(:meth:`~fairtwin.twin.base.Twin.neighbours`;
+(:meth:`~fairtwin.twin.base.Twin.moves`;
 for the ICU twin: one bed more or less in a region, one bed moved between regions, one patient
 more or less on a transfer pair), evaluating every candidate move at once, until no move
 improves ``R`` or ``max_iter`` moves are made. It uses ``R``, so it is an evaluation tool: the
@@ -21,14 +21,6 @@ from numpy.typing import ArrayLike, NDArray
 from fairtwin.oracles.base import FairnessOracle
 
 __all__ = ["oracle_bound"]
-
-
-def _has_exact_neighbours(twin: Any) -> bool:
-    """Whether the twin overrides :meth:`~fairtwin.twin.base.Twin.neighbours` (its own
-    feasible moves, as the ICU twin) rather than using the generic moves."""
-    from fairtwin.twin.base import Twin
-
-    return type(twin).neighbours is not Twin.neighbours
 
 
 def oracle_bound(
@@ -59,13 +51,8 @@ def oracle_bound(
     values = oracle.cost(starts, context)
     k = int(np.argmin(values))
     u, best = starts[k].copy(), float(values[k])
-    exact = _has_exact_neighbours(twin)
     for _ in range(max_iter):
-        if exact:
-            cand = twin.neighbours(u, context)
-            checked = True
-        else:
-            cand, checked = twin.moves(u, context)
+        cand, checked = twin.moves(u, context)
         if cand.shape[0] == 0:
             break
         vals = oracle.cost(cand, context)

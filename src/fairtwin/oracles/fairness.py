@@ -58,7 +58,6 @@ class OutcomeGroupOracle(FairnessOracle):
     def __init__(self, twin: Twin, group: str | None = None) -> None:
         super().__init__(twin)
         self.group = group
-        self._groups: dict[str, NDArray[np.bool_]] = {}
 
     def values(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
         """The group's outcomes of each decision, shape (n_decisions, n_group)."""

@@ -200,21 +200,23 @@ class Twin(ABC):
         spread = float(np.std(phi)) or float(np.abs(phi).max(initial=0.0)) or 1.0
         x_nom = self.complete(nominal, context)
         j_nom = max(abs(problem.objective(x_nom)), 1e-9)
-        return deviation_problem(problem, M, b, targets, weight / spread, 0.01 / j_nom, "target")
+        dec = problem.decision_index
+        to_columns = sp.csr_matrix((np.ones(dec.size), (np.arange(dec.size), dec)),
+                                   shape=(dec.size, problem.n_vars))
+        return deviation_problem(problem, sp.csr_matrix(M) @ to_columns, targets - b,
+                                 weight / spread, 0.01 / j_nom)
 
     def neighbours(self, u: NDArray[np.float64], context: Any) -> NDArray[np.float64]:
-        """Feasible single-step neighbours of a decision (the oracle bound's local search).
-
-        Generic: :meth:`moves`, each kept when the completed decision is feasible (one
-        completion per move: twins with a faster test override this or :meth:`moves`).
-        """
+        """Feasible single-step neighbours of a decision: :meth:`moves`, each kept when the
+        completed decision is feasible (unless the moves are known feasible)."""
         cand, checked = self.moves(u, context)
         if checked:
             return cand
         return cand[[k for k, v in enumerate(cand) if self.check(v, context).feasible]]
 
     def moves(self, u: NDArray[np.float64], context: Any) -> tuple[NDArray[np.float64], bool]:
-        """Single-step moves from ``u`` and whether they are known feasible.
+        """Single-step moves from ``u`` (the oracle bound's local search) and whether they are
+        known feasible; twins with a faster feasibility test override it (the ICU twin does).
 
         Generic: one unit (of each integer variable; 5 % of its range for a continuous one)
         more or less of one decision variable, and for up to 64 decision variables one unit
@@ -266,23 +268,21 @@ def _move_data(problem: Problem) -> tuple[Any, ...]:
             other.size == 0)
 
 
-def deviation_problem(problem: Problem, M: NDArray[np.float64], b: NDArray[np.float64],
-                      targets: NDArray[np.float64], weight: float, cost_share: float,
-                      group: str) -> Problem:
-    """``problem`` with deviation columns ``dev_k ≥ |M_k u + b_k − t_k|`` (rows ``group``) and the
-    objective ``weight · Σ dev + cost_share · c x``."""
-    n, k = problem.n_vars, M.shape[0]
-    Mu = sp.csr_matrix((M[:, :].ravel(),
-                        (np.repeat(np.arange(k), M.shape[1]), np.tile(problem.decision_index, k))),
-                       shape=(k, n))
-    rhs = targets - b
+def deviation_problem(problem: Problem, rows: sp.spmatrix, rhs: NDArray[np.float64], weight: float,
+                      cost_share: float, group: str = "target", label: str = "targeted") -> Problem:
+    """``problem`` with deviation columns ``dev_k ≥ |rows_k x − rhs_k|`` (``rows`` over the
+    problem's columns; row group ``group``, column block ``deviation``) and the objective
+    ``weight · Σ dev + cost_share · c x``."""
+    n = problem.n_vars
+    rows = sp.csr_matrix(rows)
+    k = rows.shape[0]
     eye = sp.identity(k, format="csr")
-    rows = sp.vstack([sp.hstack([Mu, -eye]), sp.hstack([-Mu, -eye])], format="csr")
-    A = sp.vstack([sp.hstack([problem.A, sp.csr_matrix((problem.n_rows, k))]), rows], format="csr")
+    block = sp.vstack([sp.hstack([rows, -eye]), sp.hstack([-rows, -eye])], format="csr")
+    A = sp.vstack([sp.hstack([problem.A, sp.csr_matrix((problem.n_rows, k))]), block], format="csr")
     layout = Layout({**problem.layout.variables, "deviation": slice(n, n + k)},
                     {**problem.layout.constraints, group: slice(problem.n_rows, problem.n_rows + 2 * k)})
     return Problem(
-        name=f"{problem.name} ({group})",
+        name=f"{problem.name} ({label})",
         c=np.r_[cost_share * problem.c, np.full(k, weight)],
         A=A,
         row_lower=np.r_[problem.row_lower, np.full(2 * k, -np.inf)],

@@ -359,10 +359,6 @@ class GenericTwin(Twin):
         row[block] = 1.0
         return row
 
-    def guarded(self, u: ArrayLike, context: TwinContext) -> float:
-        row = self.guard_row(self.build(context))
-        return 0.0 if row is None else float(row @ self.complete(u, context))
-
     def decision_totals(self, u: ArrayLike) -> dict[str, float]:
         u = self.decision(u)
         totals: dict[str, float] = {}

@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.tomlfile import check_setting_types, read_toml
-from fairtwin.twin.base import Twin
+from fairtwin.twin.base import Twin, deviation_problem
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 from fairtwin.twin.regions import RegionTable
@@ -570,30 +570,12 @@ class ICUTwin(Twin):
         y_part = sp.csr_matrix((-targets, (np.arange(R), np.arange(R))), shape=(R, n))
         gap = flow + y_part  # load_i - D_i - rho*_i y_i
         rhs = targets * context.capacity - context.demand
-        eye = sp.identity(R, format="csr")
-        rows = sp.vstack([sp.hstack([gap, -eye]), sp.hstack([-gap, -eye])], format="csr")
-        A = sp.vstack([sp.hstack([problem.A, sp.csr_matrix((problem.n_rows, R))]), rows], format="csr")
-        layout = Layout(
-            {**problem.layout.variables, "deviation": slice(n, n + R)},
-            {**problem.layout.constraints, "target": slice(problem.n_rows, problem.n_rows + 2 * R)},
-        )
-        return Problem(
-            name=f"{problem.name} (targeted)",
-            c=np.r_[cost_share * problem.c, np.full(R, weight)],
-            A=A,
-            row_lower=np.r_[problem.row_lower, np.full(2 * R, -np.inf)],
-            row_upper=np.r_[problem.row_upper, rhs, -rhs],
-            lower=np.r_[problem.lower, np.zeros(R)],
-            upper=np.r_[problem.upper, np.full(R, np.inf)],
-            integrality=np.r_[problem.integrality, np.zeros(R, dtype=bool)],
-            layout=layout,
-            decision_index=problem.decision_index,
-        )
+        return deviation_problem(problem, gap, rhs, weight, cost_share)
 
-    def neighbours(self, u: NDArray[np.float64], context: Context) -> NDArray[np.float64]:
-        """All single-step neighbours of ``u`` that stay feasible: one bed more or less in a
-        region (within the pool), one bed moved between regions, one patient more or less on a
-        transfer pair (within the transferable share)."""
+    def moves(self, u: NDArray[np.float64], context: Context) -> tuple[NDArray[np.float64], bool]:
+        """All single-step neighbours of ``u`` that stay feasible (known feasible: ``True``):
+        one bed more or less in a region (within the pool), one bed moved between regions, one
+        patient more or less on a transfer pair (within the transferable share)."""
         R = self.n_regions
         d = self.n_decision
         src = self._src
@@ -619,7 +601,7 @@ class ICUTwin(Twin):
         steps.append(eye[R:][can_add])
         steps.append(-eye[R:][x >= 1])
         delta = np.concatenate(steps, axis=0)
-        return u[None, :] + delta
+        return u[None, :] + delta, True
 
 
 WEEK_CATEGORIES = ("overloaded", "normal", "near-zero")

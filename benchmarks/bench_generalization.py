@@ -54,7 +54,7 @@ from fairtwin.pipeline import (
     train_stage,
 )
 
-LEARNERS = {"siamese": ("blend", ("select", "blend")),
+LEARNERS = {"siamese": ("blend@3", ("select", "blend@3")),
             "outcomes": (None, ("select", "blend", "blend@30"))}
 
 
@@ -87,7 +87,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...]) -> list[dict]:
         cfg = cfg.override(learner={"model": key["learner"]})
         train_mode = LEARNERS[key["learner"]][0]
         if train_mode:
-            cfg = cfg.override(resolve={"mode": train_mode})
+            cfg = cfg.override(resolve=rule_settings(train_mode))
         data = SeedCache(cache_dir).get(cfg)
         scenario = load_scenario(cfg)
         ds = data.fresh_dataset()

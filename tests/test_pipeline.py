@@ -71,7 +71,7 @@ def test_end_to_end_learns_a_known_quadratic_rater(
 ) -> None:
     monkeypatch.setitem(ORACLES, "known-quadratic", KnownQuadraticOracle)
     config = tiny_config(oracle="known-quadratic").override(
-        learner={"n_components": 0, "model": "siamese"}, resolve={"mode": "blend"})
+        learner={"n_components": 0, "model": "siamese"}, resolve={"mode": "blend", "blend_lambda": 3.0})
     metrics = run_tiny(tiny_scenario, config, tmp_path)
     train = metrics["summary"]["train"]
     held = metrics["summary"]["held-out"]

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,10 @@ def cli(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    # joblib's process pool replaces a worker whose memory grew (its leak check) and says so
+    # with a warning and a stack line; the job is handed to another worker and nothing is lost
+    warnings.filterwarnings("ignore", message="A worker stopped while some jobs",
+                            category=UserWarning)
 
 
 @cli.command("scenarios")
@@ -316,7 +321,7 @@ def _experiment_options(fn: Any) -> Any:
         click.option("--solver", "solver_name", default=None,
                      help="MIQP solver of the re-solve: highs-oa (default), scip, gurobi."),
         click.option("--lambda", "blend_lambda", type=float, default=None,
-                     help="Blend weight λ (overflow patients per typical preference gap; default 3)."),
+                     help="Blend weight λ (overflow patients per typical preference gap; default 10)."),
         click.option("--mode", default=None,
                      help="Re-solve mode: blend (default), guard, budget, select, replace."),
         click.option("--epochs", type=int, default=None, help="Training epochs (default 300)."),

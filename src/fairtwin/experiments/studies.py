@@ -16,7 +16,7 @@ study          grid
 The grid values live in :class:`StudySettings` (frozen, loadable from the ``[study]`` table of a
 TOML file); the base pipeline settings are an :class:`~fairtwin.pipeline.ExperimentConfig`.
 Every study runs the paper's method as the reference (:func:`paper_reference`: the Siamese
-PCA learner re-solved in blend mode), whatever the pipeline's defaults; ``baselines`` puts the
+PCA learner re-solved in blend mode, λ = 3), whatever the pipeline's defaults; ``baselines`` puts the
 pipeline's default learner and rule beside it.
 """
 
@@ -31,6 +31,7 @@ from fairtwin.exceptions import UnknownNameError, ValidationError
 from fairtwin.experiments.runner import RunSpec, Variant
 from fairtwin.learn import LOSSES, STRUCTURES
 from fairtwin.pipeline import ExperimentConfig, LabelConfig
+from fairtwin.resolve import ResolveConfig
 from fairtwin.tomlfile import read_toml
 
 __all__ = ["StudySettings", "STUDIES", "build_specs", "active_labels", "BASELINES",
@@ -42,9 +43,15 @@ BASELINES = ("nominal", "linear", "diagonal", "no-context", "logistic", "full", 
              "oracle")
 
 
+#: The blend weight of the paper's method as shipped (the outcome learner's default is larger).
+PAPER_LAMBDA = 3.0
+
+
 def paper_reference(base: ExperimentConfig) -> ExperimentConfig:
-    """The paper's method: the Siamese PCA learner, re-solved in blend mode."""
-    return base.override(learner={"model": "siamese"}, resolve={"mode": "blend"})
+    """The paper's method: the Siamese PCA learner, re-solved in blend mode with λ = 3 (the
+    blend weight it was shipped and measured with)."""
+    return base.override(learner={"model": "siamese"},
+                         resolve={"mode": "blend", "blend_lambda": PAPER_LAMBDA})
 
 
 @dataclass(frozen=True)
@@ -224,7 +231,8 @@ def _baselines(base: ExperimentConfig, s: StudySettings) -> list[RunSpec]:
         ), held_out=held))
         specs.append(RunSpec("baselines", cfg.override(learner={"model": "outcomes"}), (
             Variant(_coords(baseline="outcomes-guard"), replace(base.resolve, mode="guard")),
-            Variant(_coords(baseline="outcomes-blend"), blend),
+            Variant(_coords(baseline="outcomes-blend"),
+                    replace(base.resolve, mode="blend", blend_lambda=ResolveConfig.blend_lambda)),
             Variant(_coords(baseline="outcomes-select"), replace(base.resolve, mode="select")),
         ), held_out=held))
         learner_variants = {

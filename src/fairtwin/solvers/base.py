@@ -62,6 +62,11 @@ class SolverOptions:
         time limit it does not depend on the machine's load, so results stay reproducible.
     verbose : bool
         Let the solver print its log.
+    heuristics : bool
+        Let a MIP solver run its primal heuristics (HiGHS: RINS, RENS, feasibility jump, root
+        reduced cost, and root restarts; SCIP and Gurobi: all heuristics). Off is faster when
+        the caller gives a good start or needs only a good decision: the re-solve and the
+        sampler turn them off (``benchmarks/bench_resolve.py``).
     """
 
     time_limit_s: float = 20.0
@@ -69,6 +74,7 @@ class SolverOptions:
     threads: int = 1
     node_limit: int | None = None
     verbose: bool = False
+    heuristics: bool = True
 
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:

@@ -57,6 +57,8 @@ class GurobiSolver(Solver):
         m.Params.Seed = 0
         if options.node_limit is not None:
             m.Params.NodeLimit = options.node_limit
+        if not options.heuristics:
+            m.Params.Heuristics = 0
         vtype = np.where(problem.integrality, GRB.INTEGER, GRB.CONTINUOUS)
         x = m.addMVar(
             problem.n_vars,

@@ -36,6 +36,12 @@ _banner_lock = threading.Lock()
 _banner_done = False
 
 
+#: HiGHS options switched off by ``SolverOptions(heuristics=False)``.
+_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens",
+               "mip_heuristic_run_feasibility_jump", "mip_heuristic_run_root_reduced_cost",
+               "mip_allow_restart")
+
+
 def new_highs(options: SolverOptions) -> highspy.Highs:
     """A configured, silent ``Highs`` instance.
 
@@ -66,6 +72,9 @@ def new_highs(options: SolverOptions) -> highspy.Highs:
     h.setOptionValue("random_seed", 0)
     if options.node_limit is not None:
         h.setOptionValue("mip_max_nodes", int(options.node_limit))
+    if not options.heuristics:
+        for name in _HEURISTICS:
+            h.setOptionValue(name, False)
     return h
 
 

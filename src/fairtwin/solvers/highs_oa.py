@@ -15,6 +15,7 @@ costs could keep them; this adapter starts fresh each call.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -38,6 +39,8 @@ except ImportError as exc:  # pragma: no cover - highspy is a core dependency
 
 __all__ = ["HighsOASolver"]
 
+log = logging.getLogger(__name__)
+
 
 class HighsOASolver(Solver):
     """Convex MIQP (and MILP) by outer approximation with HiGHS MILP solves.
@@ -49,6 +52,10 @@ class HighsOASolver(Solver):
         Cap on MILP rounds.
     lp_rounds : int
         Cap on Kelley rounds on the LP relaxation before the first MILP.
+
+    With ``SolverOptions(heuristics=False)`` (the re-solve's setting) each MILP round skips
+    HiGHS's primal heuristics and restarts: every round starts from the best decision so far,
+    and on the ICU twin's re-solves the heuristics took most of a round's time.
     """
 
     name = "highs-oa"
@@ -118,9 +125,11 @@ class HighsOASolver(Solver):
         if problem.is_mip:
             h.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
                                     np.array([highspy.HighsVarType.kContinuous] * n))
+        n_lp = 0
         for _ in range(self.lp_rounds):
             if time.perf_counter() > deadline:
                 break
+            n_lp += 1
             h.setOptionValue("time_limit", max(1e-3, deadline - time.perf_counter()))
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -139,10 +148,13 @@ class HighsOASolver(Solver):
         bound = -np.inf
         text = ""
         status = Status.NO_SOLUTION
+        t_lp = time.perf_counter() - t0
+        n_milp = 0
         for _ in range(self.max_rounds):
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 break
+            n_milp += 1
             h.setOptionValue("time_limit", remaining)
             if best_x is not None:
                 s_b = form.factor_rows @ best_x[:n]
@@ -177,6 +189,9 @@ class HighsOASolver(Solver):
             status = Status.TIME_LIMIT if best_x is not None else Status.NO_SOLUTION
         if status is Status.NO_SOLUTION and best_x is not None:
             status = Status.TIME_LIMIT
+        log.debug("outer approximation: %d LP rounds (%.3f s), %d MILP rounds, %d cuts, %s in "
+                  "%.3f s", n_lp, t_lp, n_milp, h.getNumRow() - lp.num_row_, status.value,
+                  time.perf_counter() - t0)
         x = best_x if status in (Status.OPTIMAL, Status.TIME_LIMIT) else None
         result_bound = min(bound, best_obj) if status is Status.OPTIMAL else bound
         return self._result(problem, status, x, float(result_bound),

@@ -60,6 +60,8 @@ class ScipSolver(Solver):
         m.setParam("randomization/randomseedshift", 0)
         if options.node_limit is not None:
             m.setParam("limits/nodes", int(options.node_limit))
+        if not options.heuristics:
+            m.setHeuristics(pyscipopt.SCIP_PARAMSETTING.OFF)
 
         def bound(v: float) -> float | None:
             return None if not np.isfinite(v) else float(v)

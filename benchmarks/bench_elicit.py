@@ -8,8 +8,9 @@ A simulated rater (the Rosenbrock oracle, no noise) answers pairs of the 52 trai
 italy-synthetic (seed 0 samples) through GET /api/next and POST /api/answer of the real app
 (in-process Starlette client, SQLite file). At each checkpoint the answers are exported, the
 default learner is fitted on them, every training week is re-solved with the learned cost
-(blend, λ = 3) and the weeks where the re-solve is fairer than the nominal decision are
-counted. Active selection: ensemble of 2, refitted inline every 32 answers, 20 % exploration.
+(the default re-solve) and the weeks where the re-solve is fairer than the nominal decision are
+counted. Active selection: ensemble of 2 of the default (outcome) learner, refitted inline
+every 32 answers, 20 % exploration.
 Target: active reaches the wins of 448 random pairs with ≤ 224 queries.
 """
 
@@ -34,6 +35,7 @@ from fairtwin.pipeline import (
     ExperimentConfig,
     _oracle,
     nominal_indices,
+    outcome_maps,
     preference_scale,
     resolve_stage,
     train_rows,
@@ -47,8 +49,10 @@ with warnings.catch_warnings():
 def wins_of(study: ElicitationStudy, config: ExperimentConfig, seed: int) -> int:
     ds = study.export()
     rows = train_rows(ds)
-    learner = config.learner.make(seed).fit(ds.subset_contexts(rows))
-    f_scale = preference_scale(learner, ds.subset_contexts(rows))
+    train = ds.subset_contexts(rows)
+    maps = outcome_maps(study.scenario, train)
+    learner = config.learner.make(seed).fit(train, outcomes=maps)
+    f_scale = preference_scale(learner, train, maps)
     U, _, _ = resolve_stage(learner, f_scale, ds, config.override(n_jobs=2), study.scenario, rows)
     oracle = _oracle(config, study.scenario)
     nom = nominal_indices(ds)

@@ -340,12 +340,13 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
     assert tuple(ds.comparisons[0]) == (first.context_row, first.left_decision, first.right_decision)
 
 
-def test_active_selection_refits_and_asks_informative_pairs(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("learner", ["outcomes", "siamese"])
+def test_active_selection_refits_and_asks_informative_pairs(run_dir, tmp_path, learner) -> None:  # type: ignore[no-untyped-def]
     from fairtwin.elicit import SelectorConfig
     from fairtwin.oracles import SimulatedRater, get_oracle
 
-    config = SelectorConfig(strategy="active", ensemble=2, refit_every=6, min_answers=6,
-                            exploration=0.0, max_epochs=20, n_components=3)
+    config = SelectorConfig(strategy="active", learner=learner, ensemble=2, refit_every=6,
+                            min_answers=6, exploration=0.0, max_epochs=20, n_components=3)
     store = PreferenceStore(tmp_path / "s.db")
     study = ElicitationStudy(store, run_dir, seed=0, selector=config, background=False)
     rater, _ = store.add_rater("sim")
@@ -367,6 +368,13 @@ def test_active_selection_refits_and_asks_informative_pairs(run_dir, tmp_path) -
     assert chosen_scores and all(chosen_scores)  # no exploration: always the top-scored pair
     with pytest.raises(UnknownNameError, match="'random', 'active'"):
         SelectorConfig(strategy="greedy")
+    with pytest.raises(UnknownNameError, match="'outcomes', 'siamese'"):
+        SelectorConfig(learner="forest")
+    if learner == "outcomes":
+        from fairtwin.elicit import PairSelector
+
+        with pytest.raises(ValidationError, match="needs the twin's outcomes"):
+            PairSelector(study._pool, config)
 
 
 def test_background_refit_does_not_block_and_finishes(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,8 +1,10 @@
 """Which pair to ask next: random, or active (ensemble disagreement on the current answers).
 
-The active selector keeps a small bootstrap ensemble of :class:`PreferenceCostLearner` s fitted
-on the answers so far, refitted every ``refit_every`` answers in a background thread (requests
-never wait for a fit: they use the last finished ensemble). For every candidate pair it scores
+The active selector keeps a small bootstrap ensemble of learners fitted on the answers so far
+(the pipeline's default, :class:`~fairtwin.learn.OutcomeCostLearner`, over the twin's named
+outcomes; or the paper's :class:`~fairtwin.learn.PreferenceCostLearner`), refitted every
+``refit_every`` answers in a background thread (requests never wait for a fit: they use the
+last finished ensemble). For every candidate pair it scores
 
     u(a, b) = 1 − | mean_m tanh((f_m(a) − f_m(b)) / s_m) |,
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,12 +26,14 @@ from numpy.typing import NDArray
 
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.exceptions import UnknownNameError, ValidationError
+from fairtwin.twin.outcomes import Outcomes
 
-__all__ = ["SelectorConfig", "PairSelector", "STRATEGIES"]
+__all__ = ["SelectorConfig", "PairSelector", "STRATEGIES", "SELECTOR_LEARNERS"]
 
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("random", "active")
+SELECTOR_LEARNERS = ("outcomes", "siamese")
 
 
 @dataclass(frozen=True)
@@ -38,14 +43,18 @@ class SelectorConfig:
     Attributes
     ----------
     strategy : {"random", "active"}
+    learner : {"outcomes", "siamese"}
+        The ensemble members' learner: the outcome cost (convex, deterministic, under a second
+        per fit; needs the twin's outcomes) or the paper's Siamese net (torch).
     ensemble : members of the bootstrap ensemble
     refit_every : answers between two refits
     min_answers : answers before the first fit (random until then)
     exploration : share of random choices once the ensemble exists
-    max_epochs, n_components : of each member (small, so a refit takes seconds)
+    max_epochs, n_components : of each Siamese member (small, so a refit takes seconds)
     """
 
     strategy: str = "active"
+    learner: str = "outcomes"
     ensemble: int = 3
     refit_every: int = 32
     min_answers: int = 32
@@ -56,6 +65,8 @@ class SelectorConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise UnknownNameError("selection strategy", self.strategy, STRATEGIES)
+        if self.learner not in SELECTOR_LEARNERS:
+            raise UnknownNameError("selection learner", self.learner, SELECTOR_LEARNERS)
         if self.ensemble < 1 or self.refit_every < 1 or self.min_answers < 1:
             raise ValidationError("ensemble, refit_every and min_answers must be positive")
         if not 0 <= self.exploration <= 1:
@@ -63,14 +74,22 @@ class SelectorConfig:
 
 
 def _fit_member(samples: PreferenceDataset, weights: NDArray[np.float64], seed: int,
-                config: SelectorConfig) -> tuple[NDArray[np.float64], float]:
+                config: SelectorConfig, outcomes: Sequence[Outcomes] | None
+                ) -> tuple[NDArray[np.float64], float]:
     """One member's learned cost of every sampled decision and its median gap."""
-    from fairtwin.learn import PreferenceCostLearner  # torch only when a fit is needed
+    if config.learner == "outcomes":
+        from fairtwin.learn import OutcomeCostLearner
 
-    learner = PreferenceCostLearner(n_components=config.n_components,
-                                    max_epochs=config.max_epochs, random_state=seed)
-    learner.fit(samples, sample_weight=weights)
-    f = learner.costs_of(samples)
+        outcome_learner = OutcomeCostLearner(random_state=seed)
+        outcome_learner.fit(samples, sample_weight=weights, outcomes=outcomes)
+        f = outcome_learner.costs_of(samples, outcomes)
+    else:
+        from fairtwin.learn import PreferenceCostLearner  # torch only when a fit is needed
+
+        learner = PreferenceCostLearner(n_components=config.n_components,
+                                        max_epochs=config.max_epochs, random_state=seed)
+        learner.fit(samples, sample_weight=weights)
+        f = learner.costs_of(samples)
     gaps = np.abs(f[samples.comparisons[:, 1]] - f[samples.comparisons[:, 2]])
     scale = float(np.median(gaps))
     return f, scale if scale > 0 else 1.0
@@ -87,12 +106,21 @@ class PairSelector:
     background : bool
         Refit in a background thread (the server); ``False`` refits inline (benchmarks and
         tests, where reproducibility matters more than latency).
+    outcomes : sequence of Outcomes, optional
+        The twin's outcomes of every context row of the samples (required by the outcome
+        learner's active selection).
     """
 
     def __init__(self, pool: NDArray[np.int64], config: SelectorConfig | None = None,
-                 seed: int = 0, background: bool = True) -> None:
+                 seed: int = 0, background: bool = True,
+                 outcomes: Sequence[Outcomes] | None = None) -> None:
         self.pool = np.asarray(pool, dtype=np.int64)
         self.config = config or SelectorConfig()
+        if (self.config.strategy == "active" and self.config.learner == "outcomes"
+                and outcomes is None):
+            raise ValidationError("active selection with the outcome learner needs the twin's "
+                                  "outcomes of every context (outcomes=...)")
+        self.outcomes = outcomes
         self.seed = seed
         self.background = background
         self._lock = threading.Lock()
@@ -150,7 +178,7 @@ class PairSelector:
                 if weights.sum() == 0:
                     weights[:] = 1.0
                 members.append(_fit_member(answers, weights, int(rng.integers(2**31 - 1)),
-                                           self.config))
+                                           self.config, self.outcomes))
             src = self.pool
             votes = np.mean([np.tanh((f[src[:, 1]] - f[src[:, 2]]) / s) for f, s in members], axis=0)
             scores = 1.0 - np.abs(votes)

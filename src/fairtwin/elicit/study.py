@@ -22,7 +22,13 @@ from fairtwin.datasets import PreferenceDataset
 from fairtwin.elicit.selection import PairSelector, SelectorConfig
 from fairtwin.elicit.store import Outcome, PreferenceStore, Query
 from fairtwin.exceptions import DataFormatError, DataUnavailableError, ValidationError
-from fairtwin.pipeline import ExperimentConfig, load_scenario, pair_pool, train_rows
+from fairtwin.pipeline import (
+    ExperimentConfig,
+    load_scenario,
+    outcome_maps,
+    pair_pool,
+    train_rows,
+)
 from fairtwin.twin import Scenario
 
 __all__ = ["ElicitationStudy", "DecisionView", "PairView"]
@@ -139,7 +145,8 @@ class ElicitationStudy:
         self._keys = [tuple(int(v) for v in p) for p in self._pool]
         self._next_lock = threading.Lock()
         self.selector = PairSelector(self._pool, selector or SelectorConfig(strategy="random"),
-                                     seed=seed, background=background)
+                                     seed=seed, background=background,
+                                     outcomes=outcome_maps(self.scenario, self.dataset))
         self.store.secret()  # create it before concurrent requests need it
 
     @property

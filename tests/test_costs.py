@@ -72,3 +72,28 @@ def test_scaled() -> None:
     np.testing.assert_allclose(g.low_rank_factor() @ g.low_rank_factor().T, g.H, atol=1e-10)
     with pytest.raises(ValidationError, match="non-negative"):
         f.scaled(-1.0)
+
+
+def test_a_factored_cost_never_needs_its_dense_hessian() -> None:
+    import pickle
+
+    rng = np.random.default_rng(2)
+    F = rng.normal(size=(50, 3))
+    f = QuadraticCost.from_factor(F, rng.normal(size=50), 0.5)
+    U = rng.normal(size=(4, 50))
+    H = F @ F.T
+    expected = 0.5 * np.einsum("ij,jk,ik->i", U, H, U) + U @ f.q + 0.5
+    np.testing.assert_allclose(f(U), expected)
+    np.testing.assert_allclose(f.gradient(U[0]), H @ U[0] + f.q)
+    assert f._H is None  # nothing above formed the 50 × 50 matrix
+    assert f.min_eigenvalue() == 0.0 and not f.is_linear
+    assert f.scaled(2.0)._H is None
+    np.testing.assert_allclose(f.H, H)  # formed on demand ...
+    back = pickle.loads(pickle.dumps(f))
+    assert back._H is None  # ... and not shipped to workers
+    np.testing.assert_allclose(back(U), f(U))
+    assert QuadraticCost.linear(np.ones(3)).is_linear
+    with pytest.raises(AttributeError, match="immutable"):
+        f.const = 1.0
+    with pytest.raises(ValidationError, match="give H or a factor"):
+        QuadraticCost(None, np.zeros(2))

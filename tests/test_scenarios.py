@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fairtwin.exceptions import DataFormatError, DataUnavailableError, UnknownNameError
+from fairtwin.exceptions import (
+    DataFormatError,
+    DataUnavailableError,
+    UnknownNameError,
+    ValidationError,
+)
+from fairtwin.solvers import solve
 from fairtwin.twin import get_scenario, italian_regions
 from fairtwin.twin.dpc import fetch_dpc_csv, read_dpc_csv, weekly_demand
 from tests.conftest import DPC_HEADER, write_dpc_csv
@@ -40,9 +46,30 @@ def test_synthetic_overloads_some_regions_in_some_weeks(seed: int) -> None:
     assert sc.contexts[0].pool == round(0.1 * italian_regions().icu_beds.sum())
 
 
+@pytest.mark.parametrize("n", [2, 10, 80])
+def test_synthetic_family_of_any_size(n: int) -> None:
+    a = get_scenario(f"synthetic-R{n}", seed=1)
+    assert a.name == f"synthetic-R{n}" and a.twin.n_regions == n and a.twin.n_decision == n * n
+    assert a.n_weeks == 104
+    b = get_scenario(f"synthetic-R{n}", seed=1)
+    np.testing.assert_array_equal(a.twin.regions.lat, b.twin.regions.lat)
+    np.testing.assert_array_equal([c.demand for c in a.contexts], [c.demand for c in b.contexts])
+    other = get_scenario(f"synthetic-R{n}", seed=2)
+    assert not np.array_equal(a.twin.regions.lat, other.twin.regions.lat)
+    if n >= 10:  # waves overload some regions in some weeks, as on the Italian regions
+        over = np.array([c.demand > c.capacity for c in a.contexts])
+        assert 5 <= over.any(axis=1).sum() <= a.n_weeks - 20
+    nominal = solve(a.twin.build(a.contexts[10]), "highs")
+    assert a.twin.check(nominal.x[: a.twin.n_decision], a.contexts[10]).feasible
+
+
 def test_unknown_names() -> None:
     with pytest.raises(UnknownNameError, match="allowed values: 'italy-synthetic', 'italy-dpc'"):
         get_scenario("italy")
+    with pytest.raises(UnknownNameError, match="'synthetic-R<N>'"):
+        get_scenario("synthetic-R<N>")
+    with pytest.raises(ValidationError, match="at least 2 regions"):
+        get_scenario("synthetic-R1")
     sc = get_scenario()
     with pytest.raises(UnknownNameError, match=r"0\.\.103"):
         sc.context(104)

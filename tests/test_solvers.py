@@ -4,6 +4,8 @@ and typed errors for infeasible contexts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -172,6 +174,26 @@ def test_miqp_solvers_agree_on_an_icu_week() -> None:
     best = min(objs.values())
     for name, value in objs.items():
         assert value <= best + 1e-3 * max(1.0, abs(best)), (name, objs)
+
+
+@pytest.mark.parametrize("name", ["highs-oa", "scip"])
+def test_miqp_without_heuristics_agrees_with_heuristics(name: str) -> None:
+    p, nominal = _random_miqp(week=40, seed=3)
+    opts = SolverOptions(time_limit_s=60, mip_gap=1e-4)
+    on = get_solver(name, opts).solve(p, warm_start=nominal)
+    off = get_solver(name, replace(opts, heuristics=False)).solve(p, warm_start=nominal)
+    assert on.status is Status.OPTIMAL and off.status is Status.OPTIMAL
+    assert p.check(off.x).feasible
+    assert abs(off.objective - on.objective) <= 2e-4 * max(1.0, abs(on.objective))
+
+
+def test_heuristics_option_reaches_highs() -> None:
+    from fairtwin.solvers.highs import new_highs
+
+    h = new_highs(SolverOptions(heuristics=False))
+    assert h.getOptionValue("mip_heuristic_run_rins")[1] is False
+    assert h.getOptionValue("mip_allow_restart")[1] is False
+    assert new_highs(SolverOptions()).getOptionValue("mip_heuristic_run_rins")[1] is True
 
 
 def test_time_limit_is_reported() -> None:

@@ -100,6 +100,8 @@ def scenarios_cmd(data_path: Path | None, seed: int) -> None:
     """List the scenarios and their weeks."""
     for name, (description, _) in SCENARIOS.items():
         click.echo(f"{name}\n  {description}")
+        if "<" in name:  # a family: its members are named on the command line
+            continue
         try:
             sc = get_scenario(name, seed=seed, data_path=data_path, download=False)
         except DataUnavailableError:

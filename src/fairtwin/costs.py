@@ -13,8 +13,6 @@ use that factor to add ``r`` auxiliary variables ``s = F^\\top u`` and the separ
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -30,14 +28,13 @@ def _finite(name: str, value: FloatArray) -> None:
         raise ValidationError(f"{name} contains NaN or inf")
 
 
-@dataclass(frozen=True, eq=False)
 class QuadraticCost:
     """Convex quadratic cost ``f(u) = ½ uᵀHu + qᵀu + const`` (lower is better).
 
     Parameters
     ----------
-    H : ndarray of shape (n, n)
-        Symmetric positive semi-definite Hessian.
+    H : ndarray of shape (n, n), or None
+        Symmetric positive semi-definite Hessian; ``None`` when ``factor`` is given.
     q : ndarray of shape (n,)
         Linear term.
     const : float
@@ -45,40 +42,65 @@ class QuadraticCost:
     factor : ndarray of shape (n, r), optional
         A factor with ``H = factor @ factor.T``. Built with :meth:`from_factor`; when absent,
         :meth:`low_rank_factor` computes one from the eigen-decomposition of ``H``.
+
+    A cost built from a factor never forms the dense ``n × n`` Hessian for evaluation,
+    gradients, scaling or solvers (at 80 regions it would be 6400 × 6400, 330 MB); reading
+    :attr:`H` forms it once and keeps it (not pickled).
     """
 
-    H: FloatArray
-    q: FloatArray
-    const: float = 0.0
-    factor: FloatArray | None = field(default=None, repr=False)
+    __slots__ = ("_H", "q", "const", "factor")
 
-    def __post_init__(self) -> None:
-        H = np.asarray(self.H, dtype=np.float64)
-        q = np.asarray(self.q, dtype=np.float64).reshape(-1)
-        if H.ndim != 2 or H.shape[0] != H.shape[1]:
-            raise ValidationError(f"H must be a square matrix, got shape {H.shape}")
-        if H.shape[0] != q.shape[0]:
-            raise ValidationError(
-                f"H has shape {H.shape} but q has {q.shape[0]} entries; they must agree"
-            )
-        _finite("H", H)
-        _finite("q", q)
-        if not np.isfinite(self.const):
+    def __init__(self, H: ArrayLike | None, q: ArrayLike, const: float = 0.0,
+                 factor: ArrayLike | None = None) -> None:
+        qv = np.asarray(q, dtype=np.float64).reshape(-1)
+        _finite("q", qv)
+        if not np.isfinite(const):
             raise ValidationError("const must be finite")
-        scale = max(1.0, float(np.abs(H).max(initial=0.0)))
-        if not np.allclose(H, H.T, atol=1e-9 * scale):
-            raise ValidationError("H must be symmetric")
-        object.__setattr__(self, "H", 0.5 * (H + H.T))
-        object.__setattr__(self, "q", q)
-        object.__setattr__(self, "const", float(self.const))
-        if self.factor is not None:
-            F = np.asarray(self.factor, dtype=np.float64)
-            if F.ndim != 2 or F.shape[0] != q.shape[0]:
+        F = None
+        if factor is not None:
+            F = np.asarray(factor, dtype=np.float64)
+            if F.ndim != 2 or F.shape[0] != qv.shape[0]:
                 raise ValidationError(
-                    f"factor must have shape (n, r) with n = {q.shape[0]}, got {F.shape}"
+                    f"factor must have shape (n, r) with n = {qv.shape[0]}, got {F.shape}"
                 )
             _finite("factor", F)
-            object.__setattr__(self, "factor", F)
+        Hm = None
+        if H is None:
+            if F is None:
+                raise ValidationError("give H or a factor of H")
+        else:
+            Hm = np.asarray(H, dtype=np.float64)
+            if Hm.ndim != 2 or Hm.shape[0] != Hm.shape[1]:
+                raise ValidationError(f"H must be a square matrix, got shape {Hm.shape}")
+            if Hm.shape[0] != qv.shape[0]:
+                raise ValidationError(
+                    f"H has shape {Hm.shape} but q has {qv.shape[0]} entries; they must agree"
+                )
+            _finite("H", Hm)
+            scale = max(1.0, float(np.abs(Hm).max(initial=0.0)))
+            if not np.allclose(Hm, Hm.T, atol=1e-9 * scale):
+                raise ValidationError("H must be symmetric")
+            Hm = 0.5 * (Hm + Hm.T)
+        object.__setattr__(self, "_H", Hm)
+        object.__setattr__(self, "q", qv)
+        object.__setattr__(self, "const", float(const))
+        object.__setattr__(self, "factor", F)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"QuadraticCost is immutable; cannot set {name}")
+
+    def __getstate__(self) -> dict[str, object]:
+        # a Hessian formed from the factor is not shipped to worker processes
+        H = None if self.factor is not None else self._H
+        return {"_H": H, "q": self.q, "const": self.const, "factor": self.factor}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        rank = "dense" if self.factor is None else f"rank {self.factor.shape[1]}"
+        return f"QuadraticCost(n={self.n_vars}, {rank}, const={self.const:g})"
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -87,20 +109,35 @@ class QuadraticCost:
         F = np.asarray(factor, dtype=np.float64)
         if F.ndim != 2:
             raise ValidationError(f"factor must be 2-D of shape (n, r), got shape {F.shape}")
-        return cls(H=F @ F.T, q=np.asarray(q, dtype=np.float64), const=const, factor=F)
+        return cls(None, np.asarray(q, dtype=np.float64), const, factor=F)
 
     @classmethod
     def linear(cls, q: ArrayLike, const: float = 0.0) -> QuadraticCost:
         """A purely linear cost ``qᵀu + const`` (``H = 0``)."""
         q = np.asarray(q, dtype=np.float64).reshape(-1)
-        n = q.shape[0]
-        return cls(H=np.zeros((n, n)), q=q, const=const, factor=np.zeros((n, 0)))
+        return cls(None, q, const, factor=np.zeros((q.shape[0], 0)))
 
     # ------------------------------------------------------------------ properties
+    @property
+    def H(self) -> FloatArray:
+        """The dense Hessian (formed from the factor on first use)."""
+        if self._H is None:
+            F = self.factor
+            assert F is not None
+            object.__setattr__(self, "_H", F @ F.T)
+        return self._H  # type: ignore[return-value]
+
     @property
     def n_vars(self) -> int:
         """Dimension ``n`` of the decision vector."""
         return int(self.q.shape[0])
+
+    @property
+    def is_linear(self) -> bool:
+        """Whether ``H = 0`` (the cost is ``qᵀu + const``)."""
+        if self.factor is not None:
+            return not np.any(self.factor)
+        return not np.any(self.H)
 
     def __call__(self, u: ArrayLike) -> FloatArray | float:
         """Evaluate ``f`` at one decision (shape (n,)) or a batch (shape (m, n))."""
@@ -111,17 +148,31 @@ class QuadraticCost:
             raise ValidationError(
                 f"decision has {U.shape[1]} entries but the cost expects {self.n_vars}"
             )
-        values = 0.5 * np.einsum("ij,jk,ik->i", U, self.H, U) + U @ self.q + self.const
+        if self.factor is not None:
+            S = U @ self.factor
+            quad = 0.5 * np.einsum("ij,ij->i", S, S)
+        else:
+            quad = 0.5 * np.einsum("ij,jk,ik->i", U, self.H, U)
+        values = quad + U @ self.q + self.const
         return float(values[0]) if single else values
 
     def gradient(self, u: ArrayLike) -> FloatArray:
         """Gradient ``H u + q`` at a decision of shape (n,)."""
-        return self.H @ np.asarray(u, dtype=np.float64) + self.q
+        v = np.asarray(u, dtype=np.float64)
+        if self.factor is not None:
+            return self.factor @ (self.factor.T @ v) + self.q
+        return self.H @ v + self.q
 
     def min_eigenvalue(self) -> float:
         """Smallest eigenvalue of ``H`` (≥ 0 up to round-off for a convex cost)."""
-        if self.n_vars == 0:
+        n = self.n_vars
+        if n == 0:
             return 0.0
+        if self.factor is not None:
+            F = self.factor
+            if F.shape[1] < n:
+                return 0.0
+            return float(np.linalg.eigvalsh(F.T @ F)[0])
         return float(np.linalg.eigvalsh(self.H)[0])
 
     def low_rank_factor(self, rtol: float = 1e-10) -> FloatArray:
@@ -150,5 +201,7 @@ class QuadraticCost:
         """``alpha · f`` for ``alpha ≥ 0``."""
         if alpha < 0 or not np.isfinite(alpha):
             raise ValidationError(f"scale must be finite and non-negative, got {alpha}")
-        factor = None if self.factor is None else self.factor * np.sqrt(alpha)
-        return QuadraticCost(self.H * alpha, self.q * alpha, self.const * alpha, factor)
+        if self.factor is not None:
+            return QuadraticCost(None, self.q * alpha, self.const * alpha,
+                                 self.factor * np.sqrt(alpha))
+        return QuadraticCost(self.H * alpha, self.q * alpha, self.const * alpha)

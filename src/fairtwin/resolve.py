@@ -157,7 +157,7 @@ def resolve_context(
         floor = select_candidate(twin, context, cost, candidates, nominal_overflow)
     scale = config.blend_lambda * weight if config.mode == "blend" else weight
     base_c = problem.c if config.mode == "blend" else config.tie_break * problem.c
-    if not np.any(cost.H):  # a linear learned cost: fold it into c, the problem stays a MILP
+    if cost.is_linear:  # a linear learned cost: fold it into c, the problem stays a MILP
         c = base_c.copy()
         c[problem.decision_index] += scale * cost.q
         p = problem.with_objective(c=c, quadratic=None)

@@ -180,7 +180,7 @@ class Problem:
 
     @property
     def kind(self) -> ProblemKind:
-        quad = self.quadratic is not None and bool(np.any(self.quadratic.H))
+        quad = self.quadratic is not None and not self.quadratic.is_linear
         if self.is_mip:
             return ProblemKind.MIQP if quad else ProblemKind.MILP
         return ProblemKind.CONVEX_QP if quad else ProblemKind.LP

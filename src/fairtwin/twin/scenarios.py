@@ -7,11 +7,14 @@ Built in:
   some weeks overflow the base capacity of some regions and not of others.
 - ``italy-dpc``: weekly contexts from the official Civil Protection daily file (see
   :mod:`fairtwin.twin.dpc`).
+- ``synthetic-R<N>`` (e.g. ``synthetic-R80``): the same kind of waves over ``N`` made-up regions
+  (:func:`~fairtwin.twin.regions.synthetic_regions`), ``N² `` decisions, for scale studies.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,7 +31,7 @@ from fairtwin.twin.dpc import (
     weekly_demand,
 )
 from fairtwin.twin.icu import Context, ICUTwin, TwinConfig
-from fairtwin.twin.regions import italian_regions
+from fairtwin.twin.regions import RegionTable, italian_regions, synthetic_regions
 
 __all__ = [
     "Scenario",
@@ -37,6 +40,7 @@ __all__ = [
     "get_scenario",
     "italy_synthetic",
     "italy_dpc",
+    "synthetic",
     "as_generator",
 ]
 
@@ -110,10 +114,44 @@ def italy_synthetic(
     around the expected ICU occupancy. The base capacity is the pre-pandemic ICU bed count; the
     pool is ``pool_share`` of the total.
     """
+    contexts, twin = _waves(italian_regions(), seed, n_weeks, config, start)
+    return Scenario(
+        name="italy-synthetic",
+        description=f"synthetic epidemic waves over the 21 Italian regions (seed {seed}, offline)",
+        twin=twin,
+        contexts=contexts,
+    )
+
+
+def synthetic(
+    n_regions: int,
+    seed: int = 0,
+    n_weeks: int = 104,
+    config: TwinConfig | None = None,
+    start: date = date(2020, 3, 2),
+) -> Scenario:
+    """The waves of :func:`italy_synthetic` over ``n_regions`` made-up regions (scale studies).
+
+    Regions (positions, populations, beds) and waves both come from ``seed``; ``n_regions``
+    regions give ``n_regions²`` decisions (beds per region, transfers per ordered pair).
+    """
+    if n_regions < 2:
+        raise ValidationError(f"a synthetic scenario needs at least 2 regions, got {n_regions}")
+    contexts, twin = _waves(synthetic_regions(n_regions, seed), seed, n_weeks, config, start)
+    return Scenario(
+        name=f"synthetic-R{n_regions}",
+        description=f"synthetic epidemic waves over {n_regions} made-up regions (seed {seed})",
+        twin=twin,
+        contexts=contexts,
+    )
+
+
+def _waves(regions: RegionTable, seed: int, n_weeks: int, config: TwinConfig | None,
+           start: date) -> tuple[tuple[Context, ...], ICUTwin]:
+    """Weekly contexts of synthetic epidemic waves over ``regions`` (see :func:`italy_synthetic`)."""
     if n_weeks < 1:
         raise ValidationError(f"n_weeks must be positive, got {n_weeks}")
     rng = np.random.default_rng(seed)
-    regions = italian_regions()
     twin = ICUTwin(regions, config)
     R = regions.n_regions
     cap = regions.icu_beds.astype(np.float64)
@@ -142,12 +180,7 @@ def italy_synthetic(
         )
         for k in range(n_weeks)
     )
-    return Scenario(
-        name="italy-synthetic",
-        description=f"synthetic epidemic waves over the 21 Italian regions (seed {seed}, offline)",
-        twin=twin,
-        contexts=contexts,
-    )
+    return contexts, twin
 
 
 def italy_dpc(
@@ -213,7 +246,14 @@ SCENARIOS: dict[str, tuple[str, Callable[..., Scenario]]] = {
         "(downloaded into the cache, or --data PATH)",
         italy_dpc,
     ),
+    "synthetic-R<N>": (
+        "104 weeks of synthetic waves over N made-up regions (N² decisions; e.g. synthetic-R80; "
+        "offline, seeded; for scale studies)",
+        synthetic,
+    ),
 }
+
+_SYNTHETIC = re.compile(r"synthetic-R(\d+)")
 
 
 def get_scenario(
@@ -228,16 +268,19 @@ def get_scenario(
 
     Parameters
     ----------
-    name : {"italy-synthetic", "italy-dpc"}
+    name : {"italy-synthetic", "italy-dpc", "synthetic-R<N>"}
     seed : int
-        Seed of the synthetic waves (``italy-synthetic`` only).
+        Seed of the synthetic waves (and regions of ``synthetic-R<N>``).
     data_path : path, optional
         Local Civil Protection file (``italy-dpc`` only).
     config : TwinConfig, optional
     download : bool
         Whether ``italy-dpc`` may download the file when it is not cached.
     """
-    if name not in SCENARIOS:
+    sized = _SYNTHETIC.fullmatch(name) if isinstance(name, str) else None
+    if sized:
+        return synthetic(int(sized.group(1)), seed=seed, config=config)
+    if name not in SCENARIOS or name == "synthetic-R<N>":
         raise UnknownNameError("scenario", name, SCENARIOS)
     if name == "italy-synthetic":
         return italy_synthetic(seed=seed, config=config)

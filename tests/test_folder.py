@@ -132,6 +132,29 @@ def test_pipeline_runs_on_a_folder_twin(doses: Path, tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
 
 
+def test_an_experiment_runs_on_a_folder_twin(doses: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "exp"
+    args = ["experiment", "tradeoff", "--twin", str(doses), "--train-weeks", "6", "--seeds", "0",
+            "--grid", "baseline_pairs=90", "--grid", "lambdas=3,10", "--epochs", "10",
+            "--jobs", "1", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    import csv
+
+    with open(out / "tradeoff" / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["method"] for r in rows} == {"learned", "nominal", "oracle"}
+    assert all(int(r["weeks_train"]) == 6 and int(r["weeks_held_out"]) == 6 for r in rows)
+    nominal = [r for r in rows if r["method"] == "nominal"]
+    assert nominal and all(int(r["wins_train"]) == 0 for r in nominal)  # never beats itself
+    oracle = [r for r in rows if r["method"] == "oracle"]
+    assert oracle and all(int(r["wins_train"]) >= 1 for r in oracle)
+    code, err = _exit_and_message(["experiment", "tradeoff", "--twin", str(tmp_path / "none"),
+                                   "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "does not exist" in err and not (tmp_path / "x").exists()
+
+
 def test_icu_twin_round_trip_through_the_folder_format(tmp_path: Path) -> None:
     sc = get_scenario()
     weeks = [0, 30, 40, 60]  # near-zero, normal and overloaded weeks

@@ -688,11 +688,17 @@ def _parse_grid(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--epochs", type=int, default=None, help="Training epochs (default 300).")
 @click.option("--report-only", is_flag=True,
               help="Only write the reports of the runs already finished in --out.")
+@click.option("--scenario", default=None, help=f"One of: {', '.join(SCENARIOS)}.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
+              help="Local Civil Protection file (italy-dpc).")
+@click.option("--twin", "twin_path", type=click.Path(file_okay=False), default=None,
+              help="A twin folder (twin.toml, contexts.csv, models/) instead of a built-in scenario.")
 def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
                    config_path: Path | None, seeds: str | None, grid: tuple[str, ...],
                    n_jobs: int, cluster: str | None, fresh: bool, cache_dir: Path | None,
                    docs_path: Path, n_train: int | None, n_samples: int | None,
-                   epochs: int | None, report_only: bool) -> None:
+                   epochs: int | None, report_only: bool, scenario: str | None,
+                   data_path: str | None, twin_path: str | None) -> None:
     """Run a named study over configurations × seeds: CSV, plots and a Markdown report.
 
     Studies: table1, pca, seeds, tradeoff, baselines, and paper (all of them, writing
@@ -700,7 +706,7 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
     once per seed and shared by every configuration.
     """
     from fairtwin.experiments import STUDIES, StudySettings, run_experiment
-    from fairtwin.pipeline import ExperimentConfig
+    from fairtwin.pipeline import ExperimentConfig, check_weeks, load_scenario
     from fairtwin.tomlfile import read_toml
 
     if list_only or study is None:
@@ -718,8 +724,10 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
         data = read_toml(config_path)
         settings = StudySettings.from_dict(data.pop("study", {}), source=f"{config_path} [study]")
         base = ExperimentConfig.from_dict(data, source=str(config_path))
-    base = base.override(scenario={"n_train": n_train}, sampler={"n_samples": n_samples},
-                         learner={"max_epochs": epochs}, n_jobs=1)
+    base = base.override(scenario={"n_train": n_train, "name": scenario, "data_path": data_path,
+                                   "twin_path": twin_path},
+                         sampler={"n_samples": n_samples}, learner={"max_epochs": epochs}, n_jobs=1)
+    check_weeks(base, load_scenario(base))  # a bad twin, scenario or split: before any work
     values = _parse_grid(grid)
     if seeds is not None:
         values["seeds"] = _parse_grid((f"seeds={seeds}",))["seeds"]

@@ -158,18 +158,21 @@ def _report_table1(t: StudyTables, out: Path) -> list[str]:
     rows = t.rows
     pairs = sorted({r["pairs"] for r in rows})
     noise = sorted({r["noise"] for r in rows})
-    variants = [v for v in ("random", "active") if _select(rows, variant=v)]
+    variants = [v for v in ("random", "active", "outcomes") if _select(rows, variant=v)]
     md = []
     held = _has(rows, "wins_held_out")
+    titles = {"random": "random pairs (the paper's method)",
+              "active": "random pairs + active rounds inside the same budget (the paper's method)",
+              "outcomes": "the default learner and re-solve (outcome cost, blend) on the same "
+                          "random pairs"}
     for variant in variants:
-        md.append(f"\n**{variant} pairs**" + (" (active rounds inside the same budget)"
-                                              if variant == "active" else "") + "\n")
+        md.append(f"\n**{titles[variant]}**\n")
         header = ["pairs", "flipped", f"wins/{rows[0]['weeks_train']} in-sample", "overloaded",
                   "normal", "median ΔR",
                   "ΔR/ΔR_orc", "ΔJ (overflow eq.)", "pairwise acc. (true)", "train acc. (labels)",
                   "train time s"]
         if held:
-            header.insert(5, "wins held out")
+            header[5:5] = ["wins held out", "median ΔR held out"]
         body = []
         for p in pairs:
             for nz in noise:
@@ -184,7 +187,7 @@ def _report_table1(t: StudyTables, out: Path) -> list[str]:
                         _m(sel, "true_accuracy_train", 3), _m(sel, "train_accuracy", 3),
                         _m(sel, "t_train_s", 0)]
                 if held:
-                    line.insert(5, _m(sel, "wins_held_out"))
+                    line[5:5] = [_m(sel, "wins_held_out"), _m(sel, "median_dR_held_out", 3)]
                 body.append(line)
         md.append(_table(header, body))
     # heatmap
@@ -293,10 +296,16 @@ def _report_seeds(t: StudyTables, out: Path) -> list[str]:
     plt.close(fig)
     rows = sorted(t.rows, key=lambda r: r["seed"])
     iqr = [np.subtract(*np.percentile(d, [75, 25])) for d in data if len(d) > 1]
+    header = ["seed", "wins in-sample", "median ΔR", "ΔR/ΔR_orc"]
     body = [[str(r["seed"]), str(r["wins_train"]), f"{r['median_dR_train']:.3f}",
              f"{r['dR_ratio_train']:.2f}"] for r in rows]
+    if _has(rows, "wins_held_out"):
+        header += ["wins held out", "median ΔR held out", "ΔR/ΔR_orc held out"]
+        for line, r in zip(body, rows, strict=True):
+            line += [str(r["wins_held_out"]), f"{r['median_dR_held_out']:.3f}",
+                     f"{r['dR_ratio_held_out']:.2f}"]
     return [
-        _table(["seed", "wins in-sample", "median ΔR", "ΔR/ΔR_orc"], body),
+        _table(header, body),
         f"\nWins across seeds: {_m(rows, 'wins_train')} (mean, 95 % CI), standard deviation "
         f"{np.std([r['wins_train'] for r in rows], ddof=1) if len(rows) > 1 else 0:.1f}; "
         f"median over weeks of the inter-quartile range of ΔR across seeds: "

@@ -37,7 +37,7 @@ from fairtwin.tomlfile import read_toml
 __all__ = ["StudySettings", "STUDIES", "build_specs", "active_labels", "BASELINES",
            "paper_reference"]
 
-VARIANTS = ("random", "active")
+VARIANTS = ("random", "active", "outcomes")
 BASELINES = ("nominal", "linear", "diagonal", "no-context", "logistic", "full", "active",
              "guard", "replace", "select", "outcomes-guard", "outcomes-blend", "outcomes-select",
              "oracle")
@@ -85,7 +85,7 @@ class StudySettings:
     distribution_pairs: int = 1344
     lambdas: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0)
     baseline_pairs: int = 1344
-    held_out: tuple[str, ...] = ("pca", "tradeoff", "baselines")
+    held_out: tuple[str, ...] = ("table1", "pca", "seeds", "tradeoff", "baselines")
 
     def __post_init__(self) -> None:
         for name in ("seeds", "pairs", "noise", "variants", "components", "lambdas", "held_out"):
@@ -180,7 +180,12 @@ def _table1(base: ExperimentConfig, s: StudySettings) -> list[RunSpec]:
                     if variant == "active":
                         cfg = replace(cfg, labels=active_labels(
                             cfg.labels, pairs, base.scenario.n_train, s.active_share, s.max_rounds))
-                    v = Variant(_coords(variant=variant, pairs=pairs, noise=noise), base.resolve)
+                    resolve = base.resolve
+                    if variant == "outcomes":  # the default learner and re-solve, same pairs
+                        cfg = cfg.override(learner={"model": "outcomes"})
+                        resolve = replace(base.resolve, mode=ResolveConfig.mode,
+                                          blend_lambda=ResolveConfig.blend_lambda)
+                    v = Variant(_coords(variant=variant, pairs=pairs, noise=noise), resolve)
                     specs.append(RunSpec("table1", cfg, (v,), held_out="table1" in s.held_out))
     return specs
 

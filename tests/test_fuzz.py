@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.exceptions import FairtwinError
+from fairtwin.experiments.runner import ExperimentFolder, ResultRow, RunRecord
 from fairtwin.learn import OutcomeCostLearner, load_learner
-from fairtwin.pipeline import ExperimentConfig
+from fairtwin.pipeline import ExperimentConfig, load_decisions, save_decisions
 from fairtwin.twin import Outcomes, italian_regions
 from fairtwin.twin.dpc import read_dpc_csv
 from tests.conftest import write_dpc_csv
@@ -63,8 +64,27 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     model = OutcomeCostLearner().fit(ds, outcomes=[outcomes] * 3)
     model_path = root / "model.npz"
     model.save(model_path)
+    decisions = root / "decisions.npz"
+    save_decisions(decisions, ds, ds.decisions[:3], np.ones(3), ["optimal"] * 3, 1.5)
+    record = RunRecord("k1", "pca", 0, (ResultRow({"r": 2}, 0, "learned", {"wins_train": 3}),),
+                       ((0, "train", 0.1),), {"seed": 0})
+    exp = root / "exp"
+    folder = ExperimentFolder(exp, "pca", [], {})
+    folder.save(record)
     return {"dpc": dpc, "toml": cfg.read_bytes(), "dataset": Path(ds_path).read_bytes(),
-            "model": model_path.read_bytes()}
+            "model": model_path.read_bytes(), "decisions": decisions.read_bytes(),
+            "record": (exp / "runs" / "k1.json").read_bytes(),
+            "manifest": (exp / "experiment.json").read_bytes()}
+
+
+def _open_experiment(path: Path) -> None:
+    folder = path.parent / "exp"
+    folder.mkdir(exist_ok=True)
+    (folder / "experiment.json").write_bytes(path.read_bytes())
+    try:
+        ExperimentFolder(folder, "pca", [], {})
+    except FairtwinError as exc:  # names the damaged manifest, or the folder (another study)
+        assert str(folder) in str(exc), exc
 
 
 READERS = {
@@ -72,6 +92,9 @@ READERS = {
     "toml": ("exp.toml", ExperimentConfig.load),
     "dataset": ("ds.npz", PreferenceDataset.load),
     "model": ("model.npz", lambda p: load_learner(p, None)),
+    "decisions": ("decisions.npz", load_decisions),
+    "record": ("k1.json", RunRecord.read),
+    "manifest": ("experiment.json", _open_experiment),
 }
 
 

@@ -33,7 +33,7 @@ from joblib import Parallel, delayed
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from fairtwin.datasets import PreferenceDataset, atomic_write
+from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
 from fairtwin.evaluate.plots import plot_week as plot_context
 from fairtwin.evaluate.plots import plot_weeks
@@ -266,7 +266,13 @@ class ExperimentConfig:
             check_setting_types(section_cls, values, f"{source} [{name}]")
             if "hidden" in values:
                 values["hidden"] = tuple(values["hidden"])
-            kwargs[name] = section_cls(**values)
+            try:
+                kwargs[name] = section_cls(**values)
+            except UnknownNameError as exc:  # name the file and the section
+                raise UnknownNameError(f"{exc.kind} in {source} [{name}]", exc.name,
+                                       exc.allowed) from None
+            except ValidationError as exc:
+                raise ValidationError(f"{source} [{name}]: {exc}") from None
         return cls(**kwargs)
 
     def save(self, path: str | Path) -> None:
@@ -780,6 +786,6 @@ def load_decisions(path: Path) -> tuple[NDArray[np.int64], NDArray[np.float64], 
                     float(d["f_scale"]))
     except FileNotFoundError:
         raise DataFormatError(path, None, None, "no such file; run `fairtwin resolve` first") from None
-    except (KeyError, ValueError, OSError) as exc:
+    except BROKEN_FILE as exc:
         raise DataFormatError(path, None, None, f"not a fairtwin decisions file ({exc})") from None
 

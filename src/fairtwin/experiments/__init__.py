@@ -110,8 +110,11 @@ def run_experiment(
             text = json.dumps({"command": command, "wall_s": wall})
             atomic_write(record, lambda tmp: Path(tmp).write_text(text))
         elif record.exists():
-            last = json.loads(record.read_text())
-            command, wall = last["command"], float(last["wall_s"])
+            try:
+                last = json.loads(record.read_text(encoding="utf-8"))
+                command, wall = str(last["command"]), float(last["wall_s"])
+            except (ValueError, KeyError, TypeError) as exc:  # damaged: keep the defaults
+                log.warning("%s is damaged (%s); the report names no earlier command", record, exc)
         reports.append(write_results_md(tables, out, Path(docs or "docs/results.md"), command,
                                         wall, settings.to_dict()))
     else:

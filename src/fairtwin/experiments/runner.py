@@ -134,13 +134,26 @@ class RunRecord:
     def from_json(cls, text: str, source: str) -> RunRecord:
         try:
             d = json.loads(text)
-            if d.get("format") != "fairtwin-run":
+            if not isinstance(d, dict) or d.get("format") != "fairtwin-run":
                 raise KeyError("format")
             return cls(d["key"], d["study"], int(d["seed"]),
                        tuple(ResultRow(**r) for r in d["rows"]),
                        tuple(tuple(w) for w in d["weeks"]), d["config"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DataFormatError(source, None, None, f"not a fairtwin run record ({exc})") from None
+
+    @classmethod
+    def read(cls, path: str | Path) -> RunRecord:
+        """The record stored in ``path`` (a ``DataFormatError`` naming it when damaged)."""
+        return cls.from_json(_read_text(Path(path)), str(path))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, None, None, f"not UTF-8 text ({exc.reason} at byte "
+                              f"{exc.start}); the file is damaged") from None
 
 
 # ---------------------------------------------------------------------- one run
@@ -289,10 +302,10 @@ class ExperimentFolder:
                 )
         elif m_path.exists():
             try:
-                old = json.loads(m_path.read_text())
+                old = json.loads(_read_text(m_path))
             except json.JSONDecodeError as exc:
                 raise DataFormatError(m_path, exc.lineno, exc.colno, exc.msg) from None
-            if old.get("format") != "fairtwin-experiment":
+            if not isinstance(old, dict) or old.get("format") != "fairtwin-experiment":
                 raise DataFormatError(m_path, None, "format", "not a fairtwin experiment manifest")
             if old.get("study") != manifest["study"] and not fresh:
                 raise ExperimentFolderError(
@@ -331,7 +344,7 @@ class ExperimentFolder:
     def load(self, spec: RunSpec) -> RunRecord:
         """The record of ``spec``, its rows labelled with ``spec``'s coordinates."""
         path = self._file(spec)
-        record = RunRecord.from_json(path.read_text(), str(path))
+        record = RunRecord.read(path)
         if record.key != spec.key or len(record.rows) != len(spec.variants):
             raise DataFormatError(path, None, "key", f"holds run {record.key}, not {spec.key}")
         rows = tuple(replace(r, coords=dict(v.coords))

@@ -187,6 +187,22 @@ def test_miqp_without_heuristics_agrees_with_heuristics(name: str) -> None:
     assert abs(off.objective - on.objective) <= 2e-4 * max(1.0, abs(on.objective))
 
 
+def test_outer_approximation_node_budget_is_shared_and_reproducible() -> None:
+    p, nominal = _random_miqp(week=40, seed=4)
+    opts = SolverOptions(time_limit_s=60, mip_gap=1e-6, node_limit=3, heuristics=False)
+    a = get_solver("highs-oa", opts).solve(p, warm_start=nominal)
+    b = get_solver("highs-oa", opts).solve(p, warm_start=nominal)
+    assert a.has_solution and p.check(a.x).feasible
+    assert a.objective <= p.objective(nominal) + 1e-6  # never worse than the start
+    np.testing.assert_array_equal(a.x, b.x)  # the same work, the same decision
+    full = get_solver("highs-oa", replace(opts, node_limit=None)).solve(p, warm_start=nominal)
+    assert full.objective <= a.objective + 1e-6
+    from fairtwin.resolve import ResolveConfig
+
+    with pytest.raises(ValueError, match="node_limit must be 0"):
+        ResolveConfig(node_limit=-1)
+
+
 def test_heuristics_option_reaches_highs() -> None:
     from fairtwin.solvers.highs import new_highs
 

@@ -63,6 +63,12 @@ class ResolveConfig:
     solver : str
         An MIQP-capable solver (``highs-oa``, ``scip``, ``gurobi``).
     time_limit_s, mip_gap : float
+    node_limit : int
+        Branch-and-bound nodes per re-solve (for ``highs-oa``, summed over its MILP rounds; 0
+        for no limit):
+        the few hard weeks stop after the same work on any machine, with their best decision
+        (1000: on the default run a third less re-solve time, objectives at most 0.25 % above
+        the proven optimum, in 4 of 104 weeks). ``time_limit_s`` stays as a safety net.
     heuristics : bool
         The MIP solver's primal heuristics (see :class:`~fairtwin.solvers.SolverOptions`); off
         by default: the solve starts from the nominal decision, and with ``highs-oa`` the
@@ -76,6 +82,7 @@ class ResolveConfig:
     solver: str = "highs-oa"
     time_limit_s: float = 10.0
     mip_gap: float = 1e-3
+    node_limit: int = 1000
     heuristics: bool = False
 
     def __post_init__(self) -> None:
@@ -85,6 +92,8 @@ class ResolveConfig:
             raise ValidationError(f"blend_lambda must be non-negative, got {self.blend_lambda}")
         if not self.time_limit_s > 0:
             raise ValidationError(f"time_limit_s must be positive, got {self.time_limit_s}")
+        if self.node_limit < 0:
+            raise ValidationError(f"node_limit must be 0 (none) or positive, got {self.node_limit}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +150,7 @@ def resolve_context(
         raise ValidationError(f"f_scale must be positive and finite, got {f_scale}")
     problem = twin.build(context)
     options = SolverOptions(time_limit_s=config.time_limit_s, mip_gap=config.mip_gap,
-                            heuristics=config.heuristics)
+                            heuristics=config.heuristics, node_limit=config.node_limit or None)
     if nominal is None:
         nom = get_solver("highs", options).solve(problem)
         if not nom.has_solution:

@@ -53,6 +53,10 @@ class HighsOASolver(Solver):
     lp_rounds : int
         Cap on Kelley rounds on the LP relaxation before the first MILP.
 
+    ``SolverOptions.node_limit`` is one budget of branch-and-bound nodes for all MILP rounds
+    together: a hard week stops after as much work on any machine (a time limit would depend on
+    the machine's load), with its best decision and the gap it reached.
+
     With ``SolverOptions(heuristics=False)`` (the re-solve's setting) each MILP round skips
     HiGHS's primal heuristics and restarts: every round starts from the best decision so far,
     and on the ICU twin's re-solves the heuristics took most of a round's time.
@@ -149,18 +153,24 @@ class HighsOASolver(Solver):
         text = ""
         status = Status.NO_SOLUTION
         t_lp = time.perf_counter() - t0
-        n_milp = 0
+        n_milp = nodes_used = 0
         for _ in range(self.max_rounds):
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 break
             n_milp += 1
             h.setOptionValue("time_limit", remaining)
+            if options.node_limit is not None:  # one budget for all rounds: deterministic
+                left = options.node_limit - nodes_used
+                if left < 1:
+                    break
+                h.setOptionValue("mip_max_nodes", int(left))
             if best_x is not None:
                 s_b = form.factor_rows @ best_x[:n]
                 self._set_start(h, np.r_[best_x[:n], s_b, 0.5 * s_b**2])
             h.run()
             st, text = highs_status(h)
+            nodes_used += int(h.getInfo().mip_node_count)
             if st in (Status.INFEASIBLE, Status.UNBOUNDED, Status.ERROR):
                 status = st
                 break

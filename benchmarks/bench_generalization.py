@@ -54,13 +54,16 @@ from fairtwin.pipeline import (
     train_stage,
 )
 
-LEARNERS = {"siamese": ("blend@3", ("select", "blend@3")),
+LEARNERS = {"siamese": ("paper", ("select", "paper")),
             "outcomes": (None, ("select", "blend", "blend@30"))}
 
 
 def rule_settings(rule: str) -> dict:
     """``blend@10`` is blend mode with λ = 10, ``guard@0.01`` guard mode with a tie-break
-    weight of 0.01 on ``J``; other rules are mode names."""
+    weight of 0.01 on ``J``; ``paper`` the paper's blend (λ = 3, no overflow guard); other
+    rules are mode names."""
+    if rule == "paper":
+        return {"mode": "blend", "blend_lambda": 3.0, "guard": False}
     mode, _, value = rule.partition("@")
     if not value:
         return {"mode": mode}

@@ -130,6 +130,21 @@ def test_resolve_modes(overloaded_week, mode: str, caplog) -> None:  # type: ign
         assert "raised the overflow" in caplog.text
 
 
+def test_blend_holds_overflow_unless_told_not_to(overloaded_week) -> None:  # type: ignore[no-untyped-def]
+    twin, ctx = overloaded_week
+    # a steep cost against deploying beds: without the guard, the blend buys it with patients
+    # left without a bed
+    q = np.r_[np.ones(twin.n_regions), np.zeros(twin.n_pairs)]
+    cost = QuadraticCost.linear(q)
+    held = resolve_context(twin, ctx, cost, 1.0, ResolveConfig(blend_lambda=1e4))
+    free = resolve_context(twin, ctx, cost, 1.0, ResolveConfig(blend_lambda=1e4, guard=False))
+    assert twin.check(held.decision, ctx).feasible and twin.check(free.decision, ctx).feasible
+    assert held.overflow_rise == 0
+    assert free.overflow_rise > 0  # the guard was what held it
+    nominal = resolve_context(twin, ctx, QuadraticCost.linear(0 * q), 1.0, ResolveConfig())
+    assert q @ free.decision < q @ nominal.decision
+
+
 @pytest.mark.parametrize("mode", ["blend", "guard"])
 def test_a_linear_learned_cost_resolves_as_a_milp(overloaded_week, mode: str) -> None:  # type: ignore[no-untyped-def]
     twin, ctx = overloaded_week

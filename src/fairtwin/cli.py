@@ -326,6 +326,9 @@ def _experiment_options(fn: Any) -> Any:
                      help="Blend weight λ (overflow patients per typical preference gap; default 10)."),
         click.option("--mode", default=None,
                      help="Re-solve mode: blend (default), guard, budget, select, replace."),
+        click.option("--guard/--no-guard", "guard", default=None,
+                     help="Blend mode: hold overflow at most at the nominal decision's "
+                          "(default: on; the paper's method: --no-guard --lambda 3)."),
         click.option("--epochs", type=int, default=None, help="Training epochs (default 300)."),
         click.option("--loss", default=None, help="hinge (default) or logistic."),
         click.option("--pca", default=None,
@@ -372,6 +375,12 @@ def _experiment_options(fn: Any) -> Any:
     return fn
 
 
+def _blend_note(resolve: Any) -> str:
+    if resolve.mode != "blend":
+        return ""
+    return f" (λ = {resolve.blend_lambda:g}{', overflow held' if resolve.guard else ''})"
+
+
 def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
     from fairtwin.pipeline import ExperimentConfig
 
@@ -404,6 +413,7 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
                     "loss": kw.get("loss"),
                     "max_epochs": kw.get("epochs")},
         "resolve": {"mode": kw.get("mode"), "blend_lambda": kw.get("blend_lambda"),
+                    "guard": kw.get("guard"),
                     "solver": kw.get("solver_name")},
     }
     config = config.override(**changes)
@@ -616,7 +626,7 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
         f"{config.labels.n_pairs} comparisons "
         f"({config.labels.rounds} active rounds), {config.labels.oracle} rater with "
         f"noise {config.labels.noise:g}, {config.learner.model} learner, {config.resolve.mode} "
-        f"re-solve, seed {config.seed}"
+        f"re-solve{_blend_note(config.resolve)}, seed {config.seed}"
     )
     result = run_pipeline(
         config, out_dir, progress=_tty(),

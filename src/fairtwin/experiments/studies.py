@@ -49,9 +49,9 @@ PAPER_LAMBDA = 3.0
 
 def paper_reference(base: ExperimentConfig) -> ExperimentConfig:
     """The paper's method: the Siamese PCA learner, re-solved in blend mode with λ = 3 (the
-    blend weight it was shipped and measured with)."""
+    blend weight it was shipped and measured with) and no overflow guard."""
     return base.override(learner={"model": "siamese"},
-                         resolve={"mode": "blend", "blend_lambda": PAPER_LAMBDA})
+                         resolve={"mode": "blend", "blend_lambda": PAPER_LAMBDA, "guard": False})
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,8 @@ def _table1(base: ExperimentConfig, s: StudySettings) -> list[RunSpec]:
                     if variant == "outcomes":  # the default learner and re-solve, same pairs
                         cfg = cfg.override(learner={"model": "outcomes"})
                         resolve = replace(base.resolve, mode=ResolveConfig.mode,
-                                          blend_lambda=ResolveConfig.blend_lambda)
+                                          blend_lambda=ResolveConfig.blend_lambda,
+                                          guard=ResolveConfig.guard)
                     v = Variant(_coords(variant=variant, pairs=pairs, noise=noise), resolve)
                     specs.append(RunSpec("table1", cfg, (v,), held_out="table1" in s.held_out))
     return specs
@@ -237,7 +238,8 @@ def _baselines(base: ExperimentConfig, s: StudySettings) -> list[RunSpec]:
         specs.append(RunSpec("baselines", cfg.override(learner={"model": "outcomes"}), (
             Variant(_coords(baseline="outcomes-guard"), replace(base.resolve, mode="guard")),
             Variant(_coords(baseline="outcomes-blend"),
-                    replace(base.resolve, mode="blend", blend_lambda=ResolveConfig.blend_lambda)),
+                    replace(base.resolve, mode="blend", blend_lambda=ResolveConfig.blend_lambda,
+                            guard=ResolveConfig.guard)),
             Variant(_coords(baseline="outcomes-select"), replace(base.resolve, mode="select")),
         ), held_out=held))
         learner_variants = {

@@ -170,3 +170,17 @@ def test_dpc_download_from_file_url(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     sc = get_scenario("italy-dpc")
     assert sc.n_weeks == 2
     assert (tmp_path / "cache" / "dpc-covid19-ita-regioni.csv").read_bytes() == dpc_csv.read_bytes()
+
+
+def test_the_pipeline_runs_on_a_synthetic_family_member(tmp_path: Path) -> None:
+    import json
+
+    from fairtwin.cli import main
+
+    out = tmp_path / "r6"
+    assert main(["run", "--scenario", "synthetic-R6", "--train-weeks", "5", "--held-out-weeks",
+                 "3", "--pairs", "80", "--rounds", "1", "--jobs", "1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [w["week"] for w in metrics["weeks"]] == list(range(8))
+    held = metrics["summary"]["held-out"]
+    assert held["n_weeks"] == 3 and held["max_overflow_rise"] <= 1e-6  # the default holds it

@@ -79,6 +79,21 @@ def fitted() -> tuple[PreferenceCostLearner, PreferenceDataset]:
     return model, ds
 
 
+def test_a_fit_does_not_depend_on_the_torch_thread_count(fitted) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    model, ds = fitted
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        again = PreferenceCostLearner(n_components=None, hidden=(16, 16), max_epochs=150,
+                                      random_state=0).fit(ds)
+        assert torch.get_num_threads() == 2  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(again.costs_of(ds), model.costs_of(ds))
+
+
 def test_learner_fits_a_quadratic_preference(fitted) -> None:  # type: ignore[no-untyped-def]
     model, ds = fitted
     assert model.score(ds) >= 0.85

@@ -29,6 +29,7 @@ from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.learn.model import STRUCTURES, SiameseCostNet
 from fairtwin.learn.outcome import OUTCOME_MODEL_FORMAT, OutcomeCostLearner
+from fairtwin.learn.threads import torch_threads
 from fairtwin.reduce import PCA, lift
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.scenarios import as_generator
@@ -187,7 +188,16 @@ class PreferenceCostLearner:
         ``outcomes`` is accepted for the interface shared with
         :class:`~fairtwin.learn.OutcomeCostLearner` and not used: this learner sees the raw
         decision vector.
+
+        The fit runs on one torch thread whatever the machine: the network is small enough that
+        more threads do not help, and a fixed thread count fixes the order of every floating-
+        point sum, so the same seed gives the same model on any machine of the architecture.
         """
+        with torch_threads(1):
+            return self._fit(dataset, sample_weight)
+
+    def _fit(self, dataset: PreferenceDataset,
+             sample_weight: ArrayLike | None) -> PreferenceCostLearner:
         self._check_dataset(dataset)
         if sample_weight is not None:
             weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)

@@ -323,7 +323,7 @@ def _experiment_options(fn: Any) -> Any:
         click.option("--solver", "solver_name", default=None,
                      help="MIQP solver of the re-solve: highs-oa (default), scip, gurobi."),
         click.option("--lambda", "blend_lambda", type=float, default=None,
-                     help="Blend weight λ (overflow patients per typical preference gap; default 10)."),
+                     help="Blend weight λ (overflow patients per typical preference gap; default 20)."),
         click.option("--mode", default=None,
                      help="Re-solve mode: blend (default), guard, budget, select, replace."),
         click.option("--guard/--no-guard", "guard", default=None,

@@ -84,7 +84,7 @@ class ResolveConfig:
     """
 
     mode: str = "blend"
-    blend_lambda: float = 10.0
+    blend_lambda: float = 20.0
     guard: bool = True
     tie_break: float = 1e-3
     solver: str = "highs-oa"

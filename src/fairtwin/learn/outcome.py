@@ -204,10 +204,12 @@ class OutcomeCostLearner:
         w = weights / weights.sum()
         alpha = float(self.alpha)
 
+        # einsum, not BLAS: a threaded BLAS sums in an order that depends on its thread count,
+        # and the last bits would steer L-BFGS-B elsewhere on another machine
         def objective(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-            t = dF @ theta
-            loss = float(w @ np.logaddexp(0.0, t)) + alpha * float(theta @ theta)
-            grad = dF.T @ (w * _sigmoid(t)) + 2 * alpha * theta
+            t = np.einsum("ij,j->i", dF, theta)
+            loss = float(np.einsum("i,i->", w, np.logaddexp(0.0, t))) + alpha * float(theta @ theta)
+            grad = np.einsum("ij,i->j", dF, w * _sigmoid(t)) + 2 * alpha * theta
             return loss, grad
 
         bounds = [(0.0, None)] * G + [(None, None) if self.linear else (0.0, 0.0)] * G
@@ -241,7 +243,7 @@ class OutcomeCostLearner:
         c = outcomes.offset / self.group_scale_[gidx]
         keep = a > 0
         factor = A[keep].T * np.sqrt(a[keep])
-        q = A.T @ (a * c + b)
+        q = np.einsum("ij,i->j", A, a * c + b)  # no threaded BLAS sum: the same bits anywhere
         const = 0.5 * float(c @ (a * c)) + float(b @ c)
         return QuadraticCost.from_factor(factor, q, const)
 

@@ -148,12 +148,14 @@ class QuadraticCost:
             raise ValidationError(
                 f"decision has {U.shape[1]} entries but the cost expects {self.n_vars}"
             )
+        # einsum, not BLAS: the same bits whatever the thread count (rankings of near ties
+        # must not depend on the machine)
         if self.factor is not None:
-            S = U @ self.factor
+            S = np.einsum("ij,jk->ik", U, self.factor)
             quad = 0.5 * np.einsum("ij,ij->i", S, S)
         else:
             quad = 0.5 * np.einsum("ij,jk,ik->i", U, self.H, U)
-        values = quad + U @ self.q + self.const
+        values = quad + np.einsum("ij,j->i", U, self.q) + self.const
         return float(values[0]) if single else values
 
     def gradient(self, u: ArrayLike) -> FloatArray:

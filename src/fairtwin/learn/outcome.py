@@ -265,7 +265,7 @@ class OutcomeCostLearner:
             if idx.size == 0:
                 continue
             F = self._features_of(outcomes[row], dataset.decisions[idx])
-            f[idx] = F @ theta / self._week_scale(F)
+            f[idx] = np.einsum("ij,j->i", F, theta) / self._week_scale(F)
         return f
 
     def score(self, dataset: PreferenceDataset,

@@ -101,4 +101,6 @@ class Outcomes:
             raise ValidationError(
                 f"decisions have {U.shape[1]} entries, the outcomes expect {self.n_decision}"
             )
-        return U @ self.matrix.T + self.offset
+        # einsum, not BLAS: a threaded BLAS may sum in an order that depends on its thread
+        # count, and learned weights would then differ in the last bits between machines
+        return np.einsum("ij,kj->ik", U, self.matrix) + self.offset

@@ -80,7 +80,7 @@ class ResolveConfig:
         The MIP solver's primal heuristics (see :class:`~fairtwin.solvers.SolverOptions`); off
         by default: the solve starts from the nominal decision, and with ``highs-oa`` the
         re-solves took a third of the time for objectives within the gap
-        (``benchmarks/bench_resolve.py``).
+        (``benchmarks/bench_solvers.py --run DIR``).
     """
 
     mode: str = "blend"
@@ -181,8 +181,8 @@ def resolve_context(
     else:
         p = problem.with_objective(c=base_c, quadratic=cost.scaled(scale))
     start = nominal
-    guarded_modes = ("guard", "budget", "blend") if config.guard else ("guard", "budget")
-    if config.mode in guarded_modes and guard is not None:
+    holds = config.mode in ("guard", "budget") or (config.mode == "blend" and config.guard)
+    if holds and guard is not None:
         p = p.with_rows("overflow_guard", guard, -np.inf, nominal_overflow + 1e-6)
     if floor is not None:
         start = twin.complete(floor.decision, context)

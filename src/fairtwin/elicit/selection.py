@@ -77,19 +77,13 @@ def _fit_member(samples: PreferenceDataset, weights: NDArray[np.float64], seed: 
                 config: SelectorConfig, outcomes: Sequence[Outcomes] | None
                 ) -> tuple[NDArray[np.float64], float]:
     """One member's learned cost of every sampled decision and its median gap."""
-    if config.learner == "outcomes":
-        from fairtwin.learn import OutcomeCostLearner
+    from fairtwin.learn import OutcomeCostLearner, PreferenceCostLearner
 
-        outcome_learner = OutcomeCostLearner(random_state=seed)
-        outcome_learner.fit(samples, sample_weight=weights, outcomes=outcomes)
-        f = outcome_learner.costs_of(samples, outcomes)
-    else:
-        from fairtwin.learn import PreferenceCostLearner  # torch only when a fit is needed
-
-        learner = PreferenceCostLearner(n_components=config.n_components,
-                                        max_epochs=config.max_epochs, random_state=seed)
-        learner.fit(samples, sample_weight=weights)
-        f = learner.costs_of(samples)
+    learner = (OutcomeCostLearner(random_state=seed) if config.learner == "outcomes" else
+               PreferenceCostLearner(n_components=config.n_components,
+                                     max_epochs=config.max_epochs, random_state=seed))
+    learner.fit(samples, sample_weight=weights, outcomes=outcomes)
+    f = learner.costs_of(samples, outcomes)
     gaps = np.abs(f[samples.comparisons[:, 1]] - f[samples.comparisons[:, 2]])
     scale = float(np.median(gaps))
     return f, scale if scale > 0 else 1.0

@@ -54,6 +54,12 @@ def paper_reference(base: ExperimentConfig) -> ExperimentConfig:
                          resolve={"mode": "blend", "blend_lambda": PAPER_LAMBDA, "guard": False})
 
 
+def default_rule(base: ExperimentConfig) -> ResolveConfig:
+    """The pipeline's default re-solve rule (mode, λ, guard), other settings as in ``base``."""
+    return replace(base.resolve, mode=ResolveConfig.mode, blend_lambda=ResolveConfig.blend_lambda,
+                   guard=ResolveConfig.guard)
+
+
 @dataclass(frozen=True)
 class StudySettings:
     """Grid values of the studies (defaults: the paper's settings).
@@ -183,9 +189,7 @@ def _table1(base: ExperimentConfig, s: StudySettings) -> list[RunSpec]:
                     resolve = base.resolve
                     if variant == "outcomes":  # the default learner and re-solve, same pairs
                         cfg = cfg.override(learner={"model": "outcomes"})
-                        resolve = replace(base.resolve, mode=ResolveConfig.mode,
-                                          blend_lambda=ResolveConfig.blend_lambda,
-                                          guard=ResolveConfig.guard)
+                        resolve = default_rule(base)
                     v = Variant(_coords(variant=variant, pairs=pairs, noise=noise), resolve)
                     specs.append(RunSpec("table1", cfg, (v,), held_out="table1" in s.held_out))
     return specs
@@ -237,9 +241,7 @@ def _baselines(base: ExperimentConfig, s: StudySettings) -> list[RunSpec]:
         ), held_out=held))
         specs.append(RunSpec("baselines", cfg.override(learner={"model": "outcomes"}), (
             Variant(_coords(baseline="outcomes-guard"), replace(base.resolve, mode="guard")),
-            Variant(_coords(baseline="outcomes-blend"),
-                    replace(base.resolve, mode="blend", blend_lambda=ResolveConfig.blend_lambda,
-                            guard=ResolveConfig.guard)),
+            Variant(_coords(baseline="outcomes-blend"), default_rule(base)),
             Variant(_coords(baseline="outcomes-select"), replace(base.resolve, mode="select")),
         ), held_out=held))
         learner_variants = {

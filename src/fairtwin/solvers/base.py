@@ -66,7 +66,7 @@ class SolverOptions:
         Let a MIP solver run its primal heuristics (HiGHS: RINS, RENS, feasibility jump, root
         reduced cost, and root restarts; SCIP and Gurobi: all heuristics). Off is faster when
         the caller gives a good start or needs only a good decision: the re-solve and the
-        sampler turn them off (``benchmarks/bench_resolve.py``).
+        sampler turn them off (``benchmarks/bench_solvers.py --run DIR``).
     """
 
     time_limit_s: float = 20.0

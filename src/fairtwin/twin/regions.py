@@ -15,6 +15,8 @@ from importlib import resources
 import numpy as np
 from numpy.typing import NDArray
 
+from fairtwin.exceptions import ValidationError
+
 __all__ = ["RegionTable", "italian_regions", "synthetic_regions", "great_circle_km"]
 
 EARTH_RADIUS_KM = 6371.0088
@@ -108,7 +110,7 @@ def synthetic_regions(n_regions: int, seed: int = 0) -> RegionTable:
     ±20 % spread. Codes are 1..n, names ``Region 1`` …, abbreviations ``R01`` ….
     """
     if n_regions < 2:
-        raise ValueError(f"a twin needs at least 2 regions, got {n_regions}")
+        raise ValidationError(f"a synthetic scenario needs at least 2 regions, got {n_regions}")
     rng = np.random.default_rng([seed, n_regions])
     population = np.round(np.exp(rng.normal(np.log(2.0e6) - np.log(n_regions / 21.0), 0.8,
                                             size=n_regions))).astype(np.int64)

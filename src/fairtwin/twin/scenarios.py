@@ -135,8 +135,6 @@ def synthetic(
     Regions (positions, populations, beds) and waves both come from ``seed``; ``n_regions``
     regions give ``n_regions²`` decisions (beds per region, transfers per ordered pair).
     """
-    if n_regions < 2:
-        raise ValidationError(f"a synthetic scenario needs at least 2 regions, got {n_regions}")
     contexts, twin = _waves(synthetic_regions(n_regions, seed), seed, n_weeks, config, start)
     return Scenario(
         name=f"synthetic-R{n_regions}",

@@ -33,9 +33,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import DataFormatError, ValidationError
 
-#: what reading a damaged .npz file can raise (numpy, zipfile, zlib, json)
+#: what reading a damaged .npz file can raise (numpy, zipfile, zlib, json); zipfile raises
+#: NotImplementedError for a member whose compression method byte is damaged and RuntimeError
+#: for one whose flags say "encrypted"
 BROKEN_FILE = (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError, zipfile.BadZipFile,
-               zlib.error)
+               zlib.error, NotImplementedError, RuntimeError)
 __all__ = ["PreferenceDataset", "FORMAT_NAME", "FORMAT_VERSION", "atomic_write"]
 
 FORMAT_NAME = "fairtwin-preferences"

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import zipfile
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from joblib import Parallel, delayed
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from fairtwin.datasets import PreferenceDataset, atomic_write
+from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError
 from fairtwin.oracles import oracle_bound
 from fairtwin.pipeline import ExperimentConfig, _oracle, load_scenario, sample_stage
@@ -126,7 +124,7 @@ class SeedCache:
             try:
                 with np.load(o_path, allow_pickle=False) as d:
                     latent, bound, value = d["latent"], d["bound"], d["bound_value"]
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            except BROKEN_FILE as exc:
                 raise DataFormatError(o_path, None, None, f"not a fairtwin cache file ({exc})") from None
             if latent.shape[0] != samples.n_decisions:
                 raise DataFormatError(o_path, None, "latent", "does not match its samples file")

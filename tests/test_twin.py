@@ -155,3 +155,29 @@ def test_twin_config_from_toml(tmp_path) -> None:
         TwinConfig.from_toml(path)
     with pytest.raises(ValidationError, match="transfer_share must lie"):
         TwinConfig(transfer_share=2.0)
+
+
+@pytest.mark.parametrize("notion", ["rosenbrock", "gini", "max-min", "quadratic", "gini-travel"])
+def test_move_costs_follow_the_loads_exactly(tiny_twin: ICUTwin, notion: str) -> None:
+    """The oracle bound scores sparse single-step moves through the loads' changes: the same
+    costs as forming each moved decision, and the same moves as :meth:`ICUTwin.moves`."""
+    from fairtwin.oracles import get_oracle
+    from fairtwin.twin.base import FairnessOracle
+
+    ctx = _ctx([50, 3, 10, 0], [30, 5, 80, 40], pool=10)
+    rng = np.random.default_rng(3)
+    u = np.zeros(tiny_twin.n_decision)
+    u[:4] = [2, 0, 1, 3]  # some beds deployed, some patients moved
+    u[4 + rng.choice(12, size=3, replace=False)] = 1
+    assert tiny_twin.check(u, ctx).feasible
+    steps, checked = tiny_twin.move_steps(u, ctx)
+    moved, checked_dense = tiny_twin.moves(u, ctx)
+    assert checked and checked_dense
+    np.testing.assert_array_equal(moved, u[None, :] + steps.toarray())
+    assert np.all(np.abs(steps).sum(axis=1) >= 1) and steps.shape[0] > 20
+    assert all(tiny_twin.check(v, ctx).feasible for v in moved)
+    oracle = get_oracle(notion, tiny_twin)
+    fast = oracle.move_costs(u, steps, ctx)
+    np.testing.assert_allclose(fast, oracle.cost(moved, ctx), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(FairnessOracle.move_costs(oracle, u, steps, ctx), fast,
+                               rtol=1e-12, atol=1e-12)

@@ -4,9 +4,10 @@ No learned cost can do better than minimising ``R`` itself over the feasible set
 ``ΔR_sur / ΔR_orc`` says how much of the reachable fairness gain a learned cost captured.
 The search is an integer local search: from the best of a few starting decisions, repeatedly
 take the best of the twin's feasible single-step moves
-(:meth:`~fairtwin.twin.base.Twin.moves`;
+(:meth:`~fairtwin.twin.base.Twin.move_steps`;
 for the ICU twin: one bed more or less in a region, one bed moved between regions, one patient
-more or less on a transfer pair), evaluating every candidate move at once, until no move
+more or less on a transfer pair), scoring every candidate move at once
+(:meth:`~fairtwin.twin.base.FairnessOracle.move_costs`, from the sparse steps), until no move
 improves ``R`` or ``max_iter`` moves are made. It uses ``R``, so it is an evaluation tool: the
 learner never calls it.
 """
@@ -52,19 +53,20 @@ def oracle_bound(
     k = int(np.argmin(values))
     u, best = starts[k].copy(), float(values[k])
     for _ in range(max_iter):
-        cand, checked = twin.moves(u, context)
-        if cand.shape[0] == 0:
+        steps, checked = twin.move_steps(u, context)
+        if steps.shape[0] == 0:
             break
-        vals = oracle.cost(cand, context)
+        vals = oracle.move_costs(u, steps, context)
         threshold = best - 1e-12 * max(1.0, abs(best))
         if checked:
             j = int(np.argmin(vals))
         else:  # check the improving moves best first, until a feasible one
             j = next((int(k) for k in np.argsort(vals, kind="stable")
-                      if vals[k] < threshold and twin.check(cand[k], context).feasible), -1)
+                      if vals[k] < threshold
+                      and twin.check(u + steps[k].toarray()[0], context).feasible), -1)
             if j < 0:
                 break
         if vals[j] >= threshold:
             break
-        u, best = cand[j], float(vals[j])
+        u, best = u + steps[j].toarray()[0], float(vals[j])
     return u, best

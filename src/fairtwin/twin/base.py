@@ -236,6 +236,13 @@ class Twin(ABC):
             cand = cand[np.all((act >= row_lo - tol) & (act <= row_hi + tol), axis=1)]
         return cand, exact
 
+    def move_steps(self, u: NDArray[np.float64], context: Any) -> tuple[sp.csr_matrix, bool]:
+        """:meth:`moves` as sparse steps (``moves = u + steps``), shape (n_moves, n_decision),
+        and whether they are known feasible: what the oracle bound's local search uses, so
+        that a large twin never forms its dense neighbour matrix (the ICU twin overrides it)."""
+        cand, checked = self.moves(u, context)
+        return sp.csr_matrix(cand - u[None, :]), checked
+
     def describe(self, u: ArrayLike, context: Any) -> list[tuple[str, str, float, str]]:
         """Rows ``(group, name, value, unit)`` of a decision's outcomes (tables, pages)."""
         out = self.outcomes(context)
@@ -311,6 +318,19 @@ class FairnessOracle(ABC):
     @abstractmethod
     def cost(self, U: ArrayLike, context: Any) -> NDArray[np.float64]:
         """Latent cost of each decision, shape (n_decisions,)."""
+
+    def move_costs(self, u: NDArray[np.float64], steps: sp.csr_matrix,
+                   context: Any) -> NDArray[np.float64]:
+        """Latent cost of each moved decision ``u + steps[k]``, shape (n_steps,): the oracle
+        bound's local search scores all of a decision's single-step moves with it. By default
+        the moved decisions are formed in blocks; notions that can follow a sparse step's effect
+        (the ICU twin's, through the loads) override it."""
+        out = np.empty(steps.shape[0])
+        block = max(1, 2**22 // max(u.size, 1))
+        for start in range(0, steps.shape[0], block):
+            rows = steps[start:start + block]
+            out[start:start + rows.shape[0]] = self.cost(u[None, :] + rows.toarray(), context)
+        return out
 
     def __call__(self, U: ArrayLike, context: Any) -> NDArray[np.float64] | float:
         U = np.asarray(U, dtype=np.float64)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -576,39 +575,47 @@ class ICUTwin(Twin):
         """All single-step neighbours of ``u`` that stay feasible (known feasible: ``True``):
         one bed more or less in a region (within the pool), one bed moved between regions, one
         patient more or less on a transfer pair (within the transferable share)."""
+        steps, checked = self.move_steps(u, context)
+        return u[None, :] + steps.toarray(), checked
+
+    def move_steps(self, u: NDArray[np.float64], context: Context) -> tuple[sp.csr_matrix, bool]:
+        """:meth:`moves` as sparse steps (at most two non-zeros per row)."""
         R = self.n_regions
-        d = self.n_decision
         src = self._src
         y = u[:R]
         x = u[R:]
-        movable = self.transferable(context)
         out = np.bincount(src, weights=x, minlength=R)
-        steps = []
-        eye = _eye(d)
-        pool_left = context.pool - y.sum()
-        if pool_left >= 1:
-            steps.append(eye[:R])
-        steps.append(-eye[:R][y >= 1])
+        rows: list[NDArray[np.int64]] = []  # per block: the column(s) and sign of each move
+        cols: list[NDArray[np.int64]] = []
+        vals: list[NDArray[np.float64]] = []
+        n = 0
+
+        def add(columns: NDArray[np.int64], sign: float) -> None:
+            nonlocal n
+            rows.append(n + np.arange(columns.size))
+            cols.append(columns)
+            vals.append(np.full(columns.size, sign))
+            n += columns.size
+
+        regions = np.arange(R)
+        if context.pool - y.sum() >= 1:
+            add(regions, 1.0)
         give = np.flatnonzero(y >= 1)
+        add(give, -1.0)
         if give.size:
-            gi, gj = np.meshgrid(give, np.arange(R), indexing="ij")
+            gi, gj = np.meshgrid(give, regions, indexing="ij")
             mask = gi != gj
-            m = np.zeros((mask.sum(), d))
-            m[np.arange(m.shape[0]), gi[mask]] = -1
-            m[np.arange(m.shape[0]), gj[mask]] = 1
-            steps.append(m)
-        can_add = out[src] + 1 <= movable[src]
-        steps.append(eye[R:][can_add])
-        steps.append(-eye[R:][x >= 1])
-        delta = np.concatenate(steps, axis=0)
-        return u[None, :] + delta, True
+            first = n
+            add(gi[mask], -1.0)
+            n = first
+            add(gj[mask], 1.0)
+        can_add = out[src] + 1 <= self.transferable(context)[src]
+        add(R + np.flatnonzero(can_add), 1.0)
+        add(R + np.flatnonzero(x >= 1), -1.0)
+        steps = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                              shape=(n, self.n_decision))
+        return steps, True
 
 
 WEEK_CATEGORIES = ("overloaded", "normal", "near-zero")
 
-
-@cache
-def _eye(d: int) -> NDArray[np.float64]:
-    eye = np.eye(d)
-    eye.setflags(write=False)
-    return eye

@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
@@ -34,21 +35,20 @@ __all__ = [
 ]
 
 
-def _net_inflow(twin: ICUTwin) -> NDArray[np.float64]:
-    """(n_pairs, n_regions) matrix: +1 at a pair's destination, −1 at its source."""
+def _net_inflow(twin: ICUTwin) -> sp.csr_matrix:
+    """(n_pairs, n_regions) sparse matrix: +1 at a pair's destination, −1 at its source."""
     src, dst = twin.pairs
     return _incidence(twin.n_regions, np.asarray(src, dtype=np.int64).tobytes(),
                       np.asarray(dst, dtype=np.int64).tobytes())
 
 
 @lru_cache(maxsize=16)
-def _incidence(n_regions: int, src_bytes: bytes, dst_bytes: bytes) -> NDArray[np.float64]:
+def _incidence(n_regions: int, src_bytes: bytes, dst_bytes: bytes) -> sp.csr_matrix:
     src, dst = np.frombuffer(src_bytes, dtype=np.int64), np.frombuffer(dst_bytes, dtype=np.int64)
-    E = np.zeros((src.size, n_regions))
-    E[np.arange(src.size), src] -= 1.0
-    E[np.arange(src.size), dst] += 1.0
-    E.setflags(write=False)
-    return E
+    rows = np.arange(src.size)
+    return sp.csr_matrix((np.concatenate([-np.ones(src.size), np.ones(src.size)]),
+                          (np.concatenate([rows, rows]), np.concatenate([src, dst]))),
+                         shape=(src.size, n_regions))
 
 
 def post_decision_loads(
@@ -71,25 +71,62 @@ def post_decision_loads(
         )
     R = twin.n_regions
     X = U[:, R:]
-    load = context.demand[None, :] + X @ _net_inflow(twin)
+    load = context.demand[None, :] + np.asarray(X @ _net_inflow(twin))
     beds = context.capacity[None, :] + U[:, :R]
     return load, beds
 
 
+def _ratios(load: NDArray[np.float64], beds: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.divide(load, beds, out=np.zeros_like(load), where=beds > 0)
+
+
+def _national(load: NDArray[np.float64], beds: NDArray[np.float64]) -> NDArray[np.float64]:
+    return load.sum(axis=1) / np.maximum(beds.sum(axis=1), 1.0)
+
+
 class LoadOracle(FairnessOracle):
-    """A notion of fairness of the ICU twin's post-decision load ratios."""
+    """A notion of fairness of the ICU twin's post-decision load ratios.
+
+    A subclass defines :meth:`cost_of_loads` (the cost from the patients present and the beds
+    available per region) and, if it charges the decision itself linearly, :meth:`linear_cost`;
+    the cost of many single-step moves is then computed from the loads' changes
+    (:meth:`move_costs`), without forming the moved decisions.
+    """
 
     twin: ICUTwin
 
     def load_ratios(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
         """Post-decision load ratios, shape (n_decisions, n_regions); empty regions count 0."""
-        load, beds = post_decision_loads(self.twin, U, context)
-        return np.divide(load, beds, out=np.zeros_like(load), where=beds > 0)
+        return _ratios(*post_decision_loads(self.twin, U, context))
 
     def national_ratio(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
         """``ρ̄``: total patients over total beds after each decision, shape (n_decisions,)."""
-        load, beds = post_decision_loads(self.twin, U, context)
-        return load.sum(axis=1) / np.maximum(beds.sum(axis=1), 1.0)
+        return _national(*post_decision_loads(self.twin, U, context))
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: Context) -> NDArray[np.float64]:
+        """The cost of decisions given their post-decision loads and beds, (n, n_regions) each."""
+        raise NotImplementedError
+
+    def linear_cost(self, context: Context) -> NDArray[np.float64] | None:
+        """A per-decision-entry linear charge added to :meth:`cost_of_loads` (default: none)."""
+        return None
+
+    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
+        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+        value = self.cost_of_loads(*post_decision_loads(self.twin, U, context), context)
+        lin = self.linear_cost(context)
+        return value if lin is None else value + U @ lin
+
+    def move_costs(self, u: NDArray[np.float64], steps: sp.csr_matrix,
+                   context: Context) -> NDArray[np.float64]:
+        R = self.twin.n_regions
+        load, beds = post_decision_loads(self.twin, u, context)
+        load = load + (steps[:, R:] @ _net_inflow(self.twin)).toarray()
+        beds = beds + steps[:, :R].toarray()
+        value = self.cost_of_loads(load, beds, context)
+        lin = self.linear_cost(context)
+        return value if lin is None else value + (float(u @ lin) + steps @ lin)
 
 
 class RosenbrockOracle(LoadOracle):
@@ -110,10 +147,9 @@ class RosenbrockOracle(LoadOracle):
             raise ValidationError(f"kappa must be positive, got {kappa}")
         self.kappa = kappa
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        rho = self.load_ratios(U, context)
-        rho_bar = self.national_ratio(U, context)[:, None]
-        z = 1.0 + self.kappa * (rho - rho_bar)
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: Context) -> NDArray[np.float64]:
+        z = 1.0 + self.kappa * (_ratios(load, beds) - _national(load, beds)[:, None])
         return np.sum(100.0 * (z[:, 1:] - z[:, :-1] ** 2) ** 2 + (1.0 - z[:, :-1]) ** 2, axis=1)
 
 
@@ -122,8 +158,9 @@ class GiniOracle(LoadOracle):
 
     name = "gini"
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        rho = np.sort(self.load_ratios(U, context), axis=1)
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: Context) -> NDArray[np.float64]:
+        rho = np.sort(_ratios(load, beds), axis=1)
         n = rho.shape[1]
         total = rho.sum(axis=1)
         k = np.arange(1, n + 1)
@@ -136,8 +173,9 @@ class MaxMinOracle(LoadOracle):
 
     name = "max-min"
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        rho = self.load_ratios(U, context)
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: Context) -> NDArray[np.float64]:
+        rho = _ratios(load, beds)
         return rho.max(axis=1) - rho.min(axis=1)
 
 
@@ -146,10 +184,10 @@ class SquaredDeviationOracle(LoadOracle):
 
     name = "quadratic"
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        rho = self.load_ratios(U, context)
-        rho_bar = self.national_ratio(U, context)[:, None]
-        return 0.5 * np.sum((rho - rho_bar) ** 2, axis=1)
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: Context) -> NDArray[np.float64]:
+        rho = _ratios(load, beds)
+        return 0.5 * np.sum((rho - _national(load, beds)[:, None]) ** 2, axis=1)
 
 
 class TravelBurdenOracle(GiniOracle):
@@ -173,11 +211,10 @@ class TravelBurdenOracle(GiniOracle):
         self.per_km = per_km
         self.long_km = np.maximum(twin.pair_km - free_km, 0.0)
 
-    def cost(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
-        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+    def linear_cost(self, context: Context) -> NDArray[np.float64]:
         patients = max(float(np.sum(context.demand)), 1.0)
-        travel = U[:, self.twin.n_regions:] @ self.long_km / patients
-        return super().cost(U, context) + self.per_km * travel
+        return np.concatenate([np.zeros(self.twin.n_regions),
+                               self.per_km * self.long_km / patients])
 
 
 ICU_ORACLES: dict[str, type[LoadOracle]] = {

@@ -203,6 +203,9 @@ def _exit_and_message(args: list[str], capsys: pytest.CaptureFixture[str]) -> tu
     ("unknown_variable", "outcomes.csv, line 3"),
     ("bad_feature", "contexts.csv, line 4"),
     ("infeasible", "d02"),
+    ("bad_resolve_mode", "twin.toml: [resolve]: unknown re-solve mode 'fair'"),
+    ("bad_resolve_key", "twin.toml, column 'resolve.lambda'"),
+    ("bad_resolve_type", "twin.toml: [resolve]: blend_lambda must be a number"),
 ])
 def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expected: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,6 +233,11 @@ def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expecte
     elif breakage == "infeasible":
         text = (models / "d02.lp").read_text().replace("General", " dose_0 >= 1000\nGeneral")
         (models / "d02.lp").write_text(text)
+    elif breakage.startswith("bad_resolve"):
+        table = {"bad_resolve_mode": 'mode = "fair"', "bad_resolve_key": "lambda = 3",
+                 "bad_resolve_type": 'blend_lambda = "high"'}[breakage]
+        with open(doses / "twin.toml", "a") as fh:
+            fh.write(f"[resolve]\n{table}\n")
     code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
     assert code == 2, err
     assert expected in err and "Traceback" not in err
@@ -331,6 +339,32 @@ def test_the_vaccine_example_runs_end_to_end(tmp_path: Path) -> None:
                                       "--jobs", "1", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "short" in result.output and "pair accuracy" in result.output
+    # the example's twin.toml asks for the guard re-solve ([resolve] mode = "guard") ...
+    assert sc.twin.default_resolve == {"mode": "guard"}
+    assert ExperimentConfig.load(tmp_path / "run" / "config.toml").resolve.mode == "guard"
+    assert "guard re-solve" in result.output
+
+
+def test_a_twins_own_resolve_settings_yield_to_the_users(doses: Path, tmp_path: Path) -> None:
+    """``[resolve]`` in twin.toml fills only the settings the user did not set (flag or TOML)."""
+    with open(doses / "twin.toml", "a") as fh:
+        fh.write('[resolve]\nmode = "guard"\nblend_lambda = 7.0\n')
+    args = ["sample", "--twin", str(doses), "--train-weeks", "4", "--held-out-weeks", "2",
+            "--samples", "2", "--jobs", "1"]
+    for extra, mode, lam in (([], "guard", 7.0), (["--mode", "blend"], "blend", 7.0),
+                             (["--lambda", "2"], "guard", 2.0)):
+        out = tmp_path / f"run-{len(extra)}-{mode}-{lam}"
+        result = CliRunner().invoke(cli, [*args, *extra, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        saved = ExperimentConfig.load(out / "config.toml").resolve
+        assert (saved.mode, saved.blend_lambda) == (mode, lam), extra
+    cfg = tmp_path / "mine.toml"
+    cfg.write_text('[resolve]\nmode = "select"\n')
+    out = tmp_path / "run-toml"
+    result = CliRunner().invoke(cli, [*args, "--config", str(cfg), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    saved = ExperimentConfig.load(out / "config.toml").resolve
+    assert (saved.mode, saved.blend_lambda) == ("select", 7.0)
 
 
 def test_the_vaccine_generator_writes_the_shipped_folder(tmp_path: Path) -> None:

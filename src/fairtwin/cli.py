@@ -382,12 +382,21 @@ def _blend_note(resolve: Any) -> str:
 
 
 def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
-    from fairtwin.pipeline import ExperimentConfig
+    from dataclasses import fields
 
+    from fairtwin.pipeline import ExperimentConfig
+    from fairtwin.resolve import ResolveConfig
+    from fairtwin.tomlfile import read_toml
+
+    # re-solve settings the user set (a twin folder's own [resolve] settings fill the others)
+    flags = {"mode": "mode", "blend_lambda": "blend_lambda", "guard": "guard", "solver": "solver_name"}
+    user_resolve = {name for name, flag in flags.items() if kw.get(flag) is not None}
     if config_path is not None:
         config = ExperimentConfig.load(config_path)
-    elif (out_dir / "config.toml").exists():
+        user_resolve |= set(read_toml(config_path).get("resolve", {}))
+    elif (out_dir / "config.toml").exists():  # a run's own saved settings: complete
         config = ExperimentConfig.load(out_dir / "config.toml")
+        user_resolve |= {f.name for f in fields(ResolveConfig)}
     else:
         config = ExperimentConfig()
     pca = kw.get("pca")
@@ -428,9 +437,10 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     oracle = config.labels.oracle
     if config.scenario.twin_path:
         from fairtwin.folder import load_twin_folder
-        from fairtwin.pipeline import oracle_name
+        from fairtwin.pipeline import oracle_name, with_twin_defaults
 
         twin = load_twin_folder(config.scenario.twin_path, validate=False)
+        config = with_twin_defaults(config, twin, user_resolve)
         oracle = oracle_name(config, twin)
         allowed = available_oracles(twin.twin)
     else:
@@ -716,7 +726,7 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
     once per seed and shared by every configuration.
     """
     from fairtwin.experiments import STUDIES, StudySettings, run_experiment
-    from fairtwin.pipeline import ExperimentConfig, check_weeks, load_scenario
+    from fairtwin.pipeline import ExperimentConfig, check_weeks, load_scenario, with_twin_defaults
     from fairtwin.tomlfile import read_toml
 
     if list_only or study is None:
@@ -730,14 +740,18 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
     if n_jobs < 1:
         raise ValidationError(f"--jobs must be at least 1, got {n_jobs}")
     base, settings = ExperimentConfig(), StudySettings()
+    user_resolve: set[str] = set()
     if config_path is not None:
         data = read_toml(config_path)
         settings = StudySettings.from_dict(data.pop("study", {}), source=f"{config_path} [study]")
         base = ExperimentConfig.from_dict(data, source=str(config_path))
+        user_resolve = set(data.get("resolve", {}))
     base = base.override(scenario={"n_train": n_train, "name": scenario, "data_path": data_path,
                                    "twin_path": twin_path},
                          sampler={"n_samples": n_samples}, learner={"max_epochs": epochs}, n_jobs=1)
-    check_weeks(base, load_scenario(base))  # a bad twin, scenario or split: before any work
+    loaded = load_scenario(base)
+    check_weeks(base, loaded)  # a bad twin, scenario or split: before any work
+    base = with_twin_defaults(base, loaded, user_resolve)  # a twin folder's [resolve] settings
     values = _parse_grid(grid)
     if seeds is not None:
         values["seeds"] = _parse_grid((f"seeds={seeds}",))["seeds"]

@@ -29,6 +29,8 @@ A twin folder holds::
                                       # their mean (default: every group of two or more)
     [units]                           # optional: the unit of each outcome group
     dose = "doses per 1000 people"
+    [resolve]                         # optional: the re-solve settings this twin runs with
+    mode = "guard"                    # unless the user sets them (names of ResolveConfig)
 
 Every context must have the same decision variables; everything else (rows, bounds, costs)
 may change with the context. Names are those of the files, without linopy's ``#<label>``
@@ -46,7 +48,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -54,10 +56,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fairtwin.exceptions import DataFormatError, TwinFolderError, ValidationError
+from fairtwin.exceptions import DataFormatError, TwinFolderError, UnknownNameError, ValidationError
 from fairtwin.solvers import SolverOptions, Status, get_solver
 from fairtwin.solvers.highs import read_model_file, write_model_file
-from fairtwin.tomlfile import read_toml
+from fairtwin.tomlfile import check_setting_types, read_toml
 from fairtwin.twin.base import Twin, TwinContext
 from fairtwin.twin.generic import (
     GenericTwin,
@@ -80,7 +82,7 @@ _TOML_KEYS = {"name": str, "description": str, "decision": list, "decision_varia
               "guard": list, "guard_name": str, "price_unit": (int, float),
               "price_unit_name": str, "models": str, "contexts": str, "outcomes": str,
               "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str,
-              "compared": list}
+              "compared": list, "resolve": dict}
 
 
 def complete_with_highs(problem: Problem, u: NDArray[np.float64]) -> NDArray[np.float64] | None:
@@ -291,7 +293,9 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
         outcomes = OutcomeDefinition(outcomes.terms, outcomes.units,
                                      tuple(str(g) for g in cfg["compared"]))
     source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])))
-    settings = {"guard_name": cfg.get("guard_name", "guarded quantity"),
+    resolve = _resolve_table(toml, cfg.get("resolve", {}))
+    settings = {"default_resolve": resolve,
+                "guard_name": cfg.get("guard_name", "guarded quantity"),
                 "price_unit": float(cfg.get("price_unit", 1.0)),
                 "price_unit_name": cfg.get("price_unit_name", "cost units"),
                 "categories": [str(c) for c in cfg.get("categories", [])],
@@ -342,6 +346,25 @@ def _solvable(twin: GenericTwin, contexts: list[TwinContext], drop: bool) -> lis
     if not kept:
         raise ValidationError("no context of the twin has a solution")
     return kept
+
+
+def _resolve_table(toml: Path, values: dict[str, Any]) -> dict[str, Any]:
+    """A twin.toml's ``[resolve]`` table, checked as :class:`~fairtwin.resolve.ResolveConfig`
+    settings (the file and the setting named in every error)."""
+    from fairtwin.resolve import ResolveConfig
+
+    allowed = [f.name for f in fields(ResolveConfig)]
+    for key in values:
+        if key not in allowed:
+            raise DataFormatError(toml, None, f"resolve.{key}",
+                                  f"unknown setting; allowed: {', '.join(allowed)}")
+    try:
+        check_setting_types(ResolveConfig, values, "[resolve]")
+        ResolveConfig(**values)
+    except (ValidationError, UnknownNameError) as exc:  # a wrong type, value or mode
+        raise DataFormatError(toml, None, None, f"[resolve]: {exc}".replace(
+            "[resolve]: [resolve]:", "[resolve]:")) from None
+    return dict(values)
 
 
 # ---------------------------------------------------------------------- export

@@ -120,6 +120,7 @@ def twin_from_linopy(
     price_unit: float = 1.0,
     price_unit_name: str = "cost units",
     default_oracle: str = "gini",
+    default_resolve: Mapping[str, Any] | None = None,
 ) -> Scenario:
     """A scenario whose contexts are linopy models (see the module docstring).
 
@@ -133,6 +134,9 @@ def twin_from_linopy(
         What the learner may know of each context (default: none).
     outcomes : mapping or OutcomeDefinition, optional
         ``{group: {outcome: {column: coefficient}}}``; default: every decision variable.
+    default_resolve : mapping, optional
+        Re-solve settings for this twin (e.g. ``{"mode": "guard"}``); the CLI applies them
+        unless the user sets them, from Python :func:`fairtwin.pipeline.with_twin_defaults`.
     """
     _linopy()
     if not models:
@@ -159,7 +163,7 @@ def twin_from_linopy(
     twin = GenericTwin(name, contexts, StoredModels(tuple(converted)), decision_cols,
                        _outcomes(outcomes, decision_cols, units), completer=complete_with_highs,
                        guard_name=guard_name, price_unit=price_unit, price_unit_name=price_unit_name,
-                       default_oracle=default_oracle)
+                       default_oracle=default_oracle, default_resolve=default_resolve)
     return Scenario(name=name, description=f"{n} linopy models", twin=twin, contexts=tuple(contexts))
 
 
@@ -178,11 +182,14 @@ def write_twin_folder(
     units: Mapping[str, str] | None = None,
     guard: Sequence[str] = (),
     settings: Mapping[str, Any] | None = None,
+    resolve: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save linopy models as a twin folder (:mod:`fairtwin.folder`): ``models/<id>.mps`` with
     linopy's writer, ``contexts.csv``, ``outcomes.csv`` (rows ``group, name, variable,
     coefficient, unit, context``) and ``twin.toml``. ``decision`` and ``guard`` are name
-    prefixes of the written columns (``"dose("``)."""
+    prefixes of the written columns (``"dose("``); ``settings`` are more top-level keys of
+    ``twin.toml``, ``resolve`` its ``[resolve]`` table (the re-solve settings the twin runs with
+    unless the user sets them, e.g. ``{"mode": "guard"}``)."""
     _linopy()
     out = Path(out)
     (out / "models").mkdir(parents=True, exist_ok=True)
@@ -211,6 +218,9 @@ def write_twin_folder(
     if units:
         lines.append("[units]")
         lines += [f'{g} = "{u}"' for g, u in units.items()]
+    if resolve:
+        lines.append("[resolve]")
+        lines += [f"{k} = {_toml(v)}" for k, v in resolve.items()]
     (out / "twin.toml").write_text("\n".join(lines) + "\n")
     return out
 

@@ -629,6 +629,15 @@ def oracle_name(config: ExperimentConfig, scenario: Scenario) -> str:
     return name
 
 
+def with_twin_defaults(config: ExperimentConfig, scenario: Scenario,
+                       keep: frozenset[str] | set[str] = frozenset()) -> ExperimentConfig:
+    """The configuration with the twin's own re-solve settings
+    (:attr:`~fairtwin.twin.base.Twin.default_resolve`, a twin folder's ``[resolve]`` table), except
+    the settings named in ``keep`` (those the user set: they win)."""
+    own = {k: v for k, v in scenario.twin.default_resolve.items() if k not in keep}
+    return config.override(resolve=own) if own else config
+
+
 def _oracle(config: ExperimentConfig, scenario: Scenario):  # type: ignore[no-untyped-def]
     name = oracle_name(config, scenario)
     kwargs = {"kappa": config.labels.kappa} if name == "rosenbrock" else {}

@@ -25,8 +25,10 @@ more than it. This module imports no solver.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -95,6 +97,9 @@ class Twin(ABC):
     guard_name: str = "guarded quantity"
     #: the notion of fairness simulated raters use unless told otherwise
     default_oracle: str = "gini"
+    #: re-solve settings this twin runs with unless the user sets them (names and values of
+    #: :class:`~fairtwin.resolve.ResolveConfig`, e.g. ``{"mode": "guard"}``); empty: the defaults
+    default_resolve: Mapping[str, Any] = MappingProxyType({})
 
     @property
     @abstractmethod

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,6 +213,9 @@ class GenericTwin(Twin):
         The kinds of context, in report order (each context's is ``context.data["category"]``).
     default_oracle : str
         The notion of fairness simulated raters use unless told otherwise.
+    default_resolve : mapping, optional
+        Re-solve settings the twin runs with unless the user sets them
+        (:attr:`Twin.default_resolve`, e.g. ``{"mode": "guard"}``).
     """
 
     def __init__(
@@ -228,6 +231,7 @@ class GenericTwin(Twin):
         price_unit_name: str = "cost units",
         categories: Sequence[str] | None = None,
         default_oracle: str = "gini",
+        default_resolve: Mapping[str, Any] | None = None,
     ) -> None:
         if not decision_names:
             raise ValidationError(f"twin {name!r} has no decision variables")
@@ -244,6 +248,7 @@ class GenericTwin(Twin):
         self._price_unit = float(price_unit)
         self.price_unit_name = price_unit_name
         self.default_oracle = default_oracle
+        self.default_resolve = dict(default_resolve or {})
         cats = list(categories or [])
         for c in self.contexts:
             cat = str(c.data.get("category", "") or "all")

@@ -180,6 +180,49 @@ def test_icu_twin_round_trip_through_the_folder_format(tmp_path: Path) -> None:
         np.testing.assert_allclose(back.twin.outcomes(b)(moved), sc.twin.outcomes(a)(moved), atol=1e-9)
 
 
+def test_icu_twin_round_trip_gives_the_same_learned_cost_and_decisions(tmp_path: Path) -> None:
+    """Downstream of the sampler and the rater, the exported ICU twin is the built-in one: from
+    the same sampled decisions and the same answers, training, the re-solve (blend with its
+    guard, select) and the price give identical numbers. (What stays the ICU twin's own and is
+    not in the folder: its load-target sampler, its notions of fairness and its bound moves.)"""
+    from dataclasses import replace as dc_replace
+
+    from fairtwin.pipeline import label_stage, resolve_stage, sample_stage, train_stage
+
+    sc = get_scenario()
+    weeks = list(range(30, 40))  # normal and overloaded weeks
+    export_twin(sc, tmp_path / "icu", weeks)
+    back = load_twin_folder(tmp_path / "icu")
+    cfg = ExperimentConfig().override(
+        scenario={"n_train": 7, "n_held_out": 3, "train_from": str(sc.context(30).start)},
+        sampler={"n_samples": 5}, labels={"n_pairs": 80, "rounds": 0},
+        learner={"max_epochs": 60}, resolve={"time_limit_s": 600.0}, n_jobs=1)  # node budget only
+    icu_data = label_stage(sample_stage(cfg, sc), cfg, sc)
+    exported = dc_replace(icu_data, context_ids=icu_data.context_ids - 30, scenario=back.name,
+                          info=dict(icu_data.info))
+    np.testing.assert_allclose(exported.context_features,
+                               [c.features() for c in back.contexts])
+    assert back.twin.outcomes(back.contexts[0]).compared == sc.twin.outcomes(sc.context(30)).compared
+    results = []
+    for scenario, data in ((sc, icu_data), (back, exported)):
+        learner, f_scale, _ = train_stage(data, cfg, scenario)
+        costs = learner.costs_of(data, [scenario.twin.outcomes(scenario.contexts[int(i)])
+                                        for i in data.context_ids])
+        U_blend, _, _ = resolve_stage(learner, f_scale, data, cfg, scenario)
+        U_select, _, _ = resolve_stage(learner, f_scale, data,
+                                       cfg.override(resolve={"mode": "select"}), scenario)
+        price = [scenario.twin.nominal_cost(u, scenario.contexts[int(i)])
+                 for u, i in zip(U_blend, data.context_ids, strict=True)]
+        results.append((f_scale, costs, U_blend, U_select, price))
+    (fa, ca, ba, sa, pa), (fb, cb, bb, sb, pb) = results
+    assert fa == pytest.approx(fb, rel=1e-9)
+    np.testing.assert_allclose(ca, cb, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(sa, sb)
+    np.testing.assert_array_equal(ba, bb)
+    np.testing.assert_allclose(pa, pb, rtol=1e-9)
+    assert np.any(ba != icu_data.decisions[icu_data.decision_context == 0][:1])  # not trivial
+
+
 def test_twin_path_in_toml(doses: Path, tmp_path: Path) -> None:
     cfg_file = tmp_path / "exp.toml"
     cfg_file.write_text(f'[twin]\npath = "{doses}"\n')

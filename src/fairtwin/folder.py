@@ -422,8 +422,10 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
              "decision_variables = [" + ", ".join(f'"{n}"' for n in names) + "]"]
     if guard:
         lines += [f'guard = ["{guard}"]', f'guard_name = "{twin.guard_name}"']
+    compared = twin.outcomes(contexts[0]).compared  # what the learner compares within groups
     lines += [f"price_unit = {twin.price_unit!r}", f'price_unit_name = "{twin.price_unit_name}"',
-              "categories = [" + ", ".join(f'"{c}"' for c in twin.categories) + "]"]
+              "categories = [" + ", ".join(f'"{c}"' for c in twin.categories) + "]",
+              "compared = [" + ", ".join(f'"{g}"' for g in compared) + "]"]
     (out / "twin.toml").write_text("\n".join(lines) + "\n")
     return out
 

@@ -17,6 +17,7 @@ acknowledged answers (a request that spanned the restart counts from its first a
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -67,10 +68,14 @@ def call(url: str, token: str, body: dict | None = None, timeout: float = 30.0) 
 
 
 def retrying(fn, stop: threading.Event):  # type: ignore[no-untyped-def]
+    """Call until it answers. A server killed mid-response can also leave a bad status line or
+    a cut-off body (http.client.HTTPException, a JSON ValueError), not only a refused or reset
+    connection: the same request is retried (answers are idempotent by query id)."""
     while True:
         try:
             return fn()
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError,
+                http.client.HTTPException, ValueError):
             if stop.is_set():
                 raise
             time.sleep(0.05)

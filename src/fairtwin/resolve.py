@@ -69,7 +69,11 @@ class ResolveConfig:
         ``ε_J``, weight of the nominal cost in guard and replace modes.
     solver : str
         An MIQP-capable solver (``highs-oa``, ``scip``, ``gurobi``).
-    time_limit_s, mip_gap : float
+    time_limit_s : float
+        A safety net only (60 s): the node budget is what stops a hard week, so that the same
+        seed gives the same decisions on a busy machine too (with 10 s, two re-solves of a
+        default run hit the time limit while other jobs shared the 2 cores).
+    mip_gap : float
     node_limit : int
         Branch-and-bound nodes per re-solve (for ``highs-oa``, summed over its MILP rounds; 0
         for no limit):
@@ -88,7 +92,7 @@ class ResolveConfig:
     guard: bool = True
     tie_break: float = 1e-3
     solver: str = "highs-oa"
-    time_limit_s: float = 10.0
+    time_limit_s: float = 60.0
     mip_gap: float = 1e-3
     node_limit: int = 1000
     heuristics: bool = False

@@ -362,8 +362,8 @@ def _report_baselines(t: StudyTables, out: Path) -> list[str]:
               "linear": "linear cost (H = 0)", "diagonal": "diagonal H",
               "no-context": "full H, no context", "logistic": "logistic loss",
               "select": "full model, select among candidates",
-              "outcomes-guard": "outcome learner, guard mode (default)",
-              "outcomes-blend": "outcome learner, blend",
+              "outcomes-guard": "outcome learner, guard mode",
+              "outcomes-blend": "outcome learner, default re-solve (blend, overflow held)",
               "outcomes-select": "outcome learner, select among candidates",
               "nominal": "nominal (no learning)", "oracle": "oracle bound"}
     held = _has(rows, "wins_held_out")

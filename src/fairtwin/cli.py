@@ -392,8 +392,9 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     flags = {"mode": "mode", "blend_lambda": "blend_lambda", "guard": "guard", "solver": "solver_name"}
     user_resolve = {name for name, flag in flags.items() if kw.get(flag) is not None}
     if config_path is not None:
-        config = ExperimentConfig.load(config_path)
-        user_resolve |= set(read_toml(config_path).get("resolve", {}))
+        data = read_toml(config_path)
+        config = ExperimentConfig.from_dict(data, source=str(config_path))
+        user_resolve |= set(data.get("resolve", {}))
     elif (out_dir / "config.toml").exists():  # a run's own saved settings: complete
         config = ExperimentConfig.load(out_dir / "config.toml")
         user_resolve |= {f.name for f in fields(ResolveConfig)}

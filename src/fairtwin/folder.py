@@ -359,11 +359,13 @@ def _resolve_table(toml: Path, values: dict[str, Any]) -> dict[str, Any]:
             raise DataFormatError(toml, None, f"resolve.{key}",
                                   f"unknown setting; allowed: {', '.join(allowed)}")
     try:
-        check_setting_types(ResolveConfig, values, "[resolve]")
+        check_setting_types(ResolveConfig, values, "[resolve]")  # says "[resolve]: ..." itself
+    except ValidationError as exc:
+        raise DataFormatError(toml, None, None, str(exc)) from None
+    try:
         ResolveConfig(**values)
-    except (ValidationError, UnknownNameError) as exc:  # a wrong type, value or mode
-        raise DataFormatError(toml, None, None, f"[resolve]: {exc}".replace(
-            "[resolve]: [resolve]:", "[resolve]:")) from None
+    except (ValidationError, UnknownNameError) as exc:  # a wrong value or mode
+        raise DataFormatError(toml, None, None, f"[resolve]: {exc}") from None
     return dict(values)
 
 

@@ -585,33 +585,32 @@ class ICUTwin(Twin):
         y = u[:R]
         x = u[R:]
         out = np.bincount(src, weights=x, minlength=R)
-        rows: list[NDArray[np.int64]] = []  # per block: the column(s) and sign of each move
-        cols: list[NDArray[np.int64]] = []
-        vals: list[NDArray[np.float64]] = []
+        rows: list[NDArray[np.int64]] = []  # per block of moves: row, column and sign of
+        cols: list[NDArray[np.int64]] = []  # each non-zero (a bed moved between regions has
+        vals: list[NDArray[np.float64]] = []  # two non-zeros in the same row)
         n = 0
 
-        def add(columns: NDArray[np.int64], sign: float) -> None:
+        def add(*entries: tuple[NDArray[np.int64], float]) -> None:
             nonlocal n
-            rows.append(n + np.arange(columns.size))
-            cols.append(columns)
-            vals.append(np.full(columns.size, sign))
-            n += columns.size
+            size = entries[0][0].size
+            for columns, sign in entries:
+                rows.append(n + np.arange(size))
+                cols.append(columns)
+                vals.append(np.full(size, sign))
+            n += size
 
         regions = np.arange(R)
         if context.pool - y.sum() >= 1:
-            add(regions, 1.0)
+            add((regions, 1.0))
         give = np.flatnonzero(y >= 1)
-        add(give, -1.0)
+        add((give, -1.0))
         if give.size:
             gi, gj = np.meshgrid(give, regions, indexing="ij")
             mask = gi != gj
-            first = n
-            add(gi[mask], -1.0)
-            n = first
-            add(gj[mask], 1.0)
+            add((gi[mask], -1.0), (gj[mask], 1.0))
         can_add = out[src] + 1 <= self.transferable(context)[src]
-        add(R + np.flatnonzero(can_add), 1.0)
-        add(R + np.flatnonzero(x >= 1), -1.0)
+        add((R + np.flatnonzero(can_add), 1.0))
+        add((R + np.flatnonzero(x >= 1), -1.0))
         steps = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                               shape=(n, self.n_decision))
         return steps, True

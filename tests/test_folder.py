@@ -156,10 +156,12 @@ def test_an_experiment_runs_on_a_folder_twin(doses: Path, tmp_path: Path,
 
 
 def test_icu_twin_round_trip_through_the_folder_format(tmp_path: Path) -> None:
+    """The files alone (no Python hook) carry the ICU twin's models, costs, guard and outcomes."""
     sc = get_scenario()
     weeks = [0, 30, 40, 60]  # near-zero, normal and overloaded weeks
-    export_twin(sc, tmp_path / "icu", weeks)
+    export_twin(sc, tmp_path / "icu", weeks, hooks=False)
     back = load_twin_folder(tmp_path / "icu")
+    assert isinstance(back.twin, GenericTwin) and not (tmp_path / "icu" / "icu").exists()
     assert back.twin.n_decision == sc.twin.n_decision
     assert back.twin.categories == sc.twin.categories
     assert back.twin.price_unit == sc.twin.price_unit
@@ -181,17 +183,18 @@ def test_icu_twin_round_trip_through_the_folder_format(tmp_path: Path) -> None:
 
 
 def test_icu_twin_round_trip_gives_the_same_learned_cost_and_decisions(tmp_path: Path) -> None:
-    """Downstream of the sampler and the rater, the exported ICU twin is the built-in one: from
-    the same sampled decisions and the same answers, training, the re-solve (blend with its
-    guard, select) and the price give identical numbers. (What stays the ICU twin's own and is
-    not in the folder: its load-target sampler, its notions of fairness and its bound moves.)"""
+    """Downstream of the sampler and the rater, the files alone make the built-in twin: from the
+    same sampled decisions and the same answers, training, the re-solve (blend with its guard,
+    select) and the price give identical numbers. (What the files cannot carry, the ICU twin's
+    load-target sampler, notions of fairness and bound moves, comes back with the hook: next
+    test.)"""
     from dataclasses import replace as dc_replace
 
     from fairtwin.pipeline import label_stage, resolve_stage, sample_stage, train_stage
 
     sc = get_scenario()
     weeks = list(range(30, 40))  # normal and overloaded weeks
-    export_twin(sc, tmp_path / "icu", weeks)
+    export_twin(sc, tmp_path / "icu", weeks, hooks=False)
     back = load_twin_folder(tmp_path / "icu")
     cfg = ExperimentConfig().override(
         scenario={"n_train": 7, "n_held_out": 3, "train_from": str(sc.context(30).start)},
@@ -223,6 +226,54 @@ def test_icu_twin_round_trip_gives_the_same_learned_cost_and_decisions(tmp_path:
     assert np.any(ba != icu_data.decisions[icu_data.decision_context == 0][:1])  # not trivial
 
 
+def test_exported_icu_twin_runs_to_the_same_metrics(tmp_path: Path) -> None:
+    """fairtwin export-twin writes the ICU twin's own behaviour as a [python] hook; read back,
+    the folder runs the whole pipeline (sample, label, train with an active round, re-solve,
+    evaluate with the oracle bound) to the same numbers and decisions as the built-in twin."""
+    import json
+
+    from fairtwin.twin.icu_folder import ICUFolderTwin
+
+    folder = tmp_path / "icu"
+    done = CliRunner().invoke(cli, ["export-twin", "--weeks", "0-33", "--out", str(folder)])
+    assert done.exit_code == 0, done.output
+    assert isinstance(load_twin_folder(folder).twin, ICUFolderTwin)
+    args = ["--train-from", "2020-08-17", "--train-weeks", "6", "--held-out-weeks", "4",
+            "--samples", "6", "--pairs", "150", "--rounds", "1", "--jobs", "2"]
+    metrics = []
+    for source, out in (([], tmp_path / "builtin"), (["--twin", str(folder)], tmp_path / "folder")):
+        done = CliRunner().invoke(cli, ["run", *source, *args, "--out", str(out)])
+        assert done.exit_code == 0, done.output
+        m = json.loads((out / "metrics.json").read_text())
+        for key in ("stage_times_s", "environment", "twin", "config"):
+            m.pop(key, None)
+        for w in m["weeks"]:
+            w.pop("solve_time_s")
+        for s in m["summary"].values():
+            for key in [k for k in s if "time" in k]:
+                s.pop(key)
+        metrics.append(m)
+        m["decisions"] = np.load(out / "decisions.npz")["decisions"].tolist()
+        m["bound"] = np.load(out / "oracle_bound.npz")["decisions"].tolist()
+    assert metrics[0] == metrics[1]
+    assert metrics[0]["summary"]["train"]["wins"] >= 1  # the numbers compared are not trivial
+
+
+def test_an_exported_icu_twins_hook_files_are_checked(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "icu"
+    export_twin(get_scenario(), folder, [0, 1, 2])
+    weeks = folder / "icu" / "weeks.csv"
+    lines = weeks.read_text().splitlines()
+    weeks.write_text("\n".join(lines[:3]) + "\n")  # the row of c0002 is gone
+    code, err = _exit_and_message(["solve", "--twin", str(folder), "--week", "0"], capsys)
+    assert code == 2 and "weeks.csv" in err and "'c0002' has no row" in err, err
+    weeks.write_text("\n".join([lines[0], lines[1].replace(",", ",many", 1), *lines[2:]]) + "\n")
+    code, err = _exit_and_message(["solve", "--twin", str(folder), "--week", "0"], capsys)
+    assert code == 2 and "weeks.csv, line 2, column 'pool'" in err and "not a number" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
 def test_twin_path_in_toml(doses: Path, tmp_path: Path) -> None:
     cfg_file = tmp_path / "exp.toml"
     cfg_file.write_text(f'[twin]\npath = "{doses}"\n')
@@ -249,6 +300,10 @@ def _exit_and_message(args: list[str], capsys: pytest.CaptureFixture[str]) -> tu
     ("bad_resolve_mode", "twin.toml: [resolve]: unknown re-solve mode 'fair'"),
     ("bad_resolve_key", "twin.toml, column 'resolve.lambda'"),
     ("bad_resolve_type", "twin.toml: [resolve]: blend_lambda must be a number"),
+    ("hook_key", "twin.toml, column 'python.module'"),
+    ("hook_import", "cannot import the module of twin hook 'no_such_module_xyz:extend'"),
+    ("hook_raises", "the twin hook os.path:join raised TypeError"),
+    ("hook_not_a_twin", "builtins:slice returned a slice, not a fairtwin Twin"),
 ])
 def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expected: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -281,6 +336,13 @@ def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expecte
                  "bad_resolve_type": 'blend_lambda = "high"'}[breakage]
         with open(doses / "twin.toml", "a") as fh:
             fh.write(f"[resolve]\n{table}\n")
+    elif breakage.startswith("hook"):
+        table = {"hook_key": 'twin = "os.path:join"\nmodule = "os"',
+                 "hook_import": 'twin = "no_such_module_xyz:extend"',
+                 "hook_raises": 'twin = "os.path:join"',
+                 "hook_not_a_twin": 'twin = "builtins:slice"'}[breakage]
+        with open(doses / "twin.toml", "a") as fh:
+            fh.write(f"[python]\n{table}\n")
     code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
     assert code == 2, err
     assert expected in err and "Traceback" not in err

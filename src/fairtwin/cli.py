@@ -282,8 +282,13 @@ def _print_outcomes(sc: Scenario, ctx: Any, u: np.ndarray, result: Any, as_json:
               help="The twin folder to write.")
 @click.option("--weeks", default=None, help="Weeks to export, e.g. 0-9,30 (default: all).")
 @click.option("--format", "fmt", default="mps", show_default=True, help="mps or lp.")
+@click.option("--hooks/--no-hooks", default=True, show_default=True,
+              help="Also write the twin's own Python behaviour (the ICU twin's sampler targets, "
+                   "notions of fairness and bound moves) as a [python] hook, so that the folder "
+                   "runs to the same numbers as the twin; --no-hooks: the files only.")
 def export_twin_cmd(scenario: str, twin_path: Path | None, seed: int, data_path: Path | None,
-                    config_path: Path | None, out_dir: Path, weeks: str | None, fmt: str) -> None:
+                    config_path: Path | None, out_dir: Path, weeks: str | None, fmt: str,
+                    hooks: bool) -> None:
     """Write a scenario's twin to the folder format (twin.toml, contexts.csv, models/, outcomes.csv)."""
     from fairtwin.folder import export_twin
 
@@ -291,7 +296,7 @@ def export_twin_cmd(scenario: str, twin_path: Path | None, seed: int, data_path:
     if (out_dir / "twin.toml").exists():
         raise ValidationError(f"{out_dir} already holds a twin; choose an empty folder")
     picked = _parse_weeks(weeks, sc.n_weeks) if weeks else None
-    export_twin(sc, out_dir, picked, fmt)
+    export_twin(sc, out_dir, picked, fmt, hooks=hooks)
     n = len(picked) if picked else sc.n_weeks
     click.echo(f"{sc.name}: {n} contexts, {sc.twin.n_decision} decision variables -> {out_dir} "
                f"(run it with: fairtwin run --twin {out_dir})")

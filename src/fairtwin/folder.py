@@ -31,6 +31,19 @@ A twin folder holds::
     dose = "doses per 1000 people"
     [resolve]                         # optional: the re-solve settings this twin runs with
     mode = "guard"                    # unless the user sets them (names of ResolveConfig)
+    [python]                          # optional: behaviour the files cannot carry
+    twin = "mypackage.hooks:extend"   # extend(twin, folder, settings) -> Twin
+    [python.settings]                 # optional: passed to it as a dict
+    data = "extra.csv"
+
+The ``[python]`` hook is for what only code can say: how the sampler aims at fairer decisions
+(:meth:`~fairtwin.twin.base.Twin.targeted_problem`), the twin's own notions of fairness, the
+oracle bound's moves. It is called with the twin the files describe (a
+:class:`~fairtwin.twin.generic.GenericTwin`), the folder and the settings, and returns the
+:class:`~fairtwin.twin.base.Twin` to run, typically one that delegates the models and outcomes
+to the files' twin (see :mod:`fairtwin.twin.icu_folder`, the hook of an exported ICU twin).
+Its module must be importable (installed or on PYTHONPATH) and is imported only when a folder
+names it: as with an ``--oracle`` callable, read folders that name a hook only if you trust it.
 
 Every context must have the same decision variables; everything else (rows, bounds, costs)
 may change with the context. Names are those of the files, without linopy's ``#<label>``
@@ -82,7 +95,7 @@ _TOML_KEYS = {"name": str, "description": str, "decision": list, "decision_varia
               "guard": list, "guard_name": str, "price_unit": (int, float),
               "price_unit_name": str, "models": str, "contexts": str, "outcomes": str,
               "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str,
-              "compared": list, "resolve": dict}
+              "compared": list, "resolve": dict, "python": dict}
 
 
 def complete_with_highs(problem: Problem, u: NDArray[np.float64]) -> NDArray[np.float64] | None:
@@ -315,6 +328,8 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
             twin = GenericTwin(name, _reindex(kept), source, decision, outcomes,
                                completer=complete_with_highs, **settings)
             kept = list(twin.contexts)
+    if "python" in cfg:
+        twin = _with_hook(toml, folder, twin, cfg["python"])
     return Scenario(name=name, description=cfg.get("description", f"twin folder {folder}"),
                     twin=twin, contexts=tuple(kept))
 
@@ -348,6 +363,43 @@ def _solvable(twin: GenericTwin, contexts: list[TwinContext], drop: bool) -> lis
     return kept
 
 
+def _with_hook(toml: Path, folder: Path, twin: GenericTwin, table: dict[str, Any]) -> Twin:
+    """The twin a ``[python]`` table's hook returns for the files' twin (module docstring)."""
+    from fairtwin.plugins import import_object
+
+    for key in table:
+        if key not in ("twin", "settings"):
+            raise DataFormatError(toml, None, f"python.{key}", "unknown setting; allowed: twin, "
+                                  "settings")
+    spec = table.get("twin")
+    if not isinstance(spec, str):
+        raise DataFormatError(toml, None, "python.twin", "name the hook: twin = "
+                              "\"package.module:function\"")
+    settings = table.get("settings", {})
+    if not isinstance(settings, dict):
+        raise DataFormatError(toml, None, "python.settings", "must be a table")
+    try:
+        hook = import_object(spec, "twin hook")
+    except ValidationError as exc:
+        raise DataFormatError(toml, None, "python.twin", str(exc)) from None
+    if not callable(hook):
+        raise DataFormatError(toml, None, "python.twin", f"{spec} is not callable")
+    try:
+        extended = hook(twin, folder, dict(settings))
+    except (DataFormatError, ValidationError) as exc:
+        raise DataFormatError(toml, None, "python", f"the twin hook {spec}: {exc}") from None
+    except Exception as exc:  # a user's hook: say whose error it is
+        raise DataFormatError(toml, None, "python", f"the twin hook {spec} raised "
+                              f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(extended, Twin):
+        raise DataFormatError(toml, None, "python.twin", f"{spec} returned a "
+                              f"{type(extended).__name__}, not a fairtwin Twin")
+    if tuple(extended.decision_names) != twin.decision_names:
+        raise DataFormatError(toml, None, "python.twin", f"the twin {spec} returned has other "
+                              f"decision variables than the folder's models")
+    return extended
+
+
 def _resolve_table(toml: Path, values: dict[str, Any]) -> dict[str, Any]:
     """A twin.toml's ``[resolve]`` table, checked as :class:`~fairtwin.resolve.ResolveConfig`
     settings (the file and the setting named in every error)."""
@@ -375,13 +427,19 @@ def _safe(name: str) -> str:
 
 
 def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int] | None = None,
-                fmt: str = "mps") -> Path:
+                fmt: str = "mps", hooks: bool = True) -> Path:
     """Write a scenario's twin to the folder format (any twin; names made MPS-safe).
 
     The decision variables keep their order; for the ICU twin they are ``deploy_<region>`` and
     ``transfer_<from>_<to>``, the overflow ``overflow_<region>`` is the guard. Outcomes are
-    written per context (their coefficients may depend on it).
+    written per context (their coefficients may depend on it). With ``hooks``, a twin with its
+    own Python behaviour (:meth:`~fairtwin.twin.base.Twin.folder_hooks`; the ICU twin's sampler
+    targets, notions and bound moves) also writes the files and the ``[python]`` table that
+    restore it, so that the folder runs to the same numbers as the twin itself; without, the
+    folder is files only (a generic twin of the same models and outcomes).
     """
+    import tomli_w
+
     if fmt not in ("mps", "lp"):
         raise ValidationError(f"unknown model format {fmt!r}; allowed values: 'mps', 'lp'")
     twin: Twin = scenario.twin
@@ -389,12 +447,12 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
     (out / "models").mkdir(parents=True, exist_ok=True)
     idx = list(range(scenario.n_weeks)) if weeks is None else list(weeks)
     contexts = [scenario.context(k) for k in idx]
+    ids = [f"c{ctx.index:04d}" for ctx in contexts]
     names, guard, block_names = _export_names(twin, contexts[0])
     feats = contexts[0].features()
     ctx_rows, out_rows = [], []
-    for ctx in contexts:
+    for cid, ctx in zip(ids, contexts, strict=True):
         problem = twin.build(ctx)
-        cid = f"c{ctx.index:04d}"
         rows = []
         for group, s in problem.layout.constraints.items():
             rows += [f"{_safe(group)}_{k}" for k in range(s.stop - s.start)]
@@ -419,16 +477,21 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
         w = csv.writer(fh)
         w.writerow(["group", "name", "variable", "coefficient", "unit", "context"])
         w.writerows(out_rows)
-    lines = [f'name = "{scenario.name}-export"',
-             f'description = "{scenario.name} exported by fairtwin export-twin"',
-             "decision_variables = [" + ", ".join(f'"{n}"' for n in names) + "]"]
+    toml: dict[str, Any] = {"name": f"{scenario.name}-export",
+                            "description": f"{scenario.name} exported by fairtwin export-twin",
+                            "decision_variables": names}
     if guard:
-        lines += [f'guard = ["{guard}"]', f'guard_name = "{twin.guard_name}"']
-    compared = twin.outcomes(contexts[0]).compared  # what the learner compares within groups
-    lines += [f"price_unit = {twin.price_unit!r}", f'price_unit_name = "{twin.price_unit_name}"',
-              "categories = [" + ", ".join(f'"{c}"' for c in twin.categories) + "]",
-              "compared = [" + ", ".join(f'"{g}"' for g in compared) + "]"]
-    (out / "twin.toml").write_text("\n".join(lines) + "\n")
+        toml.update(guard=[guard], guard_name=twin.guard_name)
+    toml.update(price_unit=float(twin.price_unit), price_unit_name=twin.price_unit_name,
+                categories=list(twin.categories),
+                compared=list(twin.outcomes(contexts[0]).compared))  # what the learner compares
+    if twin.default_resolve:
+        toml["resolve"] = dict(twin.default_resolve)
+    table = twin.folder_hooks(out, contexts, ids) if hooks else None
+    if table:
+        toml["oracle"] = twin.default_oracle  # the twin's own notions come back with the hook
+        toml["python"] = table
+    (out / "twin.toml").write_text(tomli_w.dumps(toml))
     return out
 
 

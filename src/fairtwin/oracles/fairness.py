@@ -23,7 +23,6 @@ A name is looked up, in order, among
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import UnknownNameError, ValidationError
 from fairtwin.oracles.base import FairnessOracle
+from fairtwin.plugins import import_object
 from fairtwin.twin.base import Twin
 
 __all__ = [
@@ -153,18 +153,7 @@ def available_oracles(twin: Twin) -> list[str]:
 
 def import_oracle(spec: str) -> Any:
     """The object ``package.module:attribute`` names; a clear error if it cannot be imported."""
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValidationError(
-            f"cannot import the module of oracle {spec!r}: {exc}; is it installed or on "
-            f"PYTHONPATH?"
-        ) from None
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValidationError(f"module {module_name!r} has no {attr!r} (oracle {spec!r})") from None
+    return import_object(spec, "oracle")
 
 
 def get_oracle(name: str, twin: Twin, **kwargs: Any) -> FairnessOracle:

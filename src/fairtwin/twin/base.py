@@ -25,7 +25,7 @@ more than it. This module imports no solver.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
@@ -247,6 +247,14 @@ class Twin(ABC):
         that a large twin never forms its dense neighbour matrix (the ICU twin overrides it)."""
         cand, checked = self.moves(u, context)
         return sp.csr_matrix(cand - u[None, :]), checked
+
+    def folder_hooks(self, out: Any, contexts: Sequence[Any], ids: Sequence[str]) -> dict[str, Any] | None:
+        """For a folder export (:func:`fairtwin.folder.export_twin`, contexts ``ids`` written to
+        the folder ``out``): write the files this twin's own Python behaviour needs (its sampler
+        targets, notions, moves) into ``out`` and return the ``[python]`` table of ``twin.toml``
+        that restores it, ``{"twin": "package.module:function", "settings": {...}}``; ``None``
+        (the default): the folder's models, contexts and outcomes say everything."""
+        return None
 
     def describe(self, u: ArrayLike, context: Any) -> list[tuple[str, str, float, str]]:
         """Rows ``(group, name, value, unit)`` of a decision's outcomes (tables, pages)."""

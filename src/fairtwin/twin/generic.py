@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -89,11 +90,18 @@ class OutcomeDefinition:
                     f"decision variable (outcomes must be affine in the decision)"
                 )
 
+    @cached_property
+    def _by_context(self) -> dict[str, list[OutcomeTerm]]:
+        """The terms of each context id ("" for every context), in order (built once)."""
+        out: dict[str, list[OutcomeTerm]] = {"": []}
+        for t in self.terms:
+            out.setdefault(t.context, []).append(t)
+        return out
+
     def build(self, context_id: str, decision_names: Sequence[str]) -> Outcomes:
         index = {n: j for j, n in enumerate(decision_names)}
         order: OrderedDict[tuple[str, str], int] = OrderedDict()
-        picked = [t for t in self.terms if not t.context] + [t for t in self.terms
-                                                              if t.context == context_id]
+        picked = self._by_context[""] + self._by_context.get(context_id, [])
         for t in picked:
             order.setdefault((t.group, t.name), len(order))
         M = np.zeros((len(order), len(decision_names)))
@@ -259,10 +267,16 @@ class GenericTwin(Twin):
         self._outcomes: dict[int, Outcomes] = {}
         self._completions: OrderedDict[tuple[int, bytes], NDArray[np.float64] | None] = OrderedDict()
 
-    def __getstate__(self) -> dict[str, Any]:  # caches stay behind when sent to a worker
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker gets: the caches stay behind, and every context's outcomes travel
+        compiled instead of the outcome terms (given per context, as an exported ICU twin's
+        are, they are 10^6 objects: 1-2 s to pickle and unpickle for every task)."""
+        for c in self.contexts:
+            self.outcomes(c)
         state = dict(self.__dict__)
+        state["outcome_definition"] = None
+        state["_outcomes"] = dict(self._outcomes)
         state["_problems"] = {}
-        state["_outcomes"] = {}
         state["_moves"] = {}
         state["_completions"] = OrderedDict()
         return state
@@ -351,6 +365,8 @@ class GenericTwin(Twin):
     def outcomes(self, context: TwinContext) -> Outcomes:
         key = int(context.index)
         if key not in self._outcomes:
+            if self.outcome_definition is None:  # a worker's copy knows its contexts' only
+                raise ValidationError(f"{context.label} is not a context of twin {self.name!r}")
             self._outcomes[key] = self.outcome_definition.build(
                 str(context.data.get("id", context.label)), self._decision_names)
         return self._outcomes[key]

@@ -19,6 +19,7 @@ Nominal cost ``J = w_overflow Σ s_i + w_km Σ d_ij x_ij + w_bed Σ y_i``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
@@ -536,6 +537,14 @@ class ICUTwin(Twin):
         from fairtwin.twin.icu_notions import ICU_ORACLES
 
         return dict(ICU_ORACLES)
+
+    def folder_hooks(self, out: Path, contexts: Sequence[Context],
+                     ids: Sequence[str]) -> dict[str, Any]:
+        """Writes the regions and weeks (``icu/``) the folder needs to read back as this twin:
+        :func:`fairtwin.twin.icu_folder.attach` restores the sampler, notions and moves."""
+        from fairtwin.twin.icu_folder import write_files
+
+        return write_files(self, Path(out), contexts, ids)
 
     def lure_scale(self, problem: Problem, weight: float = 20.0) -> float:
         """Half the sampler's deviation weight (cost units per patient)."""

@@ -26,7 +26,7 @@ from fairtwin.exceptions import (
     ValidationError,
 )
 from fairtwin.solvers import SOLVERS, SolverOptions, get_solver, solve
-from fairtwin.twin import SCENARIOS, Allocation, Scenario, TwinConfig, get_scenario
+from fairtwin.twin import SCENARIOS, Scenario, TwinConfig, get_scenario
 
 log = logging.getLogger("fairtwin")
 
@@ -115,33 +115,6 @@ def scenarios_cmd(data_path: Path | None, seed: int) -> None:
         )
 
 
-def _allocation_rows(scenario: Scenario, alloc: Allocation) -> list[dict[str, Any]]:
-    regions = scenario.twin.regions
-    ctx = alloc.context
-    rows = []
-    for i in range(regions.n_regions):
-        rows.append(
-            {
-                "region": regions.names[i],
-                "code": int(regions.codes[i]),
-                "demand": int(ctx.demand[i]),
-                "capacity": int(ctx.capacity[i]),
-                "deployed": int(round(alloc.deployed[i])),
-                "transfers_out": int(round(alloc.transfers_out[i])),
-                "transfers_in": int(round(alloc.transfers_in[i])),
-                "overflow_before": float(alloc.overflow_before[i]),
-                "overflow_after": float(alloc.overflow[i]),
-                "load_before": float(alloc.load_before[i]),
-                "load_after": float(alloc.load_after[i]),
-            }
-        )
-    return rows
-
-
-def _fmt_ratio(v: float) -> str:
-    return "inf" if not np.isfinite(v) else f"{v:.2f}"
-
-
 @cli.command("solve")
 @_scenario_options
 @click.option("--week", required=True, type=int, help="Week index (see `fairtwin scenarios`).")
@@ -173,107 +146,19 @@ def solve_cmd(
     problem = sc.twin.build(ctx)
     result = solve(problem, adapter)
     u = result.x[problem.decision_index]
-    if not hasattr(sc.twin, "allocation"):
-        _print_outcomes(sc, ctx, u, result, as_json)
-        return
-    alloc = sc.twin.allocation(u, ctx)
-    rows = _allocation_rows(sc, alloc)
-    src, dst = sc.twin.pairs
-    moved = np.flatnonzero(u[sc.twin.n_regions :] > 0.5)
-    transfers = [
-        {
-            "from": sc.twin.regions.names[src[k]],
-            "to": sc.twin.regions.names[dst[k]],
-            "patients": int(round(u[sc.twin.n_regions + k])),
-            "km": round(float(sc.twin.pair_km[k]), 1),
-        }
-        for k in moved
-    ]
-    cost = alloc.cost
+    report = sc.twin.report(u, ctx)
     if as_json:
-        payload = {
-            "scenario": sc.name,
-            "week": ctx.index,
-            "label": ctx.label,
-            "pool": ctx.pool,
-            "solver": {
-                "name": result.solver,
-                "status": result.status.value,
-                "objective": result.objective,
-                "bound": result.bound if np.isfinite(result.bound) else None,
-                "gap": result.gap if np.isfinite(result.gap) else None,
-                "time_s": result.time_s,
-            },
-            "cost": {
-                "overflow": cost.overflow,
-                "transfer": cost.transfer,
-                "deploy": cost.deploy,
-                "total": cost.total,
-            },
-            "regions": rows,
-            "transfers": transfers,
-        }
-        click.echo(json.dumps(payload, indent=2))
+        solver = {"name": result.solver, "status": result.status.value,
+                  "objective": result.objective,
+                  "bound": result.bound if np.isfinite(result.bound) else None,
+                  "gap": result.gap if np.isfinite(result.gap) else None, "time_s": result.time_s}
+        click.echo(json.dumps({"scenario": sc.name, **report.data, "solver": solver}, indent=2))
         return
-    click.echo(f"{sc.name}, {ctx.label}: pool of {ctx.pool} extra beds")
-    header = (f"{'region':<22}{'demand':>7}{'cap':>6}{'beds+':>6}{'out':>5}{'in':>5}"
-              f"{'over0':>7}{'over':>6}{'load0':>7}{'load':>6}")
-    click.echo(header)
-    click.echo("-" * len(header))
-    for r in rows:
-        click.echo(
-            f"{r['region']:<22}{r['demand']:>7}{r['capacity']:>6}{r['deployed']:>6}"
-            f"{r['transfers_out']:>5}{r['transfers_in']:>5}{r['overflow_before']:>7.0f}"
-            f"{r['overflow_after']:>6.0f}{_fmt_ratio(r['load_before']):>7}"
-            f"{_fmt_ratio(r['load_after']):>6}"
-        )
-    click.echo("-" * len(header))
-    tot = {k: sum(r[k] for r in rows) for k in
-           ("demand", "capacity", "deployed", "transfers_out", "transfers_in",
-            "overflow_before", "overflow_after")}
-    click.echo(
-        f"{'total':<22}{tot['demand']:>7}{tot['capacity']:>6}{tot['deployed']:>6}"
-        f"{tot['transfers_out']:>5}{tot['transfers_in']:>5}{tot['overflow_before']:>7.0f}"
-        f"{tot['overflow_after']:>6.0f}"
-    )
-    if transfers:
-        click.echo("transfers: " + "; ".join(
-            f"{t['patients']} {t['from']} -> {t['to']} ({t['km']:.0f} km)" for t in transfers))
-    click.echo(
-        f"nominal cost J = {cost.total:.1f}  (overflow {cost.overflow:.1f} + transfer "
-        f"{cost.transfer:.1f} + deployment {cost.deploy:.1f})"
-    )
+    click.echo(f"{sc.name}, {report.lines[0]}")
+    for line in report.lines[1:]:
+        click.echo(line)
     gap = f", gap {100 * result.gap:.3g}%" if np.isfinite(result.gap) else ""
-    click.echo(
-        f"solver {result.solver}: {result.status.value} in {1000 * result.time_s:.1f} ms{gap}"
-    )
-
-
-def _print_outcomes(sc: Scenario, ctx: Any, u: np.ndarray, result: Any, as_json: bool) -> None:
-    twin = sc.twin
-    rows = twin.describe(u, ctx)
-    J = twin.nominal_cost(u, ctx)
-    guarded = twin.guarded(u, ctx)
-    if as_json:
-        click.echo(json.dumps({
-            "scenario": sc.name, "context": ctx.index, "label": ctx.label,
-            "solver": {"name": result.solver, "status": result.status.value,
-                       "objective": result.objective, "time_s": result.time_s},
-            "nominal_cost": J, twin.guard_name: guarded,
-            "decision": dict(zip(twin.decision_names, map(float, u), strict=True)),
-            "outcomes": [{"group": g, "name": n, "value": v, "unit": unit} for g, n, v, unit in rows],
-        }, indent=2))
-        return
-    click.echo(f"{sc.name}, {ctx.label}")
-    width = max(len(n) for _, n, _, _ in rows) + 2
-    group = None
-    for g, n, v, unit in rows:
-        if g != group:
-            click.echo(f"{g} ({unit})" if unit else g)
-            group = g
-        click.echo(f"  {n:<{width}}{v:>12.4g}")
-    click.echo(f"nominal cost J = {J:.6g}; {twin.guard_name}: {guarded:.6g}")
-    click.echo(f"solver {result.solver}: {result.status.value} in {1000 * result.time_s:.1f} ms")
+    click.echo(f"solver {result.solver}: {result.status.value} in {1000 * result.time_s:.1f} ms{gap}")
 
 
 @cli.command("export-twin")

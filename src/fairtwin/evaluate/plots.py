@@ -14,10 +14,9 @@ from numpy.typing import NDArray  # noqa: E402
 
 from fairtwin.evaluate.metrics import WeekMetrics  # noqa: E402
 from fairtwin.oracles import FairnessOracle  # noqa: E402
-from fairtwin.twin import LoadOracle  # noqa: E402
 from fairtwin.twin.base import Twin  # noqa: E402
 
-__all__ = ["plot_weeks", "plot_loads", "plot_outcomes", "plot_week"]
+__all__ = ["plot_weeks", "plot_outcomes", "plot_week"]
 
 _COLORS = {"overloaded": "#c0392b", "normal": "#2e86c1", "near-zero": "#95a5a6"}
 _OTHER = ("#2e86c1", "#c0392b", "#95a5a6", "#27ae60", "#8e44ad", "#f39c12")
@@ -62,10 +61,12 @@ def plot_weeks(weeks: list[WeekMetrics], path: str | Path, price_unit: str = "ov
 
 def plot_week(twin: Twin, oracle: FairnessOracle, context: Any,
               decisions: dict[str, NDArray[np.float64]], out_dir: str | Path) -> Path:
-    """The figure of one context's decisions: regional loads for a notion over the ICU twin's
-    load ratios (``loads_week<k>.png``), else the named outcomes (``outcomes_week<k>.png``)."""
-    if isinstance(oracle, LoadOracle):
-        return plot_loads(oracle, context, decisions, Path(out_dir) / f"loads_week{context.index}.png")
+    """The figure of one context's decisions: the twin's own
+    (:meth:`~fairtwin.twin.base.Twin.plot_decisions`; the ICU twin draws regional loads,
+    ``loads_week<k>.png``), else the named outcomes (``outcomes_week<k>.png``)."""
+    own = twin.plot_decisions(oracle, context, decisions, out_dir)
+    if own is not None:
+        return own
     return plot_outcomes(twin, oracle, context, decisions,
                          Path(out_dir) / f"outcomes_week{context.index}.png")
 
@@ -91,37 +92,6 @@ def plot_outcomes(twin: Twin, oracle: FairnessOracle | None, context: Any,
         ax.axhline(0, color="k", lw=0.5)
     axes[0, 0].legend(fontsize=8, ncol=3)
     fig.suptitle(f"Outcomes, {context.label}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
-
-
-def plot_loads(
-    oracle: LoadOracle,
-    context: Any,
-    decisions: dict[str, NDArray[np.float64]],
-    path: str | Path,
-) -> Path:
-    """Per-region load ratios of several decisions of one week, with the national ratio."""
-    names = oracle.twin.regions.abbreviations
-    R = len(names)
-    fig, ax = plt.subplots(figsize=(12, 4.5))
-    width = 0.8 / max(len(decisions), 1)
-    before = context.demand / np.maximum(context.capacity, 1)
-    ax.plot(np.arange(R), before, "kx", label="before (D/C)")
-    for k, (label, u) in enumerate(decisions.items()):
-        rho = oracle.load_ratios(u[None, :], context)[0]
-        R_val = float(oracle.cost(u[None, :], context)[0])
-        ax.bar(np.arange(R) + (k - (len(decisions) - 1) / 2) * width, rho, width,
-               label=f"{label} (R = {R_val:.3g})")
-    rho_bar = context.demand.sum() / (context.capacity.sum() + context.pool)
-    ax.axhline(rho_bar, color="k", ls=":", lw=1, label="national ratio with the full pool")
-    ax.axhline(1.0, color="r", lw=0.6)
-    ax.set_xticks(np.arange(R), names, rotation=60)
-    ax.set_ylabel("load ratio ρ")
-    ax.set_title(f"Regional loads, {context.label}")
-    ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -39,7 +39,7 @@ from fairtwin.exceptions import ValidationError
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 
-__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle"]
+__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle", "DecisionReport"]
 
 
 @runtime_checkable
@@ -81,6 +81,22 @@ class TwinContext:
 
     def features(self) -> NDArray[np.float64]:
         return self.feature_values.copy()
+
+
+@dataclass(frozen=True)
+class DecisionReport:
+    """A twin's own account of one decision in a context (what ``fairtwin solve`` shows).
+
+    Attributes
+    ----------
+    data : dict
+        JSON-ready facts (the CLI adds the scenario and the solver's).
+    lines : tuple of str
+        The same as a text table, line by line.
+    """
+
+    data: dict[str, Any]
+    lines: tuple[str, ...]
 
 
 class Twin(ABC):
@@ -248,6 +264,13 @@ class Twin(ABC):
         cand, checked = self.moves(u, context)
         return sp.csr_matrix(cand - u[None, :]), checked
 
+    def plot_decisions(self, oracle: FairnessOracle, context: Any,
+                       decisions: Mapping[str, NDArray[np.float64]], out_dir: Any) -> Any:
+        """The twin's own figure of a context's decisions (label → decision), judged by
+        ``oracle``, written into ``out_dir``; its path, or ``None`` (the default) for the
+        generic figure of the named outcomes. The ICU twin draws its regional loads."""
+        return None
+
     def folder_hooks(self, out: Any, contexts: Sequence[Any], ids: Sequence[str]) -> dict[str, Any] | None:
         """For a folder export (:func:`fairtwin.folder.export_twin`, contexts ``ids`` written to
         the folder ``out``): write the files this twin's own Python behaviour needs (its sampler
@@ -255,6 +278,28 @@ class Twin(ABC):
         that restores it, ``{"twin": "package.module:function", "settings": {...}}``; ``None``
         (the default): the folder's models, contexts and outcomes say everything."""
         return None
+
+    def report(self, u: ArrayLike, context: Any) -> DecisionReport:
+        """A decision's named outcomes, nominal cost and guarded quantity (twins with a richer
+        presentation override it: the ICU twin's is a table per region)."""
+        rows = self.describe(u, context)
+        J = self.nominal_cost(u, context)
+        guarded = self.guarded(u, context)
+        data = {"context": int(context.index), "label": context.label, "nominal_cost": J,
+                self.guard_name: guarded,
+                "decision": dict(zip(self.decision_names, map(float, self.decision(u)), strict=True)),
+                "outcomes": [{"group": g, "name": n, "value": v, "unit": unit}
+                             for g, n, v, unit in rows]}
+        lines = [str(context.label)]
+        width = max((len(n) for _, n, _, _ in rows), default=0) + 2
+        group = None
+        for g, n, v, unit in rows:
+            if g != group:
+                lines.append(f"{g} ({unit})" if unit else g)
+                group = g
+            lines.append(f"  {n:<{width}}{v:>12.4g}")
+        lines.append(f"nominal cost J = {J:.6g}; {self.guard_name}: {guarded:.6g}")
+        return DecisionReport(data, tuple(lines))
 
     def describe(self, u: ArrayLike, context: Any) -> list[tuple[str, str, float, str]]:
         """Rows ``(group, name, value, unit)`` of a decision's outcomes (tables, pages)."""

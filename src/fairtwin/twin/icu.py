@@ -19,7 +19,7 @@ Nominal cost ``J = w_overflow Σ s_i + w_km Σ d_ij x_ij + w_bed Σ y_i``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.tomlfile import check_setting_types, read_toml
-from fairtwin.twin.base import Twin, deviation_problem
+from fairtwin.twin.base import DecisionReport, Twin, deviation_problem
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 from fairtwin.twin.regions import RegionTable
@@ -202,6 +202,10 @@ class Allocation:
     load_before: NDArray[np.float64]
     load_after: NDArray[np.float64]
     cost: CostBreakdown
+
+
+def _fmt_ratio(v: float) -> str:
+    return "inf" if not np.isfinite(v) else f"{v:.2f}"
 
 
 def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -504,6 +508,54 @@ class ICUTwin(Twin):
             cost=self.cost_terms(u, context),
         )
 
+    def report(self, u: ArrayLike, context: Context) -> DecisionReport:
+        """The decision per region (demand, capacity, beds added, transfers, overflow and load
+        before and after), its transfers and its nominal cost terms."""
+        u = self._decision(u)
+        alloc = self.allocation(u, context)
+        regions = self.regions
+        rows = [{"region": regions.names[i], "code": int(regions.codes[i]),
+                 "demand": int(context.demand[i]), "capacity": int(context.capacity[i]),
+                 "deployed": int(round(alloc.deployed[i])),
+                 "transfers_out": int(round(alloc.transfers_out[i])),
+                 "transfers_in": int(round(alloc.transfers_in[i])),
+                 "overflow_before": float(alloc.overflow_before[i]),
+                 "overflow_after": float(alloc.overflow[i]),
+                 "load_before": float(alloc.load_before[i]),
+                 "load_after": float(alloc.load_after[i])} for i in range(regions.n_regions)]
+        R = self.n_regions
+        transfers = [{"from": regions.names[self._src[k]], "to": regions.names[self._dst[k]],
+                      "patients": int(round(u[R + k])), "km": round(float(self.pair_km[k]), 1)}
+                     for k in np.flatnonzero(u[R:] > 0.5)]
+        cost = alloc.cost
+        data = {"week": context.index, "label": context.label, "pool": context.pool,
+                "cost": {"overflow": cost.overflow, "transfer": cost.transfer,
+                         "deploy": cost.deploy, "total": cost.total},
+                "regions": rows, "transfers": transfers}
+        header = (f"{'region':<22}{'demand':>7}{'cap':>6}{'beds+':>6}{'out':>5}{'in':>5}"
+                  f"{'over0':>7}{'over':>6}{'load0':>7}{'load':>6}")
+        lines = [f"{context.label}: pool of {context.pool} extra beds", header, "-" * len(header)]
+        for r in rows:
+            lines.append(
+                f"{r['region']:<22}{r['demand']:>7}{r['capacity']:>6}{r['deployed']:>6}"
+                f"{r['transfers_out']:>5}{r['transfers_in']:>5}{r['overflow_before']:>7.0f}"
+                f"{r['overflow_after']:>6.0f}{_fmt_ratio(r['load_before']):>7}"
+                f"{_fmt_ratio(r['load_after']):>6}")
+        lines.append("-" * len(header))
+        tot = {k: sum(r[k] for r in rows) for k in
+               ("demand", "capacity", "deployed", "transfers_out", "transfers_in",
+                "overflow_before", "overflow_after")}
+        lines.append(
+            f"{'total':<22}{tot['demand']:>7}{tot['capacity']:>6}{tot['deployed']:>6}"
+            f"{tot['transfers_out']:>5}{tot['transfers_in']:>5}{tot['overflow_before']:>7.0f}"
+            f"{tot['overflow_after']:>6.0f}")
+        if transfers:
+            lines.append("transfers: " + "; ".join(
+                f"{t['patients']} {t['from']} -> {t['to']} ({t['km']:.0f} km)" for t in transfers))
+        lines.append(f"nominal cost J = {cost.total:.1f}  (overflow {cost.overflow:.1f} + transfer "
+                     f"{cost.transfer:.1f} + deployment {cost.deploy:.1f})")
+        return DecisionReport(data, tuple(lines))
+
     # ------------------------------------------------------------------ the twin interface
     def guard_row(self, problem: Problem) -> NDArray[np.float64]:
         """The overflow columns: the guard keeps the patients without a bed at the nominal level."""
@@ -537,6 +589,16 @@ class ICUTwin(Twin):
         from fairtwin.twin.icu_notions import ICU_ORACLES
 
         return dict(ICU_ORACLES)
+
+    def plot_decisions(self, oracle: Any, context: Context,
+                       decisions: Mapping[str, NDArray[np.float64]], out_dir: Any) -> Path | None:
+        """Regional load ratios (``loads_week<k>.png``) for a notion over the loads."""
+        from fairtwin.twin.icu_notions import LoadOracle
+        from fairtwin.twin.icu_plots import plot_loads
+
+        if not isinstance(oracle, LoadOracle):
+            return None
+        return plot_loads(oracle, context, dict(decisions), Path(out_dir) / f"loads_week{context.index}.png")
 
     def folder_hooks(self, out: Path, contexts: Sequence[Context],
                      ids: Sequence[str]) -> dict[str, Any]:

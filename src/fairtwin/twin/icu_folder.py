@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import DataFormatError, ValidationError
-from fairtwin.twin.base import FairnessOracle, Twin
+from fairtwin.twin.base import DecisionReport, FairnessOracle, Twin
 from fairtwin.twin.icu import Context, ICUTwin, TwinConfig
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Problem
@@ -270,6 +270,15 @@ class ICUFolderTwin(Twin):
 
     def move_steps(self, u: NDArray[np.float64], context: Any) -> tuple[sp.csr_matrix, bool]:
         return self.icu.move_steps(u, self.week(context))
+
+    def plot_decisions(self, oracle: FairnessOracle, context: Any,
+                       decisions: Mapping[str, NDArray[np.float64]], out_dir: Any) -> Any:
+        if not isinstance(oracle, FolderNotion):
+            return None
+        return self.icu.plot_decisions(oracle.inner, self.week(context), decisions, out_dir)
+
+    def report(self, u: ArrayLike, context: Any) -> DecisionReport:
+        return self.icu.report(u, self.week(context))
 
     def folder_hooks(self, out: Any, contexts: Sequence[Any], ids: Sequence[str]) -> dict[str, Any]:
         return self.icu.folder_hooks(out, [self.week(c) for c in contexts], ids)

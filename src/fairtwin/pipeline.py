@@ -129,7 +129,9 @@ class LabelConfig:
 
     ``n_pairs`` is the total number of comparisons asked, active rounds included; each of the
     ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week, and the final
-    check (``final_check``) one more per week.
+    check (``final_check``) one more per week. The active rounds re-solve the training weeks to
+    find what to ask; ``round_mip_gap`` and ``round_node_limit`` (0: the re-solve's own) let
+    those re-solves stop earlier than the final one.
     """
 
     oracle: str = "rosenbrock"
@@ -140,12 +142,26 @@ class LabelConfig:
     rounds: int = 3
     n_best: int = 2
     final_check: bool = False
+    round_mip_gap: float = 0.0
+    round_node_limit: int = 0
 
     def __post_init__(self) -> None:
         if self.n_pairs < 1:
             raise ValidationError(f"n_pairs must be positive, got {self.n_pairs}")
         if self.rounds < 0 or self.n_best < 0:
             raise ValidationError("rounds and n_best must be non-negative")
+        if self.round_mip_gap < 0 or self.round_node_limit < 0:
+            raise ValidationError("round_mip_gap and round_node_limit must be non-negative "
+                                  "(0: the re-solve's own)")
+
+    def round_resolve(self) -> dict[str, Any]:
+        """The re-solve settings the active rounds change (none by default)."""
+        out: dict[str, Any] = {}
+        if self.round_mip_gap:
+            out["mip_gap"] = self.round_mip_gap
+        if self.round_node_limit:
+            out["node_limit"] = self.round_node_limit
+        return out
 
     def n_random(self, n_train: int) -> int:
         """Random pairs asked before the active rounds, within the total budget."""
@@ -555,9 +571,12 @@ def train_stage(
         learner = config.learner.make(int(rng.integers(0, 2**31 - 1))).fit(train, outcomes=maps)
         return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 
+    round_config = config.override(resolve=labels.round_resolve()) if labels.round_resolve() \
+        else config
+
     def ask_round(learner, f_scale, r: int, n_best: int) -> int:  # type: ignore[no-untyped-def]
         """Re-solve, ask, and return the weeks where the re-solve beat the nominal decision."""
-        U, _, _ = resolve_stage(learner, f_scale, dataset, config, scenario, rows, progress,
+        U, _, _ = resolve_stage(learner, f_scale, dataset, round_config, scenario, rows, progress,
                                 desc=f"active round {r}")
         ctx_rows, a, b = [], [], []
         for k, row in enumerate(rows):

@@ -30,6 +30,7 @@ from fairtwin.pipeline import (
     train_rows,
 )
 from fairtwin.twin import Scenario
+from fairtwin.twin.base import RegionalDecision
 
 __all__ = ["ElicitationStudy", "DecisionView", "PairView"]
 
@@ -40,19 +41,7 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@dataclass(frozen=True)
-class DecisionView:
-    """What a rater sees of one decision (per-region arrays follow ``PairView.regions``)."""
-
-    load_after: list[float]
-    beds: list[int]
-    sent: list[int]
-    received: list[int]
-    overflow: list[float]
-    total_beds: int
-    total_transfers: int
-    total_overflow: float
-    transfer_km: float
+DecisionView = RegionalDecision  # what a rater sees of one decision on the regional page
 
 
 @dataclass(frozen=True)
@@ -199,33 +188,16 @@ class ElicitationStudy:
 
     # ------------------------------------------------------------------ display
     def view(self, query: Query) -> PairView | OutcomePairView:
-        """What the rater sees: the ICU twin's regional loads, or for any other twin its named
-        outcomes (:class:`OutcomePairView`)."""
+        """What the rater sees: the twin's regional loads
+        (:meth:`~fairtwin.twin.base.Twin.regional_view`, the ICU twin's), or its named outcomes
+        (:class:`OutcomePairView`)."""
         ds, twin = self.dataset, self.scenario.twin
         context = self.scenario.contexts[int(ds.context_ids[query.context_row])]
-        if not hasattr(twin, "allocation"):
+        view = twin.regional_view(context, ds.decisions[query.left], ds.decisions[query.right])
+        if view is None:
             return self._outcome_view(query, context)
-        names = list(self.scenario.twin.regions.names)
-
-        def describe(index: int) -> DecisionView:
-            alloc = twin.allocation(ds.decisions[index], context)
-            km = float(np.sum(alloc.transfers * twin.regions.distance_km))
-            return DecisionView(
-                load_after=[float(v) for v in alloc.load_after],
-                beds=[int(round(v)) for v in alloc.deployed],
-                sent=[int(round(v)) for v in alloc.transfers_out],
-                received=[int(round(v)) for v in alloc.transfers_in],
-                overflow=[float(v) for v in alloc.overflow],
-                total_beds=int(round(alloc.deployed.sum())),
-                total_transfers=int(round(alloc.transfers_out.sum())),
-                total_overflow=float(alloc.overflow.sum()),
-                transfer_km=km,
-            )
-
-        before = twin.allocation(ds.decisions[query.left], context)
-        return PairView(query, context.label, names, [float(v) for v in before.load_before],
-                        float(before.overflow_before.sum()), int(context.pool),
-                        describe(query.left), describe(query.right))
+        return PairView(query, context.label, view.regions, view.load_before, view.overflow_before,
+                        view.pool, view.a, view.b)
 
     def _outcome_view(self, query: Query, context: object) -> OutcomePairView:
         ds, twin = self.dataset, self.scenario.twin

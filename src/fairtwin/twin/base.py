@@ -39,7 +39,8 @@ from fairtwin.exceptions import ValidationError
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 
-__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle", "DecisionReport"]
+__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle", "DecisionReport", "RegionalView",
+           "RegionalDecision"]
 
 
 @runtime_checkable
@@ -97,6 +98,36 @@ class DecisionReport:
 
     data: dict[str, Any]
     lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RegionalDecision:
+    """One decision as a regional rating page shows it (lists follow :attr:`RegionalView.regions`):
+    the load per region after it, resources added, patients (or units) sent and received, the
+    overflow, their totals and the distance moved."""
+
+    load_after: list[float]
+    beds: list[int]
+    sent: list[int]
+    received: list[int]
+    overflow: list[float]
+    total_beds: int
+    total_transfers: int
+    total_overflow: float
+    transfer_km: float
+
+
+@dataclass(frozen=True)
+class RegionalView:
+    """Two decisions of a context for a twin whose decisions balance a load between regions
+    (:meth:`Twin.regional_view`; the ICU twin's rating page)."""
+
+    regions: list[str]
+    load_before: list[float]
+    overflow_before: float
+    pool: int
+    a: RegionalDecision
+    b: RegionalDecision
 
 
 class Twin(ABC):
@@ -269,6 +300,11 @@ class Twin(ABC):
         """The twin's own figure of a context's decisions (label → decision), judged by
         ``oracle``, written into ``out_dir``; its path, or ``None`` (the default) for the
         generic figure of the named outcomes. The ICU twin draws its regional loads."""
+        return None
+
+    def regional_view(self, context: Any, u_a: ArrayLike, u_b: ArrayLike) -> RegionalView | None:
+        """Two decisions as loads per region, for the regional rating page; ``None`` (the
+        default): the page shows the named outcomes side by side."""
         return None
 
     def folder_hooks(self, out: Any, contexts: Sequence[Any], ids: Sequence[str]) -> dict[str, Any] | None:

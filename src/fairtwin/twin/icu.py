@@ -31,7 +31,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.tomlfile import check_setting_types, read_toml
-from fairtwin.twin.base import DecisionReport, Twin, deviation_problem
+from fairtwin.twin.base import (
+    DecisionReport,
+    RegionalDecision,
+    RegionalView,
+    Twin,
+    deviation_problem,
+)
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 from fairtwin.twin.regions import RegionTable
@@ -589,6 +595,30 @@ class ICUTwin(Twin):
         from fairtwin.twin.icu_notions import ICU_ORACLES
 
         return dict(ICU_ORACLES)
+
+    def regional_view(self, context: Context, u_a: ArrayLike, u_b: ArrayLike) -> RegionalView:
+        """The loads per region before and after each decision, beds added, transfers and
+        overflow (the ICU rating page)."""
+
+        def describe(u: ArrayLike) -> RegionalDecision:
+            alloc = self.allocation(u, context)
+            return RegionalDecision(
+                load_after=[float(v) for v in alloc.load_after],
+                beds=[int(round(v)) for v in alloc.deployed],
+                sent=[int(round(v)) for v in alloc.transfers_out],
+                received=[int(round(v)) for v in alloc.transfers_in],
+                overflow=[float(v) for v in alloc.overflow],
+                total_beds=int(round(alloc.deployed.sum())),
+                total_transfers=int(round(alloc.transfers_out.sum())),
+                total_overflow=float(alloc.overflow.sum()),
+                transfer_km=float(np.sum(alloc.transfers * self._distance)),
+            )
+
+        D = context.demand.astype(np.float64)
+        C = context.capacity.astype(np.float64)
+        return RegionalView(list(self.regions.names), [float(v) for v in _ratio(D, C)],
+                            float(np.maximum(0.0, D - C).sum()), int(context.pool),
+                            describe(u_a), describe(u_b))
 
     def plot_decisions(self, oracle: Any, context: Context,
                        decisions: Mapping[str, NDArray[np.float64]], out_dir: Any) -> Path | None:

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import DataFormatError, ValidationError
-from fairtwin.twin.base import DecisionReport, FairnessOracle, Twin
+from fairtwin.twin.base import DecisionReport, FairnessOracle, RegionalView, Twin
 from fairtwin.twin.icu import Context, ICUTwin, TwinConfig
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Problem
@@ -276,6 +276,9 @@ class ICUFolderTwin(Twin):
         if not isinstance(oracle, FolderNotion):
             return None
         return self.icu.plot_decisions(oracle.inner, self.week(context), decisions, out_dir)
+
+    def regional_view(self, context: Any, u_a: ArrayLike, u_b: ArrayLike) -> RegionalView:
+        return self.icu.regional_view(self.week(context), u_a, u_b)
 
     def report(self, u: ArrayLike, context: Any) -> DecisionReport:
         return self.icu.report(u, self.week(context))

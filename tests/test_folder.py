@@ -274,6 +274,29 @@ def test_an_exported_icu_twins_hook_files_are_checked(tmp_path: Path,
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_an_exported_icu_twin_presents_itself_as_the_icu_twin(tmp_path: Path) -> None:
+    """Through its hook the exported folder shows the ICU twin's own solve table, rating page
+    data and load figure, not the generic outcome views."""
+    from fairtwin.oracles import get_oracle
+
+    sc = get_scenario()
+    export_twin(sc, tmp_path / "icu", [40, 41])
+    back = load_twin_folder(tmp_path / "icu")
+    a, b = sc.context(40), back.contexts[0]
+    u = solve(sc.twin.build(a), "highs").x[: sc.twin.n_decision]
+    v = u.copy()
+    v[0] += 1
+    assert back.twin.report(u, b).lines == sc.twin.report(u, a).lines
+    assert back.twin.report(u, b).data["regions"] == sc.twin.report(u, a).data["regions"]
+    assert back.twin.regional_view(b, u, v) == sc.twin.regional_view(a, u, v)
+    assert back.twin.regional_view(b, u, v).a != back.twin.regional_view(b, u, v).b
+    path = back.twin.plot_decisions(get_oracle("rosenbrock", back.twin), b, {"nominal": u},
+                                    tmp_path)
+    assert path is not None and path.name == "loads_week0.png" and path.exists()
+    plain = load_twin_folder(export_twin(sc, tmp_path / "plain", [40], hooks=False))
+    assert plain.twin.regional_view(plain.contexts[0], u, v) is None  # files only: generic page
+
+
 def test_twin_path_in_toml(doses: Path, tmp_path: Path) -> None:
     cfg_file = tmp_path / "exp.toml"
     cfg_file.write_text(f'[twin]\npath = "{doses}"\n')

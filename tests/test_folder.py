@@ -271,6 +271,11 @@ def test_an_exported_icu_twins_hook_files_are_checked(tmp_path: Path,
     weeks.write_text("\n".join([lines[0], lines[1].replace(",", ",many", 1), *lines[2:]]) + "\n")
     code, err = _exit_and_message(["solve", "--twin", str(folder), "--week", "0"], capsys)
     assert code == 2 and "weeks.csv, line 2, column 'pool'" in err and "not a number" in err, err
+    cells = lines[2].split(",")
+    cells[1] = str(int(cells[1]) + 7)  # another pool in week c0001 than its model's
+    weeks.write_text("\n".join([lines[0], lines[1], ",".join(cells), *lines[3:]]) + "\n")
+    code, err = _exit_and_message(["solve", "--twin", str(folder), "--week", "0"], capsys)
+    assert code == 2 and "c0001.mps is not the model this file describes" in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 

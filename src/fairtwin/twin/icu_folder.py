@@ -149,7 +149,23 @@ def attach(twin: Twin, folder: str | os.PathLike[str], settings: Mapping[str, An
             raise DataFormatError(files["weeks"], None, "id", f"context {cid!r} has no row")
         pool, demand, capacity = weeks[cid]
         contexts[cid] = Context(ctx.index, ctx.label, demand, capacity, pool, ctx.start)
+        _same_model(twin.build(ctx), icu.build(contexts[cid]), ctx, files["weeks"])
     return ICUFolderTwin(twin, icu, contexts)
+
+
+def _same_model(files: Problem, icu: Problem, context: Any, weeks: Path) -> None:
+    """The ICU week must describe the context's model: the hook judges and completes decisions
+    with it, so a model edited after the export (or other weeks) would be judged wrongly."""
+    where = context.data.get("model", context.label) if hasattr(context, "data") else context.label
+    same = (files.n_vars == icu.n_vars and files.n_rows == icu.n_rows
+            and all(np.allclose(getattr(files, k), getattr(icu, k), rtol=1e-12, atol=1e-9)
+                    for k in ("c", "lower", "upper", "row_lower", "row_upper"))
+            and np.array_equal(files.integrality, icu.integrality)
+            and abs(files.A - icu.A).max() <= 1e-9)
+    if not same:
+        raise DataFormatError(weeks, None, None, f"{where} is not the model this file describes "
+                              f"(rows, bounds or costs differ): export the twin again, or remove "
+                              f"the [python] table of twin.toml to run the folder as files only")
 
 
 def _notion(twin: ICUFolderTwin, notion: type[FairnessOracle], **kwargs: Any) -> FolderNotion:

@@ -10,7 +10,7 @@ Reported per notion and variant, means over seeds: training time, held-out wins,
 mean ΔJ (in overflow patients), max overflow rise, and in-sample wins.
 
     python benchmarks/bench_round_resolve.py --seeds 0 1 2 --notions rosenbrock gini max-min \
-        --variants default gap=0.01,nodes=100 --out runs/round-resolve
+        --variants gap=0,nodes=0 default gap=0.01,nodes=100 --out runs/round-resolve
     python benchmarks/bench_round_resolve.py --dpc dpc-covid19-ita-regioni.csv ...
 """
 
@@ -37,7 +37,8 @@ from fairtwin.pipeline import (
 
 
 def variant_settings(text: str) -> dict[str, float | int]:
-    """``default`` or ``gap=0.01,nodes=100`` as LabelConfig settings."""
+    """``default`` or ``gap=0.01,nodes=100`` as LabelConfig settings (``gap=0,nodes=0``: the
+    rounds re-solve exactly as the final re-solve does)."""
     if text == "default":
         return {}
     names = {"gap": ("round_mip_gap", float), "nodes": ("round_node_limit", int)}
@@ -53,10 +54,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--notions", nargs="+", default=["rosenbrock", "gini", "max-min"])
-    ap.add_argument("--variants", nargs="+", default=["default", "gap=0.01,nodes=100"])
+    ap.add_argument("--variants", nargs="+", default=["gap=0,nodes=0", "default"])
     ap.add_argument("--scenario", default="italy-synthetic")
     ap.add_argument("--dpc", type=Path, default=None,
                     help="A Civil Protection file: run on italy-dpc's real weeks instead")
+    ap.add_argument("--noise", type=float, default=0.0, help="flip rate of the simulated rater")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/round-resolve"))
     args = ap.parse_args()
@@ -70,7 +72,8 @@ def main() -> None:
         samples = sample_stage(base, scenario)
         for notion in args.notions:
             for variant in args.variants:
-                config = base.override(labels={"oracle": notion, **variant_settings(variant)})
+                config = base.override(labels={"oracle": notion, "noise": args.noise,
+                                               **variant_settings(variant)})
                 dataset = copy.deepcopy(samples)
                 label_stage(dataset, config, scenario)
                 t0 = time.perf_counter()

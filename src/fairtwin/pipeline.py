@@ -131,7 +131,10 @@ class LabelConfig:
     ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week, and the final
     check (``final_check``) one more per week. The active rounds re-solve the training weeks to
     find what to ask; ``round_mip_gap`` and ``round_node_limit`` (0: the re-solve's own) let
-    those re-solves stop earlier than the final one.
+    those re-solves stop earlier than the final one: they only pick what to ask. Measured
+    (``benchmarks/bench_round_resolve.py``, 3 seeds; 5 notions, 10 % flipped labels and the real
+    weeks): a 5 % gap and 20 nodes train 3–5× faster than exact rounds with the same held-out
+    wins, median ΔR within 0.2 points and mean ΔJ within 0.03 overflow patients.
     """
 
     oracle: str = "rosenbrock"
@@ -142,8 +145,8 @@ class LabelConfig:
     rounds: int = 3
     n_best: int = 2
     final_check: bool = False
-    round_mip_gap: float = 0.0
-    round_node_limit: int = 0
+    round_mip_gap: float = 0.05
+    round_node_limit: int = 20
 
     def __post_init__(self) -> None:
         if self.n_pairs < 1:

@@ -134,7 +134,7 @@ class LabelConfig:
     those re-solves stop earlier than the final one: they only pick what to ask. Measured
     (``benchmarks/bench_round_resolve.py``, 3 seeds; 5 notions, 10 % flipped labels and the real
     weeks): a 5 % gap and 20 nodes train 3–5× faster than exact rounds with the same held-out
-    wins, median ΔR within 0.2 points and mean ΔJ within 0.03 overflow patients.
+    wins, median ΔR within 0.3 points and mean ΔJ within 0.03 overflow patients.
     """
 
     oracle: str = "rosenbrock"

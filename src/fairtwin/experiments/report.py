@@ -191,7 +191,8 @@ def _report_table1(t: StudyTables, out: Path) -> list[str]:
                 body.append(line)
         md.append(_table(header, body))
     # heatmap
-    fig, axes = plt.subplots(1, len(variants), figsize=(4.6 * len(variants), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(variants), figsize=(4.6 * len(variants), 3.8), squeeze=False,
+                             sharey=True)
     for ax, variant in zip(axes[0], variants, strict=True):
         grid = np.full((len(pairs), len(noise)), np.nan)
         for i, p in enumerate(pairs):
@@ -209,7 +210,8 @@ def _report_table1(t: StudyTables, out: Path) -> list[str]:
         ax.set_xticks(range(len(noise)), [f"{n:.0%}" for n in noise])
         ax.set_yticks(range(len(pairs)), [str(p) for p in pairs])
         ax.set_xlabel("flipped labels")
-        ax.set_ylabel("pairs")
+        if ax is axes[0][0]:  # the panels share their rows: one label, no overlap
+            ax.set_ylabel("pairs")
         ax.set_title(f"mean in-sample wins ({variant})")
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
     fig.savefig(out / "wins_heatmap.png", dpi=110, bbox_inches="tight")

@@ -56,11 +56,8 @@ what to fix.
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
@@ -69,6 +66,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from fairtwin.csvfile import csv_rows
 from fairtwin.exceptions import DataFormatError, TwinFolderError, UnknownNameError, ValidationError
 from fairtwin.solvers import SolverOptions, Status, get_solver
 from fairtwin.solvers.highs import read_model_file, write_model_file
@@ -159,15 +157,14 @@ def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
     if not path.exists():
         raise DataFormatError(path, None, None, "missing: write one row per context (id, label, "
                               "features...)")
-    with _csv_rows(path) as reader:
-        header = [h.strip() for h in (reader.fieldnames or [])]
+    with csv_rows(path) as rows:
+        header = rows.header
         if "id" not in header:
             raise DataFormatError(path, 1, None, "no 'id' column (the context id, e.g. a week)")
         features = [h for h in header if h not in _RESERVED]
         out: list[TwinContext] = []
         seen: set[str] = set()
-        for line, row in enumerate(reader, start=2):
-            row = {k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+        for line, row in rows:
             cid = row.get("id", "")
             if not cid:
                 raise DataFormatError(path, line, "id", "empty context id")
@@ -203,33 +200,15 @@ def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
     return out
 
 
-@contextmanager
-def _csv_rows(path: Path) -> Iterator[csv.DictReader]:
-    """A CSV file's rows; undecodable bytes, NULs and broken quoting name the file (and line)."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, None, None, f"not a UTF-8 text file (byte {exc.start})") from None
-    if "\x00" in text:
-        raise DataFormatError(path, text[: text.index("\x00")].count("\n") + 1, None,
-                              "contains a NUL byte: is it a text file?")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        yield reader
-    except csv.Error as exc:
-        raise DataFormatError(path, reader.line_num or None, None, f"not valid CSV: {exc}") from None
-
-
 def _read_outcomes(path: Path, units: dict[str, str]) -> OutcomeDefinition:
     terms = []
-    with _csv_rows(path) as reader:
-        header = [h.strip() for h in (reader.fieldnames or [])]
+    with csv_rows(path) as rows:
+        header = rows.header
         for need in ("group", "name", "variable", "coefficient"):
             if need not in header:
                 raise DataFormatError(path, 1, need, "missing column (columns: group, name, "
                                       "variable, coefficient, optional unit and context)")
-        for line, row in enumerate(reader, start=2):
-            row = {k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+        for line, row in rows:
             if not row.get("group") or not row.get("name"):
                 raise DataFormatError(path, line, "group" if not row.get("group") else "name",
                                       "empty")

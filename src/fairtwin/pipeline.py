@@ -158,7 +158,7 @@ class LabelConfig:
                                   "(0: the re-solve's own)")
 
     def round_resolve(self) -> dict[str, Any]:
-        """The re-solve settings the active rounds change (none by default)."""
+        """The re-solve settings the active rounds change (none when both are 0)."""
         out: dict[str, Any] = {}
         if self.round_mip_gap:
             out["mip_gap"] = self.round_mip_gap
@@ -574,8 +574,7 @@ def train_stage(
         learner = config.learner.make(int(rng.integers(0, 2**31 - 1))).fit(train, outcomes=maps)
         return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 
-    round_config = config.override(resolve=labels.round_resolve()) if labels.round_resolve() \
-        else config
+    round_config = config.override(resolve=labels.round_resolve())
 
     def ask_round(learner, f_scale, r: int, n_best: int) -> int:  # type: ignore[no-untyped-def]
         """Re-solve, ask, and return the weeks where the re-solve beat the nominal decision."""

@@ -600,8 +600,7 @@ class ICUTwin(Twin):
         """The loads per region before and after each decision, beds added, transfers and
         overflow (the ICU rating page)."""
 
-        def describe(u: ArrayLike) -> RegionalDecision:
-            alloc = self.allocation(u, context)
+        def describe(alloc: Allocation) -> RegionalDecision:
             return RegionalDecision(
                 load_after=[float(v) for v in alloc.load_after],
                 beds=[int(round(v)) for v in alloc.deployed],
@@ -614,11 +613,10 @@ class ICUTwin(Twin):
                 transfer_km=float(np.sum(alloc.transfers * self._distance)),
             )
 
-        D = context.demand.astype(np.float64)
-        C = context.capacity.astype(np.float64)
-        return RegionalView(list(self.regions.names), [float(v) for v in _ratio(D, C)],
-                            float(np.maximum(0.0, D - C).sum()), int(context.pool),
-                            describe(u_a), describe(u_b))
+        a, b = self.allocation(u_a, context), self.allocation(u_b, context)
+        return RegionalView(list(self.regions.names), [float(v) for v in a.load_before],
+                            float(a.overflow_before.sum()), int(context.pool), describe(a),
+                            describe(b))
 
     def plot_decisions(self, oracle: Any, context: Context,
                        decisions: Mapping[str, NDArray[np.float64]], out_dir: Any) -> Path | None:

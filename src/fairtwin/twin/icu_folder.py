@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from fairtwin.csvfile import csv_rows
 from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.twin.base import DecisionReport, FairnessOracle, RegionalView, Twin
 from fairtwin.twin.icu import Context, ICUTwin, TwinConfig
@@ -71,15 +72,11 @@ def write_files(twin: ICUTwin, out: Path, contexts: Sequence[Context],
 
 
 def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            return [(line, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)})
-                    for line, row in enumerate(csv.DictReader(fh), start=2)]
-    except FileNotFoundError:
+    if not path.exists():
         raise DataFormatError(path, None, None, "missing: export the ICU twin again with "
-                              "fairtwin export-twin") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataFormatError(path, None, None, f"not a readable CSV file: {exc}") from None
+                              "fairtwin export-twin")
+    with csv_rows(path) as rows:
+        return list(rows)
 
 
 def _number(path: Path, line: int, row: dict[str, str], column: str, kind: type = float) -> Any:

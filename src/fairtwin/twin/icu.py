@@ -96,7 +96,10 @@ class TwinConfig:
                 f"{source}: unknown twin setting(s) {unknown}; allowed: {sorted(allowed)}"
             )
         check_setting_types(cls, data, f"{source} [twin]")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except ValidationError as exc:  # name the file and the section
+            raise ValidationError(f"{source} [twin]: {exc}") from None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TwinConfig:

@@ -1,7 +1,8 @@
 """Every file reader, fuzzed: random bytes, truncations and single-byte edits of valid files.
 
 The only thing allowed to escape a reader is a fairtwin error whose message names the file.
-Bounded (a few seconds each); ``FAIRTWIN_FUZZ_EXAMPLES`` raises the number of examples.
+Bounded (a few seconds each) and seeded; ``FAIRTWIN_HYPOTHESIS=explore`` draws fresh examples and
+``FAIRTWIN_FUZZ_EXAMPLES`` raises their number.
 """
 
 from __future__ import annotations

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 from datetime import date, timedelta
 from pathlib import Path
-
-import os
 
 import numpy as np
 import pytest

@@ -20,7 +20,7 @@ from fairtwin.solvers import (
     get_solver,
     solve,
 )
-from fairtwin.solvers.base import low_rank_form
+from fairtwin.solvers.base import low_rank_form, split_shared_rows
 from fairtwin.twin import Context, ICUTwin, Layout, Problem, ProblemKind, TwinConfig, get_scenario
 from tests.conftest import tiny_regions
 
@@ -144,6 +144,70 @@ def test_low_rank_form_keeps_the_factor_small() -> None:
     assert form.factor_rows.shape == (30, p.n_vars)
     u = rng.normal(size=p.n_vars)
     np.testing.assert_allclose(form.factor_rows @ u, F.T @ u[:441])
+
+
+def _outcome_miqp(week: int = 40, integer: bool = True) -> tuple[Problem, np.ndarray]:
+    """A learned-like cost: a weighted sum of squares of the ICU twin's outcomes, whose load
+    gaps (a region's load minus the national mean) use every decision variable."""
+    sc = get_scenario()
+    ctx = sc.context(week)
+    p = sc.twin.build(ctx)
+    if not integer:
+        p = replace(p, integrality=np.zeros(p.n_vars, dtype=bool))
+    nominal = solve(p, "highs").x
+    out = sc.twin.outcomes(ctx)
+    a = np.random.default_rng(1).uniform(0.5, 2.0, size=len(out.names))
+    quad = QuadraticCost.from_factor(out.matrix.T * np.sqrt(a), out.matrix.T @ (a * out.offset),
+                                     0.5 * out.offset @ (a * out.offset))
+    lam = 1000.0 / max(1e-9, quad(nominal[: p.n_decision]))
+    return p.with_objective(quadratic=quad.scaled(lam)), nominal
+
+
+def test_factor_rows_share_their_dense_part() -> None:
+    """Load gaps minus a national mean: the solver rows become sparse + one shared dense row,
+    exactly; rows without such a part (random dense ones) are left as they are."""
+    p, _ = _outcome_miqp()
+    form = low_rank_form(p)
+    split = form.shared
+    dense = np.diff(form.factor_rows.indptr) > p.n_vars // 2
+    assert dense.sum() >= 21 and split.k >= 1
+    rebuilt = split.sparse + split.weight @ split.shared
+    err = abs(rebuilt - form.factor_rows).max()
+    assert err <= 1e-12 * abs(form.factor_rows).max()
+    assert split.sparse.nnz + split.shared.nnz + split.weight.nnz < form.factor_rows.nnz / 2
+    x = np.random.default_rng(0).normal(size=p.n_vars)
+    np.testing.assert_allclose(form.aux_values(x)[: form.rank], form.factor_rows @ x)
+    # two groups, each compared with its own weighted mean, and two rows of noise: two shared rows
+    rng = np.random.default_rng(0)
+    groups = []
+    for _ in range(2):
+        L = np.zeros((30, 600))
+        for j in range(600):
+            i, k = rng.choice(30, 2, replace=False)
+            L[i, j], L[k, j] = -rng.random(), rng.random()
+        w = rng.dirichlet(np.ones(30))
+        groups.append((L - np.outer(np.ones(30), w @ L)) * rng.uniform(0.5, 2, (30, 1)))
+    R = sp.csr_matrix(np.vstack([*groups, rng.normal(size=(2, 600))]))
+    two = split_shared_rows(R)
+    assert two.k == 2
+    assert abs(two.sparse + two.weight @ two.shared - R).max() <= 1e-12 * abs(R).max()
+    assert two.sparse.nnz + two.shared.nnz + two.weight.nnz < R.nnz / 5
+    noise = low_rank_form(p.with_objective(
+        quadratic=QuadraticCost.from_factor(rng.normal(size=(p.n_decision, 12)), np.zeros(441))))
+    assert noise.shared.k == 0 and (noise.shared.sparse != noise.factor_rows).nnz == 0
+
+
+@pytest.mark.parametrize("integer", [True, False])
+def test_solvers_agree_on_an_outcome_cost(integer: bool) -> None:
+    """HiGHS's auxiliary columns for the shared rows give the same optimum as SCIP's exact rows
+    (MIQP through highs-oa; the continuous QP through highs)."""
+    p, nominal = _outcome_miqp(integer=integer)
+    opts = SolverOptions(time_limit_s=60, mip_gap=1e-5)
+    ours = get_solver("highs-oa" if integer else "highs", opts).solve(p, warm_start=nominal)
+    ref = get_solver("scip", opts).solve(p, warm_start=nominal)
+    assert ours.status is Status.OPTIMAL and ref.status is Status.OPTIMAL
+    assert p.check(ours.x).feasible
+    assert ours.objective == pytest.approx(ref.objective, rel=2e-5, abs=1e-6)
 
 
 def _random_miqp(week: int, seed: int = 0) -> tuple[Problem, np.ndarray]:

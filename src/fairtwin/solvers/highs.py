@@ -81,27 +81,37 @@ def new_highs(options: SolverOptions) -> highspy.Highs:
 def build_highs_lp(
     problem: Problem, form: LowRankForm, integer: bool = True
 ) -> tuple[highspy.HighsLp, int]:
-    """The problem as a ``HighsLp`` with ``form.rank`` auxiliary columns ``s = Fᵀu`` appended.
+    """The problem as a ``HighsLp`` with auxiliary columns appended: ``s = Fᵀu`` (``form.rank``
+    of them), then ``z = M u`` for the dense rows the factor rows share (``form.shared.k``),
+    with ``s = P u + W z`` (see :class:`~fairtwin.solvers.base.SharedRows`).
+    ``form.aux_values(x)`` gives both blocks' values at a point.
 
     Returns the LP and the number of columns.
     """
     n, r = problem.n_vars, form.rank
     A = problem.A
     row_lower, row_upper = problem.row_lower, problem.row_upper
+    k = 0
     if r:
-        aux = sp.hstack([-form.factor_rows, sp.identity(r)], format="csr")
-        A = sp.vstack([sp.hstack([A, sp.csr_matrix((A.shape[0], r))]), aux], format="csr")
-        row_lower = np.r_[row_lower, np.zeros(r)]
-        row_upper = np.r_[row_upper, np.zeros(r)]
+        split = form.shared
+        k = split.k
+        aux = sp.vstack([
+            sp.hstack([-split.sparse, sp.identity(r), -split.weight]),
+            sp.hstack([-split.shared, sp.csr_matrix((k, r)), sp.identity(k)]),
+        ], format="csr")
+        A = sp.vstack([sp.hstack([A, sp.csr_matrix((A.shape[0], r + k))]), aux], format="csr")
+        row_lower = np.r_[row_lower, np.zeros(r + k)]
+        row_upper = np.r_[row_upper, np.zeros(r + k)]
     A = sp.csc_matrix(A)
+    a = r + k
     lp = highspy.HighsLp()
-    lp.num_col_ = n + r
+    lp.num_col_ = n + a
     lp.num_row_ = A.shape[0]
-    lp.col_cost_ = np.r_[form.c, np.zeros(r)]
+    lp.col_cost_ = np.r_[form.c, np.zeros(a)]
     lp.offset_ = float(form.offset)
     inf = highspy.kHighsInf
-    lp.col_lower_ = np.r_[np.where(np.isfinite(problem.lower), problem.lower, -inf), np.full(r, -inf)]
-    lp.col_upper_ = np.r_[np.where(np.isfinite(problem.upper), problem.upper, inf), np.full(r, inf)]
+    lp.col_lower_ = np.r_[np.where(np.isfinite(problem.lower), problem.lower, -inf), np.full(a, -inf)]
+    lp.col_upper_ = np.r_[np.where(np.isfinite(problem.upper), problem.upper, inf), np.full(a, inf)]
     lp.row_lower_ = np.where(np.isfinite(row_lower), row_lower, -inf)
     lp.row_upper_ = np.where(np.isfinite(row_upper), row_upper, inf)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -112,9 +122,9 @@ def build_highs_lp(
         kinds = [
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
             for flag in problem.integrality
-        ] + [highspy.HighsVarType.kContinuous] * r
+        ] + [highspy.HighsVarType.kContinuous] * a
         lp.integrality_ = kinds
-    return lp, n + r
+    return lp, n + a
 
 
 def highs_status(h: highspy.Highs) -> tuple[Status, str]:
@@ -155,7 +165,7 @@ class HighsSolver(Solver):
             hess = highspy.HighsHessian()
             hess.dim_ = n_cols
             hess.format_ = highspy.HessianFormat.kTriangular
-            diag = np.r_[np.zeros(problem.n_vars), np.ones(r)]
+            diag = np.r_[np.zeros(problem.n_vars), np.ones(r), np.zeros(n_cols - problem.n_vars - r)]
             hess.start_ = np.r_[0, np.cumsum(diag > 0)].astype(np.int32)
             hess.index_ = np.flatnonzero(diag).astype(np.int32)
             hess.value_ = diag[diag > 0]
@@ -164,7 +174,7 @@ class HighsSolver(Solver):
         else:
             h.passModel(lp)
         if warm_start is not None:
-            start = np.r_[warm_start, form.factor_rows @ warm_start] if r else warm_start
+            start = np.r_[warm_start, form.aux_values(warm_start)] if r else warm_start
             sol = highspy.HighsSolution()
             sol.col_value = list(start)
             sol.value_valid = True

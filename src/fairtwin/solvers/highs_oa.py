@@ -166,8 +166,8 @@ class HighsOASolver(Solver):
                     break
                 h.setOptionValue("mip_max_nodes", int(left))
             if best_x is not None:
-                s_b = form.factor_rows @ best_x[:n]
-                self._set_start(h, np.r_[best_x[:n], s_b, 0.5 * s_b**2])
+                aux = form.aux_values(best_x[:n])
+                self._set_start(h, np.r_[best_x[:n], aux, 0.5 * aux[:r] ** 2])
             h.run()
             st, text = highs_status(h)
             nodes_used += int(h.getInfo().mip_node_count)

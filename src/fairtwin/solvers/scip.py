@@ -93,24 +93,19 @@ class ScipSolver(Solver):
         )
         s_vars: list[pyscipopt.Variable] = []
         t_var = None
-        z_vars: list[pyscipopt.Variable] = []
         if form.rank:
-            split = form.shared  # s = P u + W z, z = M u (see SharedRows)
-
-            def row_sum(M, k: int, over: list[pyscipopt.Variable]):  # type: ignore[no-untyped-def]
-                lo, hi = M.indptr[k], M.indptr[k + 1]
-                return pyscipopt.quicksum(
-                    float(v) * over[j] for j, v in zip(M.indices[lo:hi], M.data[lo:hi], strict=True)
-                )
-
-            for c in range(split.k):
-                z_c = m.addVar(name=f"z{c}", vtype="C", lb=None, ub=None)
-                m.addCons(z_c == row_sum(split.shared, c, xs), name=f"shared{c}")
-                z_vars.append(z_c)
+            F = form.factor_rows
             for k in range(form.rank):
                 s_k = m.addVar(name=f"s{k}", vtype="C", lb=None, ub=None)
-                m.addCons(s_k == row_sum(split.sparse, k, xs) + row_sum(split.weight, k, z_vars),
-                          name=f"factor{k}")
+                lo, hi = F.indptr[k], F.indptr[k + 1]
+                m.addCons(
+                    s_k
+                    == pyscipopt.quicksum(
+                        float(v) * xs[j]
+                        for j, v in zip(F.indices[lo:hi], F.data[lo:hi], strict=True)
+                    ),
+                    name=f"factor{k}",
+                )
                 s_vars.append(s_k)
             t_var = m.addVar(name="t", vtype="C", lb=0.0, ub=None)
             m.addCons(0.5 * pyscipopt.quicksum(s * s for s in s_vars) <= t_var, name="epigraph")
@@ -123,10 +118,9 @@ class ScipSolver(Solver):
             for j, v in enumerate(warm_start):
                 m.setSolVal(sol, xs[j], float(v))
             if form.rank:
-                aux = form.aux_values(warm_start)
-                s_val = aux[: form.rank]
-                for var, v in zip(s_vars + z_vars, aux, strict=True):
-                    m.setSolVal(sol, var, float(v))
+                s_val = form.factor_rows @ warm_start
+                for s_k, v in zip(s_vars, s_val, strict=True):
+                    m.setSolVal(sol, s_k, float(v))
                 m.setSolVal(sol, t_var, float(0.5 * s_val @ s_val) * (1 + 1e-9) + 1e-9)
             m.addSol(sol, free=True)
         m.optimize()

@@ -4,7 +4,9 @@ Each adapter (one file per solver) subclasses :class:`Solver`, declares which
 :class:`~fairtwin.twin.problem.ProblemKind` values it supports and refuses the others with a
 message naming a solver that can. A quadratic cost reaches an adapter in factor form
 ``H = F Fᵀ`` (``F`` of shape (n, r)) and is modelled with ``r`` auxiliary variables
-``s = Fᵀu`` and the separable term ``½‖s‖²``, never as a dense ``n × n`` matrix.
+``s = Fᵀu`` and the separable term ``½‖s‖²``, never as a dense ``n × n`` matrix; the HiGHS
+adapters write rows of ``Fᵀ`` that share a dense part (outcomes compared with a mean) as sparse
+rows plus a few shared ones (:class:`SharedRows`).
 """
 
 from __future__ import annotations

@@ -164,17 +164,22 @@ def _outcome_miqp(week: int = 40, integer: bool = True) -> tuple[Problem, np.nda
 
 
 def test_factor_rows_share_their_dense_part() -> None:
-    """Load gaps minus a national mean: the solver rows become sparse + one shared dense row,
-    exactly; rows without such a part (random dense ones) are left as they are."""
+    """Load gaps minus a national mean: every load row uses every region's deployed beds (through
+    the mean); the solver rows become sparse + one shared row, exactly. Rounding left by
+    cancellation is dropped; rows without a shared part (random dense ones) stay as they are."""
     p, _ = _outcome_miqp()
     form = low_rank_form(p)
+    F = form.factor_rows
+    beds = p.decision_index[:21]
+    assert (np.diff(F[:, beds].indptr) >= 21).sum() >= 21  # the 21 load rows
+    top = abs(F).max(axis=1).toarray().ravel()
+    assert np.all(abs(F).multiply(1 / top[:, None]).tocsr().data > 1e-12)  # no rounding kept
     split = form.shared
-    dense = np.diff(form.factor_rows.indptr) > p.n_vars // 2
-    assert dense.sum() >= 21 and split.k >= 1
+    assert split.k >= 1
     rebuilt = split.sparse + split.weight @ split.shared
-    err = abs(rebuilt - form.factor_rows).max()
-    assert err <= 1e-12 * abs(form.factor_rows).max()
-    assert split.sparse.nnz + split.shared.nnz + split.weight.nnz < form.factor_rows.nnz / 2
+    assert abs(rebuilt - F).max() <= 1e-12 * abs(F).max()
+    assert (np.diff(split.sparse[:, beds].indptr) > 1).sum() == 0  # each keeps its own bed only
+    assert split.sparse.nnz + split.shared.nnz + split.weight.nnz < F.nnz
     x = np.random.default_rng(0).normal(size=p.n_vars)
     np.testing.assert_allclose(form.aux_values(x)[: form.rank], form.factor_rows @ x)
     # two groups, each compared with its own weighted mean, and two rows of noise: two shared rows

@@ -148,7 +148,7 @@ def test_low_rank_form_keeps_the_factor_small() -> None:
 
 def _outcome_miqp(week: int = 40, integer: bool = True) -> tuple[Problem, np.ndarray]:
     """A learned-like cost: a weighted sum of squares of the ICU twin's outcomes, whose load
-    gaps (a region's load minus the national mean) use every decision variable."""
+    gaps (a region's load minus the national mean) use every region's deployed beds."""
     sc = get_scenario()
     ctx = sc.context(week)
     p = sc.twin.build(ctx)

@@ -165,6 +165,10 @@ class LowRankForm:
         return np.r_[self.factor_rows @ x, self.shared.shared @ x]
 
 
+#: Factor-row entries at most this share of their row's largest are rounding, not structure.
+ROUNDING = 1e-12
+
+
 @dataclass(frozen=True, eq=False)
 class SharedRows:
     """Factor rows ``Fᵀ = P + W M``: a sparse ``P``, and ``k`` rows ``M`` shared by many rows.
@@ -175,7 +179,7 @@ class SharedRows:
     of a ``compared`` group (relative to the group's mean) make whole rows dense the same way.
     Written as ``s = P u + W z`` with ``k`` auxiliary columns ``z = M u``, such a block costs
     one row. ``k = 0`` when no row has such a part; the split is exact up to entries below
-    ``1e-12`` of their row's largest.
+    :data:`ROUNDING` of their row's largest.
     """
 
     sparse: sp.csr_matrix  # P, shape (r, n_vars)
@@ -214,7 +218,8 @@ def split_shared_rows(rows: sp.csr_matrix, max_shared: int = 4, min_rows: int = 
     if dense.size < min_rows:
         return empty
     X = H[dense].toarray()
-    scale = abs(rows[dense]).max(axis=1).toarray().ravel()
+    big = row_max(rows)
+    scale = big[dense]
     h = heavy.size
     W = np.zeros((r, max_shared))
     shared: list[NDArray[np.float64]] = []
@@ -241,11 +246,10 @@ def split_shared_rows(rows: sp.csr_matrix, max_shared: int = 4, min_rows: int = 
             continue
         m = np.median(X[members] / d[:, None], axis=0)
         rest = X[members] - d[:, None] * m[None, :]
-        rest[np.abs(rest) <= 1e-12 * scale[members, None]] = 0.0
+        rest[np.abs(rest) <= ROUNDING * scale[members, None]] = 0.0
         ok = (rest != 0).sum(axis=1) * 4 <= (X[members] != 0).sum(axis=1)
         if ok.sum() < min_rows:  # this reference shares nothing: try the next
             continue
-        X[members[ok]] = rest[ok]
         W[dense[members[ok]], len(shared)] = d[ok]
         full = np.zeros(n)
         full[heavy] = m
@@ -254,12 +258,21 @@ def split_shared_rows(rows: sp.csr_matrix, max_shared: int = 4, min_rows: int = 
     k = len(shared)
     if k == 0:
         return empty
-    P = rows.tolil()
-    for i, row in enumerate(dense):
-        if W[row, :k].any():
-            P[row, heavy] = X[i]
-    return SharedRows(sp.csr_matrix(P), sp.csr_matrix(W[:, :k]),
-                      sp.csr_matrix(np.vstack(shared)))
+    Wk, M = sp.csr_matrix(W[:, :k]), sp.csr_matrix(np.vstack(shared))
+    # a row takes one shared row at most, so (W M)_ij = d m_j: P = rows − W M exactly
+    return SharedRows(drop_rounding(sp.csr_matrix(rows - Wk @ M), big), Wk, M)
+
+
+def row_max(rows: sp.csr_matrix) -> NDArray[np.float64]:
+    """The largest absolute entry of each row."""
+    return abs(rows).max(axis=1).toarray().ravel()
+
+
+def drop_rounding(rows: sp.csr_matrix, big: NDArray[np.float64]) -> sp.csr_matrix:
+    """Drop, in place, the entries at most :data:`ROUNDING` times their row's ``big``."""
+    rows.data[np.abs(rows.data) <= ROUNDING * np.repeat(big, np.diff(rows.indptr))] = 0.0
+    rows.eliminate_zeros()
+    return rows
 
 
 def low_rank_form(problem: Problem) -> LowRankForm:
@@ -277,13 +290,10 @@ def low_rank_form(problem: Problem) -> LowRankForm:
         (F.T.reshape(-1), (np.repeat(np.arange(r), F.shape[0]), np.tile(problem.decision_index, r))),
         shape=(r, problem.n_vars),
     )
-    # entries below 1e-12 of their row's largest are rounding left by cancellation (the ICU
+    # entries below ROUNDING of their row's largest are rounding left by cancellation (the ICU
     # twin's load gaps: moving a patient leaves the capacity-weighted mean unchanged, up to
     # 1e-17 per variable): 272k of the 291k non-zeros at 80 regions, dropped
-    big = np.abs(rows).max(axis=1).toarray().ravel()
-    rows.data[np.abs(rows.data) <= 1e-12 * np.repeat(big, np.diff(rows.indptr))] = 0.0
-    rows.eliminate_zeros()
-    return LowRankForm(c, offset, rows, r)
+    return LowRankForm(c, offset, drop_rounding(rows, row_max(rows)), r)
 
 
 class Solver(ABC):

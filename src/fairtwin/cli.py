@@ -352,6 +352,8 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         raise UnknownNameError("loss", config.learner.loss, LOSSES)
     if config.resolve.solver not in SOLVERS:
         raise UnknownNameError("solver", config.resolve.solver, SOLVERS)
+    config.learner.check_available()
+    get_solver(config.resolve.solver)  # an uninstalled solver: one line now, not after sampling
     return config
 
 
@@ -693,9 +695,10 @@ def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin
     Add raters with `fairtwin raters add NAME` (prints their invite link) and export the
     answers with `fairtwin raters export` for `fairtwin train --dataset`.
     """
-    import uvicorn
-
     from fairtwin.elicit import ElicitationStudy, PreferenceStore, SelectorConfig, create_app
+    from fairtwin.extras import require
+
+    uvicorn = require("uvicorn", "serve")
 
     selector = SelectorConfig(strategy=strategy, refit_every=refit_every, exploration=exploration)
     store = PreferenceStore(db)

@@ -15,6 +15,7 @@ __all__ = [
     "DataFormatError",
     "DataUnavailableError",
     "SolverUnavailableError",
+    "MissingExtraError",
     "CapabilityError",
     "InfeasibleError",
     "UnboundedError",
@@ -70,6 +71,11 @@ class DataUnavailableError(FairtwinError, OSError):
 
 class SolverUnavailableError(FairtwinError, ImportError):
     """A solver's Python package is not installed or not licensed."""
+
+
+class MissingExtraError(FairtwinError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message names the
+    extra to install (``pip install 'fairtwin[EXTRA]'``)."""
 
 
 class CapabilityError(FairtwinError, ValueError):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import tomli_w
@@ -38,7 +38,8 @@ from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise,
 from fairtwin.evaluate.plots import plot_week as plot_context
 from fairtwin.evaluate.plots import plot_weeks
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
-from fairtwin.learn import OutcomeCostLearner, PreferenceCostLearner
+from fairtwin.extras import require
+from fairtwin.learn import OutcomeCostLearner
 from fairtwin.oracles import get_oracle, get_rater, oracle_bound
 from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context
@@ -46,7 +47,10 @@ from fairtwin.sampling import SamplerConfig, sample_decisions
 from fairtwin.tomlfile import check_setting_types, read_toml
 from fairtwin.twin import Outcomes, Scenario, TwinConfig, get_scenario
 
-Learner = PreferenceCostLearner | OutcomeCostLearner
+if TYPE_CHECKING:
+    from fairtwin.learn.estimator import PreferenceCostLearner
+
+Learner = Union["PreferenceCostLearner", OutcomeCostLearner]
 
 __all__ = [
     "ScenarioConfig",
@@ -213,10 +217,19 @@ class LearnerConfig:
         if self.model not in LEARNER_MODELS:
             raise UnknownNameError("learner model", self.model, LEARNER_MODELS)
 
+    def check_available(self) -> None:
+        """Raise :class:`~fairtwin.exceptions.MissingExtraError` now, before any work, when
+        the learner needs a package that is not installed (the paper's needs torch)."""
+        if self.model == "siamese":
+            require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
+
     def make(self, random_state: np.random.Generator | int | None) -> Learner:
         if self.model == "outcomes":
             return OutcomeCostLearner(alpha=self.alpha, linear=self.linear,
                                       random_state=random_state)
+        require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
+        from fairtwin.learn.estimator import PreferenceCostLearner
+
         params = asdict(self)
         del params["model"], params["alpha"], params["linear"]
         params["hidden"] = tuple(params["hidden"])
@@ -760,6 +773,7 @@ def run_pipeline(
     configuration's scenario; the stages then need it passed again, the CLI cannot reload it.
     """
     config.labels.n_random(config.scenario.n_train)  # check the budget before any work
+    config.learner.check_available()
     times: dict[str, float] = {}
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:

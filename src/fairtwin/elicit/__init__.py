@@ -3,12 +3,20 @@
 ``fairtwin serve`` shows raters pairs of decisions of a pipeline run's weeks; answers land in a
 :class:`PreferenceStore` (SQLite or PostgreSQL) and ``fairtwin raters export`` writes them as the
 :class:`~fairtwin.datasets.PreferenceDataset` that ``fairtwin train --dataset`` learns from.
+
+The web stack is the ``serve`` extra (``pip install 'fairtwin[serve]'``); without it, importing
+this package is one line naming that extra.
 """
 
-from fairtwin.elicit.app import create_app
-from fairtwin.elicit.selection import STRATEGIES, PairSelector, SelectorConfig
-from fairtwin.elicit.store import CHOICES, Outcome, PreferenceStore, Query, RaterRecord, StoreError
-from fairtwin.elicit.study import DecisionView, ElicitationStudy, PairView, export_answers
+from fairtwin.extras import require
+
+for _module in ("starlette", "sqlalchemy", "jinja2", "multipart"):
+    require(_module, "serve")
+
+from fairtwin.elicit.app import create_app  # noqa: E402
+from fairtwin.elicit.selection import STRATEGIES, PairSelector, SelectorConfig  # noqa: E402
+from fairtwin.elicit.store import CHOICES, Outcome, PreferenceStore, Query, RaterRecord, StoreError  # noqa: E402
+from fairtwin.elicit.study import DecisionView, ElicitationStudy, PairView, export_answers  # noqa: E402
 
 __all__ = ["create_app", "SelectorConfig", "PairSelector", "STRATEGIES", "PreferenceStore",
            "ElicitationStudy", "PairView", "DecisionView", "Query", "RaterRecord", "Outcome",

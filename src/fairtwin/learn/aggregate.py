@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,8 +28,10 @@ from numpy.typing import ArrayLike, NDArray
 from fairtwin.costs import QuadraticCost
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.exceptions import ValidationError
-from fairtwin.learn.estimator import PreferenceCostLearner
 from fairtwin.twin.scenarios import as_generator
+
+if TYPE_CHECKING:
+    from fairtwin.learn.estimator import PreferenceCostLearner
 
 __all__ = ["ReliabilityWeightedLearner", "RaterReliability", "rater_agreement", "Agreement"]
 
@@ -135,6 +137,11 @@ class ReliabilityWeightedLearner:
         self.random_state = random_state
 
     def _learner(self, rng: np.random.Generator) -> PreferenceCostLearner:
+        from fairtwin.extras import require
+
+        require("torch", "paper", "ReliabilityWeightedLearner (it fits the paper's learner per rater)")
+        from fairtwin.learn.estimator import PreferenceCostLearner
+
         params = dict(self.learner_params or {})
         params.pop("random_state", None)
         return PreferenceCostLearner(**params, random_state=int(rng.integers(2**31 - 1)))

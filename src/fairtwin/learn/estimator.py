@@ -25,20 +25,20 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.costs import QuadraticCost
-from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
+from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
-from fairtwin.learn.model import STRUCTURES, SiameseCostNet
-from fairtwin.learn.outcome import OUTCOME_MODEL_FORMAT, OutcomeCostLearner
+from fairtwin.learn.io import read_model_file
+from fairtwin.learn.model import SiameseCostNet
+from fairtwin.learn.names import LOSSES, STRUCTURES
 from fairtwin.learn.threads import torch_threads
 from fairtwin.reduce import PCA, lift
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.scenarios import as_generator
 
-__all__ = ["PreferenceCostLearner", "EpochRecord", "LOSSES", "load_learner"]
+__all__ = ["PreferenceCostLearner", "EpochRecord", "LOSSES"]
 
 log = logging.getLogger(__name__)
 
-LOSSES = ("hinge", "logistic")
 MODEL_FORMAT = "fairtwin-model"
 
 
@@ -377,7 +377,7 @@ class PreferenceCostLearner:
     def load(cls, path: str | Path, scenario: str | None = None) -> PreferenceCostLearner:
         """Read a model written by :meth:`save`; ``scenario`` checks it was trained on it."""
         path = Path(path)
-        header, arrays = _read_model_file(path)
+        header, arrays = read_model_file(path)
         if header.get("format") != MODEL_FORMAT:
             raise DataFormatError(path, None, "header", "not a fairtwin model file")
         if scenario is not None and header["scenario"] and header["scenario"] != scenario:
@@ -411,28 +411,3 @@ class PreferenceCostLearner:
         return model
 
 
-def load_learner(path: str | Path, scenario: str | None = None) -> PreferenceCostLearner | OutcomeCostLearner:
-    """Read a model file of either learner; ``scenario`` checks it was trained on it."""
-    path = Path(path)
-    header, arrays = _read_model_file(path)
-    if header.get("format") != OUTCOME_MODEL_FORMAT:
-        return PreferenceCostLearner.load(path, scenario)
-    model = OutcomeCostLearner.from_arrays(path, header, arrays)
-    if scenario is not None and model.scenario_ and model.scenario_ != scenario:
-        raise ValidationError(f"{path} was trained on scenario {model.scenario_!r}, not {scenario!r}")
-    return model
-
-
-def _read_model_file(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    """The JSON header and the arrays of a model file (no pickle)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            arrays = {k: data[k] for k in data.files if k != "header"}
-    except FileNotFoundError:
-        raise DataFormatError(path, None, None, "no such file") from None
-    except BROKEN_FILE as exc:
-        raise DataFormatError(path, None, None, f"not a fairtwin model ({exc})") from None
-    if not isinstance(header, dict):
-        raise DataFormatError(path, None, "header", "not a fairtwin model file")
-    return header, arrays

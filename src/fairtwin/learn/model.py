@@ -23,9 +23,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SiameseCostNet", "STRUCTURES"]
+from fairtwin.learn.names import STRUCTURES
 
-STRUCTURES = ("full", "diagonal", "linear")
+__all__ = ["SiameseCostNet", "STRUCTURES"]
 
 
 class SiameseCostNet(nn.Module):

@@ -18,8 +18,8 @@ from fairtwin.twin.problem import Problem, ProblemKind
 
 try:
     import pyscipopt
-except ImportError as exc:  # pragma: no cover - pyscipopt is a core dependency
-    raise ImportError("the SCIP adapter needs pyscipopt: pip install pyscipopt") from exc
+except ImportError as exc:
+    raise ImportError("the SCIP adapter needs pyscipopt: pip install 'fairtwin[scip]'") from exc
 
 __all__ = ["ScipSolver"]
 

@@ -15,8 +15,8 @@ from fairtwin.exceptions import MissingExtraError
 from fairtwin.extras import require
 
 #: what a lean install (``pip install fairtwin``, no extras) does not have
-OPTIONAL = ("torch", "starlette", "uvicorn", "sqlalchemy", "jinja2", "multipart", "pyscipopt",
-            "linopy", "distributed", "psycopg")
+OPTIONAL = ("torch", "starlette", "uvicorn", "sqlalchemy", "jinja2", "multipart", "python_multipart",
+            "pyscipopt", "linopy", "distributed", "psycopg")
 
 BLOCKER = textwrap.dedent(f"""
     import importlib.abc, sys

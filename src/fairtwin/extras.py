@@ -30,7 +30,7 @@ __all__ = ["EXTRAS", "require"]
 #: extra → (what it enables, the modules it provides)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "paper": ("the paper's Siamese learner", ("torch",)),
-    "serve": ("the rating app", ("starlette", "uvicorn", "sqlalchemy", "jinja2", "multipart")),
+    "serve": ("the rating app", ("starlette", "uvicorn", "sqlalchemy", "jinja2", "python_multipart")),
     "scip": ("the SCIP solver", ("pyscipopt",)),
     "postgres": ("a PostgreSQL answer store", ("psycopg",)),
     "linopy": ("twins built from linopy models", ("linopy",)),

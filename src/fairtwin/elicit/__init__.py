@@ -10,7 +10,7 @@ this package is one line naming that extra.
 
 from fairtwin.extras import require
 
-for _module in ("starlette", "sqlalchemy", "jinja2", "multipart"):
+for _module in ("starlette", "sqlalchemy", "jinja2", "python_multipart"):
     require(_module, "serve")
 
 from fairtwin.elicit.app import create_app  # noqa: E402

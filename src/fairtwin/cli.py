@@ -377,7 +377,13 @@ def _print_summary(metrics: dict[str, Any]) -> None:
     names = {"overloaded": "overloaded weeks", "normal": "normal weeks",
              "near-zero": "near-zero-demand weeks"}
     cats = list(dict.fromkeys(c for s in summary.values() for c in s["wins_by_category"]))
-    rows: list[tuple[str, Any]] = [("wins (R_sur < R_nom)", lambda s: f"{s['wins']}/{s['n_weeks']}")]
+    rows: list[tuple[str, Any]] = [
+        ("wins (R_sur < R_nom)", lambda s: f"{s['wins']}/{s['n_weeks']}"),
+        ("less fair (R_sur > R_nom)", lambda s: f"{s.get('losses', 0)}/{s['n_weeks']}"),
+    ]
+    if any(s.get("deployed") for s in summary.values()):
+        rows.append(("deployed: re-solve/sel./nom.", lambda s: "/".join(
+            str(s.get("deployed", {}).get(c, 0)) for c in ("re-solve", "select", "nominal"))))
     if cats != ["all"]:
         rows += [(f"  {names.get(c, c) if icu else c}",
                   lambda s, c=c: s["wins_by_category"].get(c, "0/0")) for c in cats]
@@ -395,6 +401,10 @@ def _print_summary(metrics: dict[str, Any]) -> None:
     ]
     for label, fmt in rows:
         click.echo(f"{label:<26}" + "".join(f"{fmt(s):>16}" for s in summary.values()))
+    evidence = metrics.get("evidence")
+    if evidence:
+        click.echo("")
+        click.echo(evidence["message"])
 
 
 @cli.command("sample")
@@ -467,6 +477,7 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     from fairtwin.datasets import PreferenceDataset
     from fairtwin.learn import load_learner
     from fairtwin.pipeline import (
+        deploy_stage,
         load_scenario,
         outcome_maps,
         preference_scale,
@@ -482,9 +493,15 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     train = dataset.subset_contexts(train_rows(dataset))
     f_scale = preference_scale(learner, train, outcome_maps(scenario, train))
     U, times, statuses = resolve_stage(learner, f_scale, dataset, config, scenario, progress=_tty())
+    deployment = deploy_stage(learner, dataset, U, config, scenario)
     config.save(out_dir / "config.toml")
-    save_decisions(out_dir / "decisions.npz", dataset, U, times, statuses, f_scale)
-    click.echo(f"{U.shape[0]} re-solved decisions -> {out_dir / 'decisions.npz'}")
+    save_decisions(out_dir / "decisions.npz", dataset, deployment.decisions, times, statuses,
+                   f_scale, deployment)
+    evidence = getattr(learner, "evidence_", None)
+    if evidence is not None:
+        click.echo(evidence.message)
+    counts = ", ".join(f"{n} {c}" for c, n in deployment.counts().items())
+    click.echo(f"{U.shape[0]} re-solved weeks, deployed: {counts} -> {out_dir / 'decisions.npz'}")
 
 
 @cli.command("evaluate")
@@ -496,7 +513,13 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
     """Compare the re-solved decisions with the nominal ones and the oracle bound."""
     from fairtwin.datasets import PreferenceDataset
     from fairtwin.learn import load_learner
-    from fairtwin.pipeline import evaluate_stage, load_decisions, load_scenario, outcome_maps
+    from fairtwin.pipeline import (
+        evaluate_stage,
+        load_decisions,
+        load_deployment,
+        load_scenario,
+        outcome_maps,
+    )
 
     config = _experiment_config(out_dir, config_path, kw)
     scenario = load_scenario(config)
@@ -510,7 +533,8 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
         learner = load_learner(out_dir / "model.npz", scenario.name)
         costs = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = evaluate_stage(dataset, U, times, statuses, config, scenario, out_dir, plot_week,
-                             progress=_tty(), candidate_costs=costs)
+                             progress=_tty(), candidate_costs=costs,
+                             deployment=load_deployment(out_dir / "decisions.npz"))
     _print_summary(metrics)
     click.echo(f"\nmetrics and plots -> {out_dir}")
 

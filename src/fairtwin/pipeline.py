@@ -34,15 +34,17 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
+from fairtwin.deploy import Deployment, choose, support_of
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
 from fairtwin.evaluate.plots import plot_week as plot_context
 from fairtwin.evaluate.plots import plot_weeks
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.extras import require
 from fairtwin.learn import OutcomeCostLearner
+from fairtwin.learn.evidence import Evidence, assess_evidence
 from fairtwin.oracles import get_oracle, get_rater, oracle_bound
 from fairtwin.provenance import environment
-from fairtwin.resolve import ResolveConfig, resolve_context
+from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
 from fairtwin.sampling import SamplerConfig, sample_decisions
 from fairtwin.tomlfile import check_setting_types, read_toml
 from fairtwin.twin import Outcomes, Scenario, TwinConfig, get_scenario
@@ -541,6 +543,57 @@ def resolve_stage(
     return U, np.array([o[1] for o in out]), [o[2] for o in out]
 
 
+def deploy_stage(
+    learner: Learner,
+    dataset: PreferenceDataset,
+    proposed: NDArray[np.float64],
+    config: ExperimentConfig,
+    scenario: Scenario,
+    rows: NDArray[np.int64] | None = None,
+) -> Deployment:
+    """Decide, per context, what to deploy: the re-solve's proposal, the context's best own
+    candidate, or the nominal decision (:mod:`fairtwin.deploy`).
+
+    With ``resolve.deploy = "always"``, or a learner without a posterior (the paper's), every
+    proposal is deployed; the probabilities are then ``nan``.
+    """
+    rows = np.arange(dataset.n_contexts) if rows is None else np.asarray(rows)
+    n = len(rows)
+    nan = np.full(n, np.nan)
+    evidence: Evidence | None = getattr(learner, "evidence_", None)
+    if config.resolve.deploy == "always" or evidence is None or not hasattr(learner, "posterior_draws"):
+        return Deployment(proposed.copy(), proposed.copy(), ["re-solve"] * n, nan, nan.copy(),
+                          nan.copy())
+    twin = scenario.twin
+    nom = nominal_indices(dataset)
+    maps = outcome_maps(scenario, dataset)
+    draws = learner.posterior_draws(1000, random_state=_stage_seed(config, "deploy"))
+    tau = evidence.support_temperature
+    decisions = proposed.copy()
+    choice: list[str] = []
+    prob, low, high = nan.copy(), nan.copy(), nan.copy()
+    for k, row in enumerate(rows):
+        row = int(row)
+        context = scenario.contexts[int(dataset.context_ids[row])]
+        candidates = dataset.decisions[dataset.decisions_of(row)]
+        u_nom = dataset.decisions[nom[row]]
+        cost = learner.context_cost(dataset, row, maps)
+        picked = select_candidate(twin, context, cost, candidates, twin.guarded(u_nom, context))
+        ladder = [proposed[k], picked.decision]
+        gaps = learner.preference_gaps(maps[row], ladder, np.vstack([u_nom, u_nom]), candidates,
+                                       draws)
+        supports = [support_of(gaps[:, j], tau) for j in range(len(ladder))]
+        prob[k], low[k], high[k] = supports[0].better, supports[0].low, supports[0].high
+        j = choose(supports, config.resolve.min_probability)
+        if j < 0 or np.array_equal(ladder[j], u_nom):
+            decisions[k] = u_nom
+            choice.append("nominal")
+        else:
+            decisions[k] = ladder[j]
+            choice.append(("re-solve", "select")[j])
+    return Deployment(decisions, proposed.copy(), choice, prob, low, high)
+
+
 @dataclass(frozen=True)
 class RoundRecord:
     """One active round.
@@ -631,6 +684,11 @@ def train_stage(
         history = [replace(h, selected=(h.round - 1 == index)) for h in history]
         log.info("kept the model of round %d (re-solve fairer than nominal in %d of %d weeks)",
                  index, best[0], len(rows))
+    if isinstance(learner, OutcomeCostLearner):
+        train = dataset.subset_contexts(rows)
+        learner.evidence_ = assess_evidence(
+            lambda: config.learner.make(0), train, outcome_maps(scenario, train),
+            nominal_indices(train), random_state=_stage_seed(config, "evidence"))
     return learner, f_scale, history
 
 
@@ -693,12 +751,16 @@ def evaluate_stage(
     plot_week: int | None = None,
     progress: bool = False,
     candidate_costs: NDArray[np.float64] | None = None,
+    deployment: Deployment | None = None,
 ) -> dict[str, Any]:
     """Metrics of every week (training and held out), the oracle bound, plots.
 
     ``candidate_costs`` (the learned cost of every decision of ``dataset``) adds the learned
     cost's pairwise accuracy on each week's candidates, judged by the simulated rater's latent
     cost: on held-out weeks this measures how the ranking carries to weeks nobody rated.
+    ``deployment`` (what :func:`deploy_stage` chose; ``decisions`` are then its deployed
+    decisions) adds each week's choice, the proposal's predicted probability and whether the
+    simulated rater's latent cost prefers the proposal (the reliability table).
     """
     oracle = _oracle(config, scenario)
     nom = nominal_indices(dataset)
@@ -722,6 +784,17 @@ def evaluate_stage(
             float(times[row]), statuses[row], dataset.decisions[idx],
             None if candidate_costs is None else candidate_costs[idx],
         ))
+        if deployment is not None:
+            w = weeks[-1]
+            fairer = float("nan")
+            if np.isfinite(deployment.probability[row]):
+                r = oracle.cost(np.stack([dataset.decisions[nom[row]], deployment.proposed[row]]),
+                                context)
+                fairer = float(r[1] < r[0] * (1 - 1e-9))
+            weeks[-1] = replace(w, deployed=deployment.choice[row],
+                                p_preferred=float(deployment.probability[row]),
+                                p_low=float(deployment.low[row]),
+                                p_high=float(deployment.high[row]), proposal_fairer=fairer)
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
     twin = scenario.twin
@@ -797,12 +870,16 @@ def run_pipeline(
     learner, f_scale, rounds = timed("train", lambda: train_stage(dataset, config, scenario, progress))
     dataset.save(out / "dataset.npz")
     learner.save(out / "model.npz")
-    U, t, st = timed("resolve", lambda: resolve_stage(learner, f_scale, dataset, config, scenario,
-                                                      progress=progress))
-    save_decisions(out / "decisions.npz", dataset, U, t, st, f_scale)
+    proposed, t, st = timed("resolve", lambda: resolve_stage(learner, f_scale, dataset, config,
+                                                             scenario, progress=progress))
+    deployment = timed("deploy", lambda: deploy_stage(learner, dataset, proposed, config, scenario))
+    save_decisions(out / "decisions.npz", dataset, deployment.decisions, t, st, f_scale, deployment)
     f = learner.costs_of(dataset, outcome_maps(scenario, dataset))
-    metrics = timed("evaluate", lambda: evaluate_stage(dataset, U, t, st, config, scenario, out,
-                                                       progress=progress, candidate_costs=f))
+    metrics = timed("evaluate", lambda: evaluate_stage(
+        dataset, deployment.decisions, t, st, config, scenario, out, progress=progress,
+        candidate_costs=f, deployment=deployment))
+    evidence = getattr(learner, "evidence_", None)
+    metrics["evidence"] = evidence.to_dict() if evidence is not None else None
     metrics["stage_times_s"] = times
     metrics["active_rounds"] = [asdict(r) for r in rounds]
     metrics["n_comparisons"] = dataset.n_comparisons
@@ -814,12 +891,35 @@ def run_pipeline(
 
 
 def save_decisions(path: Path, dataset: PreferenceDataset, U: NDArray[np.float64],
-                   times: NDArray[np.float64], statuses: list[str], f_scale: float) -> None:
+                   times: NDArray[np.float64], statuses: list[str], f_scale: float,
+                   deployment: Deployment | None = None) -> None:
+    """Write the deployed decisions (and, with ``deployment``, the proposals and their
+    support) atomically."""
+    extra: dict[str, Any] = {}
+    if deployment is not None:
+        extra = {"proposed": deployment.proposed, "choice": np.array(deployment.choice),
+                 "probability": deployment.probability, "low": deployment.low,
+                 "high": deployment.high}
+
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
             np.savez(fh, context_ids=dataset.context_ids, decisions=U, solve_time_s=times,
-                     status=np.array(statuses), f_scale=np.array(f_scale))
+                     status=np.array(statuses), f_scale=np.array(f_scale), **extra)
     atomic_write(path, write, suffix=".npz")
+
+
+def load_deployment(path: Path) -> Deployment | None:
+    """The deployment record of a decisions file (``None`` for files written without one)."""
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            if "choice" not in d.files:
+                return None
+            return Deployment(d["decisions"], d["proposed"], [str(c) for c in d["choice"]],
+                              d["probability"], d["low"], d["high"])
+    except FileNotFoundError:
+        raise DataFormatError(path, None, None, "no such file; run `fairtwin resolve` first") from None
+    except (*BROKEN_FILE, KeyError) as exc:
+        raise DataFormatError(path, None, None, f"not a fairtwin decisions file ({exc})") from None
 
 
 def load_decisions(path: Path) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],

@@ -45,11 +45,13 @@ from fairtwin.exceptions import SolveLimitError, UnknownNameError, ValidationErr
 from fairtwin.solvers import SolveResult, SolverOptions, Status, get_solver
 from fairtwin.twin.base import Twin
 
-__all__ = ["ResolveConfig", "Resolved", "MODES", "resolve_context", "select_candidate"]
+__all__ = ["ResolveConfig", "Resolved", "MODES", "DEPLOY_RULES", "resolve_context", "select_candidate"]
 
 log = logging.getLogger(__name__)
 
 MODES = ("blend", "guard", "replace", "select", "budget")
+#: deployment rules (:mod:`fairtwin.deploy`)
+DEPLOY_RULES = ("supported", "always")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,14 @@ class ResolveConfig:
         by default: the solve starts from the nominal decision, and with ``highs-oa`` the
         re-solves took a third of the time for objectives within the gap
         (``benchmarks/bench_solvers.py --run DIR``).
+    deploy : {"supported", "always"}
+        ``supported``: a proposal replaces the nominal decision only when the posterior and
+        the out-of-week calibration give the raters' preference for it a probability of at
+        least ``min_probability``; else the context's best own candidate if that is supported,
+        else the nominal decision (:mod:`fairtwin.deploy`; learners without a posterior deploy
+        always). ``always``: deploy the re-solve (the paper's method).
+    min_probability : float
+        The probability ``supported`` requires.
     """
 
     mode: str = "blend"
@@ -96,10 +106,16 @@ class ResolveConfig:
     mip_gap: float = 1e-3
     node_limit: int = 1000
     heuristics: bool = False
+    deploy: str = "supported"
+    min_probability: float = 0.9
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise UnknownNameError("re-solve mode", self.mode, MODES)
+        if self.deploy not in DEPLOY_RULES:
+            raise UnknownNameError("deployment rule", self.deploy, DEPLOY_RULES)
+        if not 0.5 <= self.min_probability < 1:
+            raise ValidationError(f"min_probability must lie in [0.5, 1), got {self.min_probability}")
         if not self.blend_lambda >= 0:
             raise ValidationError(f"blend_lambda must be non-negative, got {self.blend_lambda}")
         if not self.time_limit_s > 0:

@@ -12,7 +12,7 @@ gain that was captured.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,12 @@ class WeekMetrics:
     solve_time_s: float
     solve_status: str
     pair_accuracy: float = float("nan")
+    loss: bool = False
+    deployed: str = ""
+    p_preferred: float = float("nan")
+    p_low: float = float("nan")
+    p_high: float = float("nan")
+    proposal_fairer: float = float("nan")
 
 
 def candidate_pair_accuracy(learned: NDArray[np.float64], latent: NDArray[np.float64]) -> float:
@@ -104,6 +110,7 @@ def week_metrics(
         J_nom=J_nom,
         J_sur=J_sur,
         win=bool(R_sur < R_nom * (1 - 1e-9)),
+        loss=bool(R_sur > R_nom * (1 + 1e-9)),
         dR=dR,
         dR_orc=dR_orc,
         dR_ratio=dR / dR_orc if dR_orc > 0 else 0.0,
@@ -142,6 +149,9 @@ class Summary:
     median_solve_time_s: float
     max_solve_time_s: float
     pair_accuracy: float = float("nan")
+    losses: int = 0
+    deployed: dict[str, int] = field(default_factory=dict)
+    reliability: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -176,7 +186,31 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
         median_solve_time_s=float(np.nanmedian([w.solve_time_s for w in ws])),
         max_solve_time_s=float(np.nanmax([w.solve_time_s for w in ws])),
         pair_accuracy=_nanmean([w.pair_accuracy for w in ws]),
+        losses=int(sum(w.loss for w in ws)),
+        deployed={c: sum(w.deployed == c for w in ws)
+                  for c in dict.fromkeys(w.deployed for w in ws) if c},
+        reliability=reliability_table(ws),
     )
+
+
+#: edges of the reliability table's bins of the predicted probability
+RELIABILITY_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def reliability_table(weeks: list[WeekMetrics]) -> list[dict[str, float]]:
+    """Calibration of the deployment rule's probability: per bin of the re-solve proposal's
+    predicted probability that raters prefer it to the nominal decision, the number of weeks,
+    their mean prediction and the share where the simulated rater's latent cost prefers it."""
+    rows = []
+    p = np.array([w.p_preferred for w in weeks])
+    y = np.array([w.proposal_fairer for w in weeks])
+    ok = np.isfinite(p) & np.isfinite(y)
+    for lo, hi in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:], strict=True):
+        sel = ok & (p >= lo) & ((p < hi) | (hi == 1.0))
+        if sel.any():
+            rows.append({"low": lo, "high": hi, "weeks": int(sel.sum()),
+                         "predicted": float(p[sel].mean()), "observed": float(y[sel].mean())})
+    return rows
 
 
 def _nanmean(values: list[float]) -> float:

@@ -44,6 +44,7 @@ from scipy.optimize import minimize
 from fairtwin.costs import QuadraticCost
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, ValidationError
+from fairtwin.learn.evidence import Evidence
 from fairtwin.twin.outcomes import Outcomes
 
 __all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT"]
@@ -219,11 +220,59 @@ class OutcomeCostLearner:
         self.quadratic_ = theta[:G].copy()
         self.linear_ = theta[G:].copy()
         self.n_parameters_ = 2 * G if self.linear else G
+        self.covariance_ = _laplace_covariance(dF, theta, weights, alpha, self.n_parameters_)
+        self.n_comparisons_ = m
         f = Fn @ theta
         self.train_accuracy_ = float(np.mean(f[comps[:, 1]] < f[comps[:, 2]]))
         log.info("outcome cost fitted on %d comparisons: training accuracy %.3f; a = %s, b = %s",
                  m, self.train_accuracy_, np.round(self.quadratic_, 3), np.round(self.linear_, 3))
         return self
+
+    # ------------------------------------------------------------------ posterior
+    @property
+    def theta_(self) -> NDArray[np.float64]:
+        """All weights ``(a, b)``, shape (2G,)."""
+        self._check_fitted()
+        return np.r_[self.quadratic_, self.linear_]
+
+    def posterior_draws(self, n_draws: int = 1000,
+                        random_state: int | np.random.Generator | None = 0) -> NDArray[np.float64]:
+        """Draws of the weights from the Laplace approximation of their posterior, shape
+        (n_draws, 2G): ``N(θ̂, H⁻¹)`` with ``H`` the Hessian of the penalised negative
+        log-likelihood (a Gaussian prior of precision ``2 α m``), cut to ``a ≥ 0``.
+
+        Weights the answers barely constrain (a direction no compared pair varies) keep a
+        wide spread: the prior's. The same seed gives the same draws.
+        """
+        self._check_fitted()
+        rng = np.random.default_rng(random_state)
+        cov = getattr(self, "covariance_", None)
+        theta = self.theta_
+        if cov is None:
+            return np.repeat(theta[None, :], n_draws, axis=0)
+        vals, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        draws = theta + rng.standard_normal((n_draws, theta.size)) @ root.T
+        G = len(self.groups_)
+        draws[:, :G] = np.maximum(draws[:, :G], 0.0)
+        return draws
+
+    def preference_gaps(self, outcomes: Outcomes, UA: ArrayLike, UB: ArrayLike,
+                        candidates: ArrayLike, draws: NDArray[np.float64] | None = None
+                        ) -> NDArray[np.float64]:
+        """``f(B) − f(A)`` of decision pairs (positive: A is fairer), under the fitted weights
+        (shape (k,)) or under each row of ``draws`` (shape (n_draws, k)). ``candidates`` are the
+        context's own candidates (they set its scale ``s_x``, as in :meth:`cost`)."""
+        self._check_fitted()
+        outcomes = outcomes.relative()
+        FA = self._features_of(outcomes, np.atleast_2d(np.asarray(UA, dtype=np.float64)))
+        FB = self._features_of(outcomes, np.atleast_2d(np.asarray(UB, dtype=np.float64)))
+        s = self._week_scale(self._features_of(outcomes, np.atleast_2d(
+            np.asarray(candidates, dtype=np.float64))))
+        D = (FB - FA) / s
+        if draws is None:
+            return np.einsum("kj,j->k", D, self.theta_)
+        return np.einsum("kj,sj->sk", D, draws)
 
     # ------------------------------------------------------------------ use
     def cost(self, outcomes: Outcomes, candidates: ArrayLike) -> QuadraticCost:
@@ -288,11 +337,15 @@ class OutcomeCostLearner:
             "scale_k": self._scale_k, "scale_floor": self.scale_floor_,
             "train_accuracy": self.train_accuracy_,
         }
+        evidence = getattr(self, "evidence_", None)
+        if evidence is not None:
+            header["evidence"] = evidence.to_dict()
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
                 np.savez(fh, header=np.array(json.dumps(header)), quadratic=self.quadratic_,
-                         linear=self.linear_, group_scale=self.group_scale_)
+                         linear=self.linear_, group_scale=self.group_scale_,
+                         covariance=getattr(self, "covariance_", np.zeros((0, 0))))
 
         atomic_write(path, write, suffix=".npz")
         return Path(path)
@@ -312,6 +365,10 @@ class OutcomeCostLearner:
             model.quadratic_ = np.asarray(arrays["quadratic"], dtype=np.float64)
             model.linear_ = np.asarray(arrays["linear"], dtype=np.float64)
             model.group_scale_ = np.asarray(arrays["group_scale"], dtype=np.float64)
+            if arrays.get("covariance") is not None and arrays["covariance"].size:
+                model.covariance_ = np.asarray(arrays["covariance"], dtype=np.float64)
+            if header.get("evidence") is not None:
+                model.evidence_ = Evidence.from_dict(header["evidence"])
         except (KeyError, TypeError, ValueError) as exc:
             raise DataFormatError(path, None, None, f"not a fairtwin outcome model ({exc})") from None
         G = len(model.groups_)
@@ -319,6 +376,22 @@ class OutcomeCostLearner:
             raise DataFormatError(path, None, "quadratic", f"expected {G} weights per array")
         model.n_parameters_ = 2 * G if model.linear else G
         return model
+
+
+def _laplace_covariance(dF: NDArray[np.float64], theta: NDArray[np.float64],
+                        weights: NDArray[np.float64], alpha: float, n_free: int) -> NDArray[np.float64]:
+    """Inverse Hessian of the penalised Bradley–Terry negative log-likelihood (summed over the
+    comparisons, each with its weight) at ``theta``, on the first ``n_free`` parameters (the
+    others are fixed at 0: zero rows and columns)."""
+    m = weights.shape[0]
+    scale = m / weights.sum()  # weights as counts: the mean weight is one answer
+    t = np.einsum("ij,j->i", dF, theta)
+    curv = scale * weights * _sigmoid(t) * _sigmoid(-t)
+    X = dF[:, :n_free]
+    H = np.einsum("ij,i,ik->jk", X, curv, X) + 2.0 * alpha * m * np.eye(n_free)
+    cov = np.zeros((theta.size, theta.size))
+    cov[:n_free, :n_free] = np.linalg.inv(H)
+    return cov
 
 
 def _spread(values: NDArray[np.float64]) -> float:

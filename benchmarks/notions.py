@@ -1,0 +1,81 @@
+"""Four notions of fairness of the ICU twin that the twin's outcome groups do not contain.
+
+They exist to test the learner and its deployment rule on notions nobody designed it for; the
+product does not ship them. Name them as ``notions:PerResident`` etc. with ``benchmarks/`` on
+``PYTHONPATH`` (``bench_deploy.py`` does so).
+
+- :class:`PerResident` uses twin data the outcome groups leave out: the spread of the ICU
+  patients present *per resident* (the regions' populations), not per bed.
+- :class:`Favoured` favours some members: the squared load gaps of every third region (by the
+  twin's order) count four times.
+- :class:`WorstOff` is non-smooth: the largest load ratio (only the worst-off region counts),
+  plus a step for every region left with more patients than beds.
+- :class:`Unexplainable` is no function of the outcomes: each week a fixed random linear
+  preference over the raw decision entries, drawn from the week's index. Nothing learned in one
+  week carries to another; a learner must see that it fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fairtwin.twin.icu_notions import LoadOracle, _national, _ratios
+
+__all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "NOTIONS"]
+
+
+class PerResident(LoadOracle):
+    """``½ Σ_i (q_i / q̄ − 1)²`` with ``q_i`` the ICU patients present per resident after the
+    decision and ``q̄`` the national value."""
+
+    name = "per-resident"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        pop = self.twin.regions.population.astype(np.float64)
+        q = load / pop
+        qbar = load.sum(axis=1, keepdims=True) / pop.sum()
+        return 0.5 * np.sum((q / np.maximum(qbar, 1e-12) - 1.0) ** 2, axis=1)
+
+
+class Favoured(LoadOracle):
+    """``½ Σ_i w_i (ρ_i − ρ̄)²`` with ``w_i = 4`` for every third region, 1 otherwise."""
+
+    name = "favoured"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        R = load.shape[1]
+        w = np.where(np.arange(R) % 3 == 0, 4.0, 1.0)
+        rho = _ratios(load, beds)
+        return 0.5 * np.sum(w * (rho - _national(load, beds)[:, None]) ** 2, axis=1)
+
+
+class WorstOff(LoadOracle):
+    """``max_i ρ_i + 0.1 · #{i : ρ_i > 1}``: only the worst-off region, and a step per region
+    over capacity."""
+
+    name = "worst-off"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        rho = _ratios(load, beds)
+        return rho.max(axis=1) + 0.1 * np.sum(rho > 1.0, axis=1)
+
+
+class Unexplainable(LoadOracle):
+    """``g_wᵀ u`` with ``g_w`` standard normal, drawn from the week's index."""
+
+    name = "unexplainable"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        return np.zeros(load.shape[0])
+
+    def linear_cost(self, context: object) -> NDArray[np.float64]:
+        rng = np.random.default_rng([20261206, int(getattr(context, "index", 0))])
+        return rng.standard_normal(self.twin.n_decision)
+
+
+NOTIONS = {c.name: f"notions:{c.__name__}" for c in (PerResident, Favoured, WorstOff, Unexplainable)}

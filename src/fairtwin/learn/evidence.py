@@ -1,0 +1,247 @@
+"""What the answers support: out-of-week calibration and a lack-of-fit signal.
+
+A learned cost can rank the compared pairs of its own weeks well and still be wrong about the
+decisions a re-solve proposes: the answers may depend on something the outcomes do not hold
+(a notion that uses other twin data), or be too few and noisy to pin a weight down. Before the
+re-solve deploys anything, :func:`assess_evidence` measures, on the training answers only:
+
+1. **Out-of-week agreement.** The contexts (weeks) are split into ``n_folds`` folds; each fold's
+   comparisons are predicted by a model fitted on the other weeks. From these held-out logits
+   ``t``: pairwise accuracy, log-loss against a coin's ``log 2``, and the calibration
+   temperature ``τ = argmax_τ Σ log σ(τ t y)``: the factor by which the model's confidence must
+   be scaled to match how often unseen weeks' answers agree with it (``τ < 1``: over-confident).
+2. **What the answers allow.** A flexible model that knows nothing of the twin (one free score
+   per decision, fitted within each week, ridge-penalised) predicts held-out *pairs* (split by
+   pair, every week kept) from the others by transitivity; the outcome model is fitted and
+   scored on the same splits. When the flexible model agrees with held-out answers clearly more
+   often than the outcome model (by ``margin`` and by two standard errors of the paired
+   difference), the answers are consistent but not explained by the outcomes: **lack of fit**.
+3. **On-policy answers.** Comparisons of a re-solved decision with the nominal one (the active
+   rounds' questions) are the kind of comparison a deployment makes; their out-of-week
+   predicted probability is set beside the share the rater actually preferred.
+
+The calibration temperature scales the posterior's preference probability at deployment
+(:mod:`fairtwin.resolve`); lack of fit sets it to zero (no deployment is supported).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import minimize, minimize_scalar
+
+from fairtwin.datasets import PreferenceDataset
+from fairtwin.twin.outcomes import Outcomes
+
+__all__ = ["Evidence", "assess_evidence", "fit_temperature"]
+
+log = logging.getLogger(__name__)
+
+LOG2 = float(np.log(2.0))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the training answers say about the learned cost (see the module docstring).
+
+    Attributes
+    ----------
+    n_comparisons : int
+    cv_accuracy : float
+        Out-of-week pairwise accuracy (folds of whole weeks).
+    cv_log_loss : float
+        Out-of-week log-loss per comparison, in nats (a coin: ``log 2`` = 0.693).
+    explained : float
+        ``1 − cv_log_loss / log 2``: the share of a coin's uncertainty the model removes on
+        unseen weeks (≤ 0: nothing).
+    temperature : float
+        Calibration factor ``τ`` of the model's logits on unseen weeks.
+    pair_accuracy : float
+        The outcome model's accuracy on held-out pairs (folds of pairs).
+    flexible_accuracy : float
+        A free-score-per-decision model's accuracy on the same held-out pairs.
+    gap_se : float
+        Standard error of the paired accuracy difference (flexible − outcome).
+    on_policy_n : int
+        Re-solved-vs-nominal comparisons among the answers.
+    on_policy_observed : float
+        Share of them where the re-solved decision was preferred (nan without any).
+    on_policy_predicted : float
+        Mean out-of-week predicted probability of the same (nan without any).
+    lack_of_fit : bool
+    support_temperature : float
+        ``τ`` used at deployment: the calibration temperature, 0 with lack of fit.
+    message : str
+        One line for the run's printout.
+    """
+
+    n_comparisons: int
+    cv_accuracy: float
+    cv_log_loss: float
+    explained: float
+    temperature: float
+    pair_accuracy: float
+    flexible_accuracy: float
+    gap_se: float
+    on_policy_n: int
+    on_policy_observed: float
+    on_policy_predicted: float
+    lack_of_fit: bool
+    support_temperature: float
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evidence:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def fit_temperature(logits: NDArray[np.float64]) -> float:
+    """``τ ≥ 0`` maximising ``Σ log σ(τ t)`` for logits ``t`` oriented so that positive agrees
+    with the answer (0 when the model is at or below chance)."""
+    t = np.asarray(logits, dtype=np.float64)
+    if t.size == 0 or not np.any(t):
+        return 0.0
+    res = minimize_scalar(lambda tau: float(np.mean(np.logaddexp(0.0, -tau * t))),
+                          bounds=(0.0, 20.0), method="bounded", options={"xatol": 1e-4})
+    return float(res.x) if res.fun < LOG2 - 1e-9 else 0.0
+
+
+def _folds(n: int, k: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    k = max(2, min(k, n))
+    return rng.permutation(np.arange(n) % k)
+
+
+def _held_out_logits(make: Callable[[], Any], dataset: PreferenceDataset,
+                     outcomes: Sequence[Outcomes], n_folds: int,
+                     rng: np.random.Generator) -> NDArray[np.float64]:
+    """Logit of the recorded winner (``f(loser) − f(winner)``) of every comparison, each from a
+    model fitted on the other folds of weeks."""
+    rows = np.unique(dataset.comparisons[:, 0])
+    fold_of_row = np.full(dataset.n_contexts, -1)
+    fold_of_row[rows] = _folds(rows.size, n_folds, rng)
+    comps = dataset.comparisons
+    logits = np.zeros(comps.shape[0])
+    for k in np.unique(fold_of_row[rows]):
+        train = np.flatnonzero((fold_of_row != k) & (fold_of_row >= 0))
+        test = np.flatnonzero(fold_of_row == k)
+        sub = dataset.subset_contexts(train)
+        if sub.n_comparisons == 0:
+            continue
+        model = make().fit(sub, outcomes=[outcomes[int(r)] for r in train])
+        f = model.costs_of(dataset, outcomes)
+        sel = np.isin(comps[:, 0], test)
+        logits[sel] = f[comps[sel, 2]] - f[comps[sel, 1]]
+    return logits
+
+
+def _flexible_scores(dataset: PreferenceDataset, comps: NDArray[np.int64],
+                     ridge: float = 0.5) -> NDArray[np.float64]:
+    """Free Bradley–Terry scores, one per decision (higher: fairer), from comparisons
+    ``comps`` (context, winner, loser), with a ridge penalty; deterministic L-BFGS."""
+    n = dataset.n_decisions
+    w_idx, l_idx = comps[:, 1], comps[:, 2]
+
+    def objective(s: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        t = s[w_idx] - s[l_idx]
+        loss = float(np.sum(np.logaddexp(0.0, -t))) + 0.5 * ridge * float(s @ s)
+        g = -np.exp(-np.logaddexp(0.0, t))  # d/dt log(1 + e^{−t}) = −σ(−t)
+        grad = ridge * s
+        np.add.at(grad, w_idx, g)
+        np.add.at(grad, l_idx, -g)
+        return loss, grad
+
+    res = minimize(objective, np.zeros(n), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 500})
+    return np.asarray(res.x)
+
+
+def assess_evidence(
+    make: Callable[[], Any],
+    dataset: PreferenceDataset,
+    outcomes: Sequence[Outcomes],
+    nominal: NDArray[np.int64] | None = None,
+    n_folds: int = 5,
+    margin: float = 0.05,
+    random_state: int | np.random.Generator | None = 0,
+) -> Evidence:
+    """Assess what the answers of ``dataset`` support (see the module docstring).
+
+    Parameters
+    ----------
+    make : callable
+        Returns a fresh, unfitted learner with the outcome learner's interface.
+    outcomes : the twin's outcomes of every context row of ``dataset``
+    nominal : ndarray of shape (n_contexts,), optional
+        The nominal decision of each context row; comparisons of a later-round decision with
+        it are the on-policy answers.
+    """
+    rng = np.random.default_rng(random_state)
+    comps = dataset.comparisons
+    m = comps.shape[0]
+    logits = _held_out_logits(make, dataset, outcomes, n_folds, rng)
+    cv_accuracy = float(np.mean(logits > 0)) if m else float("nan")
+    cv_log_loss = float(np.mean(np.logaddexp(0.0, -logits))) if m else LOG2
+    explained = 1.0 - cv_log_loss / LOG2
+    tau = fit_temperature(logits)
+
+    # pair folds: every week keeps most of its pairs, so free scores can be fitted
+    pair_fold = _folds(m, n_folds, rng)
+    agree_out = np.zeros(m, dtype=bool)
+    agree_flex = np.zeros(m, dtype=bool)
+    for k in np.unique(pair_fold):
+        keep = pair_fold != k
+        train, test = comps[keep], comps[~keep]
+        sub = PreferenceDataset(
+            context_ids=dataset.context_ids, context_features=dataset.context_features,
+            decisions=dataset.decisions, decision_context=dataset.decision_context,
+            comparisons=train, rater=dataset.rater[keep], round=dataset.round[keep],
+            timestamp=dataset.timestamp[keep], scenario=dataset.scenario,
+            rater_names=list(dataset.rater_names), info=dict(dataset.info))
+        f = make().fit(sub, outcomes=outcomes).costs_of(dataset, outcomes)
+        agree_out[pair_fold == k] = f[test[:, 1]] < f[test[:, 2]]
+        s = _flexible_scores(dataset, train)
+        agree_flex[pair_fold == k] = s[test[:, 1]] > s[test[:, 2]]
+    pair_accuracy = float(np.mean(agree_out)) if m else float("nan")
+    flexible_accuracy = float(np.mean(agree_flex)) if m else float("nan")
+    diff = agree_flex.astype(float) - agree_out.astype(float)
+    gap_se = float(np.std(diff, ddof=1) / np.sqrt(m)) if m > 1 else float("inf")
+    gap = flexible_accuracy - pair_accuracy
+    lack_of_fit = bool(gap > margin and gap > 2.0 * gap_se)
+
+    on_n, on_obs, on_pred = 0, float("nan"), float("nan")
+    if nominal is not None and m:
+        nom = np.asarray(nominal)[comps[:, 0]]
+        late = dataset.round > 0
+        vs_nominal = late & ((comps[:, 1] == nom) | (comps[:, 2] == nom))
+        on_n = int(vs_nominal.sum())
+        if on_n:
+            resolved_won = comps[vs_nominal, 2] == nom[vs_nominal]
+            on_obs = float(np.mean(resolved_won))
+            p_winner = 1.0 / (1.0 + np.exp(-tau * logits[vs_nominal]))
+            on_pred = float(np.mean(np.where(resolved_won, p_winner, 1.0 - p_winner)))
+
+    support_tau = 0.0 if lack_of_fit else tau
+    if lack_of_fit:
+        message = (f"lack of fit: the answers are consistent (a free score per decision predicts "
+                   f"{flexible_accuracy:.2f} of held-out pairs) but the outcomes explain fewer "
+                   f"({pair_accuracy:.2f}); the learned cost is not deployed with confidence")
+    elif tau == 0.0:
+        message = (f"no evidence: on unseen weeks the learned cost agrees with {cv_accuracy:.2f} "
+                   "of the answers, no better than a coin; nothing is deployed")
+    else:
+        message = (f"evidence: on unseen weeks the learned cost agrees with {cv_accuracy:.2f} of "
+                   f"the answers ({100 * explained:.0f} % of a coin's uncertainty removed, "
+                   f"calibration τ = {tau:.2f}); free scores {flexible_accuracy:.2f} vs outcomes "
+                   f"{pair_accuracy:.2f} on held-out pairs")
+    log.info("%s", message)
+    return Evidence(m, cv_accuracy, cv_log_loss, explained, tau, pair_accuracy,
+                    flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, support_tau,
+                    message)

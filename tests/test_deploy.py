@@ -1,0 +1,157 @@
+"""The posterior, the evidence and the deployment rule.
+
+- the Laplace posterior narrows as answers accumulate, and the probability that a truly fairer
+  proposal is fairer rises with the evidence;
+- a weight no compared pair informs keeps a wide posterior;
+- the evidence flags answers that are consistent within weeks but not explained by the outcomes
+  (lack of fit), and does not flag answers from a planted outcome model;
+- a week with no supported improvement keeps its nominal decision;
+- the evidence and the covariance survive a save/load round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fairtwin.datasets import PreferenceDataset
+from fairtwin.deploy import choose, support_of
+from fairtwin.learn import OutcomeCostLearner, load_learner
+from fairtwin.learn.evidence import assess_evidence, fit_temperature
+from fairtwin.twin import Outcomes
+
+N_DEC, K = 6, 8  # decision entries, decisions per week
+
+
+def synthetic(n_weeks: int, n_pairs: int, rater: str = "planted", seed: int = 0,
+              weights: tuple[float, float] = (1.0, 0.5)
+              ) -> tuple[PreferenceDataset, list[Outcomes]]:
+    """Weeks of random decisions with two outcome groups; answers from a planted quadratic over
+    the outcomes (``planted``) or from a random per-week linear preference over the raw
+    decision that no outcome explains (``unexplained``)."""
+    rng = np.random.default_rng(seed)
+    outs = []
+    for _ in range(n_weeks):
+        M = rng.normal(size=(4, N_DEC))
+        outs.append(Outcomes(M, rng.normal(size=4) * 0.1, names=("a", "b", "c", "d"),
+                             groups=("g1", "g1", "g2", "g2")))
+    U = rng.normal(size=(n_weeks * K, N_DEC))
+    ctx = np.repeat(np.arange(n_weeks), K)
+    ds = PreferenceDataset(context_ids=np.arange(n_weeks), context_features=np.zeros((n_weeks, 1)),
+                           decisions=U, decision_context=ctx, scenario="synthetic")
+    gweek = rng.normal(size=(n_weeks, N_DEC))
+    rows = rng.integers(0, n_weeks, size=n_pairs)
+    a = rows * K + rng.integers(0, K, size=n_pairs)
+    b = rows * K + (a - rows * K + 1 + rng.integers(0, K - 1, size=n_pairs)) % K
+    if rater == "planted":
+        cost = np.array([0.5 * weights[0] * np.sum(outs[c](u)[0, :2] ** 2)
+                         + 0.5 * weights[1] * np.sum(outs[c](u)[0, 2:] ** 2)
+                         for u, c in zip(U, ctx, strict=True)])
+    else:
+        cost = np.einsum("ij,ij->i", U, gweek[ctx])
+    a_wins = cost[a] < cost[b]
+    winners, losers = np.where(a_wins, a, b), np.where(a_wins, b, a)
+    ds.add_comparisons(rows, winners, losers)
+    return ds, outs
+
+
+def test_the_posterior_narrows_and_support_rises_with_the_evidence() -> None:
+    spreads, betters = [], []
+    for n_pairs in (40, 160, 640):
+        ds, outs = synthetic(20, n_pairs)
+        model = OutcomeCostLearner().fit(ds, outcomes=outs)
+        spreads.append(float(np.sqrt(np.diag(model.covariance_)[:2]).sum()))
+        # a proposal that the planted cost ranks fairer than the "nominal" one, in week 0
+        cand = ds.decisions[ds.decisions_of(0)]
+        draws = model.posterior_draws(2000, random_state=0)
+        u_bad = cand[0] + 3.0
+        gaps = model.preference_gaps(outs[0], np.zeros((1, N_DEC)), u_bad[None, :], cand, draws)
+        betters.append(support_of(gaps[:, 0], 1.0).better)
+    assert spreads[0] > spreads[1] > spreads[2]
+    assert betters[0] <= betters[1] <= betters[2]
+    assert betters[2] > 0.99
+
+
+def test_an_uninformed_weight_keeps_a_wide_posterior() -> None:
+    ds, outs = synthetic(20, 400)
+    # the second group never varies between decisions: the answers say nothing about it
+    flat = [Outcomes(np.vstack([o.matrix[:2], np.zeros((2, N_DEC))]), o.offset, o.names, o.groups)
+            for o in outs]
+    model = OutcomeCostLearner().fit(ds, outcomes=flat)
+    sd = np.sqrt(np.diag(model.covariance_))
+    prior_sd = 1.0 / np.sqrt(2 * model.alpha * ds.n_comparisons)
+    assert sd[1] == pytest.approx(prior_sd)  # the prior's spread, untouched by the answers
+    assert sd[0] < 0.5 * prior_sd
+
+
+def test_the_evidence_flags_answers_the_outcomes_do_not_explain() -> None:
+    ds, outs = synthetic(30, 900, rater="planted")
+    ok = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
+    assert not ok.lack_of_fit and ok.support_temperature > 0 and ok.cv_accuracy > 0.85
+    ds, outs = synthetic(30, 900, rater="unexplained")
+    bad = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
+    assert bad.support_temperature == 0.0
+    assert bad.lack_of_fit or bad.temperature == 0.0
+    assert bad.flexible_accuracy > bad.pair_accuracy + 0.1
+
+
+def test_calibration_temperature() -> None:
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=4000) * 2.0
+    y = rng.random(4000) < 1 / (1 + np.exp(-0.5 * t))  # the truth is half as confident
+    tau = fit_temperature(np.where(y, t, -t))
+    assert 0.4 < tau < 0.6
+    assert fit_temperature(rng.normal(size=1000)) < 0.2  # no signal: (nearly) nothing
+
+
+def test_a_week_without_supported_improvement_keeps_its_nominal_decision() -> None:
+    no = support_of(np.array([1.0, -1.0, 2.0, -2.0]), 1.0)
+    yes = support_of(np.full(100, 3.0), 1.0)
+    unexplained = support_of(np.full(100, 3.0), 0.0)
+    assert no.better == 0.5 and yes.better == 1.0 and unexplained.better == 0.5
+    assert choose([no, no], 0.9) == -1
+    assert choose([no, yes], 0.9) == 1
+    assert choose([yes, yes], 0.9) == 0
+    assert choose([unexplained], 0.9) == -1
+
+
+def test_the_deploy_stage_keeps_nominal_without_support(tiny_run) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.pipeline import deploy_stage, nominal_indices, resolve_stage
+
+    scenario, config, ds, learner, f_scale = tiny_run
+    U, _, _ = resolve_stage(learner, f_scale, ds, config, scenario)
+    dep = deploy_stage(learner, ds, U, config, scenario)
+    assert len(dep.choice) == ds.n_contexts and np.all(np.isfinite(dep.probability))
+    learner.evidence_ = replace(learner.evidence_, support_temperature=0.0, lack_of_fit=True)
+    none = deploy_stage(learner, ds, U, config, scenario)
+    nom = nominal_indices(ds)
+    assert none.choice == ["nominal"] * ds.n_contexts
+    np.testing.assert_array_equal(none.decisions, ds.decisions[nom])
+    always = deploy_stage(learner, ds, U, config.override(resolve={"deploy": "always"}), scenario)
+    np.testing.assert_array_equal(always.decisions, U)
+
+
+def test_evidence_and_posterior_round_trip(tiny_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    learner = tiny_run[3]
+    back = load_learner(learner.save(tmp_path / "m.npz"))
+    assert back.evidence_ == learner.evidence_
+    np.testing.assert_array_equal(back.covariance_, learner.covariance_)
+    np.testing.assert_array_equal(back.posterior_draws(50, random_state=3),
+                                  learner.posterior_draws(50, random_state=3))
+
+
+@pytest.fixture(scope="module")
+def tiny_run():  # type: ignore[no-untyped-def]
+    from tests.test_pipeline import tiny_config
+
+    from fairtwin.pipeline import label_stage, load_scenario, sample_stage, train_stage
+
+    config = tiny_config().override(scenario={"n_train": 6}, labels={"oracle": "quadratic"})
+    scenario = load_scenario(config)
+    ds = sample_stage(config, scenario)
+    label_stage(ds, config, scenario)
+    learner, f_scale, _ = train_stage(ds, config, scenario)
+    return scenario, config, ds, learner, f_scale

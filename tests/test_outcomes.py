@@ -44,7 +44,8 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
     rng = np.random.default_rng(0)
     for context in tiny_scenario.contexts:
         out = twin.outcomes(context)
-        assert out.group_names == ("load_gap", "beds_added", "sent_away", "travel", "moved")
+        assert out.base_groups == ("load_gap", "beds_added", "sent_away", "travel", "moved")
+        assert out.extra == ("received", "patients_per_resident", "beds_per_resident")
         assert set(out.units) == set(out.group_names)
         u = _random_decision(twin, context, rng)
         phi = out(u)[0]
@@ -61,6 +62,15 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
         patients = max(context.demand.sum(), 1)
         np.testing.assert_allclose(phi[g == "travel"], twin.pair_km @ u[twin.n_regions:] / patients)
         np.testing.assert_allclose(phi[g == "moved"], u[twin.n_regions:].sum() / patients)
+        np.testing.assert_allclose(phi[g == "received"], alloc.transfers_in / C)
+        pop = twin.regions.population
+        present = context.demand - alloc.transfers_out + alloc.transfers_in
+        np.testing.assert_allclose(phi[g == "patients_per_resident"],
+                                   present / pop / (patients / pop.sum()) - 1, atol=1e-12)
+        beds_now = C + alloc.deployed
+        np.testing.assert_allclose(phi[g == "beds_per_resident"],
+                                   beds_now / pop / ((C.sum() + context.pool) / pop.sum()) - 1,
+                                   atol=1e-12)
 
 
 def test_load_gap_is_zero_when_loads_are_even(tiny_twin: ICUTwin) -> None:

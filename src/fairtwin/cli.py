@@ -401,9 +401,14 @@ def _print_summary(metrics: dict[str, Any]) -> None:
     ]
     for label, fmt in rows:
         click.echo(f"{label:<26}" + "".join(f"{fmt(s):>16}" for s in summary.values()))
+    chosen = metrics.get("model_choice")
     evidence = metrics.get("evidence")
-    if evidence:
+    if chosen or evidence:
         click.echo("")
+    if chosen and chosen["table"]:
+        runners = ", ".join(f"{r['name']} {r['cv_accuracy']:.3f}" for r in chosen["table"])
+        click.echo(f"model: {chosen['name']} (held-out-week pair accuracy: {runners})")
+    if evidence:
         click.echo(evidence["message"])
 
 

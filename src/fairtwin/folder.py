@@ -27,6 +27,8 @@ A twin folder holds::
     oracle = "gini:dose"              # optional: the simulated rater's default notion
     compared = ["dose"]               # optional: outcome groups the learner takes relative to
                                       # their mean (default: every group of two or more)
+    extra = ["dose_per_staff"]        # optional: groups the learner weighs only when held-out
+                                      # weeks show the answers call for them
     [units]                           # optional: the unit of each outcome group
     dose = "doses per 1000 people"
     [resolve]                         # optional: the re-solve settings this twin runs with
@@ -93,7 +95,7 @@ _TOML_KEYS = {"name": str, "description": str, "decision": list, "decision_varia
               "guard": list, "guard_name": str, "price_unit": (int, float),
               "price_unit_name": str, "models": str, "contexts": str, "outcomes": str,
               "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str,
-              "compared": list, "resolve": dict, "python": dict}
+              "compared": list, "extra": list, "resolve": dict, "python": dict}
 
 
 def complete_with_highs(problem: Problem, u: NDArray[np.float64]) -> NDArray[np.float64] | None:
@@ -281,9 +283,16 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
         outcomes = _read_outcomes(out_path, units)
     else:
         outcomes = OutcomeDefinition(default_outcomes(decision).terms, units)
-    if "compared" in cfg:
-        outcomes = OutcomeDefinition(outcomes.terms, outcomes.units,
-                                     tuple(str(g) for g in cfg["compared"]))
+    if "compared" in cfg or "extra" in cfg:
+        outcomes = OutcomeDefinition(
+            outcomes.terms, outcomes.units,
+            tuple(str(g) for g in cfg["compared"]) if "compared" in cfg else outcomes.compared,
+            tuple(str(g) for g in cfg.get("extra", ())))
+        known = {t.group for t in outcomes.terms}
+        unknown = [g for g in outcomes.extra if g not in known]
+        if unknown:
+            raise DataFormatError(toml, None, "extra", f"names no outcome group: {unknown}; "
+                                  f"the groups are {sorted(known)}")
     source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])))
     resolve = _resolve_table(toml, cfg.get("resolve", {}))
     settings = {"default_resolve": resolve,
@@ -464,6 +473,9 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
     toml.update(price_unit=float(twin.price_unit), price_unit_name=twin.price_unit_name,
                 categories=list(twin.categories),
                 compared=list(twin.outcomes(contexts[0]).compared))  # what the learner compares
+    extra = twin.outcomes(contexts[0]).extra
+    if extra:
+        toml["extra"] = list(extra)  # and what it weighs only when the answers call for it
     if twin.default_resolve:
         toml["resolve"] = dict(twin.default_resolve)
     table = twin.folder_hooks(out, contexts, ids) if hooks else None

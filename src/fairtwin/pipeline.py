@@ -41,7 +41,7 @@ from fairtwin.evaluate.plots import plot_weeks
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.extras import require
 from fairtwin.learn import OutcomeCostLearner
-from fairtwin.learn.evidence import Evidence, assess_evidence
+from fairtwin.learn.evidence import Evidence, ModelChoice, assess_evidence, select_groups
 from fairtwin.oracles import get_oracle, get_rater, oracle_bound
 from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
@@ -193,14 +193,18 @@ class LearnerConfig:
     """Which learner, and its hyper-parameters.
 
     ``model = "outcomes"`` (default) is :class:`~fairtwin.learn.OutcomeCostLearner` (a
-    group-shared quadratic over the twin's named outcomes; uses ``alpha`` and ``linear``);
-    ``model = "siamese"`` is the paper's :class:`~fairtwin.learn.PreferenceCostLearner`
-    (PCA + context MLP; uses every other setting).
+    group-shared quadratic over the twin's named outcomes; uses ``alpha``, ``linear`` and
+    ``groups``); ``model = "siamese"`` is the paper's
+    :class:`~fairtwin.learn.PreferenceCostLearner` (PCA + context MLP; uses every other setting).
+    ``groups = ()`` (default) lets held-out weeks of the answers choose the outcome groups
+    among the twin's base groups and its extra ones
+    (:func:`~fairtwin.learn.evidence.select_groups`); names fix them.
     """
 
     model: str = "outcomes"
     alpha: float = 0.01
     linear: bool = False
+    groups: tuple[str, ...] = ()
     n_components: int = 30
     hidden: tuple[int, ...] = (20, 20, 20)
     loss: str = "hinge"
@@ -225,15 +229,18 @@ class LearnerConfig:
         if self.model == "siamese":
             require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
 
-    def make(self, random_state: np.random.Generator | int | None) -> Learner:
+    def make(self, random_state: np.random.Generator | int | None,
+             groups: tuple[str, ...] | None = None) -> Learner:
+        """A fresh learner; ``groups`` (the outcome learner's) overrides :attr:`groups`."""
         if self.model == "outcomes":
-            return OutcomeCostLearner(alpha=self.alpha, linear=self.linear,
+            chosen = groups if groups is not None else (tuple(self.groups) or None)
+            return OutcomeCostLearner(alpha=self.alpha, linear=self.linear, groups=chosen,
                                       random_state=random_state)
         require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
         from fairtwin.learn.estimator import PreferenceCostLearner
 
         params = asdict(self)
-        del params["model"], params["alpha"], params["linear"]
+        del params["model"], params["alpha"], params["linear"], params["groups"]
         params["hidden"] = tuple(params["hidden"])
         params["n_components"] = None if self.n_components <= 0 else self.n_components
         return PreferenceCostLearner(**params, random_state=random_state)
@@ -298,8 +305,9 @@ class ExperimentConfig:
                 kwargs[name] = TwinConfig.from_dict(values, source)
                 continue
             check_setting_types(section_cls, values, f"{source} [{name}]")
-            if "hidden" in values:
-                values["hidden"] = tuple(values["hidden"])
+            for key in ("hidden", "groups"):
+                if key in values and name == "learner":
+                    values[key] = tuple(values[key])
             try:
                 kwargs[name] = section_cls(**values)
             except UnknownNameError as exc:  # name the file and the section
@@ -633,11 +641,22 @@ def train_stage(
     labels = config.labels
     history: list[RoundRecord] = []
 
-    def fit() -> tuple[Learner, float, float]:
-        """Fit on the training weeks; returns the learner, f_scale and training accuracy."""
+    choosing = config.learner.model == "outcomes" and not config.learner.groups
+    choice: list[ModelChoice] = []
+
+    def fit(choose: bool = False) -> tuple[Learner, float, float]:
+        """Fit on the training weeks; returns the learner, f_scale and training accuracy.
+        With ``choose``, held-out weeks first choose the outcome groups (kept for later fits)."""
         train = dataset.subset_contexts(rows)
         maps = outcome_maps(scenario, train)
-        learner = config.learner.make(int(rng.integers(0, 2**31 - 1))).fit(train, outcomes=maps)
+        if choose and choosing:
+            choice[:] = [select_groups(lambda g: config.learner.make(0, g), train, maps,
+                                       random_state=_stage_seed(config, "select"))]
+        groups = choice[0].groups if choice else None
+        learner = config.learner.make(int(rng.integers(0, 2**31 - 1)), groups)
+        learner.fit(train, outcomes=maps)
+        if choice:
+            learner.model_choice_ = choice[0]
         return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 
     round_config = config.override(resolve=labels.round_resolve())
@@ -664,13 +683,13 @@ def train_stage(
         new = dataset.comparisons[m0:]
         return int(np.sum((new[:, 1] == a_arr) & (b_arr == nom[new[:, 0]])))
 
-    learner, f_scale, acc = fit()
+    learner, f_scale, acc = fit(choose=True)
     nom = nominal_indices(dataset)
     candidates: list[tuple[int, int, Learner, float]] = []
     for r in range(1, labels.rounds + 1):
         fairer = ask_round(learner, f_scale, r, labels.n_best)
         candidates.append((fairer, r - 1, learner, f_scale))
-        learner, f_scale, acc = fit()
+        learner, f_scale, acc = fit(choose=r == labels.rounds)  # the final model chooses anew
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer))
         log.info("active round %d: %d comparisons, re-solve judged fairer than nominal in %d "
                  "weeks, training accuracy %.3f", r, dataset.n_comparisons, fairer, acc)
@@ -687,7 +706,7 @@ def train_stage(
     if isinstance(learner, OutcomeCostLearner):
         train = dataset.subset_contexts(rows)
         learner.evidence_ = assess_evidence(
-            lambda: config.learner.make(0), train, outcome_maps(scenario, train),
+            lambda: config.learner.make(0, learner.groups_), train, outcome_maps(scenario, train),
             nominal_indices(train), random_state=_stage_seed(config, "evidence"))
     return learner, f_scale, history
 
@@ -880,6 +899,8 @@ def run_pipeline(
         candidate_costs=f, deployment=deployment))
     evidence = getattr(learner, "evidence_", None)
     metrics["evidence"] = evidence.to_dict() if evidence is not None else None
+    chosen = getattr(learner, "model_choice_", None)
+    metrics["model_choice"] = chosen.to_dict() if chosen is not None else None
     metrics["stage_times_s"] = times
     metrics["active_rounds"] = [asdict(r) for r in rounds]
     metrics["n_comparisons"] = dataset.n_comparisons

@@ -44,7 +44,7 @@ from scipy.optimize import minimize
 from fairtwin.costs import QuadraticCost
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, ValidationError
-from fairtwin.learn.evidence import Evidence
+from fairtwin.learn.evidence import Evidence, ModelChoice
 from fairtwin.twin.outcomes import Outcomes
 
 __all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT"]
@@ -66,6 +66,9 @@ class OutcomeCostLearner:
         the first group of the outcomes.
     linear : bool
         Also learn the linear weights ``b_g``.
+    groups : sequence of str or None
+        The outcome groups to weigh; ``None`` takes the twin's base groups (every group but
+        its :attr:`~fairtwin.twin.Outcomes.extra` ones).
     random_state : int, Generator or None
         Unused (the fit is deterministic); accepted for the estimator interface.
 
@@ -90,10 +93,12 @@ class OutcomeCostLearner:
     model_name = "outcomes"
 
     def __init__(self, alpha: float = 1e-2, scale_group: str | None = None, linear: bool = False,
+                 groups: Sequence[str] | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
         self.alpha = alpha
         self.scale_group = scale_group
         self.linear = linear
+        self.groups = groups
         self.random_state = random_state
 
     # ------------------------------------------------------------------ helpers
@@ -101,8 +106,16 @@ class OutcomeCostLearner:
         if not hasattr(self, "quadratic_"):
             raise ValidationError("this OutcomeCostLearner is not fitted yet; call fit first")
 
-    @staticmethod
-    def _need_outcomes(dataset: PreferenceDataset,
+    def _prepare(self, out: Outcomes) -> Outcomes:
+        """The outcomes as the model sees them: compared groups relative, its groups only."""
+        missing = [g for g in self.groups_ if g not in out.group_names]
+        if missing:
+            raise ValidationError(
+                f"the outcome groups {list(out.group_names)} lack the model's {missing}; was it "
+                "trained on another twin?")
+        return out.relative().select(self.groups_)
+
+    def _need_outcomes(self, dataset: PreferenceDataset,
                        outcomes: Sequence[Outcomes] | None) -> Sequence[Outcomes]:
         if outcomes is None:
             raise ValidationError(
@@ -113,7 +126,15 @@ class OutcomeCostLearner:
             raise ValidationError(
                 f"{len(outcomes)} outcome maps for {dataset.n_contexts} contexts; give one per context"
             )
-        return [o.relative() for o in outcomes]
+        if not hasattr(self, "groups_"):  # fit: choose the groups first
+            first = outcomes[0]
+            wanted = first.base_groups if self.groups is None else tuple(self.groups)
+            unknown = [g for g in wanted if g not in first.group_names]
+            if unknown:
+                raise ValidationError(f"unknown outcome group(s) {unknown}; allowed: "
+                                      f"{list(first.group_names)}")
+            self.groups_ = tuple(g for g in first.group_names if g in wanted)
+        return [self._prepare(o) for o in outcomes]
 
     def _check_groups(self, out: Outcomes) -> NDArray[np.int64]:
         if out.n_decision != self.n_vars_:
@@ -157,6 +178,8 @@ class OutcomeCostLearner:
             raise ValidationError("the dataset has no comparisons to learn from")
         if not self.alpha >= 0:
             raise ValidationError(f"alpha must be non-negative, got {self.alpha}")
+        for attr in ("groups_", "quadratic_"):  # a refit chooses its groups anew
+            self.__dict__.pop(attr, None)
         outcomes = self._need_outcomes(dataset, outcomes)
         m = dataset.n_comparisons
         if sample_weight is None:
@@ -168,7 +191,6 @@ class OutcomeCostLearner:
             if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0 or weights.sum() <= 0:
                 raise ValidationError("sample_weight must be finite, non-negative, not all zero")
         first = outcomes[0]
-        self.groups_ = first.group_names
         self.n_vars_ = dataset.n_vars
         self.scenario_ = dataset.scenario
         if self.scale_group is not None and self.scale_group not in self.groups_:
@@ -221,6 +243,12 @@ class OutcomeCostLearner:
         self.linear_ = theta[G:].copy()
         self.n_parameters_ = 2 * G if self.linear else G
         self.covariance_ = _laplace_covariance(dF, theta, weights, alpha, self.n_parameters_)
+        # where the fit stopped at a bound (a_g = 0) the answers push further; the Gaussian is
+        # centred on the unconstrained optimum (one Newton step), so its cut at a_g ≥ 0 keeps
+        # such a weight near 0 instead of spreading it over the prior's width
+        grad = objective(theta)[1] * m
+        grad[self.n_parameters_:] = 0.0
+        self.posterior_mean_ = theta - self.covariance_ @ grad
         self.n_comparisons_ = m
         f = Fn @ theta
         self.train_accuracy_ = float(np.mean(f[comps[:, 1]] < f[comps[:, 2]]))
@@ -238,8 +266,9 @@ class OutcomeCostLearner:
     def posterior_draws(self, n_draws: int = 1000,
                         random_state: int | np.random.Generator | None = 0) -> NDArray[np.float64]:
         """Draws of the weights from the Laplace approximation of their posterior, shape
-        (n_draws, 2G): ``N(θ̂, H⁻¹)`` with ``H`` the Hessian of the penalised negative
-        log-likelihood (a Gaussian prior of precision ``2 α m``), cut to ``a ≥ 0``.
+        (n_draws, 2G): ``N(θ̃, H⁻¹)`` with ``H`` the Hessian of the penalised negative
+        log-likelihood (a Gaussian prior of precision ``2 α m``) and ``θ̃`` the fitted weights
+        moved by one Newton step where the fit stopped at ``a_g = 0``, cut to ``a ≥ 0``.
 
         Weights the answers barely constrain (a direction no compared pair varies) keep a
         wide spread: the prior's. The same seed gives the same draws.
@@ -247,7 +276,7 @@ class OutcomeCostLearner:
         self._check_fitted()
         rng = np.random.default_rng(random_state)
         cov = getattr(self, "covariance_", None)
-        theta = self.theta_
+        theta = getattr(self, "posterior_mean_", self.theta_)
         if cov is None:
             return np.repeat(theta[None, :], n_draws, axis=0)
         vals, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
@@ -264,7 +293,7 @@ class OutcomeCostLearner:
         (shape (k,)) or under each row of ``draws`` (shape (n_draws, k)). ``candidates`` are the
         context's own candidates (they set its scale ``s_x``, as in :meth:`cost`)."""
         self._check_fitted()
-        outcomes = outcomes.relative()
+        outcomes = self._prepare(outcomes)
         FA = self._features_of(outcomes, np.atleast_2d(np.asarray(UA, dtype=np.float64)))
         FB = self._features_of(outcomes, np.atleast_2d(np.asarray(UB, dtype=np.float64)))
         s = self._week_scale(self._features_of(outcomes, np.atleast_2d(
@@ -282,7 +311,7 @@ class OutcomeCostLearner:
         spread sets the context's scale ``s_x`` (no ranking depends on it).
         """
         self._check_fitted()
-        outcomes = outcomes.relative()
+        outcomes = self._prepare(outcomes)
         gidx = self._check_groups(outcomes)
         U = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
         s = self._week_scale(self._features_of(outcomes, U))
@@ -332,7 +361,8 @@ class OutcomeCostLearner:
         header = {
             "format": OUTCOME_MODEL_FORMAT, "version": 1,
             "params": {"alpha": self.alpha, "scale_group": self.scale_group,
-                       "linear": self.linear},
+                       "linear": self.linear,
+                       "groups": None if self.groups is None else list(self.groups)},
             "groups": list(self.groups_), "n_vars": self.n_vars_, "scenario": self.scenario_,
             "scale_k": self._scale_k, "scale_floor": self.scale_floor_,
             "train_accuracy": self.train_accuracy_,
@@ -340,12 +370,16 @@ class OutcomeCostLearner:
         evidence = getattr(self, "evidence_", None)
         if evidence is not None:
             header["evidence"] = evidence.to_dict()
+        chosen = getattr(self, "model_choice_", None)
+        if chosen is not None:
+            header["model_choice"] = chosen.to_dict()
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
                 np.savez(fh, header=np.array(json.dumps(header)), quadratic=self.quadratic_,
                          linear=self.linear_, group_scale=self.group_scale_,
-                         covariance=getattr(self, "covariance_", np.zeros((0, 0))))
+                         covariance=getattr(self, "covariance_", np.zeros((0, 0))),
+                         posterior_mean=getattr(self, "posterior_mean_", np.zeros(0)))
 
         atomic_write(path, write, suffix=".npz")
         return Path(path)
@@ -367,8 +401,13 @@ class OutcomeCostLearner:
             model.group_scale_ = np.asarray(arrays["group_scale"], dtype=np.float64)
             if arrays.get("covariance") is not None and arrays["covariance"].size:
                 model.covariance_ = np.asarray(arrays["covariance"], dtype=np.float64)
+            if arrays.get("posterior_mean") is not None and arrays["posterior_mean"].size:
+                model.posterior_mean_ = np.asarray(arrays["posterior_mean"], dtype=np.float64)
             if header.get("evidence") is not None:
                 model.evidence_ = Evidence.from_dict(header["evidence"])
+            if header.get("model_choice") is not None:
+                c = header["model_choice"]
+                model.model_choice_ = ModelChoice(tuple(c["groups"]), c["name"], c["table"])
         except (KeyError, TypeError, ValueError) as exc:
             raise DataFormatError(path, None, None, f"not a fairtwin outcome model ({exc})") from None
         G = len(model.groups_)

@@ -78,6 +78,8 @@ class OutcomeDefinition:
     units: dict[str, str] = field(default_factory=dict)
     #: groups compared within (see :attr:`Outcomes.compared`); None: every group of 2 or more
     compared: tuple[str, ...] | None = None
+    #: groups the learner weighs only when the answers call for them (:attr:`Outcomes.extra`)
+    extra: tuple[str, ...] = ()
 
     def check(self, decision_names: Sequence[str]) -> None:
         """Every variable an outcome names must be a decision variable."""
@@ -121,7 +123,8 @@ class OutcomeDefinition:
             g for g in dict.fromkeys(groups) if groups.count(g) > 1)
         return Outcomes(M, b, tuple(k[1] for k in keys), groups,
                         {g: units.get(g, "") for g in dict.fromkeys(groups)},
-                        tuple(g for g in compared if g in groups))
+                        tuple(g for g in compared if g in groups),
+                        tuple(g for g in self.extra if g in groups))
 
 
 def default_outcomes(decision_names: Sequence[str], unit: str = "") -> OutcomeDefinition:

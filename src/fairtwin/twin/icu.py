@@ -456,7 +456,17 @@ class ICUTwin(Twin):
         - ``beds_added`` (one per region): extra beds deployed per base bed, ``y_i / C_i``;
         - ``sent_away`` (one per region): patients transferred out per base bed;
         - ``travel``: patient-km of all transfers per ICU patient of the week;
-        - ``moved``: share of the week's ICU patients transferred.
+        - ``moved``: share of the week's ICU patients transferred;
+
+        and three *extra* groups (:attr:`~fairtwin.twin.Outcomes.extra`: the learner weighs
+        them when the answers call for them), quantities of the rating page and the regions'
+        data that the five leave out:
+
+        - ``received`` (one per region): patients transferred in per base bed;
+        - ``patients_per_resident`` (one per region): ICU patients present per resident after
+          the decision, relative to the national value (``L_i / P_i / (ΣD / ΣP) − 1``);
+        - ``beds_per_resident`` (one per region): ICU beds per resident after the decision,
+          relative to the national value with the whole pool deployed.
         """
         self._check_context(context)
         R, P = self.n_regions, self.n_pairs
@@ -483,18 +493,36 @@ class ICUTwin(Twin):
         travel[0, R:] = self.pair_km / patients
         moved = np.zeros((1, n))
         moved[0, R:] = 1.0 / patients
+        received = np.zeros((R, n))
+        received[self._dst, pair_cols] = 1.0 / C[self._dst]
+        pop = np.maximum(self.regions.population, 1).astype(np.float64)
+        per_patient = patients / float(pop.sum())  # national patients per resident
+        present = np.zeros((R, n))
+        present[self._src, pair_cols] -= 1.0
+        present[self._dst, pair_cols] += 1.0
+        present /= (pop * per_patient)[:, None]
+        present_b = D / (pop * per_patient) - 1.0
+        per_bed = (float(C.sum()) + float(context.pool)) / float(pop.sum())
+        bed_rows = np.zeros((R, n))
+        bed_rows[np.arange(R), np.arange(R)] = 1.0 / (pop * per_bed)
+        bed_b = C / (pop * per_bed) - 1.0
         names = list(self.regions.names)
         return Outcomes(
-            matrix=np.vstack([load, beds, sent, travel, moved]),
-            offset=np.concatenate([load_b, np.zeros(2 * R + 2)]),
-            names=tuple(names * 3 + ["all regions", "all regions"]),
+            matrix=np.vstack([load, beds, sent, travel, moved, received, present, bed_rows]),
+            offset=np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b]),
+            names=tuple(names * 3 + ["all regions", "all regions"] + names * 3),
             groups=tuple(["load_gap"] * R + ["beds_added"] * R + ["sent_away"] * R
-                         + ["travel", "moved"]),
+                         + ["travel", "moved"] + ["received"] * R
+                         + ["patients_per_resident"] * R + ["beds_per_resident"] * R),
             units={"load_gap": "patients per base bed above the national average",
                    "beds_added": "extra beds per base bed",
                    "sent_away": "patients sent away per base bed",
                    "travel": "km per ICU patient",
-                   "moved": "share of ICU patients"},
+                   "moved": "share of ICU patients",
+                   "received": "patients received per base bed",
+                   "patients_per_resident": "ICU patients per resident, relative to Italy's",
+                   "beds_per_resident": "ICU beds per resident, relative to Italy's"},
+            extra=("received", "patients_per_resident", "beds_per_resident"),
         )
 
     def allocation(self, u: ArrayLike, context: Context) -> Allocation:

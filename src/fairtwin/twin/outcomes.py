@@ -34,6 +34,11 @@ class Outcomes:
         Groups whose outcomes people compare with each other (served shares of districts, say):
         the learner sees them relative to the group's mean (:meth:`relative`). Groups not
         listed are taken as they are (the ICU twin's load gaps are already gaps to an average).
+    extra : tuple of str
+        Groups the learner weighs only when the answers call for them (model selection on
+        held-out weeks, :func:`fairtwin.learn.evidence.select_groups`): quantities people may
+        look at that the twin's core groups leave out (the ICU twin's patients and beds per
+        resident, patients received). The other groups form the base model.
     """
 
     matrix: NDArray[np.float64]
@@ -42,6 +47,7 @@ class Outcomes:
     groups: tuple[str, ...]
     units: dict[str, str] = field(default_factory=dict)
     compared: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         M = np.asarray(self.matrix, dtype=np.float64)
@@ -59,9 +65,33 @@ class Outcomes:
         object.__setattr__(self, "names", tuple(self.names))
         object.__setattr__(self, "groups", tuple(self.groups))
         object.__setattr__(self, "compared", tuple(self.compared))
-        unknown = [g for g in self.compared if g not in self.groups]
+        object.__setattr__(self, "extra", tuple(self.extra))
+        unknown = [g for g in (*self.compared, *self.extra) if g not in self.groups]
         if unknown:
-            raise ValidationError(f"compared names unknown outcome group(s) {unknown}")
+            raise ValidationError(f"compared or extra names unknown outcome group(s) {unknown}")
+        if set(self.extra) >= set(self.groups):
+            raise ValidationError("every outcome group is extra; the base model needs one")
+
+    @property
+    def base_groups(self) -> tuple[str, ...]:
+        """The groups of the base model (all but :attr:`extra`), in order."""
+        return tuple(g for g in self.group_names if g not in self.extra)
+
+    def select(self, groups: tuple[str, ...] | list[str]) -> Outcomes:
+        """The outcomes of ``groups`` only (in this object's order; unknown names raise), none
+        of them extra: the selection is the model."""
+        unknown = [g for g in groups if g not in self.group_names]
+        if unknown:
+            raise ValidationError(
+                f"unknown outcome group(s) {unknown}; allowed: {list(self.group_names)}")
+        keep = np.array([g in groups for g in self.groups])
+        if keep.all():
+            return self
+        return Outcomes(self.matrix[keep], self.offset[keep],
+                        tuple(n for n, k in zip(self.names, keep, strict=True) if k),
+                        tuple(g for g, k in zip(self.groups, keep, strict=True) if k),
+                        {g: u for g, u in self.units.items() if g in groups},
+                        tuple(g for g in self.compared if g in groups))
 
     @property
     def n_outcomes(self) -> int:
@@ -92,7 +122,7 @@ class Outcomes:
             sel = groups == g
             M[sel] -= M[sel].mean(axis=0)
             b[sel] -= b[sel].mean()
-        return Outcomes(M, b, self.names, self.groups, dict(self.units))
+        return Outcomes(M, b, self.names, self.groups, dict(self.units), extra=self.extra)
 
     def __call__(self, U: ArrayLike) -> NDArray[np.float64]:
         """Outcomes of decisions of shape (k, n_decision) (or one decision): shape (k, m)."""

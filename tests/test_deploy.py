@@ -145,9 +145,8 @@ def test_evidence_and_posterior_round_trip(tiny_run, tmp_path: Path) -> None:  #
 
 @pytest.fixture(scope="module")
 def tiny_run():  # type: ignore[no-untyped-def]
-    from tests.test_pipeline import tiny_config
-
     from fairtwin.pipeline import label_stage, load_scenario, sample_stage, train_stage
+    from tests.test_pipeline import tiny_config
 
     config = tiny_config().override(scenario={"n_train": 6}, labels={"oracle": "quadratic"})
     scenario = load_scenario(config)

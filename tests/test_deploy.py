@@ -154,3 +154,63 @@ def tiny_run():  # type: ignore[no-untyped-def]
     label_stage(ds, config, scenario)
     learner, f_scale, _ = train_stage(ds, config, scenario)
     return scenario, config, ds, learner, f_scale
+
+
+def synthetic_with_extra(n_weeks: int, n_pairs: int, planted_extra: bool,
+                         seed: int = 0) -> tuple[PreferenceDataset, list[Outcomes]]:
+    """Like :func:`synthetic`, with a third, extra group ``g3`` that the planted cost weighs
+    (``planted_extra``) or ignores."""
+    ds, outs = synthetic(n_weeks, 0, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    extended = [Outcomes(np.vstack([o.matrix, rng.normal(size=(2, N_DEC))]),
+                         np.r_[o.offset, 0.0, 0.0], (*o.names, "e", "f"),
+                         (*o.groups, "g3", "g3"), extra=("g3",)) for o in outs]
+    w3 = 3.0 if planted_extra else 0.0
+    cost = np.array([0.5 * np.sum(phi[:2] ** 2) + 0.25 * np.sum(phi[2:4] ** 2)
+                     + 0.5 * w3 * np.sum(phi[4:] ** 2)
+                     for phi in (extended[c](u)[0] for u, c in zip(ds.decisions, ds.decision_context,
+                                                                     strict=True))])
+    rows = rng.integers(0, n_weeks, size=n_pairs)
+    a = rows * K + rng.integers(0, K, size=n_pairs)
+    b = rows * K + (a - rows * K + 1 + rng.integers(0, K - 1, size=n_pairs)) % K
+    a_wins = cost[a] < cost[b]
+    ds.add_comparisons(rows, np.where(a_wins, a, b), np.where(a_wins, b, a))
+    return ds, extended
+
+
+@pytest.mark.parametrize("planted", [True, False])
+def test_model_selection_picks_the_planted_family(planted: bool) -> None:
+    from fairtwin.learn.evidence import select_groups
+
+    ds, outs = synthetic_with_extra(30, 900, planted)
+    choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, random_state=0)
+    assert choice.groups == (("g1", "g2", "g3") if planted else ("g1", "g2"))
+    assert [r["name"] for r in choice.table] == ["base", "base+g3"]
+    model = OutcomeCostLearner().fit(ds, outcomes=outs)  # no groups: the base only
+    assert model.groups_ == ("g1", "g2")
+
+
+@pytest.mark.parametrize("favoured", [True, False])
+def test_per_member_weights_recover_a_planted_favourite(favoured: bool) -> None:
+    rng = np.random.default_rng(5)
+    n_weeks, n_pairs = 40, 2000
+    outs = [Outcomes(rng.normal(size=(4, N_DEC)), np.zeros(4), names=("m1", "m2", "m3", "m4"),
+                     groups=("g",) * 4) for _ in range(n_weeks)]
+    U = rng.normal(size=(n_weeks * K, N_DEC))
+    ctx = np.repeat(np.arange(n_weeks), K)
+    ds = PreferenceDataset(context_ids=np.arange(n_weeks), context_features=np.zeros((n_weeks, 1)),
+                           decisions=U, decision_context=ctx, scenario="synthetic")
+    w = np.array([1.0, 1.0, 1.0, 6.0 if favoured else 1.0])
+    cost = np.array([0.5 * np.sum(w * outs[c](u)[0] ** 2) for u, c in zip(U, ctx, strict=True)])
+    rows = rng.integers(0, n_weeks, size=n_pairs)
+    a = rows * K + rng.integers(0, K, size=n_pairs)
+    b = rows * K + (a - rows * K + 1 + rng.integers(0, K - 1, size=n_pairs)) % K
+    a_wins = cost[a] < cost[b]
+    ds.add_comparisons(rows, np.where(a_wins, a, b), np.where(a_wins, b, a))
+    model = OutcomeCostLearner(groups=("g", "g@")).fit(ds, outcomes=outs)
+    assert model.groups_ == ("g", "g@m1", "g@m2", "g@m3", "g@m4")
+    shared, own = model.quadratic_[0], model.quadratic_[1:]
+    if favoured:
+        assert own[3] > shared and own[3] > 3 * own[:3].max()
+    else:
+        assert own.max() < 0.5 * shared  # shrunk to the shared weight

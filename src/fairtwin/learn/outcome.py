@@ -108,12 +108,12 @@ class OutcomeCostLearner:
 
     def _prepare(self, out: Outcomes) -> Outcomes:
         """The outcomes as the model sees them: compared groups relative, its groups only."""
-        missing = [g for g in self.groups_ if g not in out.group_names]
+        missing = [g for g in self.spec_ if g.removesuffix("@") not in out.group_names]
         if missing:
             raise ValidationError(
                 f"the outcome groups {list(out.group_names)} lack the model's {missing}; was it "
                 "trained on another twin?")
-        return out.relative().select(self.groups_)
+        return out.relative().select(self.spec_)
 
     def _need_outcomes(self, dataset: PreferenceDataset,
                        outcomes: Sequence[Outcomes] | None) -> Sequence[Outcomes]:
@@ -126,14 +126,16 @@ class OutcomeCostLearner:
             raise ValidationError(
                 f"{len(outcomes)} outcome maps for {dataset.n_contexts} contexts; give one per context"
             )
-        if not hasattr(self, "groups_"):  # fit: choose the groups first
+        if not hasattr(self, "spec_"):  # fit: choose the groups first
             first = outcomes[0]
             wanted = first.base_groups if self.groups is None else tuple(self.groups)
-            unknown = [g for g in wanted if g not in first.group_names]
+            unknown = [g for g in wanted if g.removesuffix("@") not in first.group_names]
             if unknown:
                 raise ValidationError(f"unknown outcome group(s) {unknown}; allowed: "
                                       f"{list(first.group_names)}")
-            self.groups_ = tuple(g for g in first.group_names if g in wanted)
+            self.spec_ = (*(g for g in first.group_names if g in wanted),
+                          *(g for g in wanted if g.endswith("@")))
+            self.groups_ = first.relative().select(self.spec_).group_names
         return [self._prepare(o) for o in outcomes]
 
     def _check_groups(self, out: Outcomes) -> NDArray[np.int64]:
@@ -178,7 +180,7 @@ class OutcomeCostLearner:
             raise ValidationError("the dataset has no comparisons to learn from")
         if not self.alpha >= 0:
             raise ValidationError(f"alpha must be non-negative, got {self.alpha}")
-        for attr in ("groups_", "quadratic_"):  # a refit chooses its groups anew
+        for attr in ("spec_", "groups_", "quadratic_"):  # a refit chooses its groups anew
             self.__dict__.pop(attr, None)
         outcomes = self._need_outcomes(dataset, outcomes)
         m = dataset.n_comparisons
@@ -363,7 +365,8 @@ class OutcomeCostLearner:
             "params": {"alpha": self.alpha, "scale_group": self.scale_group,
                        "linear": self.linear,
                        "groups": None if self.groups is None else list(self.groups)},
-            "groups": list(self.groups_), "n_vars": self.n_vars_, "scenario": self.scenario_,
+            "groups": list(self.groups_), "spec": list(self.spec_), "n_vars": self.n_vars_,
+            "scenario": self.scenario_,
             "scale_k": self._scale_k, "scale_floor": self.scale_floor_,
             "train_accuracy": self.train_accuracy_,
         }
@@ -391,6 +394,7 @@ class OutcomeCostLearner:
         try:
             model = cls(**header["params"])
             model.groups_ = tuple(header["groups"])
+            model.spec_ = tuple(header.get("spec", header["groups"]))
             model.n_vars_ = int(header["n_vars"])
             model.scenario_ = str(header["scenario"])
             model._scale_k = int(header["scale_k"])

@@ -79,19 +79,34 @@ class Outcomes:
 
     def select(self, groups: tuple[str, ...] | list[str]) -> Outcomes:
         """The outcomes of ``groups`` only (in this object's order; unknown names raise), none
-        of them extra: the selection is the model."""
-        unknown = [g for g in groups if g not in self.group_names]
+        of them extra: the selection is the model.
+
+        A name ``"g@"`` adds, after the selected groups, every member of group ``g`` as a group
+        of its own (``g@<member name>``): a model that weighs ``g`` and ``g@`` gives each member
+        the shared weight plus a non-negative weight of its own, which its penalty shrinks to
+        zero unless the answers favour that member (:func:`member_groups`).
+        """
+        plain = [g for g in groups if not g.endswith("@")]
+        members = [g[:-1] for g in groups if g.endswith("@")]
+        unknown = [g for g in (*plain, *members) if g not in self.group_names]
         if unknown:
             raise ValidationError(
                 f"unknown outcome group(s) {unknown}; allowed: {list(self.group_names)}")
-        keep = np.array([g in groups for g in self.groups])
-        if keep.all():
+        keep = np.array([g in plain for g in self.groups])
+        if keep.all() and not members:
             return self
-        return Outcomes(self.matrix[keep], self.offset[keep],
-                        tuple(n for n, k in zip(self.names, keep, strict=True) if k),
-                        tuple(g for g, k in zip(self.groups, keep, strict=True) if k),
-                        {g: u for g, u in self.units.items() if g in groups},
-                        tuple(g for g in self.compared if g in groups))
+        rows = list(np.flatnonzero(keep))
+        names = [self.names[i] for i in rows]
+        group_of = [self.groups[i] for i in rows]
+        for g in members:
+            for i in np.flatnonzero(np.array(self.groups) == g):
+                rows.append(int(i))
+                names.append(self.names[i])
+                group_of.append(f"{g}@{self.names[i]}")
+        idx = np.array(rows, dtype=np.int64)
+        units = {g: self.units.get(g.split("@")[0], "") for g in dict.fromkeys(group_of)}
+        return Outcomes(self.matrix[idx], self.offset[idx], tuple(names), tuple(group_of),
+                        units, tuple(g for g in self.compared if g in plain))
 
     @property
     def n_outcomes(self) -> int:

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from fairtwin.twin.icu_notions import LoadOracle, _national, _ratios
 
-__all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "NOTIONS"]
+__all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS"]
 
 
 class PerResident(LoadOracle):
@@ -65,13 +65,14 @@ class WorstOff(LoadOracle):
 
 
 class Unexplainable(LoadOracle):
-    """``g_wᵀ u`` with ``g_w`` standard normal, drawn from the week's index."""
+    """``10⁴ + g_wᵀ u`` with ``g_w`` standard normal, drawn from the week's index (the
+    constant keeps the cost positive, as the relative metrics assume)."""
 
     name = "unexplainable"
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: object) -> NDArray[np.float64]:
-        return np.zeros(load.shape[0])
+        return np.full(load.shape[0], 1e4)
 
     def linear_cost(self, context: object) -> NDArray[np.float64]:
         rng = np.random.default_rng([20261206, int(getattr(context, "index", 0))])
@@ -79,3 +80,24 @@ class Unexplainable(LoadOracle):
 
 
 NOTIONS = {c.name: f"notions:{c.__name__}" for c in (PerResident, Favoured, WorstOff, Unexplainable)}
+
+
+class TravelAverse(LoadOracle):
+    """``½ Σ_i (ρ_i − ρ̄)² + γ · patient-km / patients``: even loads, but every kilometre a
+    patient travels counts (γ = 0.002 per km, no free distance)."""
+
+    name = "travel-averse"
+    per_km = 0.002
+
+    def linear_cost(self, context: object) -> NDArray[np.float64]:
+        patients = max(float(np.sum(getattr(context, "demand", 1.0))), 1.0)
+        return np.concatenate([np.zeros(self.twin.n_regions),
+                               self.per_km * self.twin.pair_km / patients])
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        rho = _ratios(load, beds)
+        return 0.5 * np.sum((rho - _national(load, beds)[:, None]) ** 2, axis=1)
+
+
+NOTIONS["travel-averse"] = "notions:TravelAverse"

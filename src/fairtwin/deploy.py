@@ -2,22 +2,30 @@
 
 The re-solve proposes the decision that is best under the *fitted* weights; an optimiser seeks
 out a learned model's errors, and with few or unexplained answers the fitted weights can be far
-from the raters' notion. Before a proposal replaces the nominal decision of a context, the
-posterior over the weights (the learner's :meth:`posterior_draws`) and the calibration of the
-learned cost on unseen weeks (:class:`~fairtwin.learn.evidence.Evidence`) give the probability
-that the raters prefer it:
+from the raters' notion. Before a proposal ``u`` replaces the nominal decision of a context, the
+posterior over the weights (the learner's :meth:`posterior_draws`) gives the probability that
+the learned notion ranks it fairer,
 
 .. math::
 
-    p = \\mathbb{E}_{θ \\sim \\text{posterior}} \\, σ\\big(τ \\, (f_θ(u_\\text{nom}) − f_θ(u))\\big),
+    p = P_{θ \\sim \text{posterior}}\big(f_θ(u) < f_θ(u_\text{nom})\big),
 
-with ``τ`` the out-of-week calibration temperature (0 when the answers are not explained by
-the outcomes: then ``p = ½`` for every proposal). The rule ``supported`` (default) walks a
-ladder of proposals, boldest first — the re-solve, then the best of the context's own
-candidates (decisions of the kind raters compared) — and deploys the first whose ``p`` reaches
-``min_probability``; a context with none keeps its nominal decision (a tie, not a loss). The
-rule ``always`` deploys the re-solve (the paper's method, and the active rounds, which ask
-about proposals precisely to learn where they are wrong).
+which stays low where the proposal leaves what the answers inform (a weight they barely pin
+down, features far beyond the compared decisions') — and ``p = ½`` for every proposal when the
+out-of-week evidence finds the answers unexplained by the outcomes
+(:class:`~fairtwin.learn.evidence.Evidence`: lack of fit, or no agreement on unseen weeks).
+
+The rule ``supported`` (default) walks a ladder, boldest first — the re-solve; the re-solve
+with *cautious* weights (each quadratic weight at its posterior 90 % quantile, rescaled so that
+the heaviest group keeps its fitted weight: what the answers leave uncertain is charged, not
+assumed free); the same within what the context's candidates span (``bounded``: a trust region
+of decisions like those raters compared); the best of the context's own candidates (``select``) —
+and deploys the first whose ``p`` reaches ``min_probability``; a context with none keeps its
+nominal decision (a tie, not a loss). The rule ``always`` deploys the re-solve (the paper's
+method, and the active rounds, which ask about proposals precisely to learn where they are
+wrong). :class:`Support` also carries the probability a noisy rater answers for the proposal,
+``E_θ σ(τ (f_θ(u_nom) − f_θ(u)))`` with ``τ`` the out-of-week calibration temperature, and its
+90 % interval over the posterior.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from numpy.typing import NDArray
 __all__ = ["Support", "Deployment", "support_of", "choose", "CHOICES"]
 
 #: what a context deploys: the re-solve, its best own candidate, or the nominal decision
-CHOICES = ("re-solve", "select", "nominal")
+CHOICES = ("re-solve", "cautious", "bounded", "select", "nominal")
 
 
 @dataclass(frozen=True)
@@ -40,11 +48,13 @@ class Support:
     Attributes
     ----------
     probability : float
-        ``p``: probability that the raters prefer the proposal (posterior mean).
+        Probability that a rater answers for the proposal (the Bradley–Terry probability with
+        the calibration temperature, averaged over the posterior).
     low, high : float
         The 5 % and 95 % quantiles of that probability over the posterior.
     better : float
-        Posterior probability that the learned notion ranks the proposal fairer at all.
+        ``p``: posterior probability that the learned notion ranks the proposal fairer (½
+        without evidence); the rule deploys on it.
     """
 
     probability: float
@@ -88,8 +98,9 @@ class Deployment:
     choice : list of str
         One of :data:`CHOICES` per row.
     probability, low, high : ndarray of shape (n_rows,)
-        The re-solve proposal's :class:`Support` (probability that raters prefer it to the
-        nominal decision, and its 90 % interval over the posterior).
+        The re-solve proposal's :class:`Support`: ``better`` (the probability that the
+        raters' notion, as learned, prefers it to the nominal decision) and the 90 % interval
+        of a rater's answer probability.
     """
 
     decisions: NDArray[np.float64]

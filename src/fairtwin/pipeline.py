@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
-from fairtwin.deploy import Deployment, choose, support_of
+from fairtwin.deploy import Deployment, Support, choose, support_of
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
 from fairtwin.evaluate.plots import plot_week as plot_context
 from fairtwin.evaluate.plots import plot_weeks
@@ -558,9 +558,11 @@ def deploy_stage(
     config: ExperimentConfig,
     scenario: Scenario,
     rows: NDArray[np.int64] | None = None,
+    f_scale: float = 1.0,
 ) -> Deployment:
-    """Decide, per context, what to deploy: the re-solve's proposal, the context's best own
-    candidate, or the nominal decision (:mod:`fairtwin.deploy`).
+    """Decide, per context, what to deploy: the re-solve's proposal, a re-solve bounded to the
+    outcomes the context's candidates span (``f_scale`` as for :func:`resolve_stage`), the
+    context's best own candidate, or the nominal decision (:mod:`fairtwin.deploy`).
 
     With ``resolve.deploy = "always"``, or a learner without a posterior (the paper's), every
     proposal is deployed; the probabilities are then ``nan``.
@@ -576,6 +578,7 @@ def deploy_stage(
     nom = nominal_indices(dataset)
     maps = outcome_maps(scenario, dataset)
     draws = learner.posterior_draws(1000, random_state=_stage_seed(config, "deploy"))
+    cautious = learner.cautious_weights(draws)
     tau = evidence.support_temperature
     decisions = proposed.copy()
     choice: list[str] = []
@@ -586,20 +589,57 @@ def deploy_stage(
         candidates = dataset.decisions[dataset.decisions_of(row)]
         u_nom = dataset.decisions[nom[row]]
         cost = learner.context_cost(dataset, row, maps)
+
+        def support(u: NDArray[np.float64]) -> Support:
+            gaps = learner.preference_gaps(maps[row], u[None, :], u_nom[None, :],  # noqa: B023
+                                           candidates, draws)  # noqa: B023
+            return support_of(gaps[:, 0], tau)
+
+        first = support(proposed[k])
+        prob[k], low[k], high[k] = first.better, first.low, first.high
+        if first.better >= config.resolve.min_probability:
+            choice.append("re-solve")
+            continue
+        # the rungs below the bold re-solve: cautious weights (what the answers leave uncertain
+        # charged at its posterior upper quantile), the same within what the candidates span,
+        # then a candidate
+        ladder: list[tuple[str, NDArray[np.float64]]] = []
+        if config.resolve.mode != "select":
+            nominal_full = twin.complete(u_nom, context)
+            careful = learner.context_cost(dataset, row, maps, cautious)
+            ladder.append(("cautious", resolve_context(twin, context, careful, f_scale,
+                                                       config.resolve, nominal_full,
+                                                       candidates).decision))
+            bounded = resolve_context(twin, context, careful, f_scale, config.resolve,
+                                      nominal_full, candidates,
+                                      region=_candidate_box(learner, maps[row], candidates))
+            ladder.append(("bounded", bounded.decision))
         picked = select_candidate(twin, context, cost, candidates, twin.guarded(u_nom, context))
-        ladder = [proposed[k], picked.decision]
-        gaps = learner.preference_gaps(maps[row], ladder, np.vstack([u_nom, u_nom]), candidates,
-                                       draws)
-        supports = [support_of(gaps[:, j], tau) for j in range(len(ladder))]
-        prob[k], low[k], high[k] = supports[0].better, supports[0].low, supports[0].high
-        j = choose(supports, config.resolve.min_probability)
-        if j < 0 or np.array_equal(ladder[j], u_nom):
+        ladder.append(("select", picked.decision))
+        j = choose([support(u) for _, u in ladder], config.resolve.min_probability)
+        if j < 0 or np.array_equal(ladder[j][1], u_nom):
             decisions[k] = u_nom
             choice.append("nominal")
         else:
-            decisions[k] = ladder[j]
-            choice.append(("re-solve", "select")[j])
+            decisions[k] = ladder[j][1]
+            choice.append(ladder[j][0])
     return Deployment(decisions, proposed.copy(), choice, prob, low, high)
+
+
+def _candidate_box(learner: Learner, outcomes: Outcomes, candidates: NDArray[np.float64]
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``(A, lower, upper)``: the learner's outcomes (``A u + b``), and each group's sum, kept
+    within the range its context's candidates span (the bounded re-solve's trust region: a box
+    per outcome alone lets every member reach its largest value at once)."""
+    out = learner._prepare(outcomes)
+    gidx = out.group_index()
+    G = int(gidx.max()) + 1
+    S = np.zeros((G, out.n_outcomes))
+    S[gidx, np.arange(out.n_outcomes)] = 1.0
+    A = np.vstack([out.matrix, S @ out.matrix])
+    b = np.r_[out.offset, S @ out.offset]
+    values = candidates @ A.T + b
+    return A, values.min(axis=0) - b - 1e-9, values.max(axis=0) - b + 1e-9
 
 
 @dataclass(frozen=True)
@@ -891,7 +931,8 @@ def run_pipeline(
     learner.save(out / "model.npz")
     proposed, t, st = timed("resolve", lambda: resolve_stage(learner, f_scale, dataset, config,
                                                              scenario, progress=progress))
-    deployment = timed("deploy", lambda: deploy_stage(learner, dataset, proposed, config, scenario))
+    deployment = timed("deploy", lambda: deploy_stage(learner, dataset, proposed, config, scenario,
+                                                      f_scale=f_scale))
     save_decisions(out / "decisions.npz", dataset, deployment.decisions, t, st, f_scale, deployment)
     f = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = timed("evaluate", lambda: evaluate_stage(

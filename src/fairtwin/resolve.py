@@ -156,8 +156,13 @@ def resolve_context(
     config: ResolveConfig = ResolveConfig(),
     nominal: NDArray[np.float64] | None = None,
     candidates: NDArray[np.float64] | None = None,
+    region: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None,
 ) -> Resolved:
     """Solve a context's MIQP with the learned cost (see the module docstring).
+
+    ``region = (A, lower, upper)`` (``A`` over the decision entries) adds the row group
+    ``trust_region``, ``lower ≤ A u ≤ upper``: the deployment rule's bounded re-solve keeps
+    the outcomes within what the context's candidates span (:mod:`fairtwin.deploy`).
 
     Parameters
     ----------
@@ -204,6 +209,11 @@ def resolve_context(
     holds = config.mode in ("guard", "budget") or (config.mode == "blend" and config.guard)
     if holds and guard is not None:
         p = p.with_rows("overflow_guard", guard, -np.inf, nominal_overflow + 1e-6)
+    if region is not None:
+        A, lo, hi = region
+        rows = np.zeros((A.shape[0], p.n_vars))
+        rows[:, problem.decision_index] = A
+        p = p.with_rows("trust_region", rows, lo, hi)
     if floor is not None:
         start = twin.complete(floor.decision, context)
         cap = float(problem.c @ start)

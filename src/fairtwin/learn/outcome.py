@@ -306,19 +306,25 @@ class OutcomeCostLearner:
         return np.einsum("kj,sj->sk", D, draws)
 
     # ------------------------------------------------------------------ use
-    def cost(self, outcomes: Outcomes, candidates: ArrayLike) -> QuadraticCost:
+    def cost(self, outcomes: Outcomes, candidates: ArrayLike,
+             theta: ArrayLike | None = None) -> QuadraticCost:
         """The learned cost of a context in the decision space.
 
         ``candidates`` (shape (k, n_decision)) are the context's own candidate decisions; their
-        spread sets the context's scale ``s_x`` (no ranking depends on it).
+        spread sets the context's scale ``s_x`` (no ranking depends on it). ``theta`` (shape
+        (2G,), ``a ≥ 0``) replaces the fitted weights (the deployment rule's cautious weights).
         """
         self._check_fitted()
         outcomes = self._prepare(outcomes)
         gidx = self._check_groups(outcomes)
         U = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
         s = self._week_scale(self._features_of(outcomes, U))
-        a = self.quadratic_[gidx] / s
-        b = self.linear_[gidx] / s
+        G = len(self.groups_)
+        weights = self.theta_ if theta is None else np.asarray(theta, dtype=np.float64)
+        if weights.shape != (2 * G,) or np.any(weights[:G] < 0):
+            raise ValidationError(f"theta must hold {2 * G} weights with a ≥ 0")
+        a = weights[:G][gidx] / s
+        b = weights[G:][gidx] / s
         A = outcomes.matrix / self.group_scale_[gidx][:, None]
         c = outcomes.offset / self.group_scale_[gidx]
         keep = a > 0
@@ -328,10 +334,26 @@ class OutcomeCostLearner:
         return QuadraticCost.from_factor(factor, q, const)
 
     def context_cost(self, dataset: PreferenceDataset, row: int,
-                     outcomes: Sequence[Outcomes] | None = None) -> QuadraticCost:
+                     outcomes: Sequence[Outcomes] | None = None,
+                     theta: ArrayLike | None = None) -> QuadraticCost:
         """The learned cost of context ``row`` of ``dataset`` (its decisions are the candidates)."""
         outcomes = self._need_outcomes(dataset, outcomes)
-        return self.cost(outcomes[row], dataset.decisions[dataset.decisions_of(row)])
+        return self.cost(outcomes[row], dataset.decisions[dataset.decisions_of(row)], theta)
+
+    def cautious_weights(self, draws: NDArray[np.float64], quantile: float = 0.9) -> NDArray[np.float64]:
+        """Weights that charge what the answers leave uncertain: each quadratic weight at its
+        ``quantile`` over the posterior ``draws``, all rescaled so that the fitted model's
+        heaviest group keeps its fitted weight (only the *relative* weight of uncertain groups
+        rises; the linear weights stay as fitted)."""
+        self._check_fitted()
+        G = len(self.groups_)
+        theta = self.theta_.copy()
+        upper = np.quantile(draws[:, :G], quantile, axis=0)
+        anchor = int(np.argmax(self.quadratic_))
+        if upper[anchor] > 0 and self.quadratic_[anchor] > 0:
+            upper *= self.quadratic_[anchor] / upper[anchor]
+        theta[:G] = np.maximum(upper, 0.0)
+        return theta
 
     def costs_of(self, dataset: PreferenceDataset,
                  outcomes: Sequence[Outcomes] | None = None) -> NDArray[np.float64]:

@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from notions import NOTIONS  # noqa: E402
 
+from fairtwin.deploy import CHOICES  # noqa: E402
 from fairtwin.evaluate import week_metrics  # noqa: E402
 from fairtwin.evaluate.metrics import reliability_table  # noqa: E402
 from fairtwin.experiments.cache import SeedCache  # noqa: E402
@@ -95,7 +96,7 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
     t0 = time.perf_counter()
     U, _, _ = resolve_stage(learner, f_scale, ds, cfg, scenario, rows=np.arange(n))
     t_resolve = time.perf_counter() - t0
-    deployment = deploy_stage(learner, ds, U, cfg, scenario, rows=np.arange(n))
+    deployment = deploy_stage(learner, f_scale, ds, U, cfg, scenario, rows=np.arange(n))
     oracle = _oracle(cfg, scenario)
     nom = nominal_indices(data.samples)
     evidence = learner.evidence_.to_dict()
@@ -122,7 +123,7 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
                 "ratio": float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
                 "mean_dJ": float(np.mean([w.dJ_overflow_equiv for w in ws])),
                 "max_overflow_rise": float(max(w.overflow_sur - w.overflow_nom for w in ws)),
-                "deployed": {c: sum(w.deployed == c for w in ws) for c in ("re-solve", "select", "nominal")}
+                "deployed": {c: sum(w.deployed == c for w in ws) for c in CHOICES}
                 if rule == "supported" else {"re-solve": len(ws)},
                 "reliability": reliability_table(ws) if rule == "supported" else [],
                 "lack_of_fit": evidence["lack_of_fit"], "evidence": evidence,
@@ -149,7 +150,7 @@ def report(rows: list[dict], out: Path, command: str) -> str:
         f"Python {platform.python_version()}). Means over seeds (last column); the 52 held-out "
         "weeks follow the 52 training weeks. *less fair*: weeks whose deployed decision the "
         "latent cost ranks below nominal (mean, and the most in any seed); ΔJ in overflow "
-        "patients; deployed: re-solve / select / nominal.",
+        "patients; deployed: re-solve / cautious / bounded / select / nominal.",
         "",
         "| scenario | notion | regime | rule | wins | less fair (max) | median ΔR | mean ΔR "
         "| ΔR_sur/ΔR_orc | mean ΔJ | max overflow rise | deployed | lack of fit | seeds |",
@@ -161,8 +162,7 @@ def report(rows: list[dict], out: Path, command: str) -> str:
         def m(f: str, rs: list[dict] = rs) -> float:
             return float(np.mean([r[f] for r in rs]))
 
-        dep = "/".join(f"{np.mean([r['deployed'].get(c, 0) for r in rs]):.1f}"
-                       for c in ("re-solve", "select", "nominal"))
+        dep = "/".join(f"{np.mean([r['deployed'].get(c, 0) for r in rs]):.0f}" for c in CHOICES)
         lines.append(
             f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {m('wins'):.1f} | {m('losses'):.1f} "
             f"({max(r['losses'] for r in rs)}) | {100 * m('median_dR'):.0f} % "

@@ -123,14 +123,15 @@ def test_the_deploy_stage_keeps_nominal_without_support(tiny_run) -> None:  # ty
 
     scenario, config, ds, learner, f_scale = tiny_run
     U, _, _ = resolve_stage(learner, f_scale, ds, config, scenario)
-    dep = deploy_stage(learner, ds, U, config, scenario)
+    dep = deploy_stage(learner, f_scale, ds, U, config, scenario)
     assert len(dep.choice) == ds.n_contexts and np.all(np.isfinite(dep.probability))
     learner.evidence_ = replace(learner.evidence_, support_temperature=0.0, lack_of_fit=True)
-    none = deploy_stage(learner, ds, U, config, scenario)
+    none = deploy_stage(learner, f_scale, ds, U, config, scenario)
     nom = nominal_indices(ds)
     assert none.choice == ["nominal"] * ds.n_contexts
     np.testing.assert_array_equal(none.decisions, ds.decisions[nom])
-    always = deploy_stage(learner, ds, U, config.override(resolve={"deploy": "always"}), scenario)
+    always = deploy_stage(learner, f_scale, ds, U, config.override(resolve={"deploy": "always"}),
+                          scenario)
     np.testing.assert_array_equal(always.decisions, U)
 
 

@@ -382,8 +382,8 @@ def _print_summary(metrics: dict[str, Any]) -> None:
         ("less fair (R_sur > R_nom)", lambda s: f"{s.get('losses', 0)}/{s['n_weeks']}"),
     ]
     if any(s.get("deployed") for s in summary.values()):
-        rows.append(("deployed: re-solve/sel./nom.", lambda s: "/".join(
-            str(s.get("deployed", {}).get(c, 0)) for c in ("re-solve", "select", "nominal"))))
+        rows += [(f"  deployed: {c}", lambda s, c=c: str(s.get("deployed", {}).get(c, 0)))
+                 for c in ("re-solve", "cautious", "bounded", "select", "nominal")]
     if cats != ["all"]:
         rows += [(f"  {names.get(c, c) if icu else c}",
                   lambda s, c=c: s["wins_by_category"].get(c, "0/0")) for c in cats]
@@ -498,7 +498,7 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     train = dataset.subset_contexts(train_rows(dataset))
     f_scale = preference_scale(learner, train, outcome_maps(scenario, train))
     U, times, statuses = resolve_stage(learner, f_scale, dataset, config, scenario, progress=_tty())
-    deployment = deploy_stage(learner, dataset, U, config, scenario)
+    deployment = deploy_stage(learner, f_scale, dataset, U, config, scenario)
     config.save(out_dir / "config.toml")
     save_decisions(out_dir / "decisions.npz", dataset, deployment.decisions, times, statuses,
                    f_scale, deployment)

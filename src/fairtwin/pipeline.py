@@ -553,12 +553,12 @@ def resolve_stage(
 
 def deploy_stage(
     learner: Learner,
+    f_scale: float,
     dataset: PreferenceDataset,
     proposed: NDArray[np.float64],
     config: ExperimentConfig,
     scenario: Scenario,
     rows: NDArray[np.int64] | None = None,
-    f_scale: float = 1.0,
 ) -> Deployment:
     """Decide, per context, what to deploy: the re-solve's proposal, a re-solve bounded to the
     outcomes the context's candidates span (``f_scale`` as for :func:`resolve_stage`), the
@@ -931,8 +931,8 @@ def run_pipeline(
     learner.save(out / "model.npz")
     proposed, t, st = timed("resolve", lambda: resolve_stage(learner, f_scale, dataset, config,
                                                              scenario, progress=progress))
-    deployment = timed("deploy", lambda: deploy_stage(learner, dataset, proposed, config, scenario,
-                                                      f_scale=f_scale))
+    deployment = timed("deploy", lambda: deploy_stage(learner, f_scale, dataset, proposed, config,
+                                                      scenario))
     save_decisions(out / "decisions.npz", dataset, deployment.decisions, t, st, f_scale, deployment)
     f = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = timed("evaluate", lambda: evaluate_stage(

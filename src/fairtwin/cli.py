@@ -473,6 +473,13 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
     kept = (f"{learner.best_epoch_} epochs kept" if hasattr(learner, "best_epoch_")
             else f"{learner.n_parameters_} weights over the twin's outcomes")
     click.echo(f"model ({kept}) -> {out_dir / 'model.npz'}")
+    chosen = getattr(learner, "model_choice_", None)
+    if chosen is not None and chosen.table:
+        runners = ", ".join(f"{r['name']} {r['cv_accuracy']:.3f}" for r in chosen.table)
+        click.echo(f"outcome groups: {chosen.name} (held-out-week pair accuracy: {runners})")
+    evidence = getattr(learner, "evidence_", None)
+    if evidence is not None:
+        click.echo(evidence.message)
 
 
 @cli.command("resolve")

@@ -41,7 +41,18 @@ def plot_weeks(weeks: list[WeekMetrics], path: str | Path, price_unit: str = "ov
     ax1.axhline(0, color="k", lw=0.6)
     ax1.set_ylabel("ΔR: fairness gain (%)")
     ax1.set_ylim(max(-100, min(-5, min(100 * w.dR for w in weeks) - 5)), 105)
+    kept = [w.week for w in weeks if w.deployed == "nominal"]
+    if kept:
+        ax1.plot(kept, [0.0] * len(kept), "x", color="0.3", ms=5,
+                 label="nominal kept (no supported proposal)")
     ax1.legend(loc="lower left", fontsize=8)
+    p = np.array([w.p_preferred for w in weeks])
+    if np.isfinite(p).any():
+        ax1b = ax1.twinx()
+        ax1b.plot(x, p, "o", color="tab:purple", ms=3, alpha=0.8)
+        ax1b.set_ylim(0, 1.05)
+        ax1b.set_ylabel("p: re-solve fairer (posterior)", color="tab:purple", fontsize=8)
+        ax1b.tick_params(axis="y", colors="tab:purple", labelsize=8)
     split_at = [w.week for w in weeks if w.split == "held-out"]
     for ax in (ax1, ax2):
         if split_at:

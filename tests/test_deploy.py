@@ -90,11 +90,10 @@ def test_an_uninformed_weight_keeps_a_wide_posterior() -> None:
 def test_the_evidence_flags_answers_the_outcomes_do_not_explain() -> None:
     ds, outs = synthetic(30, 900, rater="planted")
     ok = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
-    assert not ok.lack_of_fit and ok.support_temperature > 0 and ok.cv_accuracy > 0.85
+    assert not ok.lack_of_fit and ok.supported and ok.cv_accuracy > 0.85
     ds, outs = synthetic(30, 900, rater="unexplained")
     bad = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
-    assert bad.support_temperature == 0.0
-    assert bad.lack_of_fit or bad.temperature == 0.0
+    assert not bad.supported
     assert bad.flexible_accuracy > bad.pair_accuracy + 0.1
 
 
@@ -110,7 +109,7 @@ def test_calibration_temperature() -> None:
 def test_a_week_without_supported_improvement_keeps_its_nominal_decision() -> None:
     no = support_of(np.array([1.0, -1.0, 2.0, -2.0]), 1.0)
     yes = support_of(np.full(100, 3.0), 1.0)
-    unexplained = support_of(np.full(100, 3.0), 0.0)
+    unexplained = support_of(np.full(100, 3.0), 1.0, supported=False)
     assert no.better == 0.5 and yes.better == 1.0 and unexplained.better == 0.5
     assert choose([no, no], 0.9) == -1
     assert choose([no, yes], 0.9) == 1
@@ -125,7 +124,7 @@ def test_the_deploy_stage_keeps_nominal_without_support(tiny_run) -> None:  # ty
     U, _, _ = resolve_stage(learner, f_scale, ds, config, scenario)
     dep = deploy_stage(learner, f_scale, ds, U, config, scenario)
     assert len(dep.choice) == ds.n_contexts and np.all(np.isfinite(dep.probability))
-    learner.evidence_ = replace(learner.evidence_, support_temperature=0.0, lack_of_fit=True)
+    learner.evidence_ = replace(learner.evidence_, supported=False, lack_of_fit=True)
     none = deploy_stage(learner, f_scale, ds, U, config, scenario)
     nom = nominal_indices(ds)
     assert none.choice == ["nominal"] * ds.n_contexts
@@ -215,3 +214,56 @@ def test_per_member_weights_recover_a_planted_favourite(favoured: bool) -> None:
         assert own[3] > shared and own[3] > 3 * own[:3].max()
     else:
         assert own.max() < 0.5 * shared  # shrunk to the shared weight
+
+
+def week_whim(values, outcomes, context):  # type: ignore[no-untyped-def]
+    """A rater whose notion changes every week at random: no function of the outcomes that
+    holds across weeks explains it (positive, as the relative metrics assume)."""
+    g = np.random.default_rng([7, int(context.index)]).standard_normal(values.shape[1])
+    return 1e3 + values @ g
+
+
+@pytest.mark.slow  # 30-80 s: the bound's local search calls the Python rater per move
+def test_a_run_on_unexplainable_answers_says_so_and_keeps_nominal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from fairtwin.cli import main
+
+    assert main(["run", "--oracle", "tests.test_deploy:week_whim", "--train-weeks", "10",
+                 "--held-out-weeks", "4", "--samples", "6", "--pairs", "250", "--rounds", "1",
+                 "--jobs", "1", "--out", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "lack of fit" in printed or "no evidence" in printed
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert not metrics["evidence"]["supported"]
+    held = metrics["summary"]["held-out"]
+    assert held["deployed"] == {"nominal": 4} and held["losses"] == 0
+
+
+def test_unexplainable_answers_deploy_nothing() -> None:
+    """The same through the pipeline's stages, without the bound (seconds): the evidence finds
+    nothing to deploy, and every week keeps its nominal decision."""
+    from tests.test_pipeline import tiny_config
+
+    from fairtwin.pipeline import (
+        deploy_stage,
+        label_stage,
+        load_scenario,
+        nominal_indices,
+        sample_stage,
+        train_stage,
+    )
+
+    config = tiny_config().override(scenario={"n_train": 10}, labels={
+        "oracle": "tests.test_deploy:week_whim", "n_pairs": 250})
+    scenario = load_scenario(config)
+    ds = sample_stage(config, scenario)
+    label_stage(ds, config, scenario)
+    learner, f_scale, _ = train_stage(ds, config, scenario)
+    assert not learner.evidence_.supported
+    last = np.array([ds.decisions_of(r)[-1] for r in range(ds.n_contexts)])
+    dep = deploy_stage(learner, f_scale, ds, ds.decisions[last], config, scenario)
+    assert dep.choice == ["nominal"] * ds.n_contexts
+    np.testing.assert_array_equal(dep.decisions, ds.decisions[nominal_indices(ds)])
+    np.testing.assert_array_equal(dep.probability, 0.5)

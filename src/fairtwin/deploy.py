@@ -63,16 +63,18 @@ class Support:
     better: float
 
 
-def support_of(gaps: NDArray[np.float64], temperature: float) -> Support:
+def support_of(gaps: NDArray[np.float64], temperature: float, supported: bool = True) -> Support:
     """Support from posterior draws of ``f(nominal) − f(proposal)`` (shape (n_draws,)).
 
-    ``temperature`` 0 (lack of fit, or no evidence) gives no support: probability ½.
+    Without ``supported`` (lack of fit, or no agreement with unseen weeks) every probability is
+    ½: nothing is supported.
     """
     g = np.asarray(gaps, dtype=np.float64).reshape(-1)
+    if not supported:
+        return Support(0.5, 0.5, 0.5, 0.5)
     p = 1.0 / (1.0 + np.exp(-np.clip(temperature * g, -50.0, 50.0)))
     lo, hi = np.quantile(p, [0.05, 0.95])
-    better = float(np.mean(g > 0)) if temperature > 0 else 0.5
-    return Support(float(p.mean()), float(lo), float(hi), better)
+    return Support(float(p.mean()), float(lo), float(hi), float(np.mean(g > 0)))
 
 
 def choose(supports: list[Support], min_probability: float) -> int:

@@ -579,7 +579,7 @@ def deploy_stage(
     maps = outcome_maps(scenario, dataset)
     draws = learner.posterior_draws(1000, random_state=_stage_seed(config, "deploy"))
     cautious = learner.cautious_weights(draws)
-    tau = evidence.support_temperature
+    tau, supported = evidence.temperature, evidence.supported
     decisions = proposed.copy()
     choice: list[str] = []
     prob, low, high = nan.copy(), nan.copy(), nan.copy()
@@ -593,7 +593,7 @@ def deploy_stage(
         def support(u: NDArray[np.float64]) -> Support:
             gaps = learner.preference_gaps(maps[row], u[None, :], u_nom[None, :],  # noqa: B023
                                            candidates, draws)  # noqa: B023
-            return support_of(gaps[:, 0], tau)
+            return support_of(gaps[:, 0], tau, supported)
 
         first = support(proposed[k])
         prob[k], low[k], high[k] = first.better, first.low, first.high

@@ -20,8 +20,9 @@ re-solve deploys anything, :func:`assess_evidence` measures, on the training ans
    rounds' questions) are the kind of comparison a deployment makes; their out-of-week
    predicted probability is set beside the share the rater actually preferred.
 
-The calibration temperature scales the posterior's preference probability at deployment
-(:mod:`fairtwin.resolve`); lack of fit sets it to zero (no deployment is supported).
+The deployment rule (:mod:`fairtwin.deploy`) deploys nothing unless :attr:`Evidence.supported`
+(no lack of fit, and agreement with unseen weeks above chance); the calibration temperature
+scales the probability a rater answers for a proposal that it reports.
 """
 
 from __future__ import annotations
@@ -74,8 +75,12 @@ class Evidence:
     on_policy_predicted : float
         Mean out-of-week predicted probability of the same (nan without any).
     lack_of_fit : bool
-    support_temperature : float
-        ``τ`` used at deployment: the calibration temperature, 0 with lack of fit.
+    supported : bool
+        Whether the answers support deploying anything: no lack of fit, and an out-of-week
+        pair accuracy above chance by two standard errors. (Accuracy, not log-loss: a cost
+        that ranks unseen weeks' pairs well can still have badly scaled logits; measured:
+        rosenbrock with 260 noisy answers ranked 0.8 of them right at a log-loss above a
+        coin's.)
     message : str
         One line for the run's printout.
     """
@@ -92,7 +97,7 @@ class Evidence:
     on_policy_observed: float
     on_policy_predicted: float
     lack_of_fit: bool
-    support_temperature: float
+    supported: bool
     message: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -307,20 +312,20 @@ def assess_evidence(
             p_winner = 1.0 / (1.0 + np.exp(-tau * logits[vs_nominal]))
             on_pred = float(np.mean(np.where(resolved_won, p_winner, 1.0 - p_winner)))
 
-    support_tau = 0.0 if lack_of_fit else tau
+    chance = cv_accuracy > 0.5 + 2.0 * np.sqrt(0.25 / max(m, 1))
+    supported = bool(chance and not lack_of_fit)
     if lack_of_fit:
         message = (f"lack of fit: the answers are consistent (a free score per decision predicts "
                    f"{flexible_accuracy:.2f} of held-out pairs) but the outcomes explain fewer "
-                   f"({pair_accuracy:.2f}); the learned cost is not deployed with confidence")
-    elif tau == 0.0:
+                   f"({pair_accuracy:.2f}); the learned cost is not deployed")
+    elif not chance:
         message = (f"no evidence: on unseen weeks the learned cost agrees with {cv_accuracy:.2f} "
                    "of the answers, no better than a coin; nothing is deployed")
     else:
         message = (f"evidence: on unseen weeks the learned cost agrees with {cv_accuracy:.2f} of "
-                   f"the answers ({100 * explained:.0f} % of a coin's uncertainty removed, "
-                   f"calibration τ = {tau:.2f}); free scores {flexible_accuracy:.2f} vs outcomes "
-                   f"{pair_accuracy:.2f} on held-out pairs")
+                   f"the answers (calibration τ = {tau:.2f}); free scores {flexible_accuracy:.2f} "
+                   f"vs outcomes {pair_accuracy:.2f} on held-out pairs: no lack of fit")
     log.info("%s", message)
     return Evidence(m, cv_accuracy, cv_log_loss, explained, tau, pair_accuracy,
-                    flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, support_tau,
+                    flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
                     message)

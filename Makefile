@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 RUN_ARGS ?=
 
-.PHONY: run test lint bench clean install dev browser
+.PHONY: run test lint docs bench clean install dev browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,12 @@ browser:
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 
+# the documentation site into site/ (warnings are errors)
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_solvers.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build site src/*.egg-info .pytest_cache

@@ -33,8 +33,8 @@ from fairtwin.learn import torch_threads
 from fairtwin.oracles import SimulatedRater
 from fairtwin.pipeline import (
     ExperimentConfig,
-    _oracle,
     nominal_indices,
+    oracle_of,
     outcome_maps,
     preference_scale,
     resolve_stage,
@@ -54,7 +54,7 @@ def wins_of(study: ElicitationStudy, config: ExperimentConfig, seed: int) -> int
     learner = config.learner.make(seed).fit(train, outcomes=maps)
     f_scale = preference_scale(learner, train, maps)
     U, _, _ = resolve_stage(learner, f_scale, ds, config.override(n_jobs=2), study.scenario, rows)
-    oracle = _oracle(config, study.scenario)
+    oracle = oracle_of(config, study.scenario)
     nom = nominal_indices(ds)
     wins = 0
     for k, row in enumerate(rows):
@@ -74,7 +74,7 @@ def run(strategy: str, seed: int, run_dir: Path, checkpoints: list[int],
         _, token = store.add_rater("simulated")
         client = TestClient(create_app(study))
         auth = {"Authorization": f"Bearer {token}"}
-        rater = SimulatedRater(_oracle(config, study.scenario), 0.0, seed)
+        rater = SimulatedRater(oracle_of(config, study.scenario), 0.0, seed)
         ds = study.dataset
         out: dict[int, int] = {}
         t_select = 0.0

@@ -49,10 +49,10 @@ from fairtwin.learn import torch_threads
 from fairtwin.oracles import get_rater
 from fairtwin.pipeline import (
     ExperimentConfig,
-    _oracle,
     label_stage,
     load_scenario,
     nominal_indices,
+    oracle_of,
     outcome_maps,
     resolve_stage,
     train_rows,
@@ -115,7 +115,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...]) -> list[dict]:
         n_train = len(train_rows(data.samples))
         acc = {"train": pair_accuracy(f, data.latent, data.samples, range(n_train)),
                "held-out": pair_accuracy(f, data.latent, data.samples, range(n_train, n))}
-        oracle = _oracle(cfg, scenario)
+        oracle = oracle_of(cfg, scenario)
         nom = nominal_indices(data.samples)
         rows_out = []
         for rule in rules:

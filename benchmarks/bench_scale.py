@@ -60,7 +60,7 @@ def fairtwin_command() -> list[str]:
     exe = Path(sys.executable).with_name("fairtwin")
     if exe.exists():
         return [str(exe)]
-    return [sys.executable, "-c", "from fairtwin.cli import _script; _script()"]
+    return [sys.executable, "-c", "import sys; from fairtwin.cli import main; sys.exit(main())"]
 
 
 def run_size(n: int, seed: int, jobs: int, out: Path) -> dict:

@@ -27,12 +27,12 @@ from fairtwin.evaluate import week_metrics  # noqa: E402
 from fairtwin.evaluate.metrics import candidate_pair_accuracy  # noqa: E402
 from fairtwin.pipeline import (  # noqa: E402
     ExperimentConfig,
-    _oracle,
     label_stage,
     load_scenario,
     nominal_indices,
     oracle_bound,
     oracle_name,
+    oracle_of,
     outcome_maps,
     resolve_stage,
     sample_stage,
@@ -51,7 +51,7 @@ def run_seed(twin: str, seed: int, rules: list[str], oracle: str | None) -> list
     t0 = time.perf_counter()
     learner, f_scale, _ = train_stage(ds, cfg, scenario)
     t_train = time.perf_counter() - t0
-    notion = _oracle(cfg, scenario)
+    notion = oracle_of(cfg, scenario)
     nom = nominal_indices(ds)
     f = learner.costs_of(ds, outcome_maps(scenario, ds))
     n_train = len(train_rows(ds))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from fairtwin.twin.icu_notions import LoadOracle, _national, _ratios
+from fairtwin.twin.icu_notions import LoadOracle, national_of, ratios_of
 
 __all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS"]
 
@@ -48,8 +48,8 @@ class Favoured(LoadOracle):
                       context: object) -> NDArray[np.float64]:
         R = load.shape[1]
         w = np.where(np.arange(R) % 3 == 0, 4.0, 1.0)
-        rho = _ratios(load, beds)
-        return 0.5 * np.sum(w * (rho - _national(load, beds)[:, None]) ** 2, axis=1)
+        rho = ratios_of(load, beds)
+        return 0.5 * np.sum(w * (rho - national_of(load, beds)[:, None]) ** 2, axis=1)
 
 
 class WorstOff(LoadOracle):
@@ -60,7 +60,7 @@ class WorstOff(LoadOracle):
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: object) -> NDArray[np.float64]:
-        rho = _ratios(load, beds)
+        rho = ratios_of(load, beds)
         return rho.max(axis=1) + 0.1 * np.sum(rho > 1.0, axis=1)
 
 
@@ -96,8 +96,8 @@ class TravelAverse(LoadOracle):
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: object) -> NDArray[np.float64]:
-        rho = _ratios(load, beds)
-        return 0.5 * np.sum((rho - _national(load, beds)[:, None]) ** 2, axis=1)
+        rho = ratios_of(load, beds)
+        return 0.5 * np.sum((rho - national_of(load, beds)[:, None]) ** 2, axis=1)
 
 
 NOTIONS["travel-averse"] = "notions:TravelAverse"

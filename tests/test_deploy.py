@@ -244,8 +244,6 @@ def test_a_run_on_unexplainable_answers_says_so_and_keeps_nominal(
 def test_unexplainable_answers_deploy_nothing() -> None:
     """The same through the pipeline's stages, without the bound (seconds): the evidence finds
     nothing to deploy, and every week keeps its nominal decision."""
-    from tests.test_pipeline import tiny_config
-
     from fairtwin.pipeline import (
         deploy_stage,
         label_stage,
@@ -254,6 +252,7 @@ def test_unexplainable_answers_deploy_nothing() -> None:
         sample_stage,
         train_stage,
     )
+    from tests.test_pipeline import tiny_config
 
     config = tiny_config().override(scenario={"n_train": 10}, labels={
         "oracle": "tests.test_deploy:week_whim", "n_pairs": 250})

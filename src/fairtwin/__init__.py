@@ -1,6 +1,6 @@
 """fairtwin: learn what people find fair in a Digital Twin's decisions, from pairwise comparisons.
 
-The package is cut by pipeline stage (see ``DESIGN`` in the README):
+The package is cut by pipeline stage (see the documentation's code layout page):
 
 - :mod:`fairtwin.costs`: the :class:`~fairtwin.costs.QuadraticCost` value type shared by all stages.
 - :mod:`fairtwin.twin`: scenarios and the solver-neutral ICU allocation problem.

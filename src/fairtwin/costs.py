@@ -43,6 +43,8 @@ class QuadraticCost:
         A factor with ``H = factor @ factor.T``. Built with :meth:`from_factor`; when absent,
         :meth:`low_rank_factor` computes one from the eigen-decomposition of ``H``.
 
+    Notes
+    -----
     A cost built from a factor never forms the dense ``n × n`` Hessian for evaluation,
     gradients, scaling or solvers (at 80 regions it would be 6400 × 6400, 330 MB); reading
     :attr:`H` forms it once and keeps it (not pickled).

@@ -42,7 +42,7 @@ from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationErr
 from fairtwin.extras import require
 from fairtwin.learn import OutcomeCostLearner
 from fairtwin.learn.evidence import Evidence, ModelChoice, assess_evidence, select_groups
-from fairtwin.oracles import get_oracle, get_rater, oracle_bound
+from fairtwin.oracles import FairnessOracle, get_oracle, get_rater, oracle_bound
 from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
 from fairtwin.sampling import SamplerConfig, sample_decisions
@@ -67,7 +67,10 @@ __all__ = [
     "resolve_stage",
     "evaluate_stage",
     "coverage_stage",
+    "deploy_stage",
     "run_pipeline",
+    "oracle_of",
+    "stage_seed",
 ]
 
 log = logging.getLogger(__name__)
@@ -385,7 +388,7 @@ def split_dates(dataset: PreferenceDataset, scenario: Scenario) -> dict[str, dic
     return out
 
 
-def _stage_seed(config: ExperimentConfig, stage: str) -> np.random.Generator:
+def stage_seed(config: ExperimentConfig, stage: str) -> np.random.Generator:
     """An independent generator per stage, derived from the run seed."""
     key = [config.seed] + [ord(ch) for ch in stage]
     return np.random.default_rng(key)
@@ -426,7 +429,7 @@ def sample_stage(
     first = config.scenario.first_week(scenario)
     contexts = scenario.contexts[first : first + config.scenario.n_weeks]
     samples = sample_decisions(scenario.twin, contexts, config.sampler,
-                               _stage_seed(config, "sample"), n_jobs=config.n_jobs,
+                               stage_seed(config, "sample"), n_jobs=config.n_jobs,
                                progress=progress)
     decisions = np.vstack([s.decisions for s in samples])
     decision_context = np.concatenate(
@@ -444,7 +447,7 @@ def sample_stage(
 
 
 def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-    return get_rater(config.labels.rater, _oracle(config, scenario), config.labels.noise, rng)
+    return get_rater(config.labels.rater, oracle_of(config, scenario), config.labels.noise, rng)
 
 
 def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-untyped-def]
@@ -470,7 +473,7 @@ def label_stage(
 
     Pairs are drawn uniformly without replacement from all pairs of decisions of the same week.
     """
-    rng = rng or _stage_seed(config, "label")
+    rng = rng or stage_seed(config, "label")
     _check_dataset_matches(dataset, scenario)
     labels = config.labels
     if n_pairs is None:
@@ -577,7 +580,7 @@ def deploy_stage(
     twin = scenario.twin
     nom = nominal_indices(dataset)
     maps = outcome_maps(scenario, dataset)
-    draws = learner.posterior_draws(1000, random_state=_stage_seed(config, "deploy"))
+    draws = learner.posterior_draws(1000, random_state=stage_seed(config, "deploy"))
     cautious = learner.cautious_weights(draws)
     tau, supported = evidence.temperature, evidence.supported
     decisions = proposed.copy()
@@ -631,7 +634,7 @@ def _candidate_box(learner: Learner, outcomes: Outcomes, candidates: NDArray[np.
     """``(A, lower, upper)``: the learner's outcomes (``A u + b``), and each group's sum, kept
     within the range its context's candidates span (the bounded re-solve's trust region: a box
     per outcome alone lets every member reach its largest value at once)."""
-    out = learner._prepare(outcomes)
+    out = learner.model_outcomes(outcomes)
     gidx = out.group_index()
     G = int(gidx.max()) + 1
     S = np.zeros((G, out.n_outcomes))
@@ -676,8 +679,8 @@ def train_stage(
     """
     _check_dataset_matches(dataset, scenario)
     rows = train_rows(dataset)
-    rng = _stage_seed(config, "train")
-    rater = _rater(config, scenario, _stage_seed(config, "active"))
+    rng = stage_seed(config, "train")
+    rater = _rater(config, scenario, stage_seed(config, "active"))
     labels = config.labels
     history: list[RoundRecord] = []
 
@@ -691,7 +694,7 @@ def train_stage(
         maps = outcome_maps(scenario, train)
         if choose and choosing:
             choice[:] = [select_groups(lambda g: config.learner.make(0, g), train, maps,
-                                       random_state=_stage_seed(config, "select"))]
+                                       random_state=stage_seed(config, "select"))]
         groups = choice[0].groups if choice else None
         learner = config.learner.make(int(rng.integers(0, 2**31 - 1)), groups)
         learner.fit(train, outcomes=maps)
@@ -747,7 +750,7 @@ def train_stage(
         train = dataset.subset_contexts(rows)
         learner.evidence_ = assess_evidence(
             lambda: config.learner.make(0, learner.groups_), train, outcome_maps(scenario, train),
-            nominal_indices(train), random_state=_stage_seed(config, "evidence"))
+            nominal_indices(train), random_state=stage_seed(config, "evidence"))
     return learner, f_scale, history
 
 
@@ -764,7 +767,7 @@ def _copeland(dataset: PreferenceDataset, row: int) -> dict[int, int]:
 def coverage_stage(dataset: PreferenceDataset, config: ExperimentConfig,
                    scenario: Scenario) -> Coverage:
     """Diagnostic: how many samples are fairer than the nominal decision (uses the oracle)."""
-    oracle = _oracle(config, scenario)
+    oracle = oracle_of(config, scenario)
     contexts = [scenario.contexts[int(i)] for i in dataset.context_ids]
     per_week = [dataset.decisions[dataset.decisions_of(row)] for row in range(dataset.n_contexts)]
     return sample_coverage(oracle, contexts, per_week)
@@ -789,7 +792,8 @@ def with_twin_defaults(config: ExperimentConfig, scenario: Scenario,
     return config.override(resolve=own) if own else config
 
 
-def _oracle(config: ExperimentConfig, scenario: Scenario):  # type: ignore[no-untyped-def]
+def oracle_of(config: ExperimentConfig, scenario: Scenario) -> FairnessOracle:
+    """The simulated rater's notion of fairness of a run (:func:`oracle_name`, with ``kappa``)."""
     name = oracle_name(config, scenario)
     kwargs = {"kappa": config.labels.kappa} if name == "rosenbrock" else {}
     return get_oracle(name, scenario.twin, **kwargs)
@@ -821,7 +825,7 @@ def evaluate_stage(
     decisions) adds each week's choice, the proposal's predicted probability and whether the
     simulated rater's latent cost prefers the proposal (the reliability table).
     """
-    oracle = _oracle(config, scenario)
+    oracle = oracle_of(config, scenario)
     nom = nominal_indices(dataset)
     n_train = len(train_rows(dataset))
     jobs = [

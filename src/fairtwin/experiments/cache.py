@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError
 from fairtwin.oracles import oracle_bound
-from fairtwin.pipeline import ExperimentConfig, _oracle, load_scenario, sample_stage
+from fairtwin.pipeline import ExperimentConfig, load_scenario, oracle_of, sample_stage
 
 __all__ = ["SeedData", "SeedCache", "sample_key", "oracle_key"]
 
@@ -140,7 +140,7 @@ class SeedCache:
         return SeedData(samples, latent, bound, value, skey, okey)
 
     def _latent(self, config, scenario, samples):  # type: ignore[no-untyped-def]
-        oracle = _oracle(config, scenario)
+        oracle = oracle_of(config, scenario)
         latent = np.empty(samples.n_decisions)
         contexts = [scenario.contexts[int(i)] for i in samples.context_ids]
         for row, context in enumerate(contexts):

@@ -33,10 +33,10 @@ from fairtwin.experiments.cache import SeedCache, SeedData, oracle_key
 from fairtwin.learn import torch_threads
 from fairtwin.pipeline import (
     ExperimentConfig,
-    _oracle,
     label_stage,
     load_scenario,
     nominal_indices,
+    oracle_of,
     outcome_maps,
     resolve_stage,
     train_rows,
@@ -173,7 +173,7 @@ def _true_accuracy(costs: np.ndarray, data: SeedData, rows: Iterable[int]) -> fl
 
 def _score(spec: RunSpec, data: SeedData, scenario, decisions, rows, times, statuses):  # type: ignore[no-untyped-def]
     """Per-week metrics and the per-split summary metrics of one variant."""
-    oracle = _oracle(spec.config, scenario)
+    oracle = oracle_of(spec.config, scenario)
     ds = data.samples
     nom = nominal_indices(ds)
     n_train = len(train_rows(ds))

@@ -106,7 +106,7 @@ class OutcomeCostLearner:
         if not hasattr(self, "quadratic_"):
             raise ValidationError("this OutcomeCostLearner is not fitted yet; call fit first")
 
-    def _prepare(self, out: Outcomes) -> Outcomes:
+    def model_outcomes(self, out: Outcomes) -> Outcomes:
         """The outcomes as the model sees them: compared groups relative, its groups only."""
         missing = [g for g in self.spec_ if g.removesuffix("@") not in out.group_names]
         if missing:
@@ -136,7 +136,7 @@ class OutcomeCostLearner:
             self.spec_ = (*(g for g in first.group_names if g in wanted),
                           *(g for g in wanted if g.endswith("@")))
             self.groups_ = first.relative().select(self.spec_).group_names
-        return [self._prepare(o) for o in outcomes]
+        return [self.model_outcomes(o) for o in outcomes]
 
     def _check_groups(self, out: Outcomes) -> NDArray[np.int64]:
         if out.n_decision != self.n_vars_:
@@ -295,7 +295,7 @@ class OutcomeCostLearner:
         (shape (k,)) or under each row of ``draws`` (shape (n_draws, k)). ``candidates`` are the
         context's own candidates (they set its scale ``s_x``, as in :meth:`cost`)."""
         self._check_fitted()
-        outcomes = self._prepare(outcomes)
+        outcomes = self.model_outcomes(outcomes)
         FA = self._features_of(outcomes, np.atleast_2d(np.asarray(UA, dtype=np.float64)))
         FB = self._features_of(outcomes, np.atleast_2d(np.asarray(UB, dtype=np.float64)))
         s = self._week_scale(self._features_of(outcomes, np.atleast_2d(
@@ -315,7 +315,7 @@ class OutcomeCostLearner:
         (2G,), ``a ≥ 0``) replaces the fitted weights (the deployment rule's cautious weights).
         """
         self._check_fitted()
-        outcomes = self._prepare(outcomes)
+        outcomes = self.model_outcomes(outcomes)
         gidx = self._check_groups(outcomes)
         U = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
         s = self._week_scale(self._features_of(outcomes, U))

@@ -47,7 +47,7 @@ __all__ = ["TwinConfig", "Context", "ICUTwin", "Allocation", "CostBreakdown"]
 
 @dataclass(frozen=True)
 class TwinConfig:
-    """Settings of the ICU twin (the values that worked in the prototype, see DESIGN).
+    """Settings of the ICU twin (the values that worked in the first prototype).
 
     Attributes
     ----------

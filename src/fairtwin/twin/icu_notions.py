@@ -32,6 +32,8 @@ __all__ = [
     "TravelBurdenOracle",
     "ICU_ORACLES",
     "post_decision_loads",
+    "ratios_of",
+    "national_of",
 ]
 
 
@@ -76,11 +78,13 @@ def post_decision_loads(
     return load, beds
 
 
-def _ratios(load: NDArray[np.float64], beds: NDArray[np.float64]) -> NDArray[np.float64]:
+def ratios_of(load: NDArray[np.float64], beds: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Load ratios ``load / beds`` per region (0 where a region has no bed)."""
     return np.divide(load, beds, out=np.zeros_like(load), where=beds > 0)
 
 
-def _national(load: NDArray[np.float64], beds: NDArray[np.float64]) -> NDArray[np.float64]:
+def national_of(load: NDArray[np.float64], beds: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The national load ratio ``Σ load / Σ beds`` of each decision."""
     return load.sum(axis=1) / np.maximum(beds.sum(axis=1), 1.0)
 
 
@@ -97,11 +101,11 @@ class LoadOracle(FairnessOracle):
 
     def load_ratios(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
         """Post-decision load ratios, shape (n_decisions, n_regions); empty regions count 0."""
-        return _ratios(*post_decision_loads(self.twin, U, context))
+        return ratios_of(*post_decision_loads(self.twin, U, context))
 
     def national_ratio(self, U: ArrayLike, context: Context) -> NDArray[np.float64]:
         """``ρ̄``: total patients over total beds after each decision, shape (n_decisions,)."""
-        return _national(*post_decision_loads(self.twin, U, context))
+        return national_of(*post_decision_loads(self.twin, U, context))
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: Context) -> NDArray[np.float64]:
@@ -130,7 +134,7 @@ class LoadOracle(FairnessOracle):
 
 
 class RosenbrockOracle(LoadOracle):
-    """Shifted Rosenbrock cost of the load ratios (DESIGN.md, the paper's simulated human).
+    """Shifted Rosenbrock cost of the load ratios (the paper's simulated human).
 
     Parameters
     ----------
@@ -149,7 +153,7 @@ class RosenbrockOracle(LoadOracle):
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: Context) -> NDArray[np.float64]:
-        z = 1.0 + self.kappa * (_ratios(load, beds) - _national(load, beds)[:, None])
+        z = 1.0 + self.kappa * (ratios_of(load, beds) - national_of(load, beds)[:, None])
         return np.sum(100.0 * (z[:, 1:] - z[:, :-1] ** 2) ** 2 + (1.0 - z[:, :-1]) ** 2, axis=1)
 
 
@@ -160,7 +164,7 @@ class GiniOracle(LoadOracle):
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: Context) -> NDArray[np.float64]:
-        rho = np.sort(_ratios(load, beds), axis=1)
+        rho = np.sort(ratios_of(load, beds), axis=1)
         n = rho.shape[1]
         total = rho.sum(axis=1)
         k = np.arange(1, n + 1)
@@ -175,7 +179,7 @@ class MaxMinOracle(LoadOracle):
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: Context) -> NDArray[np.float64]:
-        rho = _ratios(load, beds)
+        rho = ratios_of(load, beds)
         return rho.max(axis=1) - rho.min(axis=1)
 
 
@@ -186,8 +190,8 @@ class SquaredDeviationOracle(LoadOracle):
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: Context) -> NDArray[np.float64]:
-        rho = _ratios(load, beds)
-        return 0.5 * np.sum((rho - _national(load, beds)[:, None]) ** 2, axis=1)
+        rho = ratios_of(load, beds)
+        return 0.5 * np.sum((rho - national_of(load, beds)[:, None]) ** 2, axis=1)
 
 
 class TravelBurdenOracle(GiniOracle):

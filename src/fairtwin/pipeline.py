@@ -580,7 +580,7 @@ def deploy_stage(
     twin = scenario.twin
     nom = nominal_indices(dataset)
     maps = outcome_maps(scenario, dataset)
-    draws = learner.posterior_draws(1000, random_state=stage_seed(config, "deploy"))
+    draws = learner.posterior_draws(1000, random_state=stage_seed(config, "deploy"), fix_scale=True)
     cautious = learner.cautious_weights(draws)
     tau, supported = evidence.temperature, evidence.supported
     decisions = proposed.copy()

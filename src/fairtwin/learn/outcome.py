@@ -266,7 +266,8 @@ class OutcomeCostLearner:
         return np.r_[self.quadratic_, self.linear_]
 
     def posterior_draws(self, n_draws: int = 1000,
-                        random_state: int | np.random.Generator | None = 0) -> NDArray[np.float64]:
+                        random_state: int | np.random.Generator | None = 0,
+                        fix_scale: bool = False) -> NDArray[np.float64]:
         """Draws of the weights from the Laplace approximation of their posterior, shape
         (n_draws, 2G): ``N(θ̃, H⁻¹)`` with ``H`` the Hessian of the penalised negative
         log-likelihood (a Gaussian prior of precision ``2 α m``) and ``θ̃`` the fitted weights
@@ -274,14 +275,30 @@ class OutcomeCostLearner:
 
         Weights the answers barely constrain (a direction no compared pair varies) keep a
         wide spread: the prior's. The same seed gives the same draws.
+
+        With ``fix_scale`` the heaviest fitted group's weight is held at its fitted value and
+        the others are drawn from their Gaussian conditional on it. A ranking does not change
+        when every weight is scaled alike, and a likelihood of well-separated answers pins the
+        *direction* of the weights much better than their scale (the penalty sets that): the
+        deployment rule asks about rankings, so it draws this way.
         """
         self._check_fitted()
         rng = np.random.default_rng(random_state)
         cov = getattr(self, "covariance_", None)
-        theta = getattr(self, "posterior_mean_", self.theta_)
+        theta = getattr(self, "posterior_mean_", self.theta_).copy()
         if cov is None:
             return np.repeat(theta[None, :], n_draws, axis=0)
-        vals, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
+        cov = 0.5 * (cov + cov.T)
+        if fix_scale and self.quadratic_.max() > 0:
+            a = int(np.argmax(self.quadratic_))
+            rest = np.flatnonzero(np.arange(theta.size) != a)
+            k = cov[rest, a] / cov[a, a] if cov[a, a] > 0 else np.zeros(rest.size)
+            theta[rest] += k * (self.quadratic_[a] - theta[a])
+            theta[a] = self.quadratic_[a]
+            cond = cov[np.ix_(rest, rest)] - np.outer(k, cov[a, rest])
+            cov = np.zeros_like(cov)
+            cov[np.ix_(rest, rest)] = 0.5 * (cond + cond.T)
+        vals, vecs = np.linalg.eigh(cov)
         root = vecs * np.sqrt(np.clip(vals, 0.0, None))
         draws = theta + rng.standard_normal((n_draws, theta.size)) @ root.T
         G = len(self.groups_)

@@ -563,12 +563,15 @@ def deploy_stage(
     scenario: Scenario,
     rows: NDArray[np.int64] | None = None,
 ) -> Deployment:
-    """Decide, per context, what to deploy: the re-solve's proposal, a re-solve bounded to the
-    outcomes the context's candidates span (``f_scale`` as for :func:`resolve_stage`), the
-    context's best own candidate, or the nominal decision (:mod:`fairtwin.deploy`).
+    """Decide, per context, what to deploy (:mod:`fairtwin.deploy`): the re-solve's proposal,
+    a cautious re-solve, the cautious re-solve within the outcomes the context's candidates span,
+    the context's best own candidate, or the nominal decision — the first the posterior supports.
+    ``f_scale`` prices the learned cost as in :func:`resolve_stage`; a rung is solved only when
+    the ones above it are not supported.
 
     With ``resolve.deploy = "always"``, or a learner without a posterior (the paper's), every
-    proposal is deployed; the probabilities are then ``nan``.
+    proposal is deployed; the probabilities are then ``nan``. Without support in the evidence
+    (lack of fit, or no agreement with unseen weeks), every context keeps its nominal decision.
     """
     rows = np.arange(dataset.n_contexts) if rows is None else np.asarray(rows)
     n = len(rows)
@@ -577,56 +580,65 @@ def deploy_stage(
     if config.resolve.deploy == "always" or evidence is None or not hasattr(learner, "posterior_draws"):
         return Deployment(proposed.copy(), proposed.copy(), ["re-solve"] * n, nan, nan.copy(),
                           nan.copy())
-    twin = scenario.twin
     nom = nominal_indices(dataset)
+    if not evidence.supported:
+        half = np.full(n, 0.5)
+        return Deployment(dataset.decisions[nom[rows]], proposed.copy(), ["nominal"] * n, half,
+                          half.copy(), half.copy())
     maps = outcome_maps(scenario, dataset)
     draws = learner.posterior_draws(1000, random_state=stage_seed(config, "deploy"), fix_scale=True)
     cautious = learner.cautious_weights(draws)
-    tau, supported = evidence.temperature, evidence.supported
     decisions = proposed.copy()
     choice: list[str] = []
     prob, low, high = nan.copy(), nan.copy(), nan.copy()
     for k, row in enumerate(rows):
-        row = int(row)
-        context = scenario.contexts[int(dataset.context_ids[row])]
-        candidates = dataset.decisions[dataset.decisions_of(row)]
-        u_nom = dataset.decisions[nom[row]]
-        cost = learner.context_cost(dataset, row, maps)
-
-        def support(u: NDArray[np.float64]) -> Support:
-            gaps = learner.preference_gaps(maps[row], u[None, :], u_nom[None, :],  # noqa: B023
-                                           candidates, draws)  # noqa: B023
-            return support_of(gaps[:, 0], tau, supported)
-
-        first = support(proposed[k])
+        first, name, u = _deploy_one(learner, f_scale, dataset, int(row), proposed[k], maps,
+                                     nom, draws, cautious, evidence, config, scenario)
         prob[k], low[k], high[k] = first.better, first.low, first.high
-        if first.better >= config.resolve.min_probability:
-            choice.append("re-solve")
-            continue
-        # the rungs below the bold re-solve: cautious weights (what the answers leave uncertain
-        # charged at its posterior upper quantile), the same within what the candidates span,
-        # then a candidate
-        ladder: list[tuple[str, NDArray[np.float64]]] = []
-        if config.resolve.mode != "select":
-            nominal_full = twin.complete(u_nom, context)
-            careful = learner.context_cost(dataset, row, maps, cautious)
-            ladder.append(("cautious", resolve_context(twin, context, careful, f_scale,
-                                                       config.resolve, nominal_full,
-                                                       candidates).decision))
-            bounded = resolve_context(twin, context, careful, f_scale, config.resolve,
-                                      nominal_full, candidates,
-                                      region=_candidate_box(learner, maps[row], candidates))
-            ladder.append(("bounded", bounded.decision))
-        picked = select_candidate(twin, context, cost, candidates, twin.guarded(u_nom, context))
-        ladder.append(("select", picked.decision))
-        j = choose([support(u) for _, u in ladder], config.resolve.min_probability)
-        if j < 0 or np.array_equal(ladder[j][1], u_nom):
-            decisions[k] = u_nom
-            choice.append("nominal")
-        else:
-            decisions[k] = ladder[j][1]
-            choice.append(ladder[j][0])
+        choice.append(name)
+        decisions[k] = u
     return Deployment(decisions, proposed.copy(), choice, prob, low, high)
+
+
+def _deploy_one(learner: OutcomeCostLearner, f_scale: float, dataset: PreferenceDataset,
+                row: int, proposal: NDArray[np.float64], maps: list[Outcomes],
+                nom: NDArray[np.int64], draws: NDArray[np.float64],
+                cautious: NDArray[np.float64], evidence: Evidence, config: ExperimentConfig,
+                scenario: Scenario) -> tuple[Support, str, NDArray[np.float64]]:
+    """One context's ladder: the proposal's support, the rung deployed and its decision."""
+    twin = scenario.twin
+    context = scenario.contexts[int(dataset.context_ids[row])]
+    candidates = dataset.decisions[dataset.decisions_of(row)]
+    u_nom = dataset.decisions[nom[row]]
+    bar = config.resolve.min_probability
+
+    def support(u: NDArray[np.float64]) -> Support:
+        gaps = learner.preference_gaps(maps[row], u[None, :], u_nom[None, :], candidates, draws)
+        return support_of(gaps[:, 0], evidence.temperature, evidence.supported)
+
+    def careful(region: bool) -> NDArray[np.float64]:
+        cost = learner.context_cost(dataset, row, maps, cautious)
+        box = _candidate_box(learner, maps[row], candidates) if region else None
+        return resolve_context(twin, context, cost, f_scale, config.resolve,
+                               twin.complete(u_nom, context), candidates, region=box).decision
+
+    def best_candidate() -> NDArray[np.float64]:
+        cost = learner.context_cost(dataset, row, maps)
+        return select_candidate(twin, context, cost, candidates,
+                                twin.guarded(u_nom, context)).decision
+
+    first = support(proposal)
+    ladder: list[tuple[str, Callable[[], NDArray[np.float64]]]] = [("re-solve", lambda: proposal)]
+    if config.resolve.mode != "select":
+        ladder += [("cautious", lambda: careful(False)), ("bounded", lambda: careful(True))]
+    ladder.append(("select", best_candidate))
+    for k, (name, make) in enumerate(ladder):
+        u = make()
+        if np.array_equal(u, u_nom):
+            continue
+        if choose([first if k == 0 else support(u)], bar) == 0:
+            return first, name, u
+    return first, "nominal", u_nom.copy()
 
 
 def _candidate_box(learner: Learner, outcomes: Outcomes, candidates: NDArray[np.float64]

@@ -354,7 +354,9 @@ class OutcomeCostLearner:
                      outcomes: Sequence[Outcomes] | None = None,
                      theta: ArrayLike | None = None) -> QuadraticCost:
         """The learned cost of context ``row`` of ``dataset`` (its decisions are the candidates)."""
-        outcomes = self._need_outcomes(dataset, outcomes)
+        if outcomes is None or len(outcomes) != dataset.n_contexts:
+            self._need_outcomes(dataset, outcomes)  # raises the error that says what is wrong
+        assert outcomes is not None
         return self.cost(outcomes[row], dataset.decisions[dataset.decisions_of(row)], theta)
 
     def cautious_weights(self, draws: NDArray[np.float64], quantile: float = 0.9) -> NDArray[np.float64]:

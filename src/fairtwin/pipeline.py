@@ -47,7 +47,7 @@ from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
 from fairtwin.sampling import SamplerConfig, sample_decisions
 from fairtwin.tomlfile import check_setting_types, read_toml
-from fairtwin.twin import Outcomes, Scenario, TwinConfig, get_scenario
+from fairtwin.twin import Outcomes, Scenario, Twin, TwinConfig, get_scenario
 
 if TYPE_CHECKING:
     from fairtwin.learn.estimator import PreferenceCostLearner
@@ -591,45 +591,47 @@ def deploy_stage(
     decisions = proposed.copy()
     choice: list[str] = []
     prob, low, high = nan.copy(), nan.copy(), nan.copy()
+    jobs = []
     for k, row in enumerate(rows):
-        first, name, u = _deploy_one(learner, f_scale, dataset, int(row), proposed[k], maps,
-                                     nom, draws, cautious, evidence, config, scenario)
+        row = int(row)
+        jobs.append(delayed(_deploy_one)(
+            learner, f_scale, scenario.twin, scenario.contexts[int(dataset.context_ids[row])],
+            maps[row], dataset.decisions[dataset.decisions_of(row)], dataset.decisions[nom[row]],
+            proposed[k], draws, cautious, evidence, config.resolve))
+    for k, (first, name, u) in enumerate(Parallel(n_jobs=config.n_jobs)(jobs)):
         prob[k], low[k], high[k] = first.better, first.low, first.high
         choice.append(name)
         decisions[k] = u
     return Deployment(decisions, proposed.copy(), choice, prob, low, high)
 
 
-def _deploy_one(learner: OutcomeCostLearner, f_scale: float, dataset: PreferenceDataset,
-                row: int, proposal: NDArray[np.float64], maps: list[Outcomes],
-                nom: NDArray[np.int64], draws: NDArray[np.float64],
-                cautious: NDArray[np.float64], evidence: Evidence, config: ExperimentConfig,
-                scenario: Scenario) -> tuple[Support, str, NDArray[np.float64]]:
-    """One context's ladder: the proposal's support, the rung deployed and its decision."""
-    twin = scenario.twin
-    context = scenario.contexts[int(dataset.context_ids[row])]
-    candidates = dataset.decisions[dataset.decisions_of(row)]
-    u_nom = dataset.decisions[nom[row]]
-    bar = config.resolve.min_probability
+def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context: Any,
+                outcomes: Outcomes, candidates: NDArray[np.float64], u_nom: NDArray[np.float64],
+                proposal: NDArray[np.float64], draws: NDArray[np.float64],
+                cautious: NDArray[np.float64], evidence: Evidence, resolve: ResolveConfig
+                ) -> tuple[Support, str, NDArray[np.float64]]:
+    """One context's ladder: the proposal's support, the rung deployed and its decision (a job:
+    it gets only its own context's data)."""
+    bar = resolve.min_probability
 
     def support(u: NDArray[np.float64]) -> Support:
-        gaps = learner.preference_gaps(maps[row], u[None, :], u_nom[None, :], candidates, draws)
+        gaps = learner.preference_gaps(outcomes, u[None, :], u_nom[None, :], candidates, draws)
         return support_of(gaps[:, 0], evidence.temperature, evidence.supported)
 
     def careful(region: bool) -> NDArray[np.float64]:
-        cost = learner.context_cost(dataset, row, maps, cautious)
-        box = _candidate_box(learner, maps[row], candidates) if region else None
-        return resolve_context(twin, context, cost, f_scale, config.resolve,
+        cost = learner.cost(outcomes, candidates, cautious)
+        box = _candidate_box(learner, outcomes, candidates) if region else None
+        return resolve_context(twin, context, cost, f_scale, resolve,
                                twin.complete(u_nom, context), candidates, region=box).decision
 
     def best_candidate() -> NDArray[np.float64]:
-        cost = learner.context_cost(dataset, row, maps)
+        cost = learner.cost(outcomes, candidates)
         return select_candidate(twin, context, cost, candidates,
                                 twin.guarded(u_nom, context)).decision
 
     first = support(proposal)
     ladder: list[tuple[str, Callable[[], NDArray[np.float64]]]] = [("re-solve", lambda: proposal)]
-    if config.resolve.mode != "select":
+    if resolve.mode != "select":
         ladder += [("cautious", lambda: careful(False)), ("bounded", lambda: careful(True))]
     ladder.append(("select", best_candidate))
     for k, (name, make) in enumerate(ladder):

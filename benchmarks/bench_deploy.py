@@ -49,13 +49,11 @@ from fairtwin.experiments.cache import SeedCache  # noqa: E402
 from fairtwin.pipeline import (  # noqa: E402
     ExperimentConfig,
     deploy_stage,
-    label_stage,
     load_scenario,
     nominal_indices,
     oracle_of,
     resolve_stage,
     train_rows,
-    train_stage,
 )
 
 REGIMES = {
@@ -86,11 +84,7 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
     cfg = config_of(key)
     data = SeedCache(cache_dir).get(seed_config(key))
     scenario = load_scenario(cfg)
-    ds = data.fresh_dataset()
-    t0 = time.perf_counter()
-    label_stage(ds, cfg, scenario)
-    learner, f_scale, _ = train_stage(ds, cfg, scenario)
-    t_train = time.perf_counter() - t0
+    ds, learner, f_scale, _, t_train = data.label_and_train(cfg, scenario)
     n = data.samples.n_contexts
     n_train = len(train_rows(data.samples))
     t0 = time.perf_counter()

@@ -49,14 +49,12 @@ from fairtwin.learn import torch_threads
 from fairtwin.oracles import get_rater
 from fairtwin.pipeline import (
     ExperimentConfig,
-    label_stage,
     load_scenario,
     nominal_indices,
     oracle_of,
     outcome_maps,
     resolve_stage,
     train_rows,
-    train_stage,
 )
 
 LEARNERS = {"siamese": ("paper", ("select", "paper")),
@@ -105,11 +103,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...]) -> list[dict]:
             cfg = cfg.override(resolve=rule_settings(train_mode))
         data = SeedCache(cache_dir).get(cfg)
         scenario = load_scenario(cfg)
-        ds = data.fresh_dataset()
-        t0 = time.perf_counter()
-        label_stage(ds, cfg, scenario)
-        learner, f_scale, _ = train_stage(ds, cfg, scenario)
-        t_train = time.perf_counter() - t0
+        ds, learner, f_scale, _, t_train = data.label_and_train(cfg, scenario)
         f = learner.costs_of(data.samples, outcome_maps(scenario, data.samples))
         n = data.samples.n_contexts
         n_train = len(train_rows(data.samples))

@@ -156,6 +156,7 @@ def _outcome_miqp(week: int = 40, integer: bool = True) -> tuple[Problem, np.nda
         p = replace(p, integrality=np.zeros(p.n_vars, dtype=bool))
     nominal = solve(p, "highs").x
     out = sc.twin.outcomes(ctx)
+    out = out.select(out.base_groups)  # what the default learner weighs
     a = np.random.default_rng(1).uniform(0.5, 2.0, size=len(out.names))
     quad = QuadraticCost.from_factor(out.matrix.T * np.sqrt(a), out.matrix.T @ (a * out.offset),
                                      0.5 * out.offset @ (a * out.offset))

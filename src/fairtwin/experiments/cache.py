@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,7 +25,17 @@ from tqdm.auto import tqdm
 from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError
 from fairtwin.oracles import oracle_bound
-from fairtwin.pipeline import ExperimentConfig, load_scenario, oracle_of, sample_stage
+from fairtwin.pipeline import (
+    ExperimentConfig,
+    Learner,
+    RoundRecord,
+    label_stage,
+    load_scenario,
+    oracle_of,
+    sample_stage,
+    train_stage,
+)
+from fairtwin.twin import Scenario
 
 __all__ = ["SeedData", "SeedCache", "sample_key", "oracle_key"]
 
@@ -78,6 +89,16 @@ class SeedData:
     bound_value: NDArray[np.float64]
     sample_key: str
     oracle_key: str
+
+    def label_and_train(self, config: ExperimentConfig, scenario: Scenario
+                        ) -> tuple[PreferenceDataset, Learner, float, list[RoundRecord], float]:
+        """Ask the rater of ``config`` about a fresh copy of the samples and train on it:
+        the dataset, the learner, ``f_scale``, the active rounds and the seconds it took."""
+        t0 = time.perf_counter()
+        ds = self.fresh_dataset()
+        label_stage(ds, config, scenario)
+        learner, f_scale, rounds = train_stage(ds, config, scenario)
+        return ds, learner, f_scale, rounds, time.perf_counter() - t0
 
     def fresh_dataset(self) -> PreferenceDataset:
         """A private copy of the samples to add comparisons to."""

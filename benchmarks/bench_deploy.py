@@ -206,7 +206,7 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    ap.add_argument("--notions", nargs="+",
+    ap.add_argument("--notions", nargs="*",
                     default=["rosenbrock", "quadratic", "gini", "max-min", "gini-travel",
                              *NOTIONS])
     ap.add_argument("--regimes", nargs="+", default=list(REGIMES), choices=list(REGIMES))

@@ -406,8 +406,9 @@ def _print_summary(metrics: dict[str, Any]) -> None:
     if chosen or evidence:
         click.echo("")
     if chosen and chosen["table"]:
-        runners = ", ".join(f"{r['name']} {r['cv_accuracy']:.3f}" for r in chosen["table"])
-        click.echo(f"model: {chosen['name']} (held-out-week pair accuracy: {runners})")
+        from fairtwin.learn.evidence import ModelChoice
+
+        click.echo(ModelChoice.from_dict(chosen).describe())
     if evidence:
         click.echo(evidence["message"])
 
@@ -475,8 +476,7 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
     click.echo(f"model ({kept}) -> {out_dir / 'model.npz'}")
     chosen = getattr(learner, "model_choice_", None)
     if chosen is not None and chosen.table:
-        runners = ", ".join(f"{r['name']} {r['cv_accuracy']:.3f}" for r in chosen.table)
-        click.echo(f"outcome groups: {chosen.name} (held-out-week pair accuracy: {runners})")
+        click.echo(chosen.describe())
     evidence = getattr(learner, "evidence_", None)
     if evidence is not None:
         click.echo(evidence.message)
@@ -540,13 +540,14 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
     if not np.array_equal(ids, dataset.context_ids):
         raise ValidationError(f"{out_dir / 'decisions.npz'} does not match the dataset's weeks; "
                               "run `fairtwin resolve` again")
-    costs = None
+    costs, learner = None, None
     if (out_dir / "model.npz").exists():
         learner = load_learner(out_dir / "model.npz", scenario.name)
         costs = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = evaluate_stage(dataset, U, times, statuses, config, scenario, out_dir, plot_week,
                              progress=_tty(), candidate_costs=costs,
-                             deployment=load_deployment(out_dir / "decisions.npz"))
+                             deployment=load_deployment(out_dir / "decisions.npz"),
+                             learner=learner)
     _print_summary(metrics)
     click.echo(f"\nmetrics and plots -> {out_dir}")
 

@@ -30,6 +30,7 @@ wrong). :class:`Support` also carries the probability a noisy rater answers for 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,10 +78,10 @@ def support_of(gaps: NDArray[np.float64], temperature: float, supported: bool = 
     return Support(float(p.mean()), float(lo), float(hi), float(np.mean(g > 0)))
 
 
-def choose(supports: list[Support], min_probability: float) -> int:
+def choose(supports: Iterable[Support], min_probability: float) -> int:
     """Index of the first proposal whose posterior probability of being fairer reaches
     ``min_probability`` (the ladder is ordered boldest first), or -1: keep the nominal
-    decision."""
+    decision. ``supports`` may be a generator: it is not read past the chosen rung."""
     for k, s in enumerate(supports):
         if s.better >= min_probability:
             return k

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -612,7 +612,6 @@ def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context
                 ) -> tuple[Support, str, NDArray[np.float64]]:
     """One context's ladder: the proposal's support, the rung deployed and its decision (a job:
     it gets only its own context's data)."""
-    bar = resolve.min_probability
 
     def support(u: NDArray[np.float64]) -> Support:
         gaps = learner.preference_gaps(outcomes, u[None, :], u_nom[None, :], candidates, draws)
@@ -634,13 +633,23 @@ def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context
     if resolve.mode != "select":
         ladder += [("cautious", lambda: careful(False)), ("bounded", lambda: careful(True))]
     ladder.append(("select", best_candidate))
-    for k, (name, make) in enumerate(ladder):
-        u = make()
-        if np.array_equal(u, u_nom):
-            continue
-        if choose([first if k == 0 else support(u)], bar) == 0:
-            return first, name, u
-    return first, "nominal", u_nom.copy()
+    tried: list[NDArray[np.float64]] = []
+
+    def supports() -> Iterator[Support]:
+        """Each rung's support, solving it only when asked (the rungs above were refused); a
+        rung that is the nominal decision supports nothing."""
+        for k, (_, make) in enumerate(ladder):
+            u = make()
+            tried.append(u)
+            if np.array_equal(u, u_nom):
+                yield Support(0.5, 0.5, 0.5, 0.0)
+            else:
+                yield first if k == 0 else support(u)
+
+    j = choose(supports(), resolve.min_probability)
+    if j < 0:
+        return first, "nominal", u_nom.copy()
+    return first, ladder[j][0], tried[j]
 
 
 def _candidate_box(learner: Learner, outcomes: Outcomes, candidates: NDArray[np.float64]
@@ -699,21 +708,22 @@ def train_stage(
     history: list[RoundRecord] = []
 
     choosing = config.learner.model == "outcomes" and not config.learner.groups
-    choice: list[ModelChoice] = []
+    choice: ModelChoice | None = None
 
     def fit(choose: bool = False) -> tuple[Learner, float, float]:
         """Fit on the training weeks; returns the learner, f_scale and training accuracy.
         With ``choose``, held-out weeks first choose the outcome groups (kept for later fits)."""
+        nonlocal choice
         train = dataset.subset_contexts(rows)
         maps = outcome_maps(scenario, train)
         if choose and choosing:
-            choice[:] = [select_groups(lambda g: config.learner.make(0, g), train, maps,
-                                       random_state=stage_seed(config, "select"))]
-        groups = choice[0].groups if choice else None
-        learner = config.learner.make(int(rng.integers(0, 2**31 - 1)), groups)
+            choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
+                                   random_state=stage_seed(config, "select"))
+        learner = config.learner.make(int(rng.integers(0, 2**31 - 1)),
+                                      choice.groups if choice else None)
         learner.fit(train, outcomes=maps)
         if choice:
-            learner.model_choice_ = choice[0]
+            learner.model_choice_ = choice
         return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 
     round_config = config.override(resolve=labels.round_resolve())
@@ -829,6 +839,7 @@ def evaluate_stage(
     progress: bool = False,
     candidate_costs: NDArray[np.float64] | None = None,
     deployment: Deployment | None = None,
+    learner: Learner | None = None,
 ) -> dict[str, Any]:
     """Metrics of every week (training and held out), the oracle bound, plots.
 
@@ -837,7 +848,8 @@ def evaluate_stage(
     cost: on held-out weeks this measures how the ranking carries to weeks nobody rated.
     ``deployment`` (what :func:`deploy_stage` chose; ``decisions`` are then its deployed
     decisions) adds each week's choice, the proposal's predicted probability and whether the
-    simulated rater's latent cost prefers the proposal (the reliability table).
+    simulated rater's latent cost prefers the proposal (the reliability table). ``learner``
+    adds what the outcome learner knows of its answers: its evidence and its model choice.
     """
     oracle = oracle_of(config, scenario)
     nom = nominal_indices(dataset)
@@ -881,6 +893,10 @@ def evaluate_stage(
                        "guard_name": twin.guard_name},
               "weeks": [asdict(w) for w in weeks],
               "environment": environment(config.n_jobs)}
+    if learner is not None:
+        for key, attr in (("evidence", "evidence_"), ("model_choice", "model_choice_")):
+            known = getattr(learner, attr, None)
+            result[key] = known.to_dict() if known is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(result, indent=2)
@@ -955,11 +971,7 @@ def run_pipeline(
     f = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = timed("evaluate", lambda: evaluate_stage(
         dataset, deployment.decisions, t, st, config, scenario, out, progress=progress,
-        candidate_costs=f, deployment=deployment))
-    evidence = getattr(learner, "evidence_", None)
-    metrics["evidence"] = evidence.to_dict() if evidence is not None else None
-    chosen = getattr(learner, "model_choice_", None)
-    metrics["model_choice"] = chosen.to_dict() if chosen is not None else None
+        candidate_costs=f, deployment=deployment, learner=learner))
     metrics["stage_times_s"] = times
     metrics["active_rounds"] = [asdict(r) for r in rounds]
     metrics["n_comparisons"] = dataset.n_comparisons

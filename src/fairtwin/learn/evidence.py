@@ -131,6 +131,15 @@ class ModelChoice:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelChoice:
+        return cls(tuple(data["groups"]), str(data["name"]), list(data["table"]))
+
+    def describe(self) -> str:
+        """One line: the chosen model and every candidate's held-out-week pair accuracy."""
+        runners = ", ".join(f"{r['name']} {r['cv_accuracy']:.3f}" for r in self.table)
+        return f"model: {self.name} (held-out-week pair accuracy: {runners})"
+
 
 def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
                   outcomes: Sequence[Outcomes], n_folds: int = 4, max_member_groups: int = 0,

@@ -128,14 +128,8 @@ class OutcomeCostLearner:
             )
         if not hasattr(self, "spec_"):  # fit: choose the groups first
             first = outcomes[0]
-            wanted = first.base_groups if self.groups is None else tuple(self.groups)
-            unknown = [g for g in wanted if g.removesuffix("@") not in first.group_names]
-            if unknown:
-                raise ValidationError(f"unknown outcome group(s) {unknown}; allowed: "
-                                      f"{list(first.group_names)}")
-            self.spec_ = (*(g for g in first.group_names if g in wanted),
-                          *(g for g in wanted if g.endswith("@")))
-            self.groups_ = first.relative().select(self.spec_).group_names
+            self.spec_ = first.base_groups if self.groups is None else tuple(self.groups)
+            self.groups_ = first.relative().select(self.spec_).group_names  # checks the names
         return [self.model_outcomes(o) for o in outcomes]
 
     def _check_groups(self, out: Outcomes) -> NDArray[np.int64]:
@@ -451,8 +445,7 @@ class OutcomeCostLearner:
             if header.get("evidence") is not None:
                 model.evidence_ = Evidence.from_dict(header["evidence"])
             if header.get("model_choice") is not None:
-                c = header["model_choice"]
-                model.model_choice_ = ModelChoice(tuple(c["groups"]), c["name"], c["table"])
+                model.model_choice_ = ModelChoice.from_dict(header["model_choice"])
         except (KeyError, TypeError, ValueError) as exc:
             raise DataFormatError(path, None, None, f"not a fairtwin outcome model ({exc})") from None
         G = len(model.groups_)

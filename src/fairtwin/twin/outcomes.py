@@ -84,7 +84,8 @@ class Outcomes:
         A name ``"g@"`` adds, after the selected groups, every member of group ``g`` as a group
         of its own (``g@<member name>``): a model that weighs ``g`` and ``g@`` gives each member
         the shared weight plus a non-negative weight of its own, which its penalty shrinks to
-        zero unless the answers favour that member (:func:`member_groups`).
+        zero unless the answers favour that member (a rung of
+        :func:`fairtwin.learn.evidence.select_groups`).
         """
         plain = [g for g in groups if not g.endswith("@")]
         members = [g[:-1] for g in groups if g.endswith("@")]

@@ -19,6 +19,7 @@ import pytest
 
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.deploy import choose, support_of
+from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.learn.evidence import assess_evidence, fit_temperature
 from fairtwin.twin import Outcomes
@@ -185,9 +186,66 @@ def test_model_selection_picks_the_planted_family(planted: bool) -> None:
     ds, outs = synthetic_with_extra(30, 900, planted)
     choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, random_state=0)
     assert choice.groups == (("g1", "g2", "g3") if planted else ("g1", "g2"))
-    assert [r["name"] for r in choice.table] == ["base", "base+g3"]
+    assert [r["name"] for r in choice.table] == ["base", "base+g3", "base+max:g1", "base+max:g2"]
     model = OutcomeCostLearner().fit(ds, outcomes=outs)  # no groups: the base only
     assert model.groups_ == ("g1", "g2")
+
+
+def synthetic_peak(n_weeks: int, n_pairs: int, peak: float, seed: int = 0
+                   ) -> tuple[PreferenceDataset, list[Outcomes]]:
+    """Weeks of random decisions over two groups of four members; the planted cost is a
+    quadratic over both plus ``peak`` times the largest member of ``g1`` (non-smooth)."""
+    rng = np.random.default_rng(seed)
+    outs = [Outcomes(rng.normal(size=(8, N_DEC)), rng.normal(size=8) * 0.1,
+                     names=tuple("abcdefgh"), groups=("g1",) * 4 + ("g2",) * 4)
+            for _ in range(n_weeks)]
+    U = rng.normal(size=(n_weeks * K, N_DEC))
+    ctx = np.repeat(np.arange(n_weeks), K)
+    ds = PreferenceDataset(context_ids=np.arange(n_weeks), context_features=np.zeros((n_weeks, 1)),
+                           decisions=U, decision_context=ctx, scenario="synthetic")
+    phi = np.array([outs[c](u)[0] for u, c in zip(U, ctx, strict=True)])
+    cost = 0.1 * np.sum(phi[:, :4] ** 2, axis=1) + 0.5 * np.sum(phi[:, 4:] ** 2, axis=1) \
+        + peak * phi[:, :4].max(axis=1)
+    rows = rng.integers(0, n_weeks, size=n_pairs)
+    a = rows * K + rng.integers(0, K, size=n_pairs)
+    b = rows * K + (a - rows * K + 1 + rng.integers(0, K - 1, size=n_pairs)) % K
+    a_wins = cost[a] < cost[b]
+    ds.add_comparisons(rows, np.where(a_wins, a, b), np.where(a_wins, b, a))
+    return ds, outs
+
+
+@pytest.mark.parametrize("peak", [3.0, 0.0])
+def test_model_selection_adds_a_peak_term_only_when_planted(peak: float, tmp_path: Path) -> None:
+    from fairtwin.learn.evidence import select_groups
+
+    ds, outs = synthetic_peak(30, 1200, peak)
+    choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, random_state=0)
+    assert choice.name == ("base+max:g1" if peak else "base")
+    if not peak:
+        return
+    model = OutcomeCostLearner(groups=choice.groups).fit(ds, outcomes=outs)
+    assert model.peaks_ == ("g1",) and model.peak_[0] > 0
+    base = OutcomeCostLearner().fit(ds, outcomes=outs)
+    held, held_outs = synthetic_peak(30, 1200, peak, seed=1)
+    assert model.score(held, held_outs) > base.score(held, held_outs) + 0.02
+    # the learned cost carries the peak as a max term, and ranks decisions as the model does
+    cands = ds.decisions[ds.decisions_of(0)]
+    cost = model.cost(outs[0], cands)
+    assert len(cost.max_terms) == 1 and cost.smooth.max_terms == ()
+    f = model.costs_of(ds, outs)[ds.decisions_of(0)]
+    np.testing.assert_allclose(np.asarray(cost(cands)) - cost(cands[0]), f - f[0], atol=1e-9)
+    # posterior draws keep the peak weight non-negative; the file keeps the term
+    assert model.posterior_draws(200, random_state=0)[:, -1].min() >= 0
+    back = load_learner(model.save(tmp_path / "model.npz"))
+    assert back.peaks_ == ("g1",)
+    np.testing.assert_array_equal(back.peak_, model.peak_)
+    np.testing.assert_allclose(back.cost(outs[0], cands)(cands), cost(cands))
+
+
+def test_a_peak_needs_its_group() -> None:
+    ds, outs = synthetic_peak(4, 20, 0.0)
+    with pytest.raises(ValidationError, match=r"peak term\(s\) \['g1\^'\] need their group"):
+        OutcomeCostLearner(groups=("g2", "g1^")).fit(ds, outcomes=outs)
 
 
 @pytest.mark.parametrize("favoured", [True, False])

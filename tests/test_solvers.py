@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fairtwin.costs import QuadraticCost
+from fairtwin.costs import MaxAffine, QuadraticCost
 from fairtwin.exceptions import CapabilityError, InfeasibleError, SolverUnavailableError
 from fairtwin.solvers import (
     SOLVERS,
@@ -320,3 +320,31 @@ def test_node_limit_is_passed_on() -> None:
         assert res.has_solution and p.check(res.x).feasible
     with pytest.raises(ValueError, match="node_limit must be positive"):
         SolverOptions(node_limit=0)
+
+
+@pytest.mark.parametrize("integer", [True, False])
+def test_max_terms_are_solved_exactly(integer: bool) -> None:
+    """A cost with convex piecewise-linear terms (the largest member's value) on the knapsack:
+    every capable solver agrees, and on integers with a brute-force enumeration of the box."""
+    rng = np.random.default_rng(3)
+    terms = [MaxAffine(2.0, np.array([[1.0, -1, 0], [0, 1, -1], [-1, 0, 1]]), np.zeros(3)),
+             MaxAffine(1.0, rng.normal(size=(4, 3)), rng.normal(size=4))]
+    quad = QuadraticCost.from_factor(0.3 * np.eye(3), np.zeros(3), max_terms=terms)
+    p = knapsack(quadratic=quad, integer=integer)
+    kind = ProblemKind.MIQP if integer else ProblemKind.CONVEX_QP
+    values = {}
+    for name in capable(kind):
+        res = get_solver(name).solve(p)
+        assert res.status is Status.OPTIMAL and res.x.shape == (3,), name
+        assert res.objective == pytest.approx(p.objective(res.x))
+        values[name] = res.objective
+    assert len(values) >= 2 and max(values.values()) - min(values.values()) < 1e-4
+    if integer:
+        grid = np.array(np.meshgrid(*[np.arange(11.0)] * 3)).reshape(3, -1).T
+        ok = [x for x in grid if p.check(x).feasible]
+        assert min(values.values()) == pytest.approx(min(p.objective(x) for x in ok), abs=1e-5)
+    # without its quadratic part the problem is a MILP (or an LP): linear rows only
+    linear = p.with_objective(quadratic=QuadraticCost.from_factor(np.zeros((3, 0)), np.zeros(3),
+                                                                  max_terms=terms))
+    assert linear.kind is (ProblemKind.MILP if integer else ProblemKind.LP)
+    assert get_solver("highs").solve(linear).status is Status.OPTIMAL

@@ -143,11 +143,14 @@ class ModelChoice:
 
 def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
                   outcomes: Sequence[Outcomes], n_folds: int = 4, max_member_groups: int = 0,
-                  random_state: int | np.random.Generator | None = 0) -> ModelChoice:
+                  peaks: bool = True, random_state: int | np.random.Generator | None = 0) -> ModelChoice:
     """Choose the outcome groups of the model by whole weeks held out from the answers.
 
     The ladder: the twin's base groups, the base with each extra group
-    (:attr:`~fairtwin.twin.Outcomes.extra`), the base with all of them, and the base with
+    (:attr:`~fairtwin.twin.Outcomes.extra`), the base with all of them, with ``peaks`` the
+    base with the peak term of one base group of two or more members (``g^``: the largest
+    member's value, a convex piecewise-linear term the solver takes through an epigraph
+    variable, for notions where the worst-off member counts most), and the base with
     per-member weights for the first ``max_member_groups`` base groups of two or more members
     (``g@``: a member's weight is the group's plus its own non-negative part, shrunk to zero
     unless the answers favour that member; :meth:`~fairtwin.twin.Outcomes.select`; off by
@@ -169,6 +172,8 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
         if len(first.extra) > 1:
             ladder.append(("base+extra", (*base, *first.extra)))
     members = [g for g in base if first.groups.count(g) > 1]
+    if peaks:
+        ladder += [(f"base+max:{g}", (*base, f"{g}^")) for g in members]
     ladder += [(f"base+members:{g}", (*base, f"{g}@")) for g in members[:max_member_groups]]
     if len(ladder) == 1:
         return ModelChoice(base, "base", [])

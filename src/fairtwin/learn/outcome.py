@@ -13,7 +13,10 @@ decision *does*, the twin's named outcomes ``φ(u) = M_x u + b_x`` (affine in ``
     f(u; x) = \\frac{1}{s_x} \\sum_g \\Big( \\tfrac{a_g}{2} \\lVert z_g \\rVert^2
               + b_g \\mathbf{1}^\\top z_g \\Big), \\qquad z = φ_x(u) / σ, \\quad a_g ≥ 0,
 
-convex in ``u`` for every context. The linear weights ``b_g`` are off by
+convex in ``u`` for every context. A group named with a trailing ``^`` in ``groups`` (``"load^"``)
+adds the convex piecewise-linear term ``c_g max_{i∈g} z_i / s_x`` (``c_g ≥ 0``: the worst-off
+member's value, for notions where only the largest counts); the solver takes it exactly through
+an epigraph variable (:class:`~fairtwin.costs.MaxAffine`). The linear weights ``b_g`` are off by
 default (``linear=False``: ``b = 0``): without them the held-out pairwise accuracy is higher for
 every notion tried (``benchmarks/bench_outcome_variants.py``: rosenbrock 0.79 → 0.89, gini
 0.84 → 0.93, gini-travel 0.82 → 0.90).
@@ -41,7 +44,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
-from fairtwin.costs import QuadraticCost
+from fairtwin.costs import MaxAffine, QuadraticCost
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.learn.evidence import Evidence, ModelChoice
@@ -68,7 +71,9 @@ class OutcomeCostLearner:
         Also learn the linear weights ``b_g``.
     groups : sequence of str or None
         The outcome groups to weigh; ``None`` takes the twin's base groups (every group but
-        its :attr:`~fairtwin.twin.Outcomes.extra` ones).
+        its :attr:`~fairtwin.twin.Outcomes.extra` ones). ``"g@"`` adds per-member weights of
+        group ``g`` (:meth:`~fairtwin.twin.Outcomes.select`); ``"g^"`` adds the peak term
+        ``c_g max_i z_{g,i}`` of group ``g`` (which must be among the groups).
     random_state : int, Generator or None
         Unused (the fit is deterministic); accepted for the estimator interface.
 
@@ -79,6 +84,10 @@ class OutcomeCostLearner:
         ``a_g ≥ 0``.
     linear_ : ndarray of shape (G,)
         ``b_g``.
+    peaks_ : tuple of str
+        The groups with a peak term (``"g^"`` in ``groups``), shape (P,).
+    peak_ : ndarray of shape (P,)
+        ``c_g ≥ 0``, the peak terms' weights.
     group_scale_ : ndarray of shape (G,)
         ``σ_g``.
     scale_floor_ : float
@@ -108,12 +117,13 @@ class OutcomeCostLearner:
 
     def model_outcomes(self, out: Outcomes) -> Outcomes:
         """The outcomes as the model sees them: compared groups relative, its groups only."""
-        missing = [g for g in self.spec_ if g.removesuffix("@") not in out.group_names]
+        plain = _plain(self.spec_)
+        missing = [g for g in plain if g.removesuffix("@") not in out.group_names]
         if missing:
             raise ValidationError(
                 f"the outcome groups {list(out.group_names)} lack the model's {missing}; was it "
                 "trained on another twin?")
-        return out.relative().select(self.spec_)
+        return out.relative().select(plain)
 
     def _need_outcomes(self, dataset: PreferenceDataset,
                        outcomes: Sequence[Outcomes] | None) -> Sequence[Outcomes]:
@@ -129,7 +139,13 @@ class OutcomeCostLearner:
         if not hasattr(self, "spec_"):  # fit: choose the groups first
             first = outcomes[0]
             self.spec_ = first.base_groups if self.groups is None else tuple(self.groups)
-            self.groups_ = first.relative().select(self.spec_).group_names  # checks the names
+            self.groups_ = first.relative().select(_plain(self.spec_)).group_names  # checks
+            self.peaks_ = tuple(g[:-1] for g in self.spec_ if g.endswith("^"))
+            stray = [g for g in self.peaks_ if g not in self.groups_]
+            if stray:
+                raise ValidationError(
+                    f"peak term(s) {[g + '^' for g in stray]} need their group among the model's "
+                    f"groups {list(self.groups_)}")
         return [self.model_outcomes(o) for o in outcomes]
 
     def _check_groups(self, out: Outcomes) -> NDArray[np.int64]:
@@ -145,13 +161,17 @@ class OutcomeCostLearner:
         return out.group_index()
 
     def _group_features(self, Z: NDArray[np.float64], gidx: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Per decision: ½ Σ_{i∈g} z_i² and Σ_{i∈g} z_i for every group, shape (k, 2G)."""
+        """Per decision: ½ Σ_{i∈g} z_i² and Σ_{i∈g} z_i for every group, then max_{i∈g} z_i
+        for every peak group, shape (k, 2G + P)."""
         G = len(self.groups_)
         Q = np.zeros((Z.shape[0], G))
         L = np.zeros((Z.shape[0], G))
         np.add.at(Q.T, gidx, 0.5 * (Z * Z).T)
         np.add.at(L.T, gidx, Z.T)
-        return np.hstack([Q, L])
+        peaks = np.zeros((Z.shape[0], len(self.peaks_)))
+        for k, g in enumerate(self.peaks_):
+            peaks[:, k] = Z[:, gidx == self.groups_.index(g)].max(axis=1)
+        return np.hstack([Q, L, peaks])
 
     def _features_of(self, out: Outcomes, U: NDArray[np.float64]) -> NDArray[np.float64]:
         gidx = self._check_groups(out)
@@ -174,7 +194,7 @@ class OutcomeCostLearner:
             raise ValidationError("the dataset has no comparisons to learn from")
         if not self.alpha >= 0:
             raise ValidationError(f"alpha must be non-negative, got {self.alpha}")
-        for attr in ("spec_", "groups_", "quadratic_"):  # a refit chooses its groups anew
+        for attr in ("spec_", "groups_", "peaks_", "quadratic_"):  # a refit chooses anew
             self.__dict__.pop(attr, None)
         outcomes = self._need_outcomes(dataset, outcomes)
         m = dataset.n_comparisons
@@ -231,41 +251,56 @@ class OutcomeCostLearner:
             grad = np.einsum("ij,i->j", dF, w * _sigmoid(t)) + 2 * alpha * theta
             return loss, grad
 
-        bounds = [(0.0, None)] * G + [(None, None) if self.linear else (0.0, 0.0)] * G
-        res = minimize(objective, np.zeros(2 * G), jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": 2000, "gtol": 1e-10})
+        P = len(self.peaks_)
+        bounds = ([(0.0, None)] * G + [(None, None) if self.linear else (0.0, 0.0)] * G
+                  + [(0.0, None)] * P)
+        res = minimize(objective, np.zeros(2 * G + P), jac=True, method="L-BFGS-B",
+                       bounds=bounds, options={"maxiter": 2000, "gtol": 1e-10})
         theta = res.x
         self.quadratic_ = theta[:G].copy()
-        self.linear_ = theta[G:].copy()
-        self.n_parameters_ = 2 * G if self.linear else G
-        self.covariance_ = _laplace_covariance(dF, theta, weights, alpha, self.n_parameters_)
+        self.linear_ = theta[G:2 * G].copy()
+        self.peak_ = theta[2 * G:].copy()
+        free = self._free()
+        self.n_parameters_ = int(free.sum())
+        self.covariance_ = _laplace_covariance(dF, theta, weights, alpha, free)
         # where the fit stopped at a bound (a_g = 0) the answers push further; the Gaussian is
         # centred on the unconstrained optimum (one Newton step), so its cut at a_g ≥ 0 keeps
         # such a weight near 0 instead of spreading it over the prior's width
         grad = objective(theta)[1] * m
-        grad[self.n_parameters_:] = 0.0
+        grad[~free] = 0.0
         self.posterior_mean_ = theta - self.covariance_ @ grad
         self.n_comparisons_ = m
         f = Fn @ theta
         self.train_accuracy_ = float(np.mean(f[comps[:, 1]] < f[comps[:, 2]]))
-        log.info("outcome cost fitted on %d comparisons: training accuracy %.3f; a = %s, b = %s",
-                 m, self.train_accuracy_, np.round(self.quadratic_, 3), np.round(self.linear_, 3))
+        log.info("outcome cost fitted on %d comparisons: training accuracy %.3f; a = %s, b = %s, "
+                 "c = %s", m, self.train_accuracy_, np.round(self.quadratic_, 3),
+                 np.round(self.linear_, 3), np.round(self.peak_, 3))
         return self
+
+    def _free(self) -> NDArray[np.bool_]:
+        """Which of the weights ``(a, b, c)`` the fit moves (``b`` only when ``linear``)."""
+        G, P = len(self.groups_), len(self.peaks_)
+        return np.r_[np.ones(G, bool), np.full(G, bool(self.linear)), np.ones(P, bool)]
+
+    def _non_negative(self) -> NDArray[np.bool_]:
+        """Which weights must stay ``≥ 0`` (``a`` and ``c``: convexity)."""
+        G, P = len(self.groups_), len(self.peaks_)
+        return np.r_[np.ones(G, bool), np.zeros(G, bool), np.ones(P, bool)]
 
     # ------------------------------------------------------------------ posterior
     @property
     def theta_(self) -> NDArray[np.float64]:
-        """All weights ``(a, b)``, shape (2G,)."""
+        """All weights ``(a, b, c)``, shape (2G + P,)."""
         self._check_fitted()
-        return np.r_[self.quadratic_, self.linear_]
+        return np.r_[self.quadratic_, self.linear_, self.peak_]
 
     def posterior_draws(self, n_draws: int = 1000,
                         random_state: int | np.random.Generator | None = 0,
                         fix_scale: bool = False) -> NDArray[np.float64]:
         """Draws of the weights from the Laplace approximation of their posterior, shape
-        (n_draws, 2G): ``N(θ̃, H⁻¹)`` with ``H`` the Hessian of the penalised negative
+        (n_draws, 2G + P): ``N(θ̃, H⁻¹)`` with ``H`` the Hessian of the penalised negative
         log-likelihood (a Gaussian prior of precision ``2 α m``) and ``θ̃`` the fitted weights
-        moved by one Newton step where the fit stopped at ``a_g = 0``, cut to ``a ≥ 0``.
+        moved by one Newton step where the fit stopped at ``a_g = 0``, cut to ``a, c ≥ 0``.
 
         Weights the answers barely constrain (a direction no compared pair varies) keep a
         wide spread: the prior's. The same seed gives the same draws.
@@ -295,8 +330,8 @@ class OutcomeCostLearner:
         vals, vecs = np.linalg.eigh(cov)
         root = vecs * np.sqrt(np.clip(vals, 0.0, None))
         draws = theta + rng.standard_normal((n_draws, theta.size)) @ root.T
-        G = len(self.groups_)
-        draws[:, :G] = np.maximum(draws[:, :G], 0.0)
+        pos = self._non_negative()
+        draws[:, pos] = np.maximum(draws[:, pos], 0.0)
         return draws
 
     def preference_gaps(self, outcomes: Outcomes, UA: ArrayLike, UB: ArrayLike,
@@ -323,7 +358,9 @@ class OutcomeCostLearner:
 
         ``candidates`` (shape (k, n_decision)) are the context's own candidate decisions; their
         spread sets the context's scale ``s_x`` (no ranking depends on it). ``theta`` (shape
-        (2G,), ``a ≥ 0``) replaces the fitted weights (the deployment rule's cautious weights).
+        (2G + P,), ``a, c ≥ 0``) replaces the fitted weights (the deployment rule's cautious
+        weights). Peak terms with a positive weight become :class:`~fairtwin.costs.MaxAffine`
+        terms of the cost.
         """
         self._check_fitted()
         outcomes = self.model_outcomes(outcomes)
@@ -332,17 +369,22 @@ class OutcomeCostLearner:
         s = self._week_scale(self._features_of(outcomes, U))
         G = len(self.groups_)
         weights = self.theta_ if theta is None else np.asarray(theta, dtype=np.float64)
-        if weights.shape != (2 * G,) or np.any(weights[:G] < 0):
-            raise ValidationError(f"theta must hold {2 * G} weights with a ≥ 0")
+        if weights.shape != self.theta_.shape or np.any(weights[self._non_negative()] < 0):
+            raise ValidationError(f"theta must hold {self.theta_.size} weights with a, c ≥ 0")
         a = weights[:G][gidx] / s
-        b = weights[G:][gidx] / s
+        b = weights[G:2 * G][gidx] / s
         A = outcomes.matrix / self.group_scale_[gidx][:, None]
         c = outcomes.offset / self.group_scale_[gidx]
         keep = a > 0
         factor = A[keep].T * np.sqrt(a[keep])
         q = np.einsum("ij,i->j", A, a * c + b)  # no threaded BLAS sum: the same bits anywhere
         const = 0.5 * float(c @ (a * c)) + float(b @ c)
-        return QuadraticCost.from_factor(factor, q, const)
+        terms = []
+        for g, weight in zip(self.peaks_, weights[2 * G:], strict=True):
+            rows = gidx == self.groups_.index(g)
+            if weight > 0:
+                terms.append(MaxAffine(weight / s, A[rows], c[rows], name=f"max {g}"))
+        return QuadraticCost.from_factor(factor, q, const, max_terms=terms)
 
     def context_cost(self, dataset: PreferenceDataset, row: int,
                      outcomes: Sequence[Outcomes] | None = None,
@@ -359,13 +401,13 @@ class OutcomeCostLearner:
         heaviest group keeps its fitted weight (only the *relative* weight of uncertain groups
         rises; the linear weights stay as fitted)."""
         self._check_fitted()
-        G = len(self.groups_)
         theta = self.theta_.copy()
-        upper = np.quantile(draws[:, :G], quantile, axis=0)
+        pos = self._non_negative()
+        upper = np.quantile(draws[:, pos], quantile, axis=0)
         anchor = int(np.argmax(self.quadratic_))
         if upper[anchor] > 0 and self.quadratic_[anchor] > 0:
             upper *= self.quadratic_[anchor] / upper[anchor]
-        theta[:G] = np.maximum(upper, 0.0)
+        theta[pos] = np.maximum(upper, 0.0)
         return theta
 
     def costs_of(self, dataset: PreferenceDataset,
@@ -373,7 +415,7 @@ class OutcomeCostLearner:
         """Learned cost of every decision of ``dataset``, shape (n_decisions,)."""
         self._check_fitted()
         outcomes = self._need_outcomes(dataset, outcomes)
-        theta = np.r_[self.quadratic_, self.linear_]
+        theta = self.theta_
         f = np.zeros(dataset.n_decisions)
         for row in range(dataset.n_contexts):
             idx = dataset.decisions_of(row)
@@ -400,7 +442,8 @@ class OutcomeCostLearner:
             "params": {"alpha": self.alpha, "scale_group": self.scale_group,
                        "linear": self.linear,
                        "groups": None if self.groups is None else list(self.groups)},
-            "groups": list(self.groups_), "spec": list(self.spec_), "n_vars": self.n_vars_,
+            "groups": list(self.groups_), "spec": list(self.spec_), "peaks": list(self.peaks_),
+            "n_vars": self.n_vars_,
             "scenario": self.scenario_,
             "scale_k": self._scale_k, "scale_floor": self.scale_floor_,
             "train_accuracy": self.train_accuracy_,
@@ -415,7 +458,7 @@ class OutcomeCostLearner:
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
                 np.savez(fh, header=np.array(json.dumps(header)), quadratic=self.quadratic_,
-                         linear=self.linear_, group_scale=self.group_scale_,
+                         linear=self.linear_, peak=self.peak_, group_scale=self.group_scale_,
                          covariance=getattr(self, "covariance_", np.zeros((0, 0))),
                          posterior_mean=getattr(self, "posterior_mean_", np.zeros(0)))
 
@@ -430,6 +473,7 @@ class OutcomeCostLearner:
             model = cls(**header["params"])
             model.groups_ = tuple(header["groups"])
             model.spec_ = tuple(header.get("spec", header["groups"]))
+            model.peaks_ = tuple(header.get("peaks", ()))
             model.n_vars_ = int(header["n_vars"])
             model.scenario_ = str(header["scenario"])
             model._scale_k = int(header["scale_k"])
@@ -437,6 +481,8 @@ class OutcomeCostLearner:
             model.train_accuracy_ = float(header["train_accuracy"])
             model.quadratic_ = np.asarray(arrays["quadratic"], dtype=np.float64)
             model.linear_ = np.asarray(arrays["linear"], dtype=np.float64)
+            peak = arrays.get("peak")
+            model.peak_ = (np.zeros(0) if peak is None else np.asarray(peak, dtype=np.float64))
             model.group_scale_ = np.asarray(arrays["group_scale"], dtype=np.float64)
             if arrays.get("covariance") is not None and arrays["covariance"].size:
                 model.covariance_ = np.asarray(arrays["covariance"], dtype=np.float64)
@@ -451,24 +497,33 @@ class OutcomeCostLearner:
         G = len(model.groups_)
         if not (model.quadratic_.shape == model.linear_.shape == model.group_scale_.shape == (G,)):
             raise DataFormatError(path, None, "quadratic", f"expected {G} weights per array")
-        model.n_parameters_ = 2 * G if model.linear else G
+        if model.peak_.shape != (len(model.peaks_),):
+            raise DataFormatError(path, None, "peak", f"expected {len(model.peaks_)} peak weights")
+        model.n_parameters_ = int(model._free().sum())
         return model
 
 
 def _laplace_covariance(dF: NDArray[np.float64], theta: NDArray[np.float64],
-                        weights: NDArray[np.float64], alpha: float, n_free: int) -> NDArray[np.float64]:
+                        weights: NDArray[np.float64], alpha: float,
+                        free: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Inverse Hessian of the penalised Bradley–Terry negative log-likelihood (summed over the
-    comparisons, each with its weight) at ``theta``, on the first ``n_free`` parameters (the
-    others are fixed at 0: zero rows and columns)."""
+    comparisons, each with its weight) at ``theta``, on the ``free`` parameters (the others
+    are fixed at 0: zero rows and columns)."""
     m = weights.shape[0]
     scale = m / weights.sum()  # weights as counts: the mean weight is one answer
     t = np.einsum("ij,j->i", dF, theta)
     curv = scale * weights * _sigmoid(t) * _sigmoid(-t)
-    X = dF[:, :n_free]
-    H = np.einsum("ij,i,ik->jk", X, curv, X) + 2.0 * alpha * m * np.eye(n_free)
+    X = dF[:, free]
+    k = int(free.sum())
+    H = np.einsum("ij,i,ik->jk", X, curv, X) + 2.0 * alpha * m * np.eye(k)
     cov = np.zeros((theta.size, theta.size))
-    cov[:n_free, :n_free] = np.linalg.inv(H)
+    cov[np.ix_(free, free)] = np.linalg.inv(H)
     return cov
+
+
+def _plain(spec: Sequence[str]) -> list[str]:
+    """A group spec without its peak terms (``"g^"``): what :meth:`Outcomes.select` takes."""
+    return [g for g in spec if not g.endswith("^")]
 
 
 def _spread(values: NDArray[np.float64]) -> float:

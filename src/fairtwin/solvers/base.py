@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ClassVar
 
@@ -356,7 +356,19 @@ class Solver(ABC):
                 raise ValidationError(
                     f"warm_start must have {problem.n_vars} entries, got {warm_start.shape[0]}"
                 )
-        return self._solve(problem, options or self.options, warm_start)
+        if problem.n_epigraph == 0:
+            return self._solve(problem, options or self.options, warm_start)
+        # the cost's max terms, exactly, as epigraph variables and rows (every adapter)
+        start = None if warm_start is None else problem.epigraph_start(warm_start)
+        result = self._solve(problem.epigraph(), options or self.options, start)
+        if result.x is None:
+            return result
+        x = result.x[: problem.n_vars].copy()
+        objective = problem.objective(x)
+        gap = relative_gap(objective, result.bound)
+        if result.status is Status.OPTIMAL and not np.isfinite(gap):
+            gap = 0.0
+        return replace(result, x=x, objective=objective, gap=gap)
 
     @abstractmethod
     def _solve(

@@ -180,7 +180,8 @@ class Problem:
 
     @property
     def kind(self) -> ProblemKind:
-        quad = self.quadratic is not None and not self.quadratic.is_linear
+        # max terms become linear rows (:meth:`epigraph`): only the smooth part counts
+        quad = self.quadratic is not None and not self.quadratic.smooth.is_linear
         if self.is_mip:
             return ProblemKind.MIQP if quad else ProblemKind.MILP
         return ProblemKind.CONVEX_QP if quad else ProblemKind.LP
@@ -199,6 +200,62 @@ class Problem:
             quadratic=quadratic,
             offset=self.offset if offset is None else float(offset),
         )
+
+    @property
+    def n_epigraph(self) -> int:
+        """Epigraph variables :meth:`epigraph` adds: one per max term of the quadratic cost."""
+        return 0 if self.quadratic is None else len(self.quadratic.max_terms)
+
+    def epigraph(self) -> Problem:
+        """The same problem with the cost's max terms as epigraph variables and linear rows.
+
+        Each term ``w · max_j (A u + b)_j`` of :attr:`quadratic` becomes a free variable ``t``
+        (block ``epigraph``, appended after the problem's columns) with cost ``w``, and the
+        rows ``(A u)_j − t ≤ −b_j`` (group ``epigraph``). At the optimum ``t`` is the largest
+        piece, so both problems have the same optimal decisions and values; a solution of the
+        original is ``x[:n_vars]`` of the epigraph's. Returns ``self`` without max terms.
+        """
+        k = self.n_epigraph
+        if k == 0:
+            return self
+        assert self.quadratic is not None
+        n, d = self.n_vars, self.decision_index
+        terms = self.quadratic.max_terms
+        blocks, upper = [], []
+        for j, term in enumerate(terms):
+            rows = sp.lil_matrix((term.A.shape[0], n + k))
+            rows[:, d] = term.A
+            rows[:, n + j] = -1.0
+            blocks.append(rows.tocsr())
+            upper.append(-term.b)
+        E = sp.vstack(blocks, format="csr")
+        A = sp.hstack([self.A, sp.csr_matrix((self.n_rows, k))], format="csr")
+        quadratic = self.quadratic.smooth
+        return Problem(
+            name=self.name,
+            c=np.r_[self.c, [t.weight for t in terms]],
+            A=sp.vstack([A, E], format="csr"),
+            row_lower=np.r_[self.row_lower, np.full(E.shape[0], -np.inf)],
+            row_upper=np.r_[self.row_upper, np.concatenate(upper)],
+            lower=np.r_[self.lower, np.full(k, -np.inf)],
+            upper=np.r_[self.upper, np.full(k, np.inf)],
+            integrality=np.r_[self.integrality, np.zeros(k, dtype=bool)],
+            layout=Layout(
+                {**self.layout.variables, "epigraph": slice(n, n + k)},
+                {**self.layout.constraints, "epigraph": slice(self.n_rows, self.n_rows + E.shape[0])},
+            ),
+            decision_index=d,
+            quadratic=quadratic,
+            offset=self.offset,
+        )
+
+    def epigraph_start(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """A solution ``x`` of this problem extended by its epigraph variables' values."""
+        if self.n_epigraph == 0:
+            return x
+        assert self.quadratic is not None
+        u = x[self.decision_index][None, :]
+        return np.r_[x, [float(t.affine(u).max()) for t in self.quadratic.max_terms]]
 
     def with_bounds(self, lower: ArrayLike | None = None, upper: ArrayLike | None = None) -> Problem:
         """Same problem with other variable bounds."""

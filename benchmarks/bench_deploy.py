@@ -9,9 +9,10 @@ Usage:
 
 For every notion (the simulated rater's latent cost; the last four are ours, in
 ``benchmarks/notions.py``, outside the twin's outcome groups), regime and seed, the default
-pipeline learns one model on the 52 training weeks, re-solves all 104 weeks and deploys by two
-rules: ``always`` (every re-solve, the rule before the deployment rule existed) and
-``supported`` (the default: :mod:`fairtwin.deploy`). Regimes: ``default`` (1344 answers, 3
+pipeline learns one model on the 52 training weeks, re-solves all 104 weeks and deploys by three
+rules: ``always`` (every re-solve, the rule before the deployment rule existed), ``supported``
+(:mod:`fairtwin.deploy` with the Laplace posterior) and ``bootstrap`` (the same ladder with the
+posterior of refits on resampled training weeks). Regimes: ``default`` (1344 answers, 3
 active rounds), ``flip10`` (the same with 10 % flipped labels), ``small`` (156 answers, the
 logistic rater at temperature 0.1, no active rounds) and ``small-active`` (260 answers, the
 same rater, one active round). ``--dpc PATH`` adds rosenbrock and per-resident on the real
@@ -62,7 +63,7 @@ REGIMES = {
     "small": {"n_pairs": 156, "rater": "logistic", "noise": 0.1, "rounds": 0},
     "small-active": {"n_pairs": 260, "rater": "logistic", "noise": 0.1, "rounds": 1},
 }
-RULES = ("always", "supported")
+RULES = ("always", "supported", "bootstrap")
 
 
 def config_of(key: dict) -> ExperimentConfig:
@@ -91,11 +92,17 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
     U, _, _ = resolve_stage(learner, f_scale, ds, cfg, scenario, rows=np.arange(n))
     t_resolve = time.perf_counter() - t0
     deployment = deploy_stage(learner, f_scale, ds, U, cfg, scenario, rows=np.arange(n))
+    deployments = {"always": None, "supported": deployment}
+    boot = cfg.override(resolve={"posterior": "bootstrap"})
+    deployments["bootstrap"] = deploy_stage(learner, f_scale, ds, U, boot, scenario,
+                                            rows=np.arange(n))
     oracle = oracle_of(cfg, scenario)
     nom = nominal_indices(data.samples)
     evidence = learner.evidence_.to_dict()
     out = []
-    for rule, decided in (("always", U), ("supported", deployment.decisions)):
+    model = learner.model_choice_.name if getattr(learner, "model_choice_", None) else "base"
+    for rule, dep in deployments.items():
+        decided = U if dep is None else dep.decisions
         for split, rows in (("train", range(n_train)), ("held-out", range(n_train, n))):
             ws = []
             for row in rows:
@@ -104,8 +111,10 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
                 w = week_metrics(scenario.twin, oracle, ctx, split, u_nom, decided[row],
                                  data.bound[row])
                 r = oracle.cost(np.stack([u_nom, U[row]]), ctx)
-                ws.append(w.__class__(**{**w.__dict__, "deployed": deployment.choice[row],
-                                         "p_preferred": float(deployment.probability[row]),
+                ws.append(w.__class__(**{**w.__dict__,
+                                         "deployed": "re-solve" if dep is None else dep.choice[row],
+                                         "p_preferred": np.nan if dep is None
+                                         else float(dep.probability[row]),
                                          "proposal_fairer": float(r[1] < r[0] * (1 - 1e-9))}))
             dR = np.array([w.dR for w in ws])
             dR_orc = np.array([w.dR_orc for w in ws])
@@ -117,13 +126,19 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
                 "ratio": float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
                 "mean_dJ": float(np.mean([w.dJ_overflow_equiv for w in ws])),
                 "max_overflow_rise": float(max(w.overflow_sur - w.overflow_nom for w in ws)),
-                "deployed": {c: sum(w.deployed == c for w in ws) for c in CHOICES}
-                if rule == "supported" else {"re-solve": len(ws)},
-                "reliability": reliability_table(ws) if rule == "supported" else [],
+                "deployed": {c: sum(w.deployed == c for w in ws) for c in CHOICES},
+                "reliability": reliability_table(ws) if dep is not None else [],
+                "model": model,
                 "lack_of_fit": evidence["lack_of_fit"], "evidence": evidence,
                 "t_train_s": t_train, "t_resolve_s": t_resolve,
             })
     return out
+
+
+def model_of(rows: list[dict]) -> str:
+    """The most frequent chosen model of a cell's seeds (rows written before it was kept: -)."""
+    names = [r.get("model", "-") for r in rows]
+    return max(sorted(set(names)), key=names.count)
 
 
 def _commit() -> str:
@@ -156,8 +171,11 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
         "answers, 3 active rounds), *flip10* (10 % flipped labels), *small* (156 answers from a "
         "logistic rater at temperature 0.1, no active rounds), *small-active* (260 such answers, "
         "one active round). Rules: *always* deploys every re-solve (the rule before the "
-        "deployment rule); *supported* is the default (the ladder of "
-        "[the deployment rule](../explanation/learner.md#the-deployment-rule)).",
+        "deployment rule); *supported* is the ladder of "
+        "[the deployment rule](../explanation/learner.md#the-deployment-rule) with the Laplace "
+        "posterior; *bootstrap* the same ladder with the posterior of refits on resampled "
+        "training weeks (`[resolve] posterior`). Model: the outcome model chosen by held-out "
+        "weeks (most frequent over seeds).",
         "",
         f"`{command}` (commit {commit}, {platform.machine()}, {platform.processor() or 'cpu'}, "
         f"Python {platform.python_version()}). Means over seeds (last column); the 52 held-out "
@@ -166,8 +184,8 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
         "patients; deployed: re-solve / cautious / bounded / select / nominal.",
         "",
         "| scenario | notion | regime | rule | wins | less fair (max) | median ΔR | mean ΔR "
-        "| ΔR_sur/ΔR_orc | mean ΔJ | max overflow rise | deployed | lack of fit | seeds |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| ΔR_sur/ΔR_orc | mean ΔJ | max overflow rise | deployed | lack of fit | model | seeds |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     for k in sorted(groups):
         rs = groups[k]
@@ -181,21 +199,22 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
             f"({max(r['losses'] for r in rs)}) | {100 * m('median_dR'):.0f} % "
             f"| {100 * m('mean_dR'):.0f} % | {m('ratio'):.2f} | {m('mean_dJ'):.2f} "
             f"| {max(r['max_overflow_rise'] for r in rs):.0f} | {dep} "
-            f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)} | {len(rs)} |")
-    # reliability of the supported rule's probability, pooled over every cell
-    pooled: dict[tuple[float, float], list[float]] = {}
+            f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)} | {model_of(rs)} | {len(rs)} |")
+    # reliability of each rule's probability, pooled over every cell
+    pooled: dict[tuple[str, float, float], list[float]] = {}
     for r in rows:
-        if r["split"] == "held-out" and r["rule"] == "supported":
+        if r["split"] == "held-out" and r["rule"] != "always":
             for b in r["reliability"]:
-                acc = pooled.setdefault((b["low"], b["high"]), [0, 0.0, 0.0])
+                acc = pooled.setdefault((r["rule"], b["low"], b["high"]), [0, 0.0, 0.0])
                 acc[0] += b["weeks"]
                 acc[1] += b["predicted"] * b["weeks"]
                 acc[2] += b["observed"] * b["weeks"]
     lines += ["", "Reliability of the deployment probability (held-out weeks of every cell "
               "pooled; observed: share of weeks whose re-solve the latent cost prefers to "
-              "nominal):", "", "| p bin | weeks | mean predicted | observed |", "|---|---:|---:|---:|"]
-    for (lo, hi), (nw, sp, so) in sorted(pooled.items()):
-        lines.append(f"| [{lo:.1f}, {hi:.1f}) | {nw} | {sp / nw:.2f} | {so / nw:.2f} |")
+              "nominal):", "", "| rule | p bin | weeks | mean predicted | observed |",
+              "|---|---|---:|---:|---:|"]
+    for (rule, lo, hi), (nw, sp, so) in sorted(pooled.items()):
+        lines.append(f"| {rule} | [{lo:.1f}, {hi:.1f}) | {nw} | {sp / nw:.2f} | {so / nw:.2f} |")
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
     if docs is not None:

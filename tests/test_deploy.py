@@ -59,21 +59,47 @@ def synthetic(n_weeks: int, n_pairs: int, rater: str = "planted", seed: int = 0,
     return ds, outs
 
 
-def test_the_posterior_narrows_and_support_rises_with_the_evidence() -> None:
+@pytest.mark.parametrize("method", ["laplace", "bootstrap"])
+def test_the_posterior_narrows_and_support_rises_with_the_evidence(method: str) -> None:
     spreads, betters = [], []
     for n_pairs in (40, 160, 640):
         ds, outs = synthetic(20, n_pairs)
-        model = OutcomeCostLearner().fit(ds, outcomes=outs)
-        spreads.append(float(np.sqrt(np.diag(model.covariance_)[:2]).sum()))
+        model = OutcomeCostLearner().fit(ds, outcomes=outs).bootstrap(200, random_state=0)
+        if method == "laplace":
+            spreads.append(float(np.sqrt(np.diag(model.covariance_)[:2]).sum()))
+        else:  # the direction's spread: the weights' ratio
+            ratio = model.bootstrap_[:, 1] / np.maximum(model.bootstrap_[:, 0], 1e-12)
+            spreads.append(float(np.std(ratio)))
         # a proposal that the planted cost ranks fairer than the "nominal" one, in week 0
         cand = ds.decisions[ds.decisions_of(0)]
-        draws = model.posterior_draws(2000, random_state=0)
+        draws = model.posterior_draws(2000, random_state=0, method=method)
         u_bad = cand[0] + 3.0
         gaps = model.preference_gaps(outs[0], np.zeros((1, N_DEC)), u_bad[None, :], cand, draws)
         betters.append(support_of(gaps[:, 0], 1.0).better)
     assert spreads[0] > spreads[1] > spreads[2]
     assert betters[0] <= betters[1] <= betters[2]
     assert betters[2] > 0.99
+
+
+def test_bootstrap_draws_are_reproducible_rescaled_and_saved(tmp_path: Path) -> None:
+    ds, outs = synthetic(20, 300)
+    model = OutcomeCostLearner().fit(ds, outcomes=outs)
+    with pytest.raises(ValidationError, match="no bootstrap draws; call bootstrap"):
+        model.posterior_draws(10, method="bootstrap")
+    with pytest.raises(ValidationError, match="allowed: laplace, bootstrap"):
+        model.posterior_draws(10, method="gibbs")
+    model.bootstrap(50, random_state=1)
+    again = OutcomeCostLearner().fit(ds, outcomes=outs).bootstrap(50, random_state=1)
+    np.testing.assert_array_equal(model.bootstrap_, again.bootstrap_)
+    assert model.bootstrap_.shape == (50, 4) and model.bootstrap_[:, :2].min() >= 0
+    assert np.ptp(model.bootstrap_[:, 0]) > 0  # resamples of weeks move the fit
+    fixed = model.posterior_draws(100, random_state=0, fix_scale=True, method="bootstrap")
+    anchor = int(np.argmax(model.quadratic_))
+    np.testing.assert_allclose(fixed[:, anchor], model.quadratic_[anchor])
+    back = load_learner(model.save(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(back.bootstrap_, model.bootstrap_)
+    with pytest.raises(ValidationError, match="a loaded model keeps its draws"):
+        back.bootstrap(10)
 
 
 def test_an_uninformed_weight_keeps_a_wide_posterior() -> None:

@@ -586,7 +586,12 @@ def deploy_stage(
         return Deployment(dataset.decisions[nom[rows]], proposed.copy(), ["nominal"] * n, half,
                           half.copy(), half.copy())
     maps = outcome_maps(scenario, dataset)
-    draws = learner.posterior_draws(1000, random_state=stage_seed(config, "deploy"), fix_scale=True)
+    method = config.resolve.posterior
+    if method == "bootstrap" and getattr(learner, "bootstrap_", None) is None:
+        raise ValidationError("the model has no bootstrap draws (trained before they were kept); "
+                              "retrain it, or set [resolve] posterior = \"laplace\"")
+    draws = learner.posterior_draws(1000, random_state=stage_seed(config, "deploy"),
+                                    fix_scale=True, method=method)
     cautious = learner.cautious_weights(draws)
     decisions = proposed.copy()
     choice: list[str] = []
@@ -775,6 +780,7 @@ def train_stage(
         learner.evidence_ = assess_evidence(
             lambda: config.learner.make(0, learner.groups_), train, outcome_maps(scenario, train),
             nominal_indices(train), random_state=stage_seed(config, "evidence"))
+        learner.bootstrap(200, random_state=stage_seed(config, "bootstrap"))
     return learner, f_scale, history
 
 

@@ -45,13 +45,16 @@ from fairtwin.exceptions import SolveLimitError, UnknownNameError, ValidationErr
 from fairtwin.solvers import SolveResult, SolverOptions, Status, get_solver
 from fairtwin.twin.base import Twin
 
-__all__ = ["ResolveConfig", "Resolved", "MODES", "DEPLOY_RULES", "resolve_context", "select_candidate"]
+__all__ = ["ResolveConfig", "Resolved", "MODES", "DEPLOY_RULES", "POSTERIORS", "resolve_context",
+           "select_candidate"]
 
 log = logging.getLogger(__name__)
 
 MODES = ("blend", "guard", "replace", "select", "budget")
 #: deployment rules (:mod:`fairtwin.deploy`)
 DEPLOY_RULES = ("supported", "always")
+#: how the deployment rule draws the learned weights (:meth:`OutcomeCostLearner.posterior_draws`)
+POSTERIORS = ("laplace", "bootstrap")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ class ResolveConfig:
         always). ``always``: deploy the re-solve (the paper's method).
     min_probability : float
         The probability ``supported`` requires.
+    posterior : {"laplace", "bootstrap"}
+        Where ``supported`` draws the weights from: the Laplace approximation of the fit, or
+        refits on resamples of the training weeks.
     """
 
     mode: str = "blend"
@@ -108,8 +114,11 @@ class ResolveConfig:
     heuristics: bool = False
     deploy: str = "supported"
     min_probability: float = 0.9
+    posterior: str = "laplace"
 
     def __post_init__(self) -> None:
+        if self.posterior not in POSTERIORS:
+            raise UnknownNameError("posterior", self.posterior, POSTERIORS)
         if self.mode not in MODES:
             raise UnknownNameError("re-solve mode", self.mode, MODES)
         if self.deploy not in DEPLOY_RULES:

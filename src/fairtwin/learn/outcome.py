@@ -194,7 +194,7 @@ class OutcomeCostLearner:
             raise ValidationError("the dataset has no comparisons to learn from")
         if not self.alpha >= 0:
             raise ValidationError(f"alpha must be non-negative, got {self.alpha}")
-        for attr in ("spec_", "groups_", "peaks_", "quadratic_"):  # a refit chooses anew
+        for attr in ("spec_", "groups_", "peaks_", "quadratic_", "bootstrap_"):  # chosen anew
             self.__dict__.pop(attr, None)
         outcomes = self._need_outcomes(dataset, outcomes)
         m = dataset.n_comparisons
@@ -240,23 +240,13 @@ class OutcomeCostLearner:
 
         comps = dataset.comparisons
         dF = Fn[comps[:, 1]] - Fn[comps[:, 2]]  # winner − loser: f(winner) < f(loser) wanted
-        w = weights / weights.sum()
         alpha = float(self.alpha)
-
-        # einsum, not BLAS: a threaded BLAS sums in an order that depends on its thread count,
-        # and the last bits would steer L-BFGS-B elsewhere on another machine
-        def objective(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-            t = np.einsum("ij,j->i", dF, theta)
-            loss = float(np.einsum("i,i->", w, np.logaddexp(0.0, t))) + alpha * float(theta @ theta)
-            grad = np.einsum("ij,i->j", dF, w * _sigmoid(t)) + 2 * alpha * theta
-            return loss, grad
-
         P = len(self.peaks_)
         bounds = ([(0.0, None)] * G + [(None, None) if self.linear else (0.0, 0.0)] * G
                   + [(0.0, None)] * P)
-        res = minimize(objective, np.zeros(2 * G + P), jac=True, method="L-BFGS-B",
-                       bounds=bounds, options={"maxiter": 2000, "gtol": 1e-10})
-        theta = res.x
+        theta = _fit_weights(dF, weights, alpha, bounds, np.zeros(2 * G + P))
+        # kept (not saved) for bootstrap_draws: the week of each comparison and its features
+        self._train = (dF, weights, comps[:, 0].copy(), bounds)
         self.quadratic_ = theta[:G].copy()
         self.linear_ = theta[G:2 * G].copy()
         self.peak_ = theta[2 * G:].copy()
@@ -266,7 +256,7 @@ class OutcomeCostLearner:
         # where the fit stopped at a bound (a_g = 0) the answers push further; the Gaussian is
         # centred on the unconstrained optimum (one Newton step), so its cut at a_g ≥ 0 keeps
         # such a weight near 0 instead of spreading it over the prior's width
-        grad = objective(theta)[1] * m
+        grad = _objective(theta, dF, weights / weights.sum(), alpha)[1] * m
         grad[~free] = 0.0
         self.posterior_mean_ = theta - self.covariance_ @ grad
         self.n_comparisons_ = m
@@ -288,6 +278,40 @@ class OutcomeCostLearner:
         return np.r_[np.ones(G, bool), np.zeros(G, bool), np.ones(P, bool)]
 
     # ------------------------------------------------------------------ posterior
+    def bootstrap(self, n_draws: int = 200,
+                  random_state: int | np.random.Generator | None = 0) -> OutcomeCostLearner:
+        """Refit on ``n_draws`` resamples of the training weeks (with replacement, each week's
+        comparisons together) and keep the weights as :attr:`bootstrap_` (shape
+        (n_draws, 2G + P)); returns ``self``.
+
+        A nonparametric posterior: where the answers separate the compared pairs cleanly, the
+        Laplace approximation's curvature vanishes and its width is the penalty's, while the
+        fitted *direction* of the weights moves little from one resample of weeks to the next.
+        Each refit reuses the fit's features (a warm-started L-BFGS-B: milliseconds). Needs
+        the training data of this object's last :meth:`fit` (not kept in the model file; the
+        draws are).
+        """
+        self._check_fitted()
+        train = getattr(self, "_train", None)
+        if train is None:
+            raise ValidationError("bootstrap needs the model's training data: call fit first "
+                                  "(a loaded model keeps its draws, not its answers)")
+        if n_draws < 2:
+            raise ValidationError(f"n_draws must be at least 2, got {n_draws}")
+        dF, weights, week, bounds = train
+        rng = np.random.default_rng(random_state)
+        weeks, inverse = np.unique(week, return_inverse=True)
+        draws = np.zeros((n_draws, self.theta_.size))
+        for k in range(n_draws):
+            times = np.bincount(rng.integers(0, weeks.size, size=weeks.size), minlength=weeks.size)
+            w = weights * times[inverse]
+            if w.sum() <= 0:
+                draws[k] = self.theta_
+                continue
+            draws[k] = _fit_weights(dF, w, float(self.alpha), bounds, self.theta_)
+        self.bootstrap_ = draws
+        return self
+
     @property
     def theta_(self) -> NDArray[np.float64]:
         """All weights ``(a, b, c)``, shape (2G + P,)."""
@@ -296,7 +320,7 @@ class OutcomeCostLearner:
 
     def posterior_draws(self, n_draws: int = 1000,
                         random_state: int | np.random.Generator | None = 0,
-                        fix_scale: bool = False) -> NDArray[np.float64]:
+                        fix_scale: bool = False, method: str = "laplace") -> NDArray[np.float64]:
         """Draws of the weights from the Laplace approximation of their posterior, shape
         (n_draws, 2G + P): ``N(θ̃, H⁻¹)`` with ``H`` the Hessian of the penalised negative
         log-likelihood (a Gaussian prior of precision ``2 α m``) and ``θ̃`` the fitted weights
@@ -306,13 +330,21 @@ class OutcomeCostLearner:
         wide spread: the prior's. The same seed gives the same draws.
 
         With ``fix_scale`` the heaviest fitted group's weight is held at its fitted value and
-        the others are drawn from their Gaussian conditional on it. A ranking does not change
+        the others are drawn from their Gaussian conditional on it (bootstrap draws: each is
+        rescaled to that weight). A ranking does not change
         when every weight is scaled alike, and a likelihood of well-separated answers pins the
         *direction* of the weights much better than their scale (the penalty sets that): the
         deployment rule asks about rankings, so it draws this way.
+
+        ``method="bootstrap"`` resamples (with replacement) the rows of :attr:`bootstrap_`
+        (see :meth:`bootstrap`) instead of the Gaussian.
         """
         self._check_fitted()
         rng = np.random.default_rng(random_state)
+        if method == "bootstrap":
+            return self._bootstrap_draws(n_draws, rng, fix_scale)
+        if method != "laplace":
+            raise ValidationError(f"unknown posterior method {method!r}; allowed: laplace, bootstrap")
         cov = getattr(self, "covariance_", None)
         theta = getattr(self, "posterior_mean_", self.theta_).copy()
         if cov is None:
@@ -332,6 +364,20 @@ class OutcomeCostLearner:
         draws = theta + rng.standard_normal((n_draws, theta.size)) @ root.T
         pos = self._non_negative()
         draws[:, pos] = np.maximum(draws[:, pos], 0.0)
+        return draws
+
+    def _bootstrap_draws(self, n_draws: int, rng: np.random.Generator,
+                         fix_scale: bool) -> NDArray[np.float64]:
+        boot = getattr(self, "bootstrap_", None)
+        if boot is None:
+            raise ValidationError("this model has no bootstrap draws; call bootstrap() after fit")
+        draws = boot[rng.integers(0, boot.shape[0], size=n_draws)].copy()
+        if fix_scale and self.quadratic_.max() > 0:
+            a = int(np.argmax(self.quadratic_))
+            top = draws[:, a]
+            ok = top > 0
+            draws[ok] *= (self.quadratic_[a] / top[ok])[:, None]
+            draws[~ok] = self.theta_
         return draws
 
     def preference_gaps(self, outcomes: Outcomes, UA: ArrayLike, UB: ArrayLike,
@@ -460,7 +506,8 @@ class OutcomeCostLearner:
                 np.savez(fh, header=np.array(json.dumps(header)), quadratic=self.quadratic_,
                          linear=self.linear_, peak=self.peak_, group_scale=self.group_scale_,
                          covariance=getattr(self, "covariance_", np.zeros((0, 0))),
-                         posterior_mean=getattr(self, "posterior_mean_", np.zeros(0)))
+                         posterior_mean=getattr(self, "posterior_mean_", np.zeros(0)),
+                         bootstrap=getattr(self, "bootstrap_", np.zeros((0, 0))))
 
         atomic_write(path, write, suffix=".npz")
         return Path(path)
@@ -486,6 +533,8 @@ class OutcomeCostLearner:
             model.group_scale_ = np.asarray(arrays["group_scale"], dtype=np.float64)
             if arrays.get("covariance") is not None and arrays["covariance"].size:
                 model.covariance_ = np.asarray(arrays["covariance"], dtype=np.float64)
+            if arrays.get("bootstrap") is not None and arrays["bootstrap"].size:
+                model.bootstrap_ = np.asarray(arrays["bootstrap"], dtype=np.float64)
             if arrays.get("posterior_mean") is not None and arrays["posterior_mean"].size:
                 model.posterior_mean_ = np.asarray(arrays["posterior_mean"], dtype=np.float64)
             if header.get("evidence") is not None:
@@ -501,6 +550,27 @@ class OutcomeCostLearner:
             raise DataFormatError(path, None, "peak", f"expected {len(model.peaks_)} peak weights")
         model.n_parameters_ = int(model._free().sum())
         return model
+
+
+def _objective(theta: NDArray[np.float64], dF: NDArray[np.float64], w: NDArray[np.float64],
+               alpha: float) -> tuple[float, NDArray[np.float64]]:
+    """The penalised Bradley–Terry loss of weights ``theta`` (answers weighted by ``w``, summing
+    to one) and its gradient. einsum, not BLAS: a threaded BLAS sums in an order that depends
+    on its thread count, and the last bits would steer L-BFGS-B elsewhere on another machine."""
+    t = np.einsum("ij,j->i", dF, theta)
+    loss = float(np.einsum("i,i->", w, np.logaddexp(0.0, t))) + alpha * float(theta @ theta)
+    grad = np.einsum("ij,i->j", dF, w * _sigmoid(t)) + 2 * alpha * theta
+    return loss, grad
+
+
+def _fit_weights(dF: NDArray[np.float64], weights: NDArray[np.float64], alpha: float,
+                 bounds: list[tuple[float | None, float | None]],
+                 start: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The weights minimising :func:`_objective` within ``bounds`` (L-BFGS-B)."""
+    w = weights / weights.sum()
+    res = minimize(_objective, start, args=(dF, w, alpha), jac=True, method="L-BFGS-B",
+                   bounds=bounds, options={"maxiter": 2000, "gtol": 1e-10})
+    return np.asarray(res.x, dtype=np.float64)
 
 
 def _laplace_covariance(dF: NDArray[np.float64], theta: NDArray[np.float64],

@@ -348,3 +348,30 @@ def test_max_terms_are_solved_exactly(integer: bool) -> None:
                                                                   max_terms=terms))
     assert linear.kind is (ProblemKind.MILP if integer else ProblemKind.LP)
     assert get_solver("highs").solve(linear).status is Status.OPTIMAL
+
+
+def test_the_re_solve_chooses_its_solver_from_the_problem_kind(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A twin with continuous decisions re-solves on the defaults (``solver = "auto"``: HiGHS's
+    QP), where ``highs-oa`` refuses a convex QP naming the solver that can."""
+    from fairtwin.folder import load_twin_folder
+    from fairtwin.resolve import ResolveConfig, resolve_context
+    from tests.twin_folders import write_doses_twin
+
+    folder = write_doses_twin(tmp_path / "doses", n_contexts=3)
+    for lp in (folder / "models").glob("*.lp"):  # continuous doses: no General section
+        text = lp.read_text().replace("General\n dose_0 dose_1 dose_2 dose_3\n", "")
+        lp.write_text(text)
+    scenario = load_twin_folder(folder)
+    twin, context = scenario.twin, scenario.contexts[0]
+    assert not twin.build(context).is_mip
+    cost = QuadraticCost.from_factor(0.1 * np.eye(4), -np.ones(4))
+    done = resolve_context(twin, context, cost, 1.0, ResolveConfig())
+    assert done.result is not None and done.result.solver == "highs"
+    assert done.result.status is Status.OPTIMAL
+    with pytest.raises(CapabilityError, match="highs-oa cannot solve convex QP; use 'highs'"):
+        resolve_context(twin, context, cost, 1.0, ResolveConfig(solver="highs-oa"))
+    # integer doses: the outer approximation, as before
+    icu = write_doses_twin(tmp_path / "int", n_contexts=3)
+    sc = load_twin_folder(icu)
+    done = resolve_context(sc.twin, sc.contexts[0], cost, 1.0, ResolveConfig())
+    assert done.result is not None and done.result.solver == "highs-oa"

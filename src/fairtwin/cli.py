@@ -211,7 +211,8 @@ def _experiment_options(fn: Any) -> Any:
     opts = [
         click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel workers (default 2)."),
         click.option("--solver", "solver_name", default=None,
-                     help="MIQP solver of the re-solve: highs-oa (default), scip, gurobi."),
+                     help="Solver of the re-solve: auto (default: highs-oa for integer "
+                          "decisions, highs for continuous ones), highs-oa, scip, gurobi, highs."),
         click.option("--lambda", "blend_lambda", type=float, default=None,
                      help="Blend weight λ (overflow patients per typical preference gap; default 20)."),
         click.option("--mode", default=None,
@@ -350,10 +351,11 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         raise UnknownNameError("rater", config.labels.rater, RATERS)
     if config.learner.loss not in LOSSES:
         raise UnknownNameError("loss", config.learner.loss, LOSSES)
-    if config.resolve.solver not in SOLVERS:
-        raise UnknownNameError("solver", config.resolve.solver, SOLVERS)
+    if config.resolve.solver != "auto":
+        if config.resolve.solver not in SOLVERS:
+            raise UnknownNameError("solver", config.resolve.solver, ["auto", *SOLVERS])
+        get_solver(config.resolve.solver)  # an uninstalled solver: one line now, not after sampling
     config.learner.check_available()
-    get_solver(config.resolve.solver)  # an uninstalled solver: one line now, not after sampling
     return config
 
 

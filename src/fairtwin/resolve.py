@@ -44,6 +44,7 @@ from fairtwin.costs import QuadraticCost
 from fairtwin.exceptions import SolveLimitError, UnknownNameError, ValidationError
 from fairtwin.solvers import SolveResult, SolverOptions, Status, get_solver
 from fairtwin.twin.base import Twin
+from fairtwin.twin.problem import Problem, ProblemKind
 
 __all__ = ["ResolveConfig", "Resolved", "MODES", "DEPLOY_RULES", "POSTERIORS", "resolve_context",
            "select_candidate"]
@@ -73,7 +74,10 @@ class ResolveConfig:
     tie_break : float
         ``ε_J``, weight of the nominal cost in guard and replace modes.
     solver : str
-        An MIQP-capable solver (``highs-oa``, ``scip``, ``gurobi``).
+        ``auto`` (default): chosen per context from the re-solve's kind — ``highs-oa`` for an
+        MIQP (integer decisions), ``highs`` for a convex QP (continuous decisions) and for a
+        MILP/LP; or a solver name (``highs-oa``, ``scip``, ``gurobi``, ``highs``), which refuses
+        a kind it cannot solve with a message naming one that can.
     time_limit_s : float
         A safety net only (60 s): the node budget is what stops a hard week, so that the same
         seed gives the same decisions on a busy machine too (with 10 s, two re-solves of a
@@ -107,7 +111,7 @@ class ResolveConfig:
     blend_lambda: float = 20.0
     guard: bool = True
     tie_break: float = 1e-3
-    solver: str = "highs-oa"
+    solver: str = "auto"
     time_limit_s: float = 60.0
     mip_gap: float = 1e-3
     node_limit: int = 1000
@@ -155,6 +159,16 @@ class Resolved:
     overflow_rise: float
     time_s: float = float("nan")
     status: str = ""
+
+
+#: the re-solve's solver per problem kind when ``solver = "auto"``
+AUTO_SOLVERS = {ProblemKind.MIQP: "highs-oa", ProblemKind.CONVEX_QP: "highs",
+                ProblemKind.MILP: "highs", ProblemKind.LP: "highs"}
+
+
+def solver_for(name: str, problem: Problem) -> str:
+    """The solver a re-solve uses: ``name``, or for ``"auto"`` the one for ``problem.kind``."""
+    return AUTO_SOLVERS[problem.kind] if name == "auto" else name
 
 
 def resolve_context(
@@ -227,11 +241,11 @@ def resolve_context(
         start = twin.complete(floor.decision, context)
         cap = float(problem.c @ start)
         p = p.with_rows("cost_budget", problem.c, -np.inf, cap + 1e-6 * max(1.0, abs(cap)))
-    solver = get_solver(config.solver, options)
+    solver = get_solver(solver_for(config.solver, p), options)
     result = solver.solve(p, warm_start=start)
     if not result.has_solution:
         raise SolveLimitError(
-            f"the re-solve of {context.label} ({config.mode} mode, {config.solver}) returned "
+            f"the re-solve of {context.label} ({config.mode} mode, {solver.name}) returned "
             f"{result.status.value} without a decision; raise the time limit"
         )
     if result.status is Status.TIME_LIMIT:

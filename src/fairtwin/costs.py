@@ -69,6 +69,10 @@ class MaxAffine:
     """
 
     __slots__ = ("weight", "A", "b", "name")
+    weight: float
+    A: FloatArray
+    b: FloatArray
+    name: str
 
     def __init__(self, weight: float, A: ArrayLike, b: ArrayLike, name: str = "max") -> None:
         Am = np.atleast_2d(np.asarray(A, dtype=np.float64))
@@ -140,6 +144,11 @@ class QuadraticCost:
     """
 
     __slots__ = ("_H", "q", "const", "factor", "max_terms")
+    _H: FloatArray | None
+    q: FloatArray
+    const: float
+    factor: FloatArray | None
+    max_terms: tuple[MaxAffine, ...]
 
     def __init__(self, H: ArrayLike | None, q: ArrayLike, const: float = 0.0,
                  factor: ArrayLike | None = None, max_terms: Sequence[MaxAffine] = ()) -> None:

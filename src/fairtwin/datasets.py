@@ -179,7 +179,7 @@ class PreferenceDataset:
         _finite("decisions", U)
         idx = []
         mine = self.decisions_of(context_row)
-        new_rows = []
+        new_rows: list[NDArray[np.float64]] = []
         for u in U:
             hit = mine[np.all(self.decisions[mine] == u, axis=1)] if mine.size else mine
             if hit.size:

@@ -328,7 +328,7 @@ class ExperimentConfig:
     def load(cls, path: str | Path) -> ExperimentConfig:
         return cls.from_dict(read_toml(path), source=str(path))
 
-    def override(self, **sections: dict[str, Any]) -> ExperimentConfig:
+    def override(self, **sections: Any) -> ExperimentConfig:
         """A copy with some settings replaced, e.g. ``override(labels={"n_pairs": 448})``."""
         changes: dict[str, Any] = {}
         for name, values in sections.items():

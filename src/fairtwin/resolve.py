@@ -212,6 +212,7 @@ def resolve_context(
         if not nom.has_solution:
             raise SolveLimitError(f"no nominal decision for {context.label}: {nom.status.value}")
         nominal = nom.x
+    assert nominal is not None
     weight = twin.price_unit / f_scale
     guard = twin.guard_row(problem)
     nominal_overflow = float(guard @ nominal) if guard is not None else 0.0
@@ -251,7 +252,9 @@ def resolve_context(
     if result.status is Status.TIME_LIMIT:
         log.warning("re-solve of %s stopped at the time limit (gap %.2g); using its best "
                     "decision", context.label, result.gap)
+    assert result.x is not None
     u = result.x[problem.decision_index]
+
     def objective(v: NDArray[np.float64]) -> float:
         return scale * float(cost(v)) + config.tie_break * twin.nominal_cost(v, context)
 

@@ -118,6 +118,7 @@ def sample_context(
         res = solver.solve(problem, SolverOptions(time_limit_s=max(5.0, config.time_limit_s)))
         if not res.has_solution:
             raise ValidationError(f"no nominal decision for {context.label}: {res.status.value}")
+        assert res.x is not None
         nominal = res.x[dec]
     nominal = np.asarray(nominal, dtype=np.float64)
     found = [nominal]
@@ -138,6 +139,7 @@ def sample_context(
         if res.status not in (Status.OPTIMAL, Status.TIME_LIMIT) or not res.has_solution:
             log.debug("sample %d of %s: %s", k, context.label, res.status.value)
             continue
+        assert res.x is not None
         u = res.x[dec]
         if not twin.check(u, context).feasible:  # pragma: no cover - solvers return feasible x
             log.warning("dropping an infeasible sample of %s", context.label)

@@ -189,8 +189,10 @@ class PreferenceStore:
         now = time.time()
         try:
             with self.engine.begin() as c:
-                rid = c.execute(RATERS.insert().values(name=name, token_hash=_hash(token),
-                                                       created=now)).inserted_primary_key[0]
+                key = c.execute(RATERS.insert().values(name=name, token_hash=_hash(token),
+                                                       created=now)).inserted_primary_key
+                assert key is not None
+                rid = key[0]
         except IntegrityError:
             raise ValidationError(f"a rater named {name!r} already exists") from None
         if expires is not None:
@@ -248,10 +250,11 @@ class PreferenceStore:
     def add_query(self, rater_id: int, context_row: int, left: int, right: int) -> Query:
         now = time.time()
         with self.engine.begin() as c:
-            qid = c.execute(QUERIES.insert().values(
+            key = c.execute(QUERIES.insert().values(
                 rater_id=rater_id, context_row=context_row, left_decision=left,
-                right_decision=right, created=now)).inserted_primary_key[0]
-        return Query(int(qid), rater_id, context_row, left, right, now)
+                right_decision=right, created=now)).inserted_primary_key
+        assert key is not None
+        return Query(int(key[0]), rater_id, context_row, left, right, now)
 
     def query(self, query_id: int) -> Query | None:
         with self.engine.connect() as c:

@@ -121,7 +121,7 @@ def paired(rows: list[dict[str, Any]], metric: str, a: dict[str, Any],
 
 
 def _m(rows: list[dict[str, Any]], metric: str, digits: int = 1) -> str:
-    return estimate(r.get(metric) for r in rows if r.get(metric) is not None).fmt(digits)
+    return estimate(float(r[metric]) for r in rows if r.get(metric) is not None).fmt(digits)
 
 
 def _frac(rows: list[dict[str, Any]], won: str, total: str) -> str:
@@ -131,7 +131,7 @@ def _frac(rows: list[dict[str, Any]], won: str, total: str) -> str:
     return f"{sum(int(r[won]) for r in sel)}/{sum(int(r[total]) for r in sel)}"
 
 
-def _table(header: Sequence[str], body: list[Sequence[str]]) -> str:
+def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
     return "\n".join(lines)
@@ -147,7 +147,7 @@ def _stage_times(rows: list[dict[str, Any]]) -> str:
         return ""
     parts = []
     for stage in ("label", "train", "resolve", "evaluate"):
-        vals = [r.get(f"t_{stage}_s") for r in learned if r.get(f"t_{stage}_s") is not None]
+        vals = [float(r[f"t_{stage}_s"]) for r in learned if r.get(f"t_{stage}_s") is not None]
         if vals:
             parts.append(f"{stage} {np.sum(vals):.0f} s (mean {np.mean(vals):.1f} s per row)")
     return "Time per stage, summed over rows (core-seconds): " + ", ".join(parts) + "."
@@ -486,10 +486,10 @@ def _discussion(tables: dict[str, StudyTables]) -> list[str]:
                       + (f"; r = 30 gives {held[30]:.1f}." if 30 in held else "."))
     tb = tables.get("baselines")
     if tb and tb.rows and _has(tb.rows, "wins_held_out"):
-        for b in ("linear", "diagonal", "no-context", "logistic", "active", "guard", "replace"):
-            a, f, d = paired(tb.rows, "wins_held_out", {"baseline": b}, {"baseline": "full"})
+        for name in ("linear", "diagonal", "no-context", "logistic", "active", "guard", "replace"):
+            a, f, d = paired(tb.rows, "wins_held_out", {"baseline": name}, {"baseline": "full"})
             if d.n:
-                md.append(f"- Baseline *{b}* vs the full model, held-out wins: {a.fmt()} vs "
+                md.append(f"- Baseline *{name}* vs the full model, held-out wins: {a.fmt()} vs "
                           f"{f.fmt()} (paired difference {d.fmt()}).")
     ts = tables.get("seeds")
     if ts and ts.rows:

@@ -304,7 +304,8 @@ class ExperimentFolder:
             try:
                 old = json.loads(_read_text(m_path))
             except json.JSONDecodeError as exc:
-                raise DataFormatError(m_path, exc.lineno, exc.colno, exc.msg) from None
+                raise DataFormatError(m_path, exc.lineno, None,
+                                      f"{exc.msg} (column {exc.colno})") from None
             if not isinstance(old, dict) or old.get("format") != "fairtwin-experiment":
                 raise DataFormatError(m_path, None, "format", "not a fairtwin experiment manifest")
             if old.get("study") != manifest["study"] and not fresh:

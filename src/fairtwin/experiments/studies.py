@@ -169,7 +169,7 @@ def active_labels(labels: LabelConfig, n_pairs: int, n_train: int, share: float,
 
 
 def _random(base: ExperimentConfig, n_pairs: int, noise: float | None = None) -> ExperimentConfig:
-    labels = {"n_pairs": n_pairs, "rounds": 0, "final_check": False}
+    labels: dict[str, Any] = {"n_pairs": n_pairs, "rounds": 0, "final_check": False}
     if noise is not None:
         labels["noise"] = noise
     return base.override(labels=labels)
@@ -247,7 +247,7 @@ def _baselines(base: ExperimentConfig, s: StudySettings) -> list[RunSpec]:
             Variant(_coords(baseline="outcomes-blend"), default_rule(base)),
             Variant(_coords(baseline="outcomes-select"), replace(base.resolve, mode="select")),
         ), held_out=held))
-        learner_variants = {
+        learner_variants: dict[str, dict[str, Any]] = {
             "linear": {"structure": "linear"},
             "diagonal": {"structure": "diagonal"},
             "no-context": {"contextual": False},

@@ -307,11 +307,11 @@ class PreferenceCostLearner:
         x = self._features(context_features)
         with torch.no_grad():
             S, q = self.net_.parameters_of(x)
-        S = S[0].numpy()
-        r = S.shape[0]
+        S0 = S[0].numpy()
+        r = S0.shape[0]
         if self.structure == "linear":
             return QuadraticCost.linear(q[0].numpy())
-        factor = np.hstack([S, np.sqrt(self.net_.epsilon) * np.eye(r)])
+        factor = np.hstack([S0, np.sqrt(self.net_.epsilon) * np.eye(r)])
         return QuadraticCost.from_factor(factor, q[0].numpy())
 
     def cost(self, context_features: ArrayLike) -> QuadraticCost:

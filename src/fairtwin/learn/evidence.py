@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -179,9 +180,9 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
         return ModelChoice(base, "base", [])
     seed = np.random.default_rng(random_state).integers(2**31 - 1)
     agree: dict[str, NDArray[np.float64]] = {}
-    table = []
+    table: list[dict[str, Any]] = []
     for name, groups in ladder:
-        logits = _held_out_logits(lambda groups=groups: make(groups), dataset, outcomes, n_folds,
+        logits = _held_out_logits(partial(make, groups), dataset, outcomes, n_folds,
                                   np.random.default_rng(seed))
         agree[name] = (logits > 0).astype(np.float64)
         gain = agree[name] - agree["base"]

@@ -78,8 +78,10 @@ class SiameseCostNet(nn.Module):
         h = self.body(x0)
         r = self.n_latent
         if self.structure == "full":
+            assert self.head_S is not None
             S = self.head_S(h).view(-1, r, r) / r**0.5
         elif self.structure == "diagonal":
+            assert self.head_S is not None
             S = torch.diag_embed(self.head_S(h))
         else:
             S = torch.zeros(h.shape[0], r, 0, dtype=h.dtype)

@@ -100,6 +100,9 @@ class OutcomeCostLearner:
     """
 
     model_name = "outcomes"
+    # set by train_stage (or a model file), not by fit
+    evidence_: Evidence
+    model_choice_: ModelChoice
 
     def __init__(self, alpha: float = 1e-2, scale_group: str | None = None, linear: bool = False,
                  groups: Sequence[str] | None = None,
@@ -242,8 +245,9 @@ class OutcomeCostLearner:
         dF = Fn[comps[:, 1]] - Fn[comps[:, 2]]  # winner − loser: f(winner) < f(loser) wanted
         alpha = float(self.alpha)
         P = len(self.peaks_)
-        bounds = ([(0.0, None)] * G + [(None, None) if self.linear else (0.0, 0.0)] * G
-                  + [(0.0, None)] * P)
+        lin: tuple[float | None, float | None] = (None, None) if self.linear else (0.0, 0.0)
+        bounds: list[tuple[float | None, float | None]] = (
+            [(0.0, None)] * G + [lin] * G + [(0.0, None)] * P)
         theta = _fit_weights(dF, weights, alpha, bounds, np.zeros(2 * G + P))
         # kept (not saved) for bootstrap_draws: the week of each comparison and its features
         self._train = (dF, weights, comps[:, 0].copy(), bounds)

@@ -230,13 +230,13 @@ def split_shared_rows(rows: sp.csr_matrix, max_shared: int = 4, min_rows: int = 
         left = [k for k in todo if k not in tried]
         if not left:
             break
-        ref = max(left, key=lambda k: (density[k], -k))
+        ref = int(max(left, key=lambda k: (density[k], -k)))
         tried.add(ref)
         ratio = np.zeros(todo.size)
-        for i, k in enumerate(todo):
-            both = (X[k] != 0) & (X[ref] != 0)
+        for i, row in enumerate(todo):
+            both = (X[row] != 0) & (X[ref] != 0)
             if both.sum() > h // 4:
-                q = X[k, both] / X[ref, both]
+                q = X[row, both] / X[ref, both]
                 med = np.median(q)
                 if np.mean(np.abs(q - med) <= 1e-9 * abs(med)) > 0.5:  # a scaled copy, mostly
                     ratio[i] = med

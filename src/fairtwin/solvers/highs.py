@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.solvers.base import (
     LowRankForm,
@@ -229,7 +229,7 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[Problem, tuple[str, .
         c, offset = -c, -offset
     inf = highspy.kHighsInf
 
-    def fin(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    def fin(v: ArrayLike) -> NDArray[np.float64]:
         v = np.asarray(v, dtype=np.float64)
         return np.where(v >= inf, np.inf, np.where(v <= -inf, -np.inf, v))
 

@@ -118,6 +118,7 @@ class ScipSolver(Solver):
             for j, v in enumerate(warm_start):
                 m.setSolVal(sol, xs[j], float(v))
             if form.rank:
+                assert t_var is not None
                 s_val = form.factor_rows @ warm_start
                 for s_k, v in zip(s_vars, s_val, strict=True):
                     m.setSolVal(sol, s_k, float(v))

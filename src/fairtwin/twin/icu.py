@@ -400,8 +400,8 @@ class ICUTwin(Twin):
         u = self._decision(u)
         R = self.n_regions
         x = u[R:]
-        out = np.bincount(self._src, weights=x, minlength=R)
-        inn = np.bincount(self._dst, weights=x, minlength=R)
+        out = np.bincount(self._src, weights=x, minlength=R).astype(np.float64, copy=False)
+        inn = np.bincount(self._dst, weights=x, minlength=R).astype(np.float64, copy=False)
         return out, inn
 
     def load_ratios(self, u: ArrayLike, context: Context) -> NDArray[np.float64]:
@@ -551,7 +551,7 @@ class ICUTwin(Twin):
         u = self._decision(u)
         alloc = self.allocation(u, context)
         regions = self.regions
-        rows = [{"region": regions.names[i], "code": int(regions.codes[i]),
+        rows: list[dict[str, Any]] = [{"region": regions.names[i], "code": int(regions.codes[i]),
                  "demand": int(context.demand[i]), "capacity": int(context.capacity[i]),
                  "deployed": int(round(alloc.deployed[i])),
                  "transfers_out": int(round(alloc.transfers_out[i])),

@@ -96,7 +96,7 @@ class Outcomes:
         keep = np.array([g in plain for g in self.groups])
         if keep.all() and not members:
             return self
-        rows = list(np.flatnonzero(keep))
+        rows = [int(i) for i in np.flatnonzero(keep)]
         names = [self.names[i] for i in rows]
         group_of = [self.groups[i] for i in rows]
         for g in members:

@@ -389,6 +389,80 @@ def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:
     assert [c.index for c in sc.contexts] == list(range(11))
 
 
+def test_dropped_contexts_keep_their_numbers(doses: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """With d02 dropped, --week 7 is still day 7 (row 7 of contexts.csv), and --week 2 says
+    which numbers there are; the positions the pipeline uses stay contiguous."""
+    text = (doses / "models" / "d02.lp").read_text().replace("General", " dose_0 >= 1000\nGeneral")
+    (doses / "models" / "d02.lp").write_text(text)
+    toml = doses / "twin.toml"
+    toml.write_text(toml.read_text().replace("[units]", "drop_infeasible = true\n[units]"))
+    sc = load_twin_folder(doses)
+    assert sc.context(7).label == "day 7" and sc.context(1).label == "day 1"
+    assert [sc.number(c) for c in sc.contexts] == [0, 1, *range(3, 12)]
+    code = main(["solve", "--twin", str(doses), "--week", "7"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("doses, day 7\n"), out
+    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "2"], capsys)
+    assert code == 2 and "'0..1', '3..11'" in err and "dropped" in err, err
+    exported = export_twin(sc, doses.parent / "export", [3, 11], hooks=False)
+    labels = [line.split(",")[1] for line in (exported / "contexts.csv").read_text().splitlines()[1:]]
+    assert labels == ["day 3", "day 11"]
+
+
+def test_an_extra_decision_variable_in_a_later_context_is_an_error(
+        doses: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fifth district on day 5 matches the prefix 'dose_' but is no decision variable of the
+    first context: an error naming the file, the variable and the fix (it was a silent
+    non-decision variable)."""
+    (doses / "models" / "d05.lp").write_text(lp_text([5, 6, 7, 8, 9], 20, [1, 1, 1, 1, 1]))
+    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
+    assert code == 2 and "d05.lp" in err and "'dose_4'" in err, err
+    assert "add it to every context's model" in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("outcomes", [True, False])
+def test_a_mistyped_decision_prefix_is_named(tmp_path: Path, outcomes: bool,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """One of several prefixes that matches nothing is an error naming it and twin.toml, not a
+    silently smaller decision (without outcomes.csv) nor an error blaming outcomes.csv."""
+    folder = write_doses_twin(tmp_path / "f", n_contexts=3, outcomes=outcomes)
+    toml = folder / "twin.toml"
+    toml.write_text(toml.read_text().replace('decision = ["dose_"]',
+                                             'decision = ["dose_0", "dose_1", "dose_2", "dos_3"]'))
+    code, err = _exit_and_message(["solve", "--twin", str(folder), "--week", "0"], capsys)
+    assert code == 2, err
+    assert "twin.toml, column 'decision'" in err and "'dos_3' matches no variable" in err, err
+    assert "d00.lp" in err and "'dose'" in err and "outcomes.csv" not in err, err
+
+
+@pytest.mark.parametrize("command", ["solve", "run"])
+def test_an_unknown_context_in_outcomes_csv_is_named(doses: Path, command: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in outcomes.csv's context column names the file, line, field and the ids (it
+    was: no outcomes and exit 0 for solve, an internal error for run)."""
+    (doses / "outcomes.csv").write_text(
+        "group,name,variable,coefficient,context\n"
+        "doses,district 0,dose_0,1,\ndoses,district 1,dose_1,1,d3\n")
+    args = ["--week", "3"] if command == "solve" else ["--out", str(doses.parent / "run")]
+    code, err = _exit_and_message([command, "--twin", str(doses), *args], capsys)
+    assert code == 2, err
+    assert "outcomes.csv, line 3, column 'context'" in err and "'d3' is not a context id" in err
+    assert "'d00', 'd01'" in err and "(12 in all)" in err, err
+    assert not (doses.parent / "run").exists()
+
+
+def test_a_python_twins_outcomes_name_existing_contexts(doses: Path) -> None:
+    from fairtwin.twin.generic import OutcomeDefinition, OutcomeTerm
+
+    sc = load_twin_folder(doses, validate=False)
+    terms = (OutcomeTerm("doses", "a", "dose_0", 1.0), OutcomeTerm("doses", "b", "dose_1", 1.0, "d99"))
+    with pytest.raises(ValidationError, match="context 'd99', which is not a context id"):
+        GenericTwin("t", sc.contexts, sc.twin.problem_and_columns, sc.twin.decision_names,
+                    OutcomeDefinition(terms))
+
+
 def test_unknown_oracle_for_a_folder_lists_its_notions(doses: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _exit_and_message(["run", "--twin", str(doses), "--oracle", "rosenbrok"], capsys)

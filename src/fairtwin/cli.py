@@ -180,14 +180,15 @@ def export_twin_cmd(scenario: str, twin_path: Path | None, seed: int, data_path:
     sc = _load_scenario(scenario, seed, data_path, config_path, twin_path)
     if (out_dir / "twin.toml").exists():
         raise ValidationError(f"{out_dir} already holds a twin; choose an empty folder")
-    picked = _parse_weeks(weeks, sc.n_weeks) if weeks else None
+    picked = _parse_weeks(weeks, sc) if weeks else None
     export_twin(sc, out_dir, picked, fmt, hooks=hooks)
     n = len(picked) if picked else sc.n_weeks
     click.echo(f"{sc.name}: {n} contexts, {sc.twin.n_decision} decision variables -> {out_dir} "
                f"(run it with: fairtwin run --twin {out_dir})")
 
 
-def _parse_weeks(text: str, n_weeks: int) -> list[int]:
+def _parse_weeks(text: str, scenario: Any) -> list[int]:
+    """``0-9,30`` → the weeks' numbers (each checked by :meth:`Scenario.context`)."""
     out: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -199,9 +200,8 @@ def _parse_weeks(text: str, n_weeks: int) -> list[int]:
                 out.append(int(part))
         except ValueError:
             raise ValidationError(f"--weeks: {part!r} is not a week or a range like 0-9") from None
-    bad = [w for w in out if not 0 <= w < n_weeks]
-    if bad:
-        raise UnknownNameError("week", bad[0], [f"0..{n_weeks - 1}"])
+    for w in out:
+        scenario.context(w)  # an unknown number lists the allowed ones
     return sorted(dict.fromkeys(out))
 
 
@@ -544,6 +544,8 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
     if (out_dir / "model.npz").exists():
         learner = load_learner(out_dir / "model.npz", scenario.name)
         costs = learner.costs_of(dataset, outcome_maps(scenario, dataset))
+    if plot_week is not None:  # the number a user knows the context by → its position
+        plot_week = int(scenario.context(plot_week).index)
     metrics = evaluate_stage(dataset, U, times, statuses, config, scenario, out_dir, plot_week,
                              progress=_tty(), candidate_costs=costs,
                              deployment=load_deployment(out_dir / "decisions.npz"),

@@ -232,8 +232,10 @@ def _experiment_options(fn: Any) -> Any:
                      help="Flip rate of the simulated rater (or temperature with --rater logistic)."),
         click.option("--rater", default=None, help="flip (default) or logistic."),
         click.option("--oracle", default=None,
-                     help="Latent fairness cost: rosenbrock (default), gini, max-min, quadratic, "
-                          "gini-travel."),
+                     help="Latent fairness cost: the twin's default (rosenbrock for the ICU "
+                          "twin, twin.toml's oracle for a folder), gini, max-min, quadratic "
+                          "(NAME:GROUP for one outcome group), the ICU twin's gini-travel, or "
+                          "package.module:function."),
         click.option("--pairs", "n_pairs", type=int, default=None,
                      help="Total comparisons asked, active rounds included (default 1344)."),
         click.option("--samples", "n_samples", type=int, default=None,
@@ -281,10 +283,12 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     # re-solve settings the user set (a twin folder's own [resolve] settings fill the others)
     flags = {"mode": "mode", "blend_lambda": "blend_lambda", "guard": "guard", "solver": "solver_name"}
     user_resolve = {name for name, flag in flags.items() if kw.get(flag) is not None}
+    named_oracle = kw.get("oracle") is not None  # the user's, never replaced by another
     if config_path is not None:
         data = read_toml(config_path)
         config = ExperimentConfig.from_dict(data, source=str(config_path))
         user_resolve |= set(data.get("resolve", {}))
+        named_oracle |= "oracle" in data.get("labels", {})
     elif (out_dir / "config.toml").exists():  # a run's own saved settings: complete
         config = ExperimentConfig.load(out_dir / "config.toml")
         user_resolve |= {f.name for f in fields(ResolveConfig)}
@@ -326,13 +330,16 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     from fairtwin.oracles import RATERS, available_oracles
 
     oracle = config.labels.oracle
+    twin = None
     if config.scenario.twin_path:
         from fairtwin.folder import load_twin_folder
-        from fairtwin.pipeline import oracle_name, with_twin_defaults
+        from fairtwin.pipeline import with_oracle, with_twin_defaults
 
         twin = load_twin_folder(config.scenario.twin_path, validate=False)
         config = with_twin_defaults(config, twin, user_resolve)
-        oracle = oracle_name(config, twin)
+        if not named_oracle:  # the twin's own default, recorded as what runs
+            config = with_oracle(config, twin)
+        oracle = config.labels.oracle
         allowed = available_oracles(twin.twin)
     else:
         from fairtwin.oracles import GENERIC_ORACLES
@@ -346,6 +353,10 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         from fairtwin.oracles.fairness import import_oracle
 
         import_oracle(oracle)  # a user's callable: importable now, not after the sampling
+    if twin is not None:
+        from fairtwin.pipeline import check_names
+
+        check_names(config, twin)  # an oracle's or the learner's outcome group, too
     if config.labels.rater not in RATERS:
         raise UnknownNameError("rater", config.labels.rater, RATERS)
     if config.learner.loss not in LOSSES:

@@ -42,7 +42,13 @@ from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationErr
 from fairtwin.extras import require
 from fairtwin.learn import OutcomeCostLearner
 from fairtwin.learn.evidence import Evidence, ModelChoice, assess_evidence, select_groups
-from fairtwin.oracles import FairnessOracle, get_oracle, get_rater, oracle_bound
+from fairtwin.oracles import (
+    FairnessOracle,
+    OutcomeGroupOracle,
+    get_oracle,
+    get_rater,
+    oracle_bound,
+)
 from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
 from fairtwin.sampling import SamplerConfig, sample_decisions
@@ -353,7 +359,29 @@ def load_scenario(config: ExperimentConfig) -> Scenario:
         scenario = get_scenario(sc.name, seed=sc.seed, data_path=sc.data_path or None,
                                 config=config.twin)
     check_weeks(config, scenario)
+    check_names(config, scenario)
     return scenario
+
+
+def check_names(config: ExperimentConfig, scenario: Scenario) -> None:
+    """Every name of the configuration that the twin defines is one of it, checked now, before
+    any work: the oracle (an unknown name lists the twin's notions; a callable is imported),
+    the outcome group an oracle ``NAME:GROUP`` or the learner's ``groups`` name (the groups of
+    the first context's outcomes)."""
+    oracle = oracle_of(config, scenario)
+    outcomes = scenario.twin.outcomes(scenario.contexts[0])
+    group = getattr(oracle, "group", None)
+    if isinstance(oracle, OutcomeGroupOracle) and group and group not in outcomes.group_names:
+        raise UnknownNameError(f"outcome group of oracle {oracle_name(config, scenario)!r}",
+                               group, outcomes.group_names)
+    if config.learner.model == "outcomes" and config.learner.groups:
+        outcomes.select(tuple(config.learner.groups))  # an unknown group lists the allowed ones
+
+
+def with_oracle(config: ExperimentConfig, scenario: Scenario) -> ExperimentConfig:
+    """The configuration naming the notion of fairness that runs (:func:`oracle_name`), so that
+    the saved ``config.toml``, the printout and ``metrics.json`` say the same."""
+    return config.override(labels={"oracle": oracle_name(config, scenario)})
 
 
 def check_weeks(config: ExperimentConfig, scenario: Scenario) -> None:
@@ -952,7 +980,9 @@ def run_pipeline(
 
     given = scenario
     scenario = timed("scenario", lambda: given if given is not None else load_scenario(config))
-    check_weeks(config, scenario)  # and the weeks, before anything is written
+    config = with_oracle(config, scenario)
+    check_weeks(config, scenario)  # and the weeks and names, before anything is written
+    check_names(config, scenario)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.toml")

@@ -116,6 +116,11 @@ class Scenario:
         return k if self.numbers is None else self.numbers[k]
 
 
+    def split(self, n_train: int = 52) -> tuple[tuple[Context, ...], tuple[Context, ...]]:
+        """The first ``n_train`` weeks (in-sample) and the next ``n_train`` (held out)."""
+        return self.contexts[:n_train], self.contexts[n_train : 2 * n_train]
+
+
 def _spans(numbers: tuple[int, ...]) -> list[str]:
     """``(0, 1, 3, 4, 5)`` → ``["0..1", "3..5"]``."""
     out: list[str] = []
@@ -128,10 +133,6 @@ def _spans(numbers: tuple[int, ...]) -> list[str]:
         if n is not None:
             start = prev = n
     return out
-
-    def split(self, n_train: int = 52) -> tuple[tuple[Context, ...], tuple[Context, ...]]:
-        """The first ``n_train`` weeks (in-sample) and the next ``n_train`` (held out)."""
-        return self.contexts[:n_train], self.contexts[n_train : 2 * n_train]
 
 
 def _gaussian(t: np.ndarray, center: float, width: float) -> np.ndarray:

@@ -529,6 +529,47 @@ def test_an_unknown_group_of_the_icu_twin_is_found_before_sampling(tmp_path: Pat
     assert not (tmp_path / "icu").exists()
 
 
+@pytest.mark.parametrize("n, split", [(30, (15, 15)), (80, (40, 40)), (300, (52, 52)),
+                                      (3, (1, 1))])
+def test_the_default_split_fits_the_number_of_contexts(tmp_path: Path, n: int,
+                                                       split: tuple[int, int]) -> None:
+    from fairtwin.pipeline import check_weeks, fit_split
+
+    sc = load_twin_folder(write_doses_twin(tmp_path / "f", n_contexts=n), validate=False)
+    fitted, note = fit_split(ExperimentConfig(), sc)
+    assert (fitted.scenario.n_train, fitted.scenario.n_weeks - fitted.scenario.n_train) == split
+    check_weeks(fitted, sc)
+    assert bool(note) == (n < 104)
+    if note:
+        assert f"{n} contexts" in note and f"running {split[0]} training + {split[1]} held-out " \
+            "contexts" in note and "weeks" not in note.replace("--train-weeks", "") \
+            .replace("--held-out-weeks", ""), note
+    mine = ExperimentConfig().override(scenario={"n_train": 20})  # a split the user chose stays
+    assert fit_split(mine, sc)[0] == mine
+    if n < 40:
+        with pytest.raises(ValidationError, match=f"has {n} contexts .*; 20 training \\+ 20 held-out "
+                                                  "contexts need 40: lower --train-weeks"):
+            check_weeks(mine, sc)
+
+
+def test_a_twin_of_30_contexts_runs_on_the_defaults(tmp_path: Path) -> None:
+    """No split given: 15 training + 15 held-out contexts, said in the printout and recorded in
+    config.toml (it was: "52 training + 52 held-out weeks need 104")."""
+    folder = write_doses_twin(tmp_path / "f", n_contexts=30)
+    out = tmp_path / "run"
+    done = CliRunner().invoke(cli, ["run", "--twin", str(folder), "--jobs", "1", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "running 15 training + 15 held-out contexts" in done.output
+    assert "15 training + 15 held-out contexts, 1344 comparisons" in done.output
+    saved = ExperimentConfig.load(out / "config.toml").scenario
+    assert (saved.n_train, saved.n_held_out) == (15, 15)
+    import json
+
+    summary = json.loads((out / "metrics.json").read_text())["summary"]
+    assert summary["train"]["n_weeks"] == 15 and summary["held-out"]["n_weeks"] == 15
+    assert summary["held-out"]["wins"] >= 10, summary["held-out"]  # measured: 14/15
+
+
 def test_a_folder_without_outcomes_uses_the_decision(tmp_path: Path) -> None:
     folder = write_doses_twin(tmp_path / "plain", n_contexts=3, outcomes=False)
     sc = load_twin_folder(folder)

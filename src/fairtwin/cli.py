@@ -368,6 +368,19 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     return config
 
 
+def _config_and_scenario(out_dir: Path, config_path: Path | None, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """The run's configuration (:func:`_experiment_config`) with its split fitted to the
+    scenario (:func:`~fairtwin.pipeline.fit_split`, said when it changes), and the scenario."""
+    from fairtwin.pipeline import fit_split, load_scenario
+
+    config = _experiment_config(out_dir, config_path, kw)
+    scenario = load_scenario(config)
+    config, note = fit_split(config, scenario)
+    if note:
+        click.echo(note)
+    return config, scenario
+
+
 def _need(path: Path, stage: str) -> Path:
     if not path.exists():
         raise DataUnavailableError(f"{path} does not exist; run `fairtwin {stage}` first")
@@ -428,10 +441,9 @@ def _print_summary(metrics: dict[str, Any]) -> None:
 @_experiment_options
 def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """Sample nominal and diverse feasible decisions for the training and held-out weeks."""
-    from fairtwin.pipeline import coverage_stage, load_scenario, sample_stage
+    from fairtwin.pipeline import coverage_stage, sample_stage
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = sample_stage(config, scenario, progress=_tty())
     cov = coverage_stage(dataset, config, scenario)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -450,10 +462,9 @@ def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
 def label_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """Ask the simulated rater about random pairs of the training weeks."""
     from fairtwin.datasets import PreferenceDataset
-    from fairtwin.pipeline import label_stage, load_scenario
+    from fairtwin.pipeline import label_stage
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = PreferenceDataset.load(_need(out_dir / "samples.npz", "sample"))
     label_stage(dataset, config, scenario)
     config.save(out_dir / "config.toml")
@@ -469,10 +480,9 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
               **kw: Any) -> None:
     """Fit the learned cost (and run the active rounds with the simulated rater)."""
     from fairtwin.datasets import PreferenceDataset
-    from fairtwin.pipeline import load_scenario, train_stage
+    from fairtwin.pipeline import train_stage
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = PreferenceDataset.load(_need(dataset_path or out_dir / "dataset.npz", "label"))
     learner, f_scale, rounds = train_stage(dataset, config, scenario, progress=_tty())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -501,7 +511,6 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     from fairtwin.learn import load_learner
     from fairtwin.pipeline import (
         deploy_stage,
-        load_scenario,
         outcome_maps,
         preference_scale,
         resolve_stage,
@@ -509,8 +518,7 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
         train_rows,
     )
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
     learner = load_learner(_need(out_dir / "model.npz", "train"), scenario.name)
     train = dataset.subset_contexts(train_rows(dataset))
@@ -540,12 +548,10 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
         evaluate_stage,
         load_decisions,
         load_deployment,
-        load_scenario,
         outcome_maps,
     )
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
     ids, U, times, statuses, _ = load_decisions(_need(out_dir / "decisions.npz", "resolve"))
     if not np.array_equal(ids, dataset.context_ids):
@@ -571,18 +577,19 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """The whole pipeline on a scenario: sample, label, train (+ active rounds), resolve, evaluate."""
     from fairtwin.pipeline import run_pipeline
 
-    config = _experiment_config(out_dir, config_path, kw)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
+    unit = "contexts" if config.scenario.twin_path else "weeks"
     click.echo(
         f"fairtwin run: {config.scenario.twin_path or config.scenario.name}, "
         f"{config.scenario.n_train} training + "
-        f"{config.scenario.n_weeks - config.scenario.n_train} held-out weeks, "
+        f"{config.scenario.n_weeks - config.scenario.n_train} held-out {unit}, "
         f"{config.labels.n_pairs} comparisons "
         f"({config.labels.rounds} active rounds), {config.labels.oracle} rater with "
         f"noise {config.labels.noise:g}, {config.learner.model} learner, {config.resolve.mode} "
         f"re-solve{_blend_note(config.resolve)}, seed {config.seed}"
     )
     result = run_pipeline(
-        config, out_dir, progress=_tty(),
+        config, out_dir, progress=_tty(), scenario=scenario,
         on_stage=lambda name, t: click.echo(f"  {name:<9} {t:7.1f} s", err=True),
     )
     cov = result.metrics["sample_coverage"]
@@ -669,7 +676,13 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
     once per seed and shared by every configuration.
     """
     from fairtwin.experiments import STUDIES, StudySettings, run_experiment
-    from fairtwin.pipeline import ExperimentConfig, check_weeks, load_scenario, with_twin_defaults
+    from fairtwin.pipeline import (
+        ExperimentConfig,
+        check_weeks,
+        fit_split,
+        load_scenario,
+        with_twin_defaults,
+    )
     from fairtwin.tomlfile import read_toml
 
     if list_only or study is None:
@@ -693,6 +706,9 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
                                    "twin_path": twin_path},
                          sampler={"n_samples": n_samples}, learner={"max_epochs": epochs}, n_jobs=1)
     loaded = load_scenario(base)
+    base, note = fit_split(base, loaded)
+    if note:
+        click.echo(note)
     check_weeks(base, loaded)  # a bad twin, scenario or split: before any work
     base = with_twin_defaults(base, loaded, user_resolve)  # a twin folder's [resolve] settings
     values = _parse_grid(grid)

@@ -81,4 +81,4 @@ def test_folder_twins_of_80_and_300_contexts_run_on_the_defaults(tmp_path: Path,
     assert summary["train"]["n_weeks"] == split and summary["held-out"]["n_weeks"] == split
     assert summary["held-out"]["wins"] >= 0.8 * split  # measured: 39/40 and 51/52
     saved = ExperimentConfig.load(tmp_path / "run" / "config.toml").scenario
-    assert (saved.n_train, saved.n_held_out) == (split, split)
+    assert (saved.n_train, saved.n_weeks) == (split, 2 * split)  # n_held_out 0: as many

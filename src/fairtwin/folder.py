@@ -47,8 +47,12 @@ to the files' twin (see :mod:`fairtwin.twin.icu_folder`, the hook of an exported
 Its module must be importable (installed or on PYTHONPATH) and is imported only when a folder
 names it: as with an ``--oracle`` callable, read folders that name a hook only if you trust it.
 
-Every context must have the same decision variables; everything else (rows, bounds, costs)
-may change with the context. Names are those of the files, without linopy's ``#<label>``
+Every context must have the same decision variables (a variable matching a ``decision``
+prefix that the first context lacks is an error, as is a prefix that matches nothing);
+everything else (rows, bounds, costs) may change with the context. An ``outcomes.csv``
+``context`` must be an id of ``contexts.csv``. With ``drop_infeasible``, the contexts kept
+keep their row numbers (:attr:`~fairtwin.twin.scenarios.Scenario.numbers`, ``--week``).
+Names are those of the files, without linopy's ``#<label>``
 suffixes (``dose(north)#0`` is ``dose(north)``); rows are grouped by their stem
 (``need(north)`` and ``need(south)`` are the constraint group ``need``). Files are read with
 HiGHS's own reader. Every error names the file (and line and column where there is one) and

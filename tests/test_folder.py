@@ -634,6 +634,24 @@ def test_linopy_door_builds_a_twin_that_runs_and_matches_its_folder(tmp_path: Pa
         twin_from_linopy(models, decision=["dosis"])
 
 
+def test_a_linopy_model_with_an_extra_decision_variable_is_an_error() -> None:
+    """A fifth district in the third model: named (it was silently no decision variable)."""
+    import linopy
+    import pandas as pd
+
+    from fairtwin.linopy_twin import twin_from_linopy
+
+    models = _linopy_models(3)
+    idx = pd.Index(["north", "south", "east", "west", "centre"], name="district")
+    m = linopy.Model()
+    dose = m.add_variables(lower=0, upper=10, coords=[idx], name="dose", integer=True)
+    m.add_constraints(dose.sum() <= 20, name="supply")
+    m.add_objective(-1.0 * dose.sum())
+    with pytest.raises(ValidationError, match=r"context 2: 'dose\(centre\)' is a decision "
+                                              r"variable the first model lacks"):
+        twin_from_linopy([*models[:2], m], decision=["dose"])
+
+
 def test_the_vaccine_example_runs_end_to_end(tmp_path: Path) -> None:
     sc = load_twin_folder(EXAMPLE)
     assert sc.n_weeks == 104 and sc.twin.n_decision == 20

@@ -146,10 +146,10 @@ class FolderModels:
             shown = ", ".join(map(repr, extra[:5])) + (f" and {len(extra) - 5} more"
                                                        if len(extra) > 5 else "")
             raise ValidationError(
-                f"{where}: {shown} match(es) the decision prefix(es) "
-                f"{', '.join(map(repr, self.prefixes))} but {'is' if len(extra) == 1 else 'are'} "
-                f"not a decision variable of the first context: remove it from this model or add "
-                f"it to every context's model (fixed at 0 where it does not apply)")
+                f"{where}: {shown} {'matches' if len(extra) == 1 else 'match'} the decision "
+                f"prefix(es) {', '.join(map(repr, self.prefixes))} but the first context has no "
+                f"such decision variable: remove it from this model or add it to every context's "
+                f"model (fixed at 0 where it does not apply)")
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[Problem, tuple[str, ...], tuple[str, ...]]:
@@ -240,7 +240,7 @@ def _every_prefix_matches(toml: Path, prefixes: tuple[str, ...], cols: tuple[str
 def _shown_ids(ids: list[str], limit: int = 10) -> str:
     """Context ids for a message: all of a few, the first ``limit`` of many."""
     shown = ", ".join(map(repr, ids[:limit]))
-    return shown + (f" ... ({len(ids)} in all)" if len(ids) > limit else "")
+    return shown + (f", ... ({len(ids)} in all)" if len(ids) > limit else "")
 
 
 def _read_outcomes(path: Path, units: dict[str, str], ids: list[str]) -> OutcomeDefinition:
@@ -265,8 +265,8 @@ def _read_outcomes(path: Path, units: dict[str, str], ids: list[str]) -> Outcome
                 raise DataFormatError(path, line, "coefficient", "must be finite")
             if row.get("context") and row["context"] not in known:
                 raise DataFormatError(path, line, "context", f"{row['context']!r} is not a "
-                                      f"context id; allowed: {_shown_ids(ids)} (the ids of "
-                                      f"contexts.csv), or empty for every context")
+                                      f"context id; allowed: an id of contexts.csv "
+                                      f"({_shown_ids(ids)}), or empty for every context")
             terms.append(OutcomeTerm(row["group"], row["name"], row["variable"], coef,
                                      row.get("context", ""), row.get("unit", ""),
                                      f"{path}, line {line}"))

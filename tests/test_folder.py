@@ -389,12 +389,185 @@ def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:
     assert [c.index for c in sc.contexts] == list(range(11))
 
 
+def test_dropped_contexts_keep_their_numbers(doses: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """With d02 dropped, --week 7 is still day 7 (row 7 of contexts.csv), and --week 2 says
+    which numbers there are; the positions the pipeline uses stay contiguous."""
+    text = (doses / "models" / "d02.lp").read_text().replace("General", " dose_0 >= 1000\nGeneral")
+    (doses / "models" / "d02.lp").write_text(text)
+    toml = doses / "twin.toml"
+    toml.write_text(toml.read_text().replace("[units]", "drop_infeasible = true\n[units]"))
+    sc = load_twin_folder(doses)
+    assert sc.context(7).label == "day 7" and sc.context(1).label == "day 1"
+    assert [sc.number(c) for c in sc.contexts] == [0, 1, *range(3, 12)]
+    code = main(["solve", "--twin", str(doses), "--week", "7"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("doses, day 7\n"), out
+    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "2"], capsys)
+    assert code == 2 and "'0..1', '3..11'" in err and "dropped" in err, err
+    exported = export_twin(sc, doses.parent / "export", [3, 11], hooks=False)
+    labels = [line.split(",")[1] for line in (exported / "contexts.csv").read_text().splitlines()[1:]]
+    assert labels == ["day 3", "day 11"]
+
+
+def test_an_extra_decision_variable_in_a_later_context_is_an_error(
+        doses: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fifth district on day 5 matches the prefix 'dose_' but is no decision variable of the
+    first context: an error naming the file, the variable and the fix (it was a silent
+    non-decision variable)."""
+    (doses / "models" / "d05.lp").write_text(lp_text([5, 6, 7, 8, 9], 20, [1, 1, 1, 1, 1]))
+    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
+    assert code == 2 and "d05.lp" in err and "'dose_4'" in err, err
+    assert "add it to every context's model" in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("outcomes", [True, False])
+def test_a_mistyped_decision_prefix_is_named(tmp_path: Path, outcomes: bool,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """One of several prefixes that matches nothing is an error naming it and twin.toml, not a
+    silently smaller decision (without outcomes.csv) nor an error blaming outcomes.csv."""
+    folder = write_doses_twin(tmp_path / "f", n_contexts=3, outcomes=outcomes)
+    toml = folder / "twin.toml"
+    toml.write_text(toml.read_text().replace('decision = ["dose_"]',
+                                             'decision = ["dose_0", "dose_1", "dose_2", "dos_3"]'))
+    code, err = _exit_and_message(["solve", "--twin", str(folder), "--week", "0"], capsys)
+    assert code == 2, err
+    assert "twin.toml, column 'decision'" in err and "'dos_3' matches no variable" in err, err
+    assert "d00.lp" in err and "'dose'" in err and "outcomes.csv" not in err, err
+
+
+@pytest.mark.parametrize("command", ["solve", "run"])
+def test_an_unknown_context_in_outcomes_csv_is_named(doses: Path, command: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in outcomes.csv's context column names the file, line, field and the ids (it
+    was: no outcomes and exit 0 for solve, an internal error for run)."""
+    (doses / "outcomes.csv").write_text(
+        "group,name,variable,coefficient,context\n"
+        "doses,district 0,dose_0,1,\ndoses,district 1,dose_1,1,d3\n")
+    args = ["--week", "3"] if command == "solve" else ["--out", str(doses.parent / "run")]
+    code, err = _exit_and_message([command, "--twin", str(doses), *args], capsys)
+    assert code == 2, err
+    assert "outcomes.csv, line 3, column 'context'" in err and "'d3' is not a context id" in err
+    assert "'d00', 'd01'" in err and "(12 in all)" in err, err
+    assert not (doses.parent / "run").exists()
+
+
+def test_a_python_twins_outcomes_name_existing_contexts(doses: Path) -> None:
+    from fairtwin.twin.generic import OutcomeDefinition, OutcomeTerm
+
+    sc = load_twin_folder(doses, validate=False)
+    terms = (OutcomeTerm("doses", "a", "dose_0", 1.0), OutcomeTerm("doses", "b", "dose_1", 1.0, "d99"))
+    with pytest.raises(ValidationError, match="context 'd99', which is not a context id"):
+        GenericTwin("t", sc.contexts, sc.twin.problem_and_columns, sc.twin.decision_names,
+                    OutcomeDefinition(terms))
+
+
 def test_unknown_oracle_for_a_folder_lists_its_notions(doses: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _exit_and_message(["run", "--twin", str(doses), "--oracle", "rosenbrok"], capsys)
     assert code == 2 and "gini" in err and "package.module:function" in err
     code, err = _exit_and_message(["run", "--twin", str(doses), "--oracle", "nowhere_mod:f"], capsys)
     assert code == 2 and "cannot import" in err
+
+
+def test_an_icu_notion_on_a_folder_twin_is_an_error(doses: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """--oracle rosenbrock (or the same in a --config file) on a folder twin lists the twin's
+    notions before any work, instead of silently running its default; without --oracle, the
+    default that runs is what config.toml and the printout say."""
+    out = tmp_path / "run"
+    code, err = _exit_and_message(["run", "--twin", str(doses), "--oracle", "rosenbrock",
+                                   "--out", str(out)], capsys)
+    assert code == 2 and "unknown oracle 'rosenbrock'" in err, err
+    assert "'gini', 'max-min', 'quadratic'" in err and not out.exists(), err
+    cfg = tmp_path / "mine.toml"
+    cfg.write_text('[labels]\noracle = "rosenbrock"\n')
+    code, err = _exit_and_message(["run", "--twin", str(doses), "--config", str(cfg),
+                                   "--out", str(out)], capsys)
+    assert code == 2 and "unknown oracle 'rosenbrock'" in err and not out.exists(), err
+    done = CliRunner().invoke(cli, ["sample", "--twin", str(doses), "--train-weeks", "4",
+                                    "--held-out-weeks", "2", "--samples", "2", "--jobs", "1",
+                                    "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "coverage (gini:per_1000 rater)" in done.output, done.output
+    assert ExperimentConfig.load(out / "config.toml").labels.oracle == "gini:per_1000"
+
+
+@pytest.mark.parametrize("labels, learner, expected", [
+    ({"oracle": "gini:nope"}, {}, "unknown outcome group of oracle 'gini:nope' 'nope'"),
+    ({"oracle": "max-min:dose"}, {}, "allowed values: 'per_1000', 'doses'"),
+    ({}, {"groups": ("per_1000", "nope")}, "unknown outcome group(s) ['nope']"),
+])
+def test_unknown_names_are_found_before_any_work(doses: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 labels: dict, learner: dict, expected: str) -> None:
+    """An oracle's or the learner's outcome group that the twin lacks: an error before any
+    sampling, from run_pipeline and from the CLI (it came 13 s in, after the sampling)."""
+    from fairtwin.pipeline import run_pipeline
+
+    sc = load_twin_folder(doses)
+    cfg = ExperimentConfig().override(scenario={"n_train": 6, "n_held_out": 6}, labels=labels,
+                                      learner=learner, n_jobs=1)
+    with pytest.raises((UnknownNameError, ValidationError)) as info:
+        run_pipeline(cfg, tmp_path / "py", scenario=sc)
+    assert expected in str(info.value) and not (tmp_path / "py").exists()
+    toml = tmp_path / "c.toml"  # a saved configuration names its oracle: one of the twin's
+    cfg.override(scenario={"twin_path": str(doses)},
+                 labels={"oracle": labels.get("oracle", "gini")}).save(toml)
+    code, err = _exit_and_message(["run", "--config", str(toml), "--out", str(tmp_path / "cli")],
+                                  capsys)
+    assert code == 2 and expected in err and not (tmp_path / "cli").exists(), err
+
+
+def test_an_unknown_group_of_the_icu_twin_is_found_before_sampling(tmp_path: Path) -> None:
+    from fairtwin.pipeline import run_pipeline
+
+    cfg = ExperimentConfig().override(labels={"oracle": "max-min:nope"}, n_jobs=1)
+    with pytest.raises(UnknownNameError, match="outcome group of oracle 'max-min:nope'"):
+        run_pipeline(cfg, tmp_path / "icu")
+    assert not (tmp_path / "icu").exists()
+
+
+@pytest.mark.parametrize("n, split", [(30, (15, 15)), (80, (40, 40)), (300, (52, 52)),
+                                      (3, (1, 1))])
+def test_the_default_split_fits_the_number_of_contexts(tmp_path: Path, n: int,
+                                                       split: tuple[int, int]) -> None:
+    from fairtwin.pipeline import check_weeks, fit_split
+
+    sc = load_twin_folder(write_doses_twin(tmp_path / "f", n_contexts=n), validate=False)
+    fitted, note = fit_split(ExperimentConfig(), sc)
+    assert (fitted.scenario.n_train, fitted.scenario.n_weeks - fitted.scenario.n_train) == split
+    check_weeks(fitted, sc)
+    assert bool(note) == (n < 104)
+    if note:
+        assert f"{n} contexts" in note and f"running {split[0]} training + {split[1]} held-out " \
+            "contexts" in note and "weeks" not in note.replace("--train-weeks", "") \
+            .replace("--held-out-weeks", ""), note
+    mine = ExperimentConfig().override(scenario={"n_train": 20})  # a split the user chose stays
+    assert fit_split(mine, sc)[0] == mine
+    if n < 40:
+        with pytest.raises(ValidationError, match=f"has {n} contexts .*; 20 training \\+ 20 held-out "
+                                                  "contexts need 40: lower --train-weeks"):
+            check_weeks(mine, sc)
+
+
+def test_a_twin_of_30_contexts_runs_on_the_defaults(tmp_path: Path) -> None:
+    """No split given: 15 training + 15 held-out contexts, said in the printout and recorded in
+    config.toml (it was: "52 training + 52 held-out weeks need 104")."""
+    folder = write_doses_twin(tmp_path / "f", n_contexts=30)
+    out = tmp_path / "run"
+    done = CliRunner().invoke(cli, ["run", "--twin", str(folder), "--jobs", "1", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "running 15 training + 15 held-out contexts" in done.output
+    assert "15 training + 15 held-out contexts, 1344 comparisons" in done.output
+    saved = ExperimentConfig.load(out / "config.toml").scenario
+    assert (saved.n_train, saved.n_held_out) == (15, 15)
+    import json
+
+    summary = json.loads((out / "metrics.json").read_text())["summary"]
+    assert summary["train"]["n_weeks"] == 15 and summary["held-out"]["n_weeks"] == 15
+    assert summary["held-out"]["wins"] >= 10, summary["held-out"]  # measured: 14/15
 
 
 def test_a_folder_without_outcomes_uses_the_decision(tmp_path: Path) -> None:
@@ -459,6 +632,24 @@ def test_linopy_door_builds_a_twin_that_runs_and_matches_its_folder(tmp_path: Pa
     assert result.metrics["twin"]["oracle"] == "gini"
     with pytest.raises(ValidationError, match="no variable 'dosis'"):
         twin_from_linopy(models, decision=["dosis"])
+
+
+def test_a_linopy_model_with_an_extra_decision_variable_is_an_error() -> None:
+    """A fifth district in the third model: named (it was silently no decision variable)."""
+    import linopy
+    import pandas as pd
+
+    from fairtwin.linopy_twin import twin_from_linopy
+
+    models = _linopy_models(3)
+    idx = pd.Index(["north", "south", "east", "west", "centre"], name="district")
+    m = linopy.Model()
+    dose = m.add_variables(lower=0, upper=10, coords=[idx], name="dose", integer=True)
+    m.add_constraints(dose.sum() <= 20, name="supply")
+    m.add_objective(-1.0 * dose.sum())
+    with pytest.raises(ValidationError, match=r"context 2: 'dose\(centre\)' is a decision "
+                                              r"variable the first model lacks"):
+        twin_from_linopy([*models[:2], m], decision=["dose"])
 
 
 def test_the_vaccine_example_runs_end_to_end(tmp_path: Path) -> None:

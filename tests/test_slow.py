@@ -61,3 +61,24 @@ def test_table1_corner_on_italy_synthetic_from_the_cli(tmp_path: Path) -> None:
     assert wins[("outcomes", 224, 0.3)] >= 46
     assert all(0 <= w <= 52 for w in wins.values())
     assert (out / "table1" / "wins_heatmap.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n, split", [(80, 40), (300, 52)])
+def test_folder_twins_of_80_and_300_contexts_run_on_the_defaults(tmp_path: Path, n: int,
+                                                                 split: int) -> None:
+    """The default split adapts (issue 24): 40 + 40 of 80 contexts, 52 + 52 of 300."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fairtwin.folder import load_twin_folder
+    from twin_folders import write_doses_twin
+
+    folder = write_doses_twin(tmp_path / "f", n_contexts=n)
+    cfg = ExperimentConfig().override(scenario={"twin_path": str(folder)}, n_jobs=1)
+    result = run_pipeline(cfg, tmp_path / "run", scenario=load_twin_folder(folder))
+    summary = result.metrics["summary"]
+    assert summary["train"]["n_weeks"] == split and summary["held-out"]["n_weeks"] == split
+    assert summary["held-out"]["wins"] >= 0.8 * split  # measured: 39/40 and 51/52
+    saved = ExperimentConfig.load(tmp_path / "run" / "config.toml").scenario
+    assert (saved.n_train, saved.n_weeks) == (split, 2 * split)  # n_held_out 0: as many

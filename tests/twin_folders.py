@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,8 @@ def write_doses_twin(folder: Path, n_contexts: int = 12, seed: int = 0, outcomes
         demand = [int(rng.integers(5, 30)) for _ in range(4)]
         supply = int(0.6 * sum(demand))
         (folder / "models" / f"d{k:02d}.lp").write_text(lp_text(demand, supply, km))
-        lines.append(f"d{k:02d},day {k},2021-03-{k + 1:02d},{supply}," + ",".join(map(str, demand)))
+        day = date(2021, 3, 1) + timedelta(days=k)
+        lines.append(f"d{k:02d},day {k},{day},{supply}," + ",".join(map(str, demand)))
     (folder / "contexts.csv").write_text("\n".join(lines) + "\n")
     (folder / "twin.toml").write_text(
         'name = "doses"\ndecision = ["dose_"]\nguard = ["short_"]\n'

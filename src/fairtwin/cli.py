@@ -117,7 +117,9 @@ def scenarios_cmd(data_path: Path | None, seed: int) -> None:
 
 @cli.command("solve")
 @_scenario_options
-@click.option("--week", required=True, type=int, help="Week index (see `fairtwin scenarios`).")
+@click.option("--week", required=True, type=int,
+              help="Week index (see `fairtwin scenarios`), or a twin folder's row in contexts.csv "
+                   "(0 the first; kept when infeasible contexts are dropped).")
 @click.option("--solver", "solver_name", default="highs", show_default=True,
               help=f"One of: {', '.join(SOLVERS)}.")
 @click.option("--time-limit", "time_limit_s", type=float, default=20.0, show_default=True,
@@ -180,14 +182,15 @@ def export_twin_cmd(scenario: str, twin_path: Path | None, seed: int, data_path:
     sc = _load_scenario(scenario, seed, data_path, config_path, twin_path)
     if (out_dir / "twin.toml").exists():
         raise ValidationError(f"{out_dir} already holds a twin; choose an empty folder")
-    picked = _parse_weeks(weeks, sc.n_weeks) if weeks else None
+    picked = _parse_weeks(weeks, sc) if weeks else None
     export_twin(sc, out_dir, picked, fmt, hooks=hooks)
     n = len(picked) if picked else sc.n_weeks
     click.echo(f"{sc.name}: {n} contexts, {sc.twin.n_decision} decision variables -> {out_dir} "
                f"(run it with: fairtwin run --twin {out_dir})")
 
 
-def _parse_weeks(text: str, n_weeks: int) -> list[int]:
+def _parse_weeks(text: str, scenario: Any) -> list[int]:
+    """``0-9,30`` → the weeks' numbers (each checked by :meth:`Scenario.context`)."""
     out: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -199,9 +202,8 @@ def _parse_weeks(text: str, n_weeks: int) -> list[int]:
                 out.append(int(part))
         except ValueError:
             raise ValidationError(f"--weeks: {part!r} is not a week or a range like 0-9") from None
-    bad = [w for w in out if not 0 <= w < n_weeks]
-    if bad:
-        raise UnknownNameError("week", bad[0], [f"0..{n_weeks - 1}"])
+    for w in out:
+        scenario.context(w)  # an unknown number lists the allowed ones
     return sorted(dict.fromkeys(out))
 
 
@@ -233,18 +235,22 @@ def _experiment_options(fn: Any) -> Any:
                      help="Flip rate of the simulated rater (or temperature with --rater logistic)."),
         click.option("--rater", default=None, help="flip (default) or logistic."),
         click.option("--oracle", default=None,
-                     help="Latent fairness cost: rosenbrock (default), gini, max-min, quadratic, "
-                          "gini-travel."),
+                     help="Latent fairness cost: the twin's default (rosenbrock for the ICU "
+                          "twin, twin.toml's oracle for a folder), gini, max-min, quadratic "
+                          "(NAME:GROUP for one outcome group), the ICU twin's gini-travel, or "
+                          "package.module:function."),
         click.option("--pairs", "n_pairs", type=int, default=None,
                      help="Total comparisons asked, active rounds included (default 1344)."),
         click.option("--samples", "n_samples", type=int, default=None,
                      help="Sampled decisions per week besides the nominal one (default 16)."),
         click.option("--train-weeks", "n_train", type=int, default=None,
-                     help="Training weeks (default 52)."),
+                     help="Training weeks or contexts (default 52; half of them when the "
+                          "twin has fewer than 104)."),
         click.option("--train-from", "train_from", default=None,
                      help="Date (YYYY-MM-DD) in the first training week (default: the first week)."),
         click.option("--held-out-weeks", "n_held_out", type=int, default=None,
-                     help="Held-out weeks right after the training weeks (default: as many)."),
+                     help="Held-out weeks or contexts right after the training ones "
+                          "(default: as many)."),
         click.option("--learner", "learner_model", default=None,
                      help="outcomes (default: a shared quadratic over the twin's outcomes) or "
                           "siamese (the paper's PCA + context MLP)."),
@@ -282,10 +288,12 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     # re-solve settings the user set (a twin folder's own [resolve] settings fill the others)
     flags = {"mode": "mode", "blend_lambda": "blend_lambda", "guard": "guard", "solver": "solver_name"}
     user_resolve = {name for name, flag in flags.items() if kw.get(flag) is not None}
+    named_oracle = kw.get("oracle") is not None  # the user's, never replaced by another
     if config_path is not None:
         data = read_toml(config_path)
         config = ExperimentConfig.from_dict(data, source=str(config_path))
         user_resolve |= set(data.get("resolve", {}))
+        named_oracle |= "oracle" in data.get("labels", {})
     elif (out_dir / "config.toml").exists():  # a run's own saved settings: complete
         config = ExperimentConfig.load(out_dir / "config.toml")
         user_resolve |= {f.name for f in fields(ResolveConfig)}
@@ -327,13 +335,16 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     from fairtwin.oracles import RATERS, available_oracles
 
     oracle = config.labels.oracle
+    twin = None
     if config.scenario.twin_path:
         from fairtwin.folder import load_twin_folder
-        from fairtwin.pipeline import oracle_name, with_twin_defaults
+        from fairtwin.pipeline import with_oracle, with_twin_defaults
 
         twin = load_twin_folder(config.scenario.twin_path, validate=False)
         config = with_twin_defaults(config, twin, user_resolve)
-        oracle = oracle_name(config, twin)
+        if not named_oracle:  # the twin's own default, recorded as what runs
+            config = with_oracle(config, twin)
+        oracle = config.labels.oracle
         allowed = available_oracles(twin.twin)
     else:
         from fairtwin.oracles import GENERIC_ORACLES
@@ -347,6 +358,10 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         from fairtwin.oracles.fairness import import_oracle
 
         import_oracle(oracle)  # a user's callable: importable now, not after the sampling
+    if twin is not None:
+        from fairtwin.pipeline import check_names
+
+        check_names(config, twin)  # an oracle's or the learner's outcome group, too
     if config.labels.rater not in RATERS:
         raise UnknownNameError("rater", config.labels.rater, RATERS)
     if config.learner.loss not in LOSSES:
@@ -357,6 +372,19 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         get_solver(config.resolve.solver)  # an uninstalled solver: one line now, not after sampling
     config.learner.check_available()
     return config
+
+
+def _config_and_scenario(out_dir: Path, config_path: Path | None, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """The run's configuration (:func:`_experiment_config`) with its split fitted to the
+    scenario (:func:`~fairtwin.pipeline.fit_split`, said when it changes), and the scenario."""
+    from fairtwin.pipeline import fit_split, load_scenario
+
+    config = _experiment_config(out_dir, config_path, kw)
+    scenario = load_scenario(config)
+    config, note = fit_split(config, scenario)
+    if note:
+        click.echo(note)
+    return config, scenario
 
 
 def _need(path: Path, stage: str) -> Path:
@@ -419,10 +447,9 @@ def _print_summary(metrics: dict[str, Any]) -> None:
 @_experiment_options
 def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """Sample nominal and diverse feasible decisions for the training and held-out weeks."""
-    from fairtwin.pipeline import coverage_stage, load_scenario, sample_stage
+    from fairtwin.pipeline import coverage_stage, sample_stage
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = sample_stage(config, scenario, progress=_tty())
     cov = coverage_stage(dataset, config, scenario)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -441,10 +468,9 @@ def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
 def label_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """Ask the simulated rater about random pairs of the training weeks."""
     from fairtwin.datasets import PreferenceDataset
-    from fairtwin.pipeline import label_stage, load_scenario
+    from fairtwin.pipeline import label_stage
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = PreferenceDataset.load(_need(out_dir / "samples.npz", "sample"))
     label_stage(dataset, config, scenario)
     config.save(out_dir / "config.toml")
@@ -460,10 +486,9 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
               **kw: Any) -> None:
     """Fit the learned cost (and run the active rounds with the simulated rater)."""
     from fairtwin.datasets import PreferenceDataset
-    from fairtwin.pipeline import load_scenario, train_stage
+    from fairtwin.pipeline import train_stage
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = PreferenceDataset.load(_need(dataset_path or out_dir / "dataset.npz", "label"))
     learner, f_scale, rounds = train_stage(dataset, config, scenario, progress=_tty())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -492,7 +517,6 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     from fairtwin.learn import load_learner
     from fairtwin.pipeline import (
         deploy_stage,
-        load_scenario,
         outcome_maps,
         preference_scale,
         resolve_stage,
@@ -500,8 +524,7 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
         train_rows,
     )
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
     learner = load_learner(_need(out_dir / "model.npz", "train"), scenario.name)
     train = dataset.subset_contexts(train_rows(dataset))
@@ -531,12 +554,10 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
         evaluate_stage,
         load_decisions,
         load_deployment,
-        load_scenario,
         outcome_maps,
     )
 
-    config = _experiment_config(out_dir, config_path, kw)
-    scenario = load_scenario(config)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
     ids, U, times, statuses, _ = load_decisions(_need(out_dir / "decisions.npz", "resolve"))
     if not np.array_equal(ids, dataset.context_ids):
@@ -546,6 +567,8 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
     if (out_dir / "model.npz").exists():
         learner = load_learner(out_dir / "model.npz", scenario.name)
         costs = learner.costs_of(dataset, outcome_maps(scenario, dataset))
+    if plot_week is not None:  # the number a user knows the context by → its position
+        plot_week = int(scenario.context(plot_week).index)
     metrics = evaluate_stage(dataset, U, times, statuses, config, scenario, out_dir, plot_week,
                              progress=_tty(), candidate_costs=costs,
                              deployment=load_deployment(out_dir / "decisions.npz"),
@@ -560,18 +583,19 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """The whole pipeline on a scenario: sample, label, train (+ active rounds), resolve, evaluate."""
     from fairtwin.pipeline import run_pipeline
 
-    config = _experiment_config(out_dir, config_path, kw)
+    config, scenario = _config_and_scenario(out_dir, config_path, kw)
+    unit = "contexts" if config.scenario.twin_path else "weeks"
     click.echo(
         f"fairtwin run: {config.scenario.twin_path or config.scenario.name}, "
         f"{config.scenario.n_train} training + "
-        f"{config.scenario.n_weeks - config.scenario.n_train} held-out weeks, "
+        f"{config.scenario.n_weeks - config.scenario.n_train} held-out {unit}, "
         f"{config.labels.n_pairs} comparisons "
         f"({config.labels.rounds} active rounds), {config.labels.oracle} rater with "
         f"noise {config.labels.noise:g}, {config.learner.model} learner, {config.resolve.mode} "
         f"re-solve{_blend_note(config.resolve)}, seed {config.seed}"
     )
     result = run_pipeline(
-        config, out_dir, progress=_tty(),
+        config, out_dir, progress=_tty(), scenario=scenario,
         on_stage=lambda name, t: click.echo(f"  {name:<9} {t:7.1f} s", err=True),
     )
     cov = result.metrics["sample_coverage"]
@@ -658,7 +682,13 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
     once per seed and shared by every configuration.
     """
     from fairtwin.experiments import STUDIES, StudySettings, run_experiment
-    from fairtwin.pipeline import ExperimentConfig, check_weeks, load_scenario, with_twin_defaults
+    from fairtwin.pipeline import (
+        ExperimentConfig,
+        check_weeks,
+        fit_split,
+        load_scenario,
+        with_twin_defaults,
+    )
     from fairtwin.tomlfile import read_toml
 
     if list_only or study is None:
@@ -682,6 +712,9 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
                                    "twin_path": twin_path},
                          sampler={"n_samples": n_samples}, learner={"max_epochs": epochs}, n_jobs=1)
     loaded = load_scenario(base)
+    base, note = fit_split(base, loaded)
+    if note:
+        click.echo(note)
     check_weeks(base, loaded)  # a bad twin, scenario or split: before any work
     base = with_twin_defaults(base, loaded, user_resolve)  # a twin folder's [resolve] settings
     values = _parse_grid(grid)

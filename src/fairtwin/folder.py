@@ -47,8 +47,12 @@ to the files' twin (see :mod:`fairtwin.twin.icu_folder`, the hook of an exported
 Its module must be importable (installed or on PYTHONPATH) and is imported only when a folder
 names it: as with an ``--oracle`` callable, read folders that name a hook only if you trust it.
 
-Every context must have the same decision variables; everything else (rows, bounds, costs)
-may change with the context. Names are those of the files, without linopy's ``#<label>``
+Every context must have the same decision variables (a variable matching a ``decision``
+prefix that the first context lacks is an error, as is a prefix that matches nothing);
+everything else (rows, bounds, costs) may change with the context. An ``outcomes.csv``
+``context`` must be an id of ``contexts.csv``. With ``drop_infeasible``, the contexts kept
+keep their row numbers (:attr:`~fairtwin.twin.scenarios.Scenario.numbers`, ``--week``).
+Names are those of the files, without linopy's ``#<label>``
 suffixes (``dose(north)#0`` is ``dose(north)``); rows are grouped by their stem
 (``need(north)`` and ``need(south)`` are the constraint group ``need``). Files are read with
 HiGHS's own reader. Every error names the file (and line and column where there is one) and
@@ -60,7 +64,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -81,6 +85,7 @@ from fairtwin.twin.generic import (
     arrange,
     default_outcomes,
     normalise_name,
+    split_name,
 )
 from fairtwin.twin.problem import Problem
 from fairtwin.twin.scenarios import Scenario
@@ -122,12 +127,29 @@ class FolderModels:
 
     decision: tuple[str, ...]
     guard: tuple[str, ...]
+    #: the decision prefixes of twin.toml (empty: the decision is named variable by variable)
+    prefixes: tuple[str, ...] = ()
 
     def __call__(self, context: TwinContext) -> tuple[Problem, tuple[str, ...]]:
         path = context.data["model"]
         problem, cols, rows = _read(path)
-        return arrange(problem, [normalise_name(c) for c in cols], rows, self.decision, self.guard,
-                       where=str(path))
+        names = [normalise_name(c) for c in cols]
+        self._no_extra_decision(names, str(path))
+        return arrange(problem, names, rows, self.decision, self.guard, where=str(path))
+
+    def _no_extra_decision(self, names: list[str], where: str) -> None:
+        """A variable that matches a decision prefix but is not a decision variable of the
+        first context (a 16th district on day 5) is an error, not a silent non-decision."""
+        known = set(self.decision)
+        extra = [c for c in names if c not in known and c.startswith(self.prefixes)]
+        if extra:
+            shown = ", ".join(map(repr, extra[:5])) + (f" and {len(extra) - 5} more"
+                                                       if len(extra) > 5 else "")
+            raise ValidationError(
+                f"{where}: {shown} {'matches' if len(extra) == 1 else 'match'} the decision "
+                f"prefix(es) {', '.join(map(repr, self.prefixes))} but the first context has no "
+                f"such decision variable: remove it from this model or add it to every context's "
+                f"model (fixed at 0 where it does not apply)")
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[Problem, tuple[str, ...], tuple[str, ...]]:
@@ -202,8 +224,28 @@ def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
     return out
 
 
-def _read_outcomes(path: Path, units: dict[str, str]) -> OutcomeDefinition:
+def _every_prefix_matches(toml: Path, prefixes: tuple[str, ...], cols: tuple[str, ...],
+                          first: TwinContext) -> None:
+    """Each decision prefix names at least one variable of the first context's model (a
+    mistyped one among several is an error naming it, not a silently smaller decision)."""
+    for p in prefixes:
+        if not any(c.startswith(p) for c in cols):
+            stems = sorted({split_name(c)[0] for c in cols})
+            shown = ", ".join(map(repr, stems[:12])) + (" ..." if len(stems) > 12 else "")
+            raise DataFormatError(toml, None, "decision", f"the prefix {p!r} matches no variable "
+                                  f"of {first.data['model']} (context {first.data['id']!r}); "
+                                  f"its variables start with {shown}: fix or remove the prefix")
+
+
+def _shown_ids(ids: list[str], limit: int = 10) -> str:
+    """Context ids for a message: all of a few, the first ``limit`` of many."""
+    shown = ", ".join(map(repr, ids[:limit]))
+    return shown + (f", ... ({len(ids)} in all)" if len(ids) > limit else "")
+
+
+def _read_outcomes(path: Path, units: dict[str, str], ids: list[str]) -> OutcomeDefinition:
     terms = []
+    known = set(ids)
     with csv_rows(path) as rows:
         header = rows.header
         for need in ("group", "name", "variable", "coefficient"):
@@ -221,6 +263,10 @@ def _read_outcomes(path: Path, units: dict[str, str]) -> OutcomeDefinition:
                                       f"{row['coefficient']!r} is not a number") from None
             if not np.isfinite(coef):
                 raise DataFormatError(path, line, "coefficient", "must be finite")
+            if row.get("context") and row["context"] not in known:
+                raise DataFormatError(path, line, "context", f"{row['context']!r} is not a "
+                                      f"context id; allowed: an id of contexts.csv "
+                                      f"({_shown_ids(ids)}), or empty for every context")
             terms.append(OutcomeTerm(row["group"], row["name"], row["variable"], coef,
                                      row.get("context", ""), row.get("unit", ""),
                                      f"{path}, line {line}"))
@@ -272,15 +318,12 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
         decision = tuple(str(v) for v in cfg["decision_variables"])
     else:
         prefixes = tuple(str(v) for v in cfg["decision"])
-        decision = tuple(c for c in cols if any(c.startswith(p) for p in prefixes))
-        if not decision:
-            raise DataFormatError(toml, None, "decision", f"no variable of "
-                                  f"{contexts[0].data['model']} starts with "
-                                  f"{', '.join(map(repr, prefixes))}")
+        _every_prefix_matches(toml, prefixes, cols, contexts[0])
+        decision = tuple(c for c in cols if c.startswith(prefixes))
     units = {str(k): str(v) for k, v in cfg.get("units", {}).items()}
     out_path = folder / cfg.get("outcomes", "outcomes.csv")
     if out_path.exists():
-        outcomes = _read_outcomes(out_path, units)
+        outcomes = _read_outcomes(out_path, units, [str(c.data["id"]) for c in contexts])
     else:
         outcomes = OutcomeDefinition(default_outcomes(decision).terms, units)
     if "compared" in cfg or "extra" in cfg:
@@ -293,7 +336,8 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
         if unknown:
             raise DataFormatError(toml, None, "extra", f"names no outcome group: {unknown}; "
                                   f"the groups are {sorted(known)}")
-    source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])))
+    source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])),
+                          () if cfg.get("decision_variables") else prefixes)
     resolve = _resolve_table(toml, cfg.get("resolve", {}))
     settings = {"default_resolve": resolve,
                 "guard_name": cfg.get("guard_name", "guarded quantity"),
@@ -303,7 +347,7 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
                 "default_oracle": cfg.get("oracle", "gini")}
     twin = GenericTwin(name, contexts, source, decision, outcomes, completer=complete_with_highs,
                        **settings)
-    kept = contexts
+    kept, numbers = contexts, None
     for ctx in contexts:  # decision variables must match in every context (named in the error)
         try:
             twin.build(ctx)
@@ -313,13 +357,17 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
     if validate:
         kept = _solvable(twin, contexts, bool(cfg.get("drop_infeasible", False)))
         if len(kept) < len(contexts):
+            numbers = tuple(c.index for c in kept)  # --week N stays row N of contexts.csv
+            ids = {str(c.data["id"]) for c in kept}
+            outcomes = replace(outcomes, terms=tuple(t for t in outcomes.terms
+                                                     if not t.context or t.context in ids))
             twin = GenericTwin(name, _reindex(kept), source, decision, outcomes,
                                completer=complete_with_highs, **settings)
             kept = list(twin.contexts)
     if "python" in cfg:
         twin = _with_hook(toml, folder, twin, cfg["python"])
     return Scenario(name=name, description=cfg.get("description", f"twin folder {folder}"),
-                    twin=twin, contexts=tuple(kept))
+                    twin=twin, contexts=tuple(kept), numbers=numbers)
 
 
 def _kind(t: Any) -> str:

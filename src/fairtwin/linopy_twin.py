@@ -80,6 +80,19 @@ def _columns(prefixes: Sequence[str], cols: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _no_extra_decision(found: tuple[str, ...], first: tuple[str, ...], label: str) -> None:
+    """A later model's decision variable that the first model lacks is an error (it would
+    silently be no decision variable)."""
+    known = set(first)
+    extra = [c for c in found if c not in known]
+    if extra:
+        what = "is a decision variable" if len(extra) == 1 else "are decision variables"
+        raise ValidationError(f"{label}: {', '.join(map(repr, extra[:5]))} {what} the first "
+                              f"model lacks; every model must have the same decision variables: "
+                              f"add them to every model (fixed at 0 where they do not apply) "
+                              f"or remove them")
+
+
 def _outcomes(spec: OutcomeSpec | OutcomeDefinition | None, decision: Sequence[str],
               units: Mapping[str, str] | None) -> OutcomeDefinition:
     if spec is None:
@@ -155,6 +168,8 @@ def twin_from_linopy(
         problem, cols, rows = _read_linopy(model, label)
         if decision_cols is None:
             decision_cols = _columns(decision, cols)
+        else:
+            _no_extra_decision(_columns(decision, cols), decision_cols, label)
         guard_cols = _columns(guard, cols) if guard else ()
         converted.append(arrange(problem, cols, rows, decision_cols, guard_cols, where=label))
         contexts.append(TwinContext(k, label, X[k], dates[k] if dates is not None else None,

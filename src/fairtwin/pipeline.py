@@ -42,7 +42,13 @@ from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationErr
 from fairtwin.extras import require
 from fairtwin.learn import OutcomeCostLearner
 from fairtwin.learn.evidence import Evidence, ModelChoice, assess_evidence, select_groups
-from fairtwin.oracles import FairnessOracle, get_oracle, get_rater, oracle_bound
+from fairtwin.oracles import (
+    FairnessOracle,
+    OutcomeGroupOracle,
+    get_oracle,
+    get_rater,
+    oracle_bound,
+)
 from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
 from fairtwin.sampling import SamplerConfig, sample_decisions
@@ -83,7 +89,8 @@ class ScenarioConfig:
 
     The ``n_train`` training weeks start at the week that contains ``train_from`` (an ISO date,
     ``""`` for the scenario's first week); the ``n_held_out`` weeks right after them are held
-    out (``0``: as many as ``n_train``). ``twin_path`` names a twin folder (see
+    out (``0``: as many as ``n_train``). The default split (52 + 52) adapts to a scenario with
+    fewer contexts: half and half (:func:`fit_split`). ``twin_path`` names a twin folder (see
     :mod:`fairtwin.folder`; ``[twin] path`` in TOML, ``--twin`` in the CLI); it replaces the
     built-in scenario ``name``.
     """
@@ -352,8 +359,56 @@ def load_scenario(config: ExperimentConfig) -> Scenario:
     else:
         scenario = get_scenario(sc.name, seed=sc.seed, data_path=sc.data_path or None,
                                 config=config.twin)
-    check_weeks(config, scenario)
+    check_weeks(fit_split(config, scenario)[0], scenario)
+    check_names(config, scenario)
     return scenario
+
+
+def fit_split(config: ExperimentConfig, scenario: Scenario) -> tuple[ExperimentConfig, str]:
+    """The configuration with the default split fitted to the scenario, and a note saying so.
+
+    The default split (``n_train = 52``, ``n_held_out = 0``: 52 training and 52 held-out
+    contexts) needs 104 contexts from the first training one; a scenario with fewer is split
+    in half instead (``n // 2`` each; a twin of 30 contexts runs 15 + 15, one of 80 runs
+    40 + 40). A split the user chose is kept (:func:`check_weeks` says if it does not fit).
+    The note is ``""`` when nothing changed.
+    """
+    sc = config.scenario
+    if (sc.n_train, sc.n_held_out) != (ScenarioConfig.n_train, ScenarioConfig.n_held_out):
+        return config, ""
+    first = sc.first_week(scenario)
+    available = scenario.n_weeks - first
+    half = available // 2
+    if available >= sc.n_weeks or half < 1:
+        return config, ""
+    where = f" from {scenario.contexts[first].start}" if sc.train_from else ""
+    unit = context_word(config, scenario)
+    note = (f"{scenario.name}: {available} {unit}{where}, fewer than the default "
+            f"{sc.n_train} training + {sc.n_train} held-out need; running {half} training + "
+            f"{half} held-out {unit} (choose with --train-weeks and --held-out-weeks, or "
+            f"[scenario] n_train and n_held_out)")
+    return config.override(scenario={"n_train": half, "n_held_out": half}), note
+
+
+def check_names(config: ExperimentConfig, scenario: Scenario) -> None:
+    """Every name of the configuration that the twin defines is one of it, checked now, before
+    any work: the oracle (an unknown name lists the twin's notions; a callable is imported),
+    the outcome group an oracle ``NAME:GROUP`` or the learner's ``groups`` name (the groups of
+    the first context's outcomes)."""
+    oracle = oracle_of(config, scenario)
+    outcomes = scenario.twin.outcomes(scenario.contexts[0])
+    group = getattr(oracle, "group", None)
+    if isinstance(oracle, OutcomeGroupOracle) and group and group not in outcomes.group_names:
+        raise UnknownNameError(f"outcome group of oracle {oracle_name(config, scenario)!r}",
+                               group, outcomes.group_names)
+    if config.learner.model == "outcomes" and config.learner.groups:
+        outcomes.select(tuple(config.learner.groups))  # an unknown group lists the allowed ones
+
+
+def with_oracle(config: ExperimentConfig, scenario: Scenario) -> ExperimentConfig:
+    """The configuration naming the notion of fairness that runs (:func:`oracle_name`), so that
+    the saved ``config.toml``, the printout and ``metrics.json`` say the same."""
+    return config.override(labels={"oracle": oracle_name(config, scenario)})
 
 
 def check_weeks(config: ExperimentConfig, scenario: Scenario) -> None:
@@ -364,11 +419,21 @@ def check_weeks(config: ExperimentConfig, scenario: Scenario) -> None:
         start = scenario.contexts[first].start
         last = scenario.contexts[-1].start
         where = f" from {start}" if sc.train_from else ""
-        dates = f" (its last week starts {last})" if last else ""
+        unit = context_word(config, scenario)
+        dates = f" (its last {unit[:-1]} starts {last})" if last else ""
         raise ValidationError(
-            f"scenario {scenario.name!r} has {scenario.n_weeks - first} weeks{where}{dates}; "
-            f"{sc.n_train} training + {sc.n_weeks - sc.n_train} held-out weeks need {sc.n_weeks}"
+            f"scenario {scenario.name!r} has {scenario.n_weeks - first} {unit}{where}{dates}; "
+            f"{sc.n_train} training + {sc.n_weeks - sc.n_train} held-out {unit} need "
+            f"{sc.n_weeks}: lower --train-weeks or --held-out-weeks ([scenario] n_train, "
+            f"n_held_out)"
         )
+
+
+def context_word(config: ExperimentConfig, scenario: Scenario) -> str:
+    """What the scenario's contexts are called in messages: ``"weeks"`` for a built-in
+    scenario, ``"contexts"`` for a user's twin (a folder or one given to :func:`run_pipeline`)."""
+    builtin = not config.scenario.twin_path and scenario.name == config.scenario.name
+    return "weeks" if builtin else "contexts"
 
 
 def split_dates(dataset: PreferenceDataset, scenario: Scenario) -> dict[str, dict[str, Any]]:
@@ -944,7 +1009,6 @@ def run_pipeline(
     ``scenario`` (e.g. from :func:`fairtwin.linopy_twin.twin_from_linopy`) replaces the
     configuration's scenario; the stages then need it passed again, the CLI cannot reload it.
     """
-    config.labels.n_random(config.scenario.n_train)  # check the budget before any work
     config.learner.check_available()
     times: dict[str, float] = {}
 
@@ -958,7 +1022,12 @@ def run_pipeline(
 
     given = scenario
     scenario = timed("scenario", lambda: given if given is not None else load_scenario(config))
-    check_weeks(config, scenario)  # and the weeks, before anything is written
+    config, note = fit_split(with_oracle(config, scenario), scenario)
+    if note:
+        log.info(note)
+    check_weeks(config, scenario)  # the weeks, names and budget, before anything is written
+    check_names(config, scenario)
+    config.labels.n_random(config.scenario.n_train)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.toml")

@@ -81,10 +81,19 @@ class OutcomeDefinition:
     #: groups the learner weighs only when the answers call for them (:attr:`Outcomes.extra`)
     extra: tuple[str, ...] = ()
 
-    def check(self, decision_names: Sequence[str]) -> None:
-        """Every variable an outcome names must be a decision variable."""
+    def check(self, decision_names: Sequence[str], context_ids: Sequence[str] | None = None) -> None:
+        """Every variable an outcome names must be a decision variable, and every context it
+        names (when ``context_ids`` are given) a context."""
         known = set(decision_names)
+        ids = None if context_ids is None else set(context_ids)
         for t in self.terms:
+            if ids is not None and t.context and t.context not in ids:
+                where = f"{t.where}: " if t.where else ""
+                shown = ", ".join(map(repr, list(context_ids or ())[:10]))
+                more = f" ... ({len(ids)} in all)" if len(ids) > 10 else ""
+                raise ValidationError(
+                    f"{where}outcome {t.group}/{t.name} is given for context {t.context!r}, "
+                    f"which is not a context id; allowed: {shown}{more}, or '' for every context")
             if t.variable and t.variable not in known:
                 where = f"{t.where}: " if t.where else ""
                 raise ValidationError(
@@ -253,7 +262,8 @@ class GenericTwin(Twin):
         self._source = source
         self._decision_names = tuple(decision_names)
         self.outcome_definition = outcomes or default_outcomes(self._decision_names)
-        self.outcome_definition.check(self._decision_names)
+        self.outcome_definition.check(self._decision_names,
+                                      [str(c.data.get("id", c.label)) for c in self.contexts])
         self._completer = completer
         self.guard_name = guard_name
         self._price_unit = float(price_unit)

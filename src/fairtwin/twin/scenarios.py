@@ -70,30 +70,69 @@ class Scenario:
     description : str
     twin : ICUTwin
     contexts : tuple of Context
+    numbers : tuple of int, optional
+        The number a user names each context by (``--week``), when it is not its position:
+        a twin folder's row in ``contexts.csv`` once infeasible contexts are dropped, so that
+        the numbers stay those of the files. ``None``: the position.
     """
 
     name: str
     description: str
     twin: ICUTwin
     contexts: tuple[Context, ...]
+    numbers: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.numbers is not None and len(self.numbers) != len(self.contexts):
+            raise ValidationError(f"scenario {self.name!r}: {len(self.numbers)} numbers for "
+                                  f"{len(self.contexts)} contexts")
 
     @property
     def n_weeks(self) -> int:
         return len(self.contexts)
 
     def context(self, week: int) -> Context:
-        """The context of a week (0-based); an error lists the allowed range."""
+        """The context numbered ``week`` (its position, 0-based, or its entry of
+        :attr:`numbers`); an error lists the allowed values."""
         if isinstance(week, bool) or not isinstance(week, (int, np.integer)):
             raise ValidationError(f"week must be an integer, got {week!r}")
-        if not 0 <= week < self.n_weeks:
-            raise UnknownNameError(
-                f"week of scenario {self.name!r}", week, [f"0..{self.n_weeks - 1}"]
-            )
-        return self.contexts[int(week)]
+        if self.numbers is None:
+            if not 0 <= week < self.n_weeks:
+                raise UnknownNameError(
+                    f"week of scenario {self.name!r}", week, [f"0..{self.n_weeks - 1}"]
+                )
+            return self.contexts[int(week)]
+        if int(week) not in self.numbers:
+            exc = UnknownNameError(f"context of scenario {self.name!r}", int(week),
+                                   _spans(self.numbers))
+            exc.args = (f"{exc} (contexts keep the number of their row in the twin's files; a "
+                        f"dropped one has none)",)
+            raise exc
+        return self.contexts[self.numbers.index(int(week))]
+
+    def number(self, context: Context) -> int:
+        """The number a user names ``context`` by (the inverse of :meth:`context`)."""
+        k = int(context.index)
+        return k if self.numbers is None else self.numbers[k]
+
 
     def split(self, n_train: int = 52) -> tuple[tuple[Context, ...], tuple[Context, ...]]:
         """The first ``n_train`` weeks (in-sample) and the next ``n_train`` (held out)."""
         return self.contexts[:n_train], self.contexts[n_train : 2 * n_train]
+
+
+def _spans(numbers: tuple[int, ...]) -> list[str]:
+    """``(0, 1, 3, 4, 5)`` → ``["0..1", "3..5"]``."""
+    out: list[str] = []
+    start = prev = numbers[0]
+    for n in (*numbers[1:], None):
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(f"{start}..{prev}" if prev > start else str(start))
+        if n is not None:
+            start = prev = n
+    return out
 
 
 def _gaussian(t: np.ndarray, center: float, width: float) -> np.ndarray:

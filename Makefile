@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 RUN_ARGS ?=
 
-.PHONY: run test lint docs bench clean install dev browser
+.PHONY: run test lint types docs bench clean install dev browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ browser:
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
+
+# static types of the package (CI: 0 errors)
+types: $(VENV)/.installed-dev
+	$(BIN)/python -m mypy src/fairtwin
 
 # the documentation site into site/ (warnings are errors)
 docs: $(VENV)/.installed-dev

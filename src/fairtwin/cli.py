@@ -147,6 +147,7 @@ def solve_cmd(
     ctx = sc.context(week)
     problem = sc.twin.build(ctx)
     result = solve(problem, adapter)
+    assert result.x is not None  # solve raises for results without a decision
     u = result.x[problem.decision_index]
     report = sc.twin.report(u, ctx)
     if as_json:

@@ -96,7 +96,8 @@ log = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = (".mps", ".lp", ".mps.gz", ".lp.gz")
 _RESERVED = ("id", "label", "date", "category", "model")
-_TOML_KEYS = {"name": str, "description": str, "decision": list, "decision_variables": list,
+_TOML_KEYS: dict[str, type | tuple[type, ...]] = {
+              "name": str, "description": str, "decision": list, "decision_variables": list,
               "guard": list, "guard_name": str, "price_unit": (int, float),
               "price_unit_name": str, "models": str, "contexts": str, "outcomes": str,
               "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str,
@@ -364,10 +365,9 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
             twin = GenericTwin(name, _reindex(kept), source, decision, outcomes,
                                completer=complete_with_highs, **settings)
             kept = list(twin.contexts)
-    if "python" in cfg:
-        twin = _with_hook(toml, folder, twin, cfg["python"])
+    hooked: Twin = _with_hook(toml, folder, twin, cfg["python"]) if "python" in cfg else twin
     return Scenario(name=name, description=cfg.get("description", f"twin folder {folder}"),
-                    twin=twin, contexts=tuple(kept), numbers=numbers)
+                    twin=hooked, contexts=tuple(kept), numbers=numbers)
 
 
 def _kind(t: Any) -> str:

@@ -642,7 +642,8 @@ def deploy_stage(
     n = len(rows)
     nan = np.full(n, np.nan)
     evidence: Evidence | None = getattr(learner, "evidence_", None)
-    if config.resolve.deploy == "always" or evidence is None or not hasattr(learner, "posterior_draws"):
+    if (config.resolve.deploy == "always" or evidence is None
+            or not isinstance(learner, OutcomeCostLearner)):
         return Deployment(proposed.copy(), proposed.copy(), ["re-solve"] * n, nan, nan.copy(),
                           nan.copy())
     nom = nominal_indices(dataset)
@@ -722,7 +723,7 @@ def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context
     return first, ladder[j][0], tried[j]
 
 
-def _candidate_box(learner: Learner, outcomes: Outcomes, candidates: NDArray[np.float64]
+def _candidate_box(learner: OutcomeCostLearner, outcomes: Outcomes, candidates: NDArray[np.float64]
                    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """``(A, lower, upper)``: the learner's outcomes (``A u + b``), and each group's sum, kept
     within the range its context's candidates span (the bounded re-solve's trust region: a box
@@ -792,7 +793,7 @@ def train_stage(
         learner = config.learner.make(int(rng.integers(0, 2**31 - 1)),
                                       choice.groups if choice else None)
         learner.fit(train, outcomes=maps)
-        if choice:
+        if choice and isinstance(learner, OutcomeCostLearner):
             learner.model_choice_ = choice
         return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 

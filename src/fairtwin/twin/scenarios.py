@@ -19,10 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fairtwin.exceptions import DataUnavailableError, UnknownNameError, ValidationError
+from fairtwin.twin.base import Twin
 from fairtwin.twin.dpc import (
     DPC_FILE_NAME,
     cache_dir,
@@ -68,8 +70,10 @@ class Scenario:
     ----------
     name : str
     description : str
-    twin : ICUTwin
-    contexts : tuple of Context
+    twin : Twin
+        The built-in scenarios' :class:`ICUTwin`, or any modeller's twin.
+    contexts : tuple
+        The twin's contexts (:class:`Context` for the ICU twin).
     numbers : tuple of int, optional
         The number a user names each context by (``--week``), when it is not its position:
         a twin folder's row in ``contexts.csv`` once infeasible contexts are dropped, so that
@@ -78,8 +82,8 @@ class Scenario:
 
     name: str
     description: str
-    twin: ICUTwin
-    contexts: tuple[Context, ...]
+    twin: Twin
+    contexts: tuple[Any, ...]
     numbers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:

@@ -159,7 +159,7 @@ def test_a_linear_learned_cost_resolves_as_a_milp(overloaded_week, mode: str) ->
     res = resolve_context(twin, ctx, QuadraticCost.linear(q), f_scale=1.0,
                           config=ResolveConfig(mode=mode, blend_lambda=3.0))
     assert twin.check(res.decision, ctx).feasible
-    assert res.result.solver == "highs-oa"
+    assert res.result.solver == "highs"  # solver = auto: a MILP goes to HiGHS's MIP solver
     nominal = resolve_context(twin, ctx, QuadraticCost.linear(np.zeros_like(q)), f_scale=1.0,
                               config=ResolveConfig(mode=mode, blend_lambda=3.0))
     assert q @ res.decision < q @ nominal.decision  # the learned term moved the decision

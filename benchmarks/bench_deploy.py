@@ -10,9 +10,10 @@ Usage:
 For every notion (the simulated rater's latent cost; the last four are ours, in
 ``benchmarks/notions.py``, outside the twin's outcome groups), regime and seed, the default
 pipeline learns one model on the 52 training weeks, re-solves all 104 weeks and deploys by three
-rules: ``always`` (every re-solve, the rule before the deployment rule existed), ``supported``
-(:mod:`fairtwin.deploy` with the Laplace posterior) and ``bootstrap`` (the same ladder with the
-posterior of refits on resampled training weeks). Regimes: ``default`` (1344 answers, 3
+rules: ``always`` (every re-solve, the rule before the deployment rule existed), ``laplace``
+(:mod:`fairtwin.deploy` with the Laplace posterior; ``supported`` in rows written before the
+bootstrap existed) and ``bootstrap`` (the same ladder with the posterior of refits on resampled
+training weeks: the default). Regimes: ``default`` (1344 answers, 3
 active rounds), ``flip10`` (the same with 10 % flipped labels), ``small`` (156 answers, the
 logistic rater at temperature 0.1, no active rounds) and ``small-active`` (260 answers, the
 same rater, one active round). ``--dpc PATH`` adds rosenbrock and per-resident on the real
@@ -29,6 +30,7 @@ there); ``OUT/report.md`` gives the means over seeds.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import subprocess
@@ -41,12 +43,13 @@ from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from notions import NOTIONS  # noqa: E402
+from notions import GENERIC_NOTIONS, NOTIONS  # noqa: E402
 
-from fairtwin.deploy import CHOICES  # noqa: E402
+from fairtwin.deploy import CHOICES, Deployment  # noqa: E402
 from fairtwin.evaluate import week_metrics  # noqa: E402
 from fairtwin.evaluate.metrics import reliability_table  # noqa: E402
 from fairtwin.experiments.cache import SeedCache  # noqa: E402
+from fairtwin.folder import load_twin_folder  # noqa: E402
 from fairtwin.pipeline import (  # noqa: E402
     ExperimentConfig,
     deploy_stage,
@@ -63,16 +66,24 @@ REGIMES = {
     "small": {"n_pairs": 156, "rater": "logistic", "noise": 0.1, "rounds": 0},
     "small-active": {"n_pairs": 260, "rater": "logistic", "noise": 0.1, "rounds": 1},
 }
-RULES = ("always", "supported", "bootstrap")
+RULES = ("always", "laplace", "bootstrap")
 
 
 def config_of(key: dict) -> ExperimentConfig:
-    oracle = NOTIONS.get(key["notion"], key["notion"])
+    oracle = {**NOTIONS, **GENERIC_NOTIONS}.get(key["notion"], key["notion"])
     cfg = ExperimentConfig().override(labels={"oracle": oracle, **REGIMES[key["regime"]]},
                                       seed=key["seed"], n_jobs=1)
     if key["scenario"] == "italy-dpc":
         cfg = cfg.override(scenario={"name": "italy-dpc", "data_path": key["data"]})
+    if key["scenario"] == "folder":  # a twin folder, with its own [resolve] settings
+        cfg = cfg.override(scenario={"twin_path": key["data"]})
+        cfg = cfg.override(resolve=dict(_folder_resolve(key["data"])))
     return cfg
+
+
+@functools.lru_cache(maxsize=4)
+def _folder_resolve(path: str) -> tuple[tuple[str, object], ...]:
+    return tuple(load_twin_folder(path).twin.default_resolve.items())
 
 
 def seed_config(key: dict) -> ExperimentConfig:
@@ -91,11 +102,11 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
     t0 = time.perf_counter()
     U, _, _ = resolve_stage(learner, f_scale, ds, cfg, scenario, rows=np.arange(n))
     t_resolve = time.perf_counter() - t0
-    deployment = deploy_stage(learner, f_scale, ds, U, cfg, scenario, rows=np.arange(n))
-    deployments = {"always": None, "supported": deployment}
-    boot = cfg.override(resolve={"posterior": "bootstrap"})
-    deployments["bootstrap"] = deploy_stage(learner, f_scale, ds, U, boot, scenario,
-                                            rows=np.arange(n))
+    deployments: dict[str, Deployment | None] = {"always": None}
+    for rule in RULES[1:]:
+        deployments[rule] = deploy_stage(learner, f_scale, ds, U,
+                                         cfg.override(resolve={"posterior": rule}), scenario,
+                                         rows=np.arange(n))
     oracle = oracle_of(cfg, scenario)
     nom = nominal_indices(data.samples)
     evidence = learner.evidence_.to_dict()
@@ -152,6 +163,7 @@ def key_id(k: dict) -> tuple:
 
 
 def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) -> str:
+    rows = [{**r, "rule": "laplace"} if r["rule"] == "supported" else r for r in rows]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["split"] == "held-out":
@@ -171,10 +183,10 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
         "answers, 3 active rounds), *flip10* (10 % flipped labels), *small* (156 answers from a "
         "logistic rater at temperature 0.1, no active rounds), *small-active* (260 such answers, "
         "one active round). Rules: *always* deploys every re-solve (the rule before the "
-        "deployment rule); *supported* is the ladder of "
+        "deployment rule); *laplace* (*supported* in runs before the bootstrap) is the ladder of "
         "[the deployment rule](../explanation/learner.md#the-deployment-rule) with the Laplace "
-        "posterior; *bootstrap* the same ladder with the posterior of refits on resampled "
-        "training weeks (`[resolve] posterior`). Model: the outcome model chosen by held-out "
+        "posterior; *bootstrap* (the default) the same ladder with the posterior of refits on "
+        "resampled training weeks (`[resolve] posterior`). Model: the outcome model chosen by held-out "
         "weeks (most frequent over seeds).",
         "",
         f"`{command}` (commit {commit}, {platform.machine()}, {platform.processor() or 'cpu'}, "
@@ -230,6 +242,13 @@ def main() -> None:
                              *NOTIONS])
     ap.add_argument("--regimes", nargs="+", default=list(REGIMES), choices=list(REGIMES))
     ap.add_argument("--dpc", default=None, help="Civil Protection CSV: adds the real weeks")
+    ap.add_argument("--twin", type=Path, default=None,
+                    help="a twin folder (examples/vaccine): adds its cells, with --twin-notions")
+    ap.add_argument("--twin-notions", nargs="*",
+                    default=["gini", "max-min", *GENERIC_NOTIONS],
+                    help="notions of the folder twin: the generic ones by name (gini, max-min, "
+                         "quadratic) and ours for any twin (any-favoured, any-worst-off, "
+                         "any-unexplainable, vaccine-per-resident)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/deploy"))
     ap.add_argument("--report-only", action="store_true")
@@ -243,6 +262,8 @@ def main() -> None:
     cells = [("italy-synthetic", None, n) for n in args.notions]
     if args.dpc:
         cells += [("italy-dpc", args.dpc, n) for n in ("rosenbrock", "per-resident")]
+    if args.twin:
+        cells += [("folder", str(args.twin), n) for n in args.twin_notions]
     keys = [{"scenario": s, "data": d, "notion": n, "regime": g, "seed": seed}
             for s, d, n in cells for g in args.regimes for seed in args.seeds]
     todo = [k for k in keys if key_id(k) not in have]

@@ -1,4 +1,4 @@
-"""Four notions of fairness of the ICU twin that the twin's outcome groups do not contain.
+"""Notions of fairness that the twins' outcome groups do not contain (the ICU twin's, and any twin's).
 
 They exist to test the learner and its deployment rule on notions nobody designed it for; the
 product does not ship them. Name them as ``notions:PerResident`` etc. with ``benchmarks/`` on
@@ -17,12 +17,17 @@ product does not ship them. Name them as ``notions:PerResident`` etc. with ``ben
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import NDArray
+from pathlib import Path
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fairtwin.twin.base import FairnessOracle
 from fairtwin.twin.icu_notions import LoadOracle, national_of, ratios_of
 
-__all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS"]
+__all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS",
+           "AnyUnexplainable", "AnyFavoured", "AnyWorstOff", "VaccinePerResident",
+           "GENERIC_NOTIONS"]
 
 
 class PerResident(LoadOracle):
@@ -101,3 +106,74 @@ class TravelAverse(LoadOracle):
 
 
 NOTIONS["travel-averse"] = "notions:TravelAverse"
+
+
+# ---------------------------------------------------------------------- any twin's notions
+# The same kinds for a twin that is not the ICU one (benchmarks on a folder twin: the vaccine
+# example). They read the twin's first outcome group of two or more members (its "members":
+# the vaccine twin's districts' served shares).
+
+
+def _members(oracle: FairnessOracle, U: ArrayLike, context: object) -> NDArray[np.float64]:
+    out = oracle.twin.outcomes(context)
+    group = next(g for g in out.group_names if out.groups.count(g) > 1)
+    sel = np.array([g == group for g in out.groups])
+    return out(np.atleast_2d(np.asarray(U, dtype=np.float64)))[:, sel]
+
+
+class AnyFavoured(FairnessOracle):
+    """``½ Σ_i w_i (v_i − v̄)²`` over the first multi-member group, ``w_i = 4`` for every
+    third member (by the twin's order), 1 otherwise: some members count more."""
+
+    name = "any-favoured"
+
+    def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
+        v = _members(self, U, context)
+        w = np.where(np.arange(v.shape[1]) % 3 == 0, 4.0, 1.0)
+        return 1.0 + 0.5 * np.sum(w * (v - v.mean(axis=1, keepdims=True)) ** 2, axis=1)
+
+
+class AnyWorstOff(FairnessOracle):
+    """``max_i (v̄ − v_i) + 0.05 · #{i : v_i < v̄ − 0.1}``: only the worst-off member's shortfall
+    below the mean, and a step per member far below it (non-smooth)."""
+
+    name = "any-worst-off"
+
+    def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
+        v = _members(self, U, context)
+        below = v.mean(axis=1, keepdims=True) - v
+        return 1.0 + below.max(axis=1) + 0.05 * np.sum(below > 0.1, axis=1)
+
+
+class AnyUnexplainable(FairnessOracle):
+    """``10⁴ + g_cᵀ u`` with ``g_c`` standard normal, drawn from the context's index: no
+    function of any twin's outcomes."""
+
+    name = "any-unexplainable"
+
+    def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
+        rng = np.random.default_rng([20261206, int(getattr(context, "index", 0))])
+        g = rng.standard_normal(self.twin.n_decision)
+        return 1e4 + np.atleast_2d(np.asarray(U, dtype=np.float64)) @ g
+
+
+class VaccinePerResident(FairnessOracle):
+    """The vaccine example's doses *per resident* (districts.csv's populations, data its outcome
+    groups leave out: they hold the share of each district's demand served): ``½ Σ_i (d_i/p_i ÷
+    d̄ − 1)²`` with ``d̄`` the doses per resident of all districts together."""
+
+    name = "vaccine-per-resident"
+    districts = Path(__file__).resolve().parent.parent / "examples" / "vaccine" / "districts.csv"
+
+    def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
+        pop = np.loadtxt(self.districts, delimiter=",", skiprows=1, usecols=2)
+        d = np.atleast_2d(np.asarray(U, dtype=np.float64))
+        names = self.twin.decision_names
+        doses = d[:, [k for k, n in enumerate(names) if n.startswith("dose(")]]
+        per = doses / pop
+        mean = doses.sum(axis=1, keepdims=True) / pop.sum()
+        return 1.0 + 0.5 * np.sum((per / np.maximum(mean, 1e-12) - 1.0) ** 2, axis=1)
+
+
+GENERIC_NOTIONS = {c.name: f"notions:{c.__name__}"
+                   for c in (AnyFavoured, AnyWorstOff, AnyUnexplainable, VaccinePerResident)}

@@ -654,8 +654,9 @@ def deploy_stage(
     maps = outcome_maps(scenario, dataset)
     method = config.resolve.posterior
     if method == "bootstrap" and getattr(learner, "bootstrap_", None) is None:
-        raise ValidationError("the model has no bootstrap draws (trained before they were kept); "
-                              "retrain it, or set [resolve] posterior = \"laplace\"")
+        log.warning("the model has no bootstrap draws (trained before they were kept): the "
+                    "deployment rule uses its Laplace posterior; retrain it for the bootstrap")
+        method = "laplace"
     draws = learner.posterior_draws(1000, random_state=stage_seed(config, "deploy"),
                                     fix_scale=True, method=method)
     cautious = learner.cautious_weights(draws)

@@ -30,7 +30,6 @@ there); ``OUT/report.md`` gives the means over seeds.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import platform
 import subprocess
@@ -77,13 +76,8 @@ def config_of(key: dict) -> ExperimentConfig:
         cfg = cfg.override(scenario={"name": "italy-dpc", "data_path": key["data"]})
     if key["scenario"] == "folder":  # a twin folder, with its own [resolve] settings
         cfg = cfg.override(scenario={"twin_path": key["data"]})
-        cfg = cfg.override(resolve=dict(_folder_resolve(key["data"])))
+        cfg = cfg.override(resolve=dict(load_twin_folder(key["data"]).twin.default_resolve))
     return cfg
-
-
-@functools.lru_cache(maxsize=4)
-def _folder_resolve(path: str) -> tuple[tuple[str, object], ...]:
-    return tuple(load_twin_folder(path).twin.default_resolve.items())
 
 
 def seed_config(key: dict) -> ExperimentConfig:

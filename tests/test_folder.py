@@ -498,6 +498,7 @@ def test_an_icu_notion_on_a_folder_twin_is_an_error(doses: Path, tmp_path: Path,
     ({"oracle": "gini:nope"}, {}, "unknown outcome group of oracle 'gini:nope' 'nope'"),
     ({"oracle": "max-min:dose"}, {}, "allowed values: 'per_1000', 'doses'"),
     ({}, {"groups": ("per_1000", "nope")}, "unknown outcome group(s) ['nope']"),
+    ({}, {"groups": ("doses", "per_1000^")}, "peak term(s) ['per_1000^'] need their group"),
 ])
 def test_unknown_names_are_found_before_any_work(doses: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str],
@@ -518,6 +519,13 @@ def test_unknown_names_are_found_before_any_work(doses: Path, tmp_path: Path,
     code, err = _exit_and_message(["run", "--config", str(toml), "--out", str(tmp_path / "cli")],
                                   capsys)
     assert code == 2 and expected in err and not (tmp_path / "cli").exists(), err
+
+
+def test_a_peak_term_of_a_named_group_passes_the_name_check(doses: Path) -> None:
+    from fairtwin.pipeline import check_names
+
+    sc = load_twin_folder(doses)
+    check_names(ExperimentConfig().override(learner={"groups": ("per_1000", "per_1000^")}), sc)
 
 
 def test_an_unknown_group_of_the_icu_twin_is_found_before_sampling(tmp_path: Path) -> None:

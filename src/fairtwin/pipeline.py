@@ -42,6 +42,7 @@ from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationErr
 from fairtwin.extras import require
 from fairtwin.learn import OutcomeCostLearner
 from fairtwin.learn.evidence import Evidence, ModelChoice, assess_evidence, select_groups
+from fairtwin.learn.outcome import check_group_spec
 from fairtwin.oracles import (
     FairnessOracle,
     OutcomeGroupOracle,
@@ -402,7 +403,7 @@ def check_names(config: ExperimentConfig, scenario: Scenario) -> None:
         raise UnknownNameError(f"outcome group of oracle {oracle_name(config, scenario)!r}",
                                group, outcomes.group_names)
     if config.learner.model == "outcomes" and config.learner.groups:
-        outcomes.select(tuple(config.learner.groups))  # an unknown group lists the allowed ones
+        check_group_spec(outcomes, config.learner.groups)  # unknown groups list the allowed ones
 
 
 def with_oracle(config: ExperimentConfig, scenario: Scenario) -> ExperimentConfig:

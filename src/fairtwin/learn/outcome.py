@@ -50,7 +50,7 @@ from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.learn.evidence import Evidence, ModelChoice
 from fairtwin.twin.outcomes import Outcomes
 
-__all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT"]
+__all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT", "check_group_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +142,7 @@ class OutcomeCostLearner:
         if not hasattr(self, "spec_"):  # fit: choose the groups first
             first = outcomes[0]
             self.spec_ = first.base_groups if self.groups is None else tuple(self.groups)
-            self.groups_ = first.relative().select(_plain(self.spec_)).group_names  # checks
-            self.peaks_ = tuple(g[:-1] for g in self.spec_ if g.endswith("^"))
-            stray = [g for g in self.peaks_ if g not in self.groups_]
-            if stray:
-                raise ValidationError(
-                    f"peak term(s) {[g + '^' for g in stray]} need their group among the model's "
-                    f"groups {list(self.groups_)}")
+            self.groups_, self.peaks_ = check_group_spec(first, self.spec_)
         return [self.model_outcomes(o) for o in outcomes]
 
     def _check_groups(self, out: Outcomes) -> NDArray[np.int64]:
@@ -593,6 +587,19 @@ def _laplace_covariance(dF: NDArray[np.float64], theta: NDArray[np.float64],
     cov = np.zeros((theta.size, theta.size))
     cov[np.ix_(free, free)] = np.linalg.inv(H)
     return cov
+
+
+def check_group_spec(outcomes: Outcomes, spec: Sequence[str]
+                     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The model's groups and peak groups that ``spec`` names (see :class:`OutcomeCostLearner`'s
+    ``groups``); an unknown group lists the allowed ones, a peak without its group says so."""
+    groups = outcomes.relative().select(_plain(spec)).group_names
+    peaks = tuple(g[:-1] for g in spec if g.endswith("^"))
+    stray = [g for g in peaks if g not in groups]
+    if stray:
+        raise ValidationError(f"peak term(s) {[g + '^' for g in stray]} need their group among "
+                              f"the model's groups {list(groups)}")
+    return groups, peaks
 
 
 def _plain(spec: Sequence[str]) -> list[str]:

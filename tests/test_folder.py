@@ -124,7 +124,7 @@ def test_pipeline_runs_on_a_folder_twin(doses: Path, tmp_path: Path) -> None:
     train = metrics["summary"]["train"]
     assert train["wins"] >= 6, train  # of 8 days: the learned cost is fairer than nominal
     assert list(out.glob("outcomes_week*.png")) and (out / "weeks.png").exists()
-    for w in metrics["weeks"]:
+    for w in metrics["contexts"]:
         assert w["R_orc"] <= w["R_nom"] + 1e-12
     # the stages one by one read the same folder from the saved configuration
     again = CliRunner().invoke(cli, ["evaluate", "--out", str(out)])
@@ -246,7 +246,7 @@ def test_exported_icu_twin_runs_to_the_same_metrics(tmp_path: Path) -> None:
         m = json.loads((out / "metrics.json").read_text())
         for key in ("stage_times_s", "environment", "twin", "config"):
             m.pop(key, None)
-        for w in m["weeks"]:
+        for w in m["contexts"]:
             w.pop("solve_time_s")
         for s in m["summary"].values():
             for key in [k for k in s if "time" in k]:
@@ -566,7 +566,7 @@ def test_a_twin_of_30_contexts_runs_on_the_defaults(tmp_path: Path) -> None:
     import json
 
     summary = json.loads((out / "metrics.json").read_text())["summary"]
-    assert summary["train"]["n_weeks"] == 15 and summary["held-out"]["n_weeks"] == 15
+    assert summary["train"]["n_contexts"] == 15 and summary["held-out"]["n_contexts"] == 15
     assert summary["held-out"]["wins"] >= 10, summary["held-out"]  # measured: 14/15
 
 
@@ -628,7 +628,7 @@ def test_linopy_door_builds_a_twin_that_runs_and_matches_its_folder(tmp_path: Pa
     cfg = ExperimentConfig().override(scenario={"n_train": 6, "n_held_out": 4},
                                       labels={"n_pairs": 100, "rounds": 1}, n_jobs=1)
     result = run_pipeline(cfg, tmp_path / "run", scenario=sc)
-    assert result.metrics["summary"]["train"]["n_weeks"] == 6
+    assert result.metrics["summary"]["train"]["n_contexts"] == 6
     assert result.metrics["twin"]["oracle"] == "gini"
     with pytest.raises(ValidationError, match="no variable 'dosis'"):
         twin_from_linopy(models, decision=["dosis"])

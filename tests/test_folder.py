@@ -823,3 +823,40 @@ def test_fuzzed_twin_folders_fail_only_with_a_named_file(pristine: Path, tmp_pat
         load_twin_folder(folder)
     except TwinFolderError as exc:
         assert str(folder) in str(exc), exc
+
+
+@pytest.mark.parametrize("guard", [True, False], ids=["guard", "no-guard"])
+def test_solve_shows_a_folder_twins_decision(tmp_path: Path, guard: bool,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24, finding 10: `solve --twin` shows the decision variables' values (it showed the
+    outcomes only; --json had them, with -0.0), and the guard only for a twin with one."""
+    import json
+
+    folder = write_doses_twin(tmp_path / "d", n_contexts=4, guard=guard)
+    assert main(["solve", "--twin", str(folder), "--week", "3"]) == 0
+    text = capsys.readouterr().out
+    assert main(["solve", "--twin", str(folder), "--week", "3", "--json"]) == 0
+    raw = capsys.readouterr().out
+    data = json.loads(raw)
+    decision = data["decision"]
+    assert list(decision) == [f"dose_{i}" for i in range(4)]
+    assert "-0.0" not in raw and "-0 " not in text
+    assert "decision (4 variables, " in text
+    for name, value in decision.items():  # every variable on its line, with the solver's value
+        assert any(line.split() == [name, f"{value:g}"] for line in text.splitlines()), name
+    doses = {o["name"]: o["value"] for o in data["outcomes"] if o["group"] == "doses"}
+    assert [doses[f"district {i}"] for i in range(4)] == list(decision.values())
+    assert ("people without a dose" in data) == guard
+    assert ("people without a dose:" in text) == guard and "guarded quantity" not in raw + text
+
+
+def test_a_large_decision_shows_its_non_zero_variables_first() -> None:
+    from fairtwin.twin.base import decision_lines
+
+    values = [0.0] * 30
+    values[7], values[21] = 2.0, 0.5
+    lines = decision_lines([f"x{k}" for k in range(30)], values)
+    assert lines[0] == "decision (30 variables, 2 non-zero, the non-zero ones)"
+    assert [line.split() for line in lines[1:3]] == [["x7", "2"], ["x21", "0.5"]]
+    assert lines[-1].strip() == "(28 at 0)"
+    assert len(decision_lines([f"x{k}" for k in range(5)], [0.0, 1.0, 0.0, 0.0, 0.0])) == 6

@@ -145,3 +145,21 @@ def test_a_folder_twins_run_says_nothing_of_the_icu_twin(tmp_path: Path, guard: 
     else:
         assert "held at" not in text and "max rise" not in text
     assert metrics["contexts"][0]["totals_sur"].keys() == {"dose"}  # the twin's own names
+
+
+def test_a_metrics_file_with_the_old_names_reads_with_the_new() -> None:
+    from fairtwin.evaluate.metrics import upgrade_metrics
+
+    old = {"summary": {"train": {"n_weeks": 4, "mean_dJ_overflow_equiv": 1.5,
+                                 "max_overflow_rise": 0.0,
+                                 "reliability": [{"low": 0.5, "high": 0.6, "weeks": 2}]}},
+           "splits": {"train": {"weeks": 4, "first": "w0"}},
+           "weeks": [{"week": 0, "overflow_nom": 3.0, "overflow_sur": 2.0, "dJ_overflow_equiv": 1.0}],
+           "sample_coverage": {"n_weeks": 4, "weeks_with_fairer": 3}}
+    new = upgrade_metrics(old)
+    assert new["summary"]["train"] == {"n_contexts": 4, "mean_dJ_price": 1.5, "max_guard_rise": 0.0,
+                                       "reliability": [{"low": 0.5, "high": 0.6, "contexts": 2}]}
+    assert new["splits"]["train"] == {"contexts": 4, "first": "w0"}
+    assert new["contexts"] == [{"week": 0, "guard_nom": 3.0, "guard_sur": 2.0, "dJ_price": 1.0}]
+    assert new["sample_coverage"] == {"n_contexts": 4, "contexts_with_fairer": 3}
+    assert upgrade_metrics(new) == new and icu_words(str(new)) == []

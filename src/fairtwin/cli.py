@@ -139,8 +139,9 @@ def solve_cmd(
     mip_gap: float,
     as_json: bool,
 ) -> None:
-    """Solve the nominal model of one week (context) and print the decision per region (or, for
-    a twin folder, its named outcomes)."""
+    """Solve the nominal model of one week (context) and print its decision: per region for the
+    ICU twin; for a twin folder the decision variables (all of 20 or fewer, else the non-zero
+    ones first), the named outcomes, the nominal cost and the guarded quantity."""
     options = SolverOptions(time_limit_s=time_limit_s, mip_gap=mip_gap)
     adapter = get_solver(solver_name, options)  # validate the name before loading data
     sc = _load_scenario(scenario, seed, data_path, config_path, twin_path)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from fairtwin.check import check_twin
 from fairtwin.cli import cli, main
 from fairtwin.exceptions import TwinFolderError, UnknownNameError, ValidationError
 from fairtwin.folder import export_twin, load_twin_folder
@@ -335,6 +336,17 @@ def _exit_and_message(args: list[str], capsys: pytest.CaptureFixture[str]) -> tu
 ])
 def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expected: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _break(doses, breakage)
+    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
+    assert code == 2, err
+    assert expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    report = check_twin(doses)  # check-twin finds it too, in the same words
+    assert not report.clean and any(expected in p for p in report.problems), report.problems
+
+
+def _break(doses: Path, breakage: str) -> None:
+    """Break the doses twin folder as a modeller might (the cases above)."""
     models = doses / "models"
     if breakage == "no_toml":
         (doses / "twin.toml").unlink()
@@ -371,10 +383,6 @@ def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expecte
                  "hook_not_a_twin": 'twin = "builtins:slice"'}[breakage]
         with open(doses / "twin.toml", "a") as fh:
             fh.write(f"[python]\n{table}\n")
-    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
-    assert code == 2, err
-    assert expected in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:
@@ -860,3 +868,76 @@ def test_a_large_decision_shows_its_non_zero_variables_first() -> None:
     assert [line.split() for line in lines[1:3]] == [["x7", "2"], ["x21", "0.5"]]
     assert lines[-1].strip() == "(28 at 0)"
     assert len(decision_lines([f"x{k}" for k in range(5)], [0.0, 1.0, 0.0, 0.0, 0.0])) == 6
+
+
+def test_check_twin_is_clean_on_the_example_and_an_exported_icu_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-twin", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "clean" and "FAIL" not in out
+    assert "3 of 104 contexts" in out and "every context's nominal problem" in out
+    assert main(["export-twin", "--out", str(tmp_path / "icu"), "--weeks", "0,40,60"]) == 0
+    capsys.readouterr()
+    assert main(["check-twin", str(tmp_path / "icu"), "--contexts", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "clean" and "default oracle 'rosenbrock'" in out
+
+
+def test_check_twin_lists_every_problem_of_a_folder_at_once(
+        doses: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24: check-twin reports every problem in one run (a run stops at the first)."""
+    for breakage in ("bad_model", "other_decision", "missing_model", "orphan_model",
+                     "unknown_variable", "bad_feature", "bad_resolve_key", "hook_import"):
+        _break(doses, breakage)
+    text = (doses / "models" / "d09.lp").read_text().replace("General", " dose_0 >= 1000\nGeneral")
+    (doses / "models" / "d09.lp").write_text(text)
+    toml = (doses / "twin.toml").read_text()
+    (doses / "twin.toml").write_text(toml.replace('decision = ["dose_"]',
+                                                  'decision = ["dose_", "dsoe_"]\ncolour = "red"'))
+    with open(doses / "outcomes.csv", "a") as fh:  # a context column, and a term for no context
+        fh.write("doses,district 0,dose_0,1,,x07\n")
+    (doses / "outcomes.csv").write_text((doses / "outcomes.csv").read_text().replace(
+        "group,name,variable,coefficient\n", "group,name,variable,coefficient,unit,context\n"))
+    with pytest.raises(TwinFolderError):  # loading stops at the first
+        load_twin_folder(doses)
+    assert main(["check-twin", str(doses)]) == 1
+    out = capsys.readouterr().out
+    expected = ["twin.toml, column 'colour': unknown setting",
+                "twin.toml, column 'decision': the prefix 'dsoe_' matches no variable",
+                "d03.lp", "d05.lp: decision variable 'dose_2' is not in the model",
+                "contexts.csv, line 9, column 'id': context 'd07' has no model file",
+                "extra.lp: a model file without a context",
+                "outcomes.csv, line 3: outcome per_1000/district 1 names 'short_1'",
+                "outcomes.csv, line 10, column 'context': 'x07' is not a context id",
+                "contexts.csv, line 4, column 'supply'",
+                "twin.toml, column 'resolve.lambda'",
+                "context 'day 9': its nominal problem has no solution",
+                "cannot import the module of twin hook 'no_such_module_xyz:extend'"]
+    fails = [line for line in out.splitlines() if line.startswith("  FAIL ")]
+    for text in expected:
+        assert sum(text in line for line in fails) == 1, (text, out)
+    assert len(fails) == len(expected) and out.strip().endswith(f"{len(expected)} problems"), out
+
+
+def test_check_twin_takes_a_python_twin(doses: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``module:object`` (a Scenario, a Twin with contexts, or a function returning one) or the
+    object itself; what is no twin, or cannot be imported, is one problem, not a traceback."""
+    (tmp_path / "my_twins.py").write_text(
+        "from fairtwin.folder import load_twin_folder\n"
+        f"scenario = load_twin_folder({str(doses)!r})\n"
+        "twin = scenario.twin\n"
+        "def make():\n    return scenario\n"
+        "not_a_twin = 3\n"
+        "def broken():\n    raise RuntimeError('no data')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for spec in ("my_twins:scenario", "my_twins:twin", "my_twins:make"):
+        report = check_twin(spec)
+        assert report.clean and report.name == "doses", (spec, report.problems)
+    assert check_twin(load_twin_folder(doses), n_contexts=12).checked[-2].startswith("12 of 12")
+    for spec, said in (("my_twins:not_a_twin", "is a int, not a fairtwin Twin"),
+                       ("my_twins:broken", "my_twins:broken raised RuntimeError: no data"),
+                       ("no_such_module_xyz:t", "cannot import the module"),
+                       ("nowhere", "neither a twin folder nor package.module:object")):
+        report = check_twin(spec)
+        assert [said in p for p in report.problems] == [True], (spec, report.problems)

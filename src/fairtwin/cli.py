@@ -165,6 +165,27 @@ def solve_cmd(
     click.echo(f"solver {result.solver}: {result.status.value} in {1000 * result.time_s:.1f} ms{gap}")
 
 
+@cli.command("check-twin")
+@click.argument("target")
+@click.option("--contexts", "n_contexts", type=int, default=3, show_default=True,
+              help="Contexts to build, solve and complete (the first, the last, ones between).")
+def check_twin_cmd(target: str, n_contexts: int) -> None:
+    """Check a twin before a run and list every problem at once (not only the first).
+
+    TARGET is a twin folder or package.module:object (a Twin with .contexts, a Scenario, or a
+    function returning one). Reads every file to the end, builds and solves the nominal problem
+    of a few contexts, completes and checks the decision, evaluates the outcomes and the default
+    notion of fairness. Exit status 0 when clean, 1 with problems.
+    """
+    from fairtwin.check import check_twin
+
+    report = check_twin(target, n_contexts)
+    for line in report.lines():
+        click.echo(line)
+    if not report.clean:
+        raise click.exceptions.Exit(1)
+
+
 @cli.command("export-twin")
 @_scenario_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -951,7 +972,9 @@ def raters_reliability_cmd(db: str, run_dir: Path, model_path: Path | None, epoc
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (also used by the ``fairtwin`` script)."""
     try:
-        cli.main(args=argv, prog_name="fairtwin", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="fairtwin", standalone_mode=False)
+        if isinstance(status, int) and status:  # a command's own exit status (check-twin)
+            return status
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

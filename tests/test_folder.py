@@ -941,3 +941,44 @@ def test_check_twin_takes_a_python_twin(doses: Path, tmp_path: Path,
                        ("nowhere", "neither a twin folder nor package.module:object")):
         report = check_twin(spec)
         assert [said in p for p in report.problems] == [True], (spec, report.problems)
+
+
+def test_the_python_route_takes_ids_per_context_outcomes_and_one_naming(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Issue 24, finding 9: ``ids=``; per-context coefficients in the dict form of
+    ``outcomes=`` (a list, one per model) or as rows naming a context; ``decision=["dose"]`` and
+    ``["dose("]`` mean the same to both functions; the writers print nothing."""
+    from fairtwin.linopy_twin import twin_from_linopy, write_twin_folder
+
+    models = _linopy_models(3)
+    ids = ["mon", "tue", "wed"]
+    per_context = [{"per_staff": {d: {f"dose({d})": 1.0 / (k + 1)} for d in ("north", "south")}}
+                   for k in range(3)]
+    capfd.readouterr()
+    sc = twin_from_linopy(models, decision=["dose"], guard=["short("], ids=ids,
+                          outcomes=per_context, outcome_rows=[("total", "all", "dose(east)", 2.0,
+                                                                "doses", "tue")])
+    folder = write_twin_folder(models, tmp_path / "f", decision=["dose"], guard=["short"],
+                               name="f", ids=ids, outcomes=per_context,
+                               outcome_rows=[("total", "all", "dose(east)", 2.0, "doses", "tue")])
+    printed = capfd.readouterr()
+    assert printed.out == "" and "Writing the model" not in printed.err, printed
+    assert [c.data["id"] for c in sc.contexts] == ids
+    assert sorted(p.name for p in (folder / "models").iterdir()) == ["mon.mps", "tue.mps", "wed.mps"]
+    back = load_twin_folder(folder)
+    assert back.twin.decision_names == sc.twin.decision_names == twin_from_linopy(
+        models, decision=["dose("]).twin.decision_names
+    for k in range(3):
+        mine, theirs = sc.twin.outcomes(sc.contexts[k]), back.twin.outcomes(back.contexts[k])
+        assert mine.names == theirs.names and mine.groups == theirs.groups
+        np.testing.assert_allclose(mine.matrix, theirs.matrix)
+        assert mine.matrix[0, 0] == pytest.approx(1.0 / (k + 1))  # each context its own
+        assert ("total" in mine.groups) == (ids[k] == "tue")
+    assert back.twin.guard_row(back.twin.build(back.contexts[0])) is not None
+    with pytest.raises(ValidationError, match="outcomes has 2 entries for 3 models"):
+        twin_from_linopy(models, decision=["dose"], outcomes=per_context[:2])
+    with pytest.raises(ValidationError, match="ids must be distinct"):
+        twin_from_linopy(models, decision=["dose"], ids=["a", "a", "b"])
+    with pytest.raises(ValidationError, match="'thu', which is not a context id"):
+        twin_from_linopy(models, decision=["dose"], ids=ids,
+                         outcome_rows=[("g", "x", "dose(east)", 1.0, "", "thu")])

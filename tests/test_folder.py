@@ -395,6 +395,9 @@ def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:
     sc = load_twin_folder(doses)
     assert sc.n_weeks == 11 and "d02" not in [c.data["id"] for c in sc.contexts]
     assert [c.index for c in sc.contexts] == list(range(11))
+    report = check_twin(doses)  # the folder allows it: no problem, said
+    assert report.clean and any("1 dropped (drop_infeasible = true): context 'day 2'" in c
+                                for c in report.checked), report.lines()
 
 
 def test_dropped_contexts_keep_their_numbers(doses: Path,

@@ -82,7 +82,7 @@ def check_twin(target: str | os.PathLike[str] | Twin | Scenario, n_contexts: int
     report.name = scenario.name
     twin = scenario.twin
     _names_and_features(scenario, report)
-    solved = _solve_all(scenario, report)
+    solved = _solve_all(scenario, report, drop=_drops_infeasible(target))
     picked = [k for k in _picked(len(scenario.contexts), n_contexts) if k in solved]
     nominal: dict[int, np.ndarray] = {}
     for k in picked:
@@ -180,14 +180,26 @@ def _picked(n: int, k: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, n - 1, min(k, n))})
 
 
-def _solve_all(scenario: Scenario, report: TwinCheck, limit: int = 10) -> dict[int, np.ndarray]:
+def _drops_infeasible(target: Any) -> bool:
+    """Whether a folder target's twin.toml says ``drop_infeasible = true``."""
+    from fairtwin.tomlfile import read_toml
+
+    if not isinstance(target, (str, os.PathLike)) or not (Path(target) / "twin.toml").is_file():
+        return False
+    return read_toml(Path(target) / "twin.toml").get("drop_infeasible") is True
+
+
+def _solve_all(scenario: Scenario, report: TwinCheck, drop: bool = False,
+               limit: int = 10) -> dict[int, np.ndarray]:
     """Every context's problem built and its nominal problem solved: the nominal decisions by
-    position (problems noted, at most ``limit`` listed)."""
+    position (problems noted, at most ``limit`` listed; with ``drop``, contexts without a
+    solution are noted as dropped, as a folder with ``drop_infeasible = true`` runs)."""
     from fairtwin.exceptions import InfeasibleError, UnboundedError
     from fairtwin.solvers import SolverOptions, solve
 
     twin = scenario.twin
     found: list[str] = []
+    dropped: list[str] = []
     out: dict[int, np.ndarray] = {}
     for k, ctx in enumerate(scenario.contexts):
         where = f"context {ctx.label!r}"
@@ -199,7 +211,8 @@ def _solve_all(scenario: Scenario, report: TwinCheck, limit: int = 10) -> dict[i
                 continue
             result = solve(problem, "highs", SolverOptions(time_limit_s=30.0))
         except (InfeasibleError, UnboundedError) as exc:
-            found.append(f"{where}: its nominal problem has no solution: {exc}")
+            (dropped if drop else found).append(f"{where}: its nominal problem has no "
+                                                f"solution: {exc}")
             continue
         except FairtwinError as exc:
             found.append(f"{where}: {exc}")
@@ -214,7 +227,10 @@ def _solve_all(scenario: Scenario, report: TwinCheck, limit: int = 10) -> dict[i
         report.problems.append(f"... and {len(found) - limit} more contexts with a problem")
     if not found:
         report.checked.append(f"every context's nominal problem builds and has a solution "
-                              f"({len(out)})")
+                              f"({len(out)})" if not dropped else
+                              f"{len(out)} contexts' nominal problems build and have a solution; "
+                              f"{len(dropped)} dropped (drop_infeasible = true): "
+                              + "; ".join(dropped[:3]))
     return out
 
 

@@ -129,8 +129,8 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
                 "worst_dR": float(dR.min()),
                 "median_dR": float(np.median(dR)), "mean_dR": float(np.mean(dR)),
                 "ratio": float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
-                "mean_dJ": float(np.mean([w.dJ_overflow_equiv for w in ws])),
-                "max_overflow_rise": float(max(w.overflow_sur - w.overflow_nom for w in ws)),
+                "mean_dJ": float(np.mean([w.dJ_price for w in ws])),
+                "max_overflow_rise": float(max(w.guard_sur - w.guard_nom for w in ws)),
                 "deployed": {c: sum(w.deployed == c for w in ws) for c in CHOICES},
                 "reliability": reliability_table(ws) if dep is not None else [],
                 "model": model,
@@ -212,9 +212,10 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
         if r["split"] == "held-out" and r["rule"] != "always":
             for b in r["reliability"]:
                 acc = pooled.setdefault((r["rule"], b["low"], b["high"]), [0, 0.0, 0.0])
-                acc[0] += b["weeks"]
-                acc[1] += b["predicted"] * b["weeks"]
-                acc[2] += b["observed"] * b["weeks"]
+                n = b.get("contexts", b.get("weeks", 0))  # "weeks" in rows cached before
+                acc[0] += n
+                acc[1] += b["predicted"] * n
+                acc[2] += b["observed"] * n
     lines += ["", "Reliability of the deployment probability (held-out weeks of every cell "
               "pooled; observed: share of weeks whose re-solve the latent cost prefers to "
               "nominal):", "", "| rule | p bin | weeks | mean predicted | observed |",

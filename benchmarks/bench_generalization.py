@@ -143,8 +143,8 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...]) -> list[dict]:
                     "median_dR": float(np.median(dR)),
                     "ratio": float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
                     "pair_accuracy": acc[split],
-                    "mean_dJ": float(np.mean([w.dJ_overflow_equiv for w in ws])),
-                    "max_overflow_rise": float(max(w.overflow_sur - w.overflow_nom for w in ws)),
+                    "mean_dJ": float(np.mean([w.dJ_price for w in ws])),
+                    "max_overflow_rise": float(max(w.guard_sur - w.guard_nom for w in ws)),
                     "t_train_s": t_train, "t_rule_s": t_rule,
                     "checks_refused": refused if split == "held-out" else 0,
                 })

@@ -89,8 +89,8 @@ def main() -> None:
                        "train_s": round(train_s, 2), "resolve_s": round(resolve_s, 2),
                        "wins_held_out": held["wins"],
                        "median_dR_held_out": held["median_dR"],
-                       "mean_dJ_held_out": held["mean_dJ_overflow_equiv"],
-                       "max_overflow_rise": max(held["max_overflow_rise"], train["max_overflow_rise"]),
+                       "mean_dJ_held_out": held["mean_dJ_price"],
+                       "max_overflow_rise": max(held["max_guard_rise"], train["max_guard_rise"]),
                        "wins_train": train["wins"]}
                 rows.append(row)
                 print(row, flush=True)

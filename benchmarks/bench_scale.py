@@ -85,7 +85,7 @@ def run_size(n: int, seed: int, jobs: int, out: Path) -> dict:
     return {
         "regions": n, "decisions": n * n, "wall_s": wall, "peak_mb": peaks[0] if peaks else float("nan"),
         "stages_s": {k: metrics["stage_times_s"].get(k, 0.0) for k in STAGES},
-        "held_out_wins": held["wins"], "held_out_weeks": held["n_weeks"],
+        "held_out_wins": held["wins"], "held_out_weeks": held["n_contexts"],
         "held_out_median_dR": held["median_dR"],
         "median_resolve_ms": 1000 * held.get("median_solve_time_s", float("nan")),
     }

@@ -69,7 +69,7 @@ def run_seed(twin: str, seed: int, rules: list[str], oracle: str | None) -> list
             acc = candidate_pair_accuracy(f[idx], notion.cost(ds.decisions[idx], ctx))
             rows.append({"seed": seed, "rule": rule, "split": w.split, "category": w.category,
                          "win": w.win, "dR": w.dR, "dR_orc": w.dR_orc, "acc": acc,
-                         "dJ": w.dJ_overflow_equiv, "rise": w.overflow_sur - w.overflow_nom,
+                         "dJ": w.dJ_price, "rise": w.guard_sur - w.guard_nom,
                          "t_train": t_train, "oracle": oracle_name(cfg, scenario)})
     return rows
 

@@ -48,7 +48,7 @@ def test_the_default_pipeline_runs_without_torch_or_the_web_stack(tmp_path: Path
     """, tmp_path)
     assert "STATUS 0 LOADED []" in proc.stdout, proc.stdout + proc.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["summary"]["held-out"]["n_weeks"] == 3
+    assert metrics["summary"]["held-out"]["n_contexts"] == 3
 
 
 @pytest.mark.parametrize(("args", "extra"), [

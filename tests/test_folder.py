@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from fairtwin.check import check_twin
 from fairtwin.cli import cli, main
 from fairtwin.exceptions import TwinFolderError, UnknownNameError, ValidationError
 from fairtwin.folder import export_twin, load_twin_folder
@@ -124,7 +125,7 @@ def test_pipeline_runs_on_a_folder_twin(doses: Path, tmp_path: Path) -> None:
     train = metrics["summary"]["train"]
     assert train["wins"] >= 6, train  # of 8 days: the learned cost is fairer than nominal
     assert list(out.glob("outcomes_week*.png")) and (out / "weeks.png").exists()
-    for w in metrics["weeks"]:
+    for w in metrics["contexts"]:
         assert w["R_orc"] <= w["R_nom"] + 1e-12
     # the stages one by one read the same folder from the saved configuration
     again = CliRunner().invoke(cli, ["evaluate", "--out", str(out)])
@@ -246,7 +247,7 @@ def test_exported_icu_twin_runs_to_the_same_metrics(tmp_path: Path) -> None:
         m = json.loads((out / "metrics.json").read_text())
         for key in ("stage_times_s", "environment", "twin", "config"):
             m.pop(key, None)
-        for w in m["weeks"]:
+        for w in m["contexts"]:
             w.pop("solve_time_s")
         for s in m["summary"].values():
             for key in [k for k in s if "time" in k]:
@@ -335,6 +336,17 @@ def _exit_and_message(args: list[str], capsys: pytest.CaptureFixture[str]) -> tu
 ])
 def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expected: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _break(doses, breakage)
+    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
+    assert code == 2, err
+    assert expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    report = check_twin(doses)  # check-twin finds it too, in the same words
+    assert not report.clean and any(expected in p for p in report.problems), report.problems
+
+
+def _break(doses: Path, breakage: str) -> None:
+    """Break the doses twin folder as a modeller might (the cases above)."""
     models = doses / "models"
     if breakage == "no_toml":
         (doses / "twin.toml").unlink()
@@ -371,10 +383,6 @@ def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expecte
                  "hook_not_a_twin": 'twin = "builtins:slice"'}[breakage]
         with open(doses / "twin.toml", "a") as fh:
             fh.write(f"[python]\n{table}\n")
-    code, err = _exit_and_message(["solve", "--twin", str(doses), "--week", "0"], capsys)
-    assert code == 2, err
-    assert expected in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:
@@ -387,6 +395,9 @@ def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:
     sc = load_twin_folder(doses)
     assert sc.n_weeks == 11 and "d02" not in [c.data["id"] for c in sc.contexts]
     assert [c.index for c in sc.contexts] == list(range(11))
+    report = check_twin(doses)  # the folder allows it: no problem, said
+    assert report.clean and any("1 dropped (drop_infeasible = true): context 'day 2'" in c
+                                for c in report.checked), report.lines()
 
 
 def test_dropped_contexts_keep_their_numbers(doses: Path,
@@ -574,7 +585,7 @@ def test_a_twin_of_30_contexts_runs_on_the_defaults(tmp_path: Path) -> None:
     import json
 
     summary = json.loads((out / "metrics.json").read_text())["summary"]
-    assert summary["train"]["n_weeks"] == 15 and summary["held-out"]["n_weeks"] == 15
+    assert summary["train"]["n_contexts"] == 15 and summary["held-out"]["n_contexts"] == 15
     assert summary["held-out"]["wins"] >= 10, summary["held-out"]  # measured: 14/15
 
 
@@ -636,7 +647,7 @@ def test_linopy_door_builds_a_twin_that_runs_and_matches_its_folder(tmp_path: Pa
     cfg = ExperimentConfig().override(scenario={"n_train": 6, "n_held_out": 4},
                                       labels={"n_pairs": 100, "rounds": 1}, n_jobs=1)
     result = run_pipeline(cfg, tmp_path / "run", scenario=sc)
-    assert result.metrics["summary"]["train"]["n_weeks"] == 6
+    assert result.metrics["summary"]["train"]["n_contexts"] == 6
     assert result.metrics["twin"]["oracle"] == "gini"
     with pytest.raises(ValidationError, match="no variable 'dosis'"):
         twin_from_linopy(models, decision=["dosis"])
@@ -831,3 +842,154 @@ def test_fuzzed_twin_folders_fail_only_with_a_named_file(pristine: Path, tmp_pat
         load_twin_folder(folder)
     except TwinFolderError as exc:
         assert str(folder) in str(exc), exc
+
+
+@pytest.mark.parametrize("guard", [True, False], ids=["guard", "no-guard"])
+def test_solve_shows_a_folder_twins_decision(tmp_path: Path, guard: bool,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24, finding 10: `solve --twin` shows the decision variables' values (it showed the
+    outcomes only; --json had them, with -0.0), and the guard only for a twin with one."""
+    import json
+
+    folder = write_doses_twin(tmp_path / "d", n_contexts=4, guard=guard)
+    assert main(["solve", "--twin", str(folder), "--week", "3"]) == 0
+    text = capsys.readouterr().out
+    assert main(["solve", "--twin", str(folder), "--week", "3", "--json"]) == 0
+    raw = capsys.readouterr().out
+    data = json.loads(raw)
+    decision = data["decision"]
+    assert list(decision) == [f"dose_{i}" for i in range(4)]
+    assert "-0.0" not in raw and "-0 " not in text
+    assert "decision (4 variables, " in text
+    for name, value in decision.items():  # every variable on its line, with the solver's value
+        assert any(line.split() == [name, f"{value:g}"] for line in text.splitlines()), name
+    doses = {o["name"]: o["value"] for o in data["outcomes"] if o["group"] == "doses"}
+    assert [doses[f"district {i}"] for i in range(4)] == list(decision.values())
+    assert ("people without a dose" in data) == guard
+    assert ("people without a dose:" in text) == guard and "guarded quantity" not in raw + text
+
+
+def test_a_large_decision_shows_its_non_zero_variables_first() -> None:
+    from fairtwin.twin.base import decision_lines
+
+    values = [0.0] * 30
+    values[7], values[21] = 2.0, 0.5
+    lines = decision_lines([f"x{k}" for k in range(30)], values)
+    assert lines[0] == "decision (30 variables, 2 non-zero, the non-zero ones)"
+    assert [line.split() for line in lines[1:3]] == [["x7", "2"], ["x21", "0.5"]]
+    assert lines[-1].strip() == "(28 at 0)"
+    assert len(decision_lines([f"x{k}" for k in range(5)], [0.0, 1.0, 0.0, 0.0, 0.0])) == 6
+
+
+def test_check_twin_is_clean_on_the_example_and_an_exported_icu_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-twin", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "clean" and "FAIL" not in out
+    assert "3 of 104 contexts" in out and "every context's nominal problem" in out
+    assert main(["export-twin", "--out", str(tmp_path / "icu"), "--weeks", "0,40,60"]) == 0
+    capsys.readouterr()
+    assert main(["check-twin", str(tmp_path / "icu"), "--contexts", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "clean" and "default oracle 'rosenbrock'" in out
+
+
+def test_check_twin_lists_every_problem_of_a_folder_at_once(
+        doses: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24: check-twin reports every problem in one run (a run stops at the first)."""
+    for breakage in ("bad_model", "other_decision", "missing_model", "orphan_model",
+                     "unknown_variable", "bad_feature", "bad_resolve_key", "hook_import"):
+        _break(doses, breakage)
+    text = (doses / "models" / "d09.lp").read_text().replace("General", " dose_0 >= 1000\nGeneral")
+    (doses / "models" / "d09.lp").write_text(text)
+    toml = (doses / "twin.toml").read_text()
+    (doses / "twin.toml").write_text(toml.replace('decision = ["dose_"]',
+                                                  'decision = ["dose_", "dsoe_"]\ncolour = "red"'))
+    with open(doses / "outcomes.csv", "a") as fh:  # a context column, and a term for no context
+        fh.write("doses,district 0,dose_0,1,,x07\n")
+    (doses / "outcomes.csv").write_text((doses / "outcomes.csv").read_text().replace(
+        "group,name,variable,coefficient\n", "group,name,variable,coefficient,unit,context\n"))
+    with pytest.raises(TwinFolderError):  # loading stops at the first
+        load_twin_folder(doses)
+    assert main(["check-twin", str(doses)]) == 1
+    out = capsys.readouterr().out
+    expected = ["twin.toml, column 'colour': unknown setting",
+                "twin.toml, column 'decision': the prefix 'dsoe_' matches no variable",
+                "d03.lp", "d05.lp: decision variable 'dose_2' is not in the model",
+                "contexts.csv, line 9, column 'id': context 'd07' has no model file",
+                "extra.lp: a model file without a context",
+                "outcomes.csv, line 3: outcome per_1000/district 1 names 'short_1'",
+                "outcomes.csv, line 10, column 'context': 'x07' is not a context id",
+                "contexts.csv, line 4, column 'supply'",
+                "twin.toml, column 'resolve.lambda'",
+                "context 'day 9': its nominal problem has no solution",
+                "cannot import the module of twin hook 'no_such_module_xyz:extend'"]
+    fails = [line for line in out.splitlines() if line.startswith("  FAIL ")]
+    for text in expected:
+        assert sum(text in line for line in fails) == 1, (text, out)
+    assert len(fails) == len(expected) and out.strip().endswith(f"{len(expected)} problems"), out
+
+
+def test_check_twin_takes_a_python_twin(doses: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``module:object`` (a Scenario, a Twin with contexts, or a function returning one) or the
+    object itself; what is no twin, or cannot be imported, is one problem, not a traceback."""
+    (tmp_path / "my_twins.py").write_text(
+        "from fairtwin.folder import load_twin_folder\n"
+        f"scenario = load_twin_folder({str(doses)!r})\n"
+        "twin = scenario.twin\n"
+        "def make():\n    return scenario\n"
+        "not_a_twin = 3\n"
+        "def broken():\n    raise RuntimeError('no data')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for spec in ("my_twins:scenario", "my_twins:twin", "my_twins:make"):
+        report = check_twin(spec)
+        assert report.clean and report.name == "doses", (spec, report.problems)
+    assert check_twin(load_twin_folder(doses), n_contexts=12).checked[-2].startswith("12 of 12")
+    for spec, said in (("my_twins:not_a_twin", "is a int, not a fairtwin Twin"),
+                       ("my_twins:broken", "my_twins:broken raised RuntimeError: no data"),
+                       ("no_such_module_xyz:t", "cannot import the module"),
+                       ("nowhere", "neither a twin folder nor package.module:object")):
+        report = check_twin(spec)
+        assert [said in p for p in report.problems] == [True], (spec, report.problems)
+
+
+def test_the_python_route_takes_ids_per_context_outcomes_and_one_naming(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Issue 24, finding 9: ``ids=``; per-context coefficients in the dict form of
+    ``outcomes=`` (a list, one per model) or as rows naming a context; ``decision=["dose"]`` and
+    ``["dose("]`` mean the same to both functions; the writers print nothing."""
+    from fairtwin.linopy_twin import twin_from_linopy, write_twin_folder
+
+    models = _linopy_models(3)
+    ids = ["mon", "tue", "wed"]
+    per_context = [{"per_staff": {d: {f"dose({d})": 1.0 / (k + 1)} for d in ("north", "south")}}
+                   for k in range(3)]
+    capfd.readouterr()
+    sc = twin_from_linopy(models, decision=["dose"], guard=["short("], ids=ids,
+                          outcomes=per_context, outcome_rows=[("total", "all", "dose(east)", 2.0,
+                                                                "doses", "tue")])
+    folder = write_twin_folder(models, tmp_path / "f", decision=["dose"], guard=["short"],
+                               name="f", ids=ids, outcomes=per_context,
+                               outcome_rows=[("total", "all", "dose(east)", 2.0, "doses", "tue")])
+    printed = capfd.readouterr()
+    assert printed.out == "" and "Writing the model" not in printed.err, printed
+    assert [c.data["id"] for c in sc.contexts] == ids
+    assert sorted(p.name for p in (folder / "models").iterdir()) == ["mon.mps", "tue.mps", "wed.mps"]
+    back = load_twin_folder(folder)
+    assert back.twin.decision_names == sc.twin.decision_names == twin_from_linopy(
+        models, decision=["dose("]).twin.decision_names
+    for k in range(3):
+        mine, theirs = sc.twin.outcomes(sc.contexts[k]), back.twin.outcomes(back.contexts[k])
+        assert mine.names == theirs.names and mine.groups == theirs.groups
+        np.testing.assert_allclose(mine.matrix, theirs.matrix)
+        assert mine.matrix[0, 0] == pytest.approx(1.0 / (k + 1))  # each context its own
+        assert ("total" in mine.groups) == (ids[k] == "tue")
+    assert back.twin.guard_row(back.twin.build(back.contexts[0])) is not None
+    with pytest.raises(ValidationError, match="outcomes has 2 entries for 3 models"):
+        twin_from_linopy(models, decision=["dose"], outcomes=per_context[:2])
+    with pytest.raises(ValidationError, match="ids must be distinct"):
+        twin_from_linopy(models, decision=["dose"], ids=["a", "a", "b"])
+    with pytest.raises(ValidationError, match="'thu', which is not a context id"):
+        twin_from_linopy(models, decision=["dose"], ids=ids,
+                         outcome_rows=[("g", "x", "dose(east)", 1.0, "", "thu")])

@@ -83,3 +83,83 @@ def test_the_check_finds_a_private_import(tmp_path: Path) -> None:
     bad = tmp_path / "probe.py"
     bad.write_text("from fairtwin.pipeline import _hidden, __version__, stage_seed\n")
     assert _private_imports(bad, tmp_path) == ["probe.py:1: from fairtwin.pipeline import _hidden"]
+
+
+# ---------------------------------------------------------------------- words of the ICU twin
+#: what only the ICU twin says: its words, its scenario and its ``[twin]`` settings
+ICU_WORDS = ("overflow", "beds", "rosenbrock", "regions", "weeks", "italy-synthetic",
+             "transfer_share", "pool_share", "overflow_weight", "transfer_weight_per_km",
+             "deploy_weight", "max_overflow")
+
+
+def icu_words(text: str) -> list[str]:
+    """The ICU twin's words in ``text``, case-insensitive, as whole words: a word ends at
+    anything but a letter or a digit, so ``beds_sur`` and ``n_weeks`` count but ``week``
+    does not."""
+    import re
+
+    return [w for w in ICU_WORDS
+            if re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", text, re.IGNORECASE)]
+
+
+def test_the_word_check_finds_icu_words_in_keys() -> None:
+    assert icu_words('{"beds_sur": 1, "n_weeks": 2}') == ["beds", "weeks"]
+    assert icu_words("Overflow held; ITALY-SYNTHETIC") == ["overflow", "italy-synthetic"]
+    assert icu_words("week 3 of outcomes_week3.png, overflows") == []
+
+
+@pytest.mark.parametrize("guard", [False, True], ids=["no-guard", "guard"])
+def test_a_folder_twins_run_says_nothing_of_the_icu_twin(tmp_path: Path, guard: bool,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24, finding 7: a folder twin's printout, config.toml and metrics.json hold none of
+    the ICU twin's words; the guard is the twin's own (named, or not mentioned at all)."""
+    import json
+    import sys
+
+    from fairtwin.cli import main
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from twin_folders import write_doses_twin
+
+    folder = write_doses_twin(tmp_path / "doses", n_contexts=5, guard=guard)
+    out = tmp_path / "run"
+    code = main(["run", "--twin", str(folder), "--train-weeks", "3", "--held-out-weeks", "2",
+                 "--samples", "3", "--pairs", "30", "--rounds", "1", "--jobs", "1",
+                 "--out", str(out)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    text = printed.out + printed.err
+    saved = {"printout": text, "config.toml": (out / "config.toml").read_text(),
+             "metrics.json": (out / "metrics.json").read_text()}
+    for name, content in saved.items():
+        assert icu_words(content) == [], (name, icu_words(content), content)
+        assert "guarded quantity" not in content, name
+    assert "[twin]" not in saved["config.toml"]
+    metrics = json.loads(saved["metrics.json"])
+    assert metrics["twin"]["guard_name"] == ("people without a dose" if guard else None)
+    assert "train: 3 contexts" in text
+    assert "mean ΔJ (people without a dose)" in text  # the price unit's whole name
+    if guard:
+        assert "people without a dose held at nominal" in text
+        assert "max rise of people without a dose" in text
+    else:
+        assert "held at" not in text and "max rise" not in text
+    assert metrics["contexts"][0]["totals_sur"].keys() == {"dose"}  # the twin's own names
+
+
+def test_a_metrics_file_with_the_old_names_reads_with_the_new() -> None:
+    from fairtwin.evaluate.metrics import upgrade_metrics
+
+    old = {"summary": {"train": {"n_weeks": 4, "mean_dJ_overflow_equiv": 1.5,
+                                 "max_overflow_rise": 0.0,
+                                 "reliability": [{"low": 0.5, "high": 0.6, "weeks": 2}]}},
+           "splits": {"train": {"weeks": 4, "first": "w0"}},
+           "weeks": [{"week": 0, "overflow_nom": 3.0, "overflow_sur": 2.0, "dJ_overflow_equiv": 1.0}],
+           "sample_coverage": {"n_weeks": 4, "weeks_with_fairer": 3}}
+    new = upgrade_metrics(old)
+    assert new["summary"]["train"] == {"n_contexts": 4, "mean_dJ_price": 1.5, "max_guard_rise": 0.0,
+                                       "reliability": [{"low": 0.5, "high": 0.6, "contexts": 2}]}
+    assert new["splits"]["train"] == {"contexts": 4, "first": "w0"}
+    assert new["contexts"] == [{"week": 0, "guard_nom": 3.0, "guard_sur": 2.0, "dJ_price": 1.0}]
+    assert new["sample_coverage"] == {"n_contexts": 4, "contexts_with_fairer": 3}
+    assert upgrade_metrics(new) == new and icu_words(str(new)) == []

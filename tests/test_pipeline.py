@@ -90,7 +90,7 @@ def test_same_seed_same_metrics(tiny_scenario: Scenario) -> None:
     a = run_tiny(tiny_scenario, cfg)
     b = run_tiny(tiny_scenario, cfg)
     c = run_tiny(tiny_scenario, cfg.override(seed=1))
-    strip = lambda m: [{k: v for k, v in w.items() if k != "solve_time_s"} for w in m["weeks"]]  # noqa: E731
+    strip = lambda m: [{k: v for k, v in w.items() if k != "solve_time_s"} for w in m["contexts"]]  # noqa: E731
     assert strip(a) == strip(b)
     assert strip(a) != strip(c)
 
@@ -192,7 +192,7 @@ def test_cli_stages_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "of samples fairer than the nominal decision" in text
     assert "pair accuracy, candidates" in text
     metrics = json.loads((out / "metrics.json").read_text())
-    assert len(metrics["weeks"]) == 6
+    assert len(metrics["contexts"]) == 6
     for split in ("train", "held-out"):  # the learned ranking of every week's candidates
         assert 0.0 <= metrics["summary"][split]["pair_accuracy"] <= 1.0
     cfg = ExperimentConfig.load(out / "config.toml")
@@ -217,10 +217,10 @@ def test_weeks_chosen_by_date(capsys: pytest.CaptureFixture[str], tmp_path: Path
     ds = sample_stage(cfg, scenario)
     assert list(ds.context_ids) == [2, 3, 4]
     spans = split_dates(ds, scenario)
-    assert spans["train"] == {"weeks": 2, "first": scenario.contexts[2].label,
+    assert spans["train"] == {"contexts": 2, "first": scenario.contexts[2].label,
                               "last": scenario.contexts[3].label, "from": "2020-03-16",
                               "to": "2020-03-29"}
-    assert spans["held-out"]["weeks"] == 1 and spans["held-out"]["from"] == "2020-03-30"
+    assert spans["held-out"]["contexts"] == 1 and spans["held-out"]["from"] == "2020-03-30"
     with pytest.raises(ValidationError, match="outside the data .* covers 2020-03-02 to"):
         load_scenario(cfg.override(scenario={"train_from": "2019-12-30"}))
     with pytest.raises(ValidationError, match="has 4 weeks from 2022-01-31"):

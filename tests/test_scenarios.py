@@ -181,6 +181,6 @@ def test_the_pipeline_runs_on_a_synthetic_family_member(tmp_path: Path) -> None:
     assert main(["run", "--scenario", "synthetic-R6", "--train-weeks", "5", "--held-out-weeks",
                  "3", "--pairs", "80", "--rounds", "1", "--jobs", "1", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert [w["week"] for w in metrics["weeks"]] == list(range(8))
+    assert [w["week"] for w in metrics["contexts"]] == list(range(8))
     held = metrics["summary"]["held-out"]
-    assert held["n_weeks"] == 3 and held["max_overflow_rise"] <= 1e-6  # the default holds it
+    assert held["n_contexts"] == 3 and held["max_guard_rise"] <= 1e-6  # the default holds it

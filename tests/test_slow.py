@@ -24,7 +24,7 @@ def test_default_pipeline_on_italy_synthetic(tmp_path: Path) -> None:
     assert train["wins"] >= 46
     assert held["wins"] >= 46
     assert held["pair_accuracy"] >= 0.75
-    assert train["max_overflow_rise"] <= 0 and held["max_overflow_rise"] <= 0
+    assert train["max_guard_rise"] <= 0 and held["max_guard_rise"] <= 0
     for name in ("dataset.npz", "model.npz", "decisions.npz", "metrics.json", "weeks.png"):
         assert (tmp_path / name).exists()
 
@@ -78,7 +78,7 @@ def test_folder_twins_of_80_and_300_contexts_run_on_the_defaults(tmp_path: Path,
     cfg = ExperimentConfig().override(scenario={"twin_path": str(folder)}, n_jobs=1)
     result = run_pipeline(cfg, tmp_path / "run", scenario=load_twin_folder(folder))
     summary = result.metrics["summary"]
-    assert summary["train"]["n_weeks"] == split and summary["held-out"]["n_weeks"] == split
+    assert summary["train"]["n_contexts"] == split and summary["held-out"]["n_contexts"] == split
     assert summary["held-out"]["wins"] >= 0.8 * split  # measured: 39/40 and 51/52
     saved = ExperimentConfig.load(tmp_path / "run" / "config.toml").scenario
     assert (saved.n_train, saved.n_weeks) == (split, 2 * split)  # n_held_out 0: as many

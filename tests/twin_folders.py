@@ -21,8 +21,10 @@ def lp_text(demand: list[int], supply: int, km: list[float]) -> str:
                       "General", " " + " ".join(f"dose_{i}" for i in range(n)), "End", ""])
 
 
-def write_doses_twin(folder: Path, n_contexts: int = 12, seed: int = 0, outcomes: bool = True) -> Path:
-    """A folder twin: ``n_contexts`` days, four districts, doses short of demand."""
+def write_doses_twin(folder: Path, n_contexts: int = 12, seed: int = 0, outcomes: bool = True,
+                     guard: bool = True) -> Path:
+    """A folder twin: ``n_contexts`` days, four districts, doses short of demand; with
+    ``guard``, the people left without a dose are its guarded quantity."""
     rng = np.random.default_rng(seed)
     (folder / "models").mkdir(parents=True, exist_ok=True)
     km = [1.0, 2.0, 1.5, 4.0]
@@ -34,9 +36,9 @@ def write_doses_twin(folder: Path, n_contexts: int = 12, seed: int = 0, outcomes
         day = date(2021, 3, 1) + timedelta(days=k)
         lines.append(f"d{k:02d},day {k},{day},{supply}," + ",".join(map(str, demand)))
     (folder / "contexts.csv").write_text("\n".join(lines) + "\n")
+    guarded = 'guard = ["short_"]\nguard_name = "people without a dose"\n' if guard else ""
     (folder / "twin.toml").write_text(
-        'name = "doses"\ndecision = ["dose_"]\nguard = ["short_"]\n'
-        'guard_name = "people without a dose"\nprice_unit = 50.0\n'
+        'name = "doses"\ndecision = ["dose_"]\n' + guarded + 'price_unit = 50.0\n'
         'price_unit_name = "people without a dose"\noracle = "gini:per_1000"\n'
         '[units]\nper_1000 = "doses per 1000 people"\n')
     if outcomes:

@@ -139,8 +139,9 @@ def solve_cmd(
     mip_gap: float,
     as_json: bool,
 ) -> None:
-    """Solve the nominal model of one week (context) and print the decision per region (or, for
-    a twin folder, its named outcomes)."""
+    """Solve the nominal model of one week (context) and print its decision: per region for the
+    ICU twin; for a twin folder the decision variables (all of 20 or fewer, else the non-zero
+    ones first), the named outcomes, the nominal cost and the guarded quantity."""
     options = SolverOptions(time_limit_s=time_limit_s, mip_gap=mip_gap)
     adapter = get_solver(solver_name, options)  # validate the name before loading data
     sc = _load_scenario(scenario, seed, data_path, config_path, twin_path)
@@ -162,6 +163,27 @@ def solve_cmd(
         click.echo(line)
     gap = f", gap {100 * result.gap:.3g}%" if np.isfinite(result.gap) else ""
     click.echo(f"solver {result.solver}: {result.status.value} in {1000 * result.time_s:.1f} ms{gap}")
+
+
+@cli.command("check-twin")
+@click.argument("target")
+@click.option("--contexts", "n_contexts", type=int, default=3, show_default=True,
+              help="Contexts to build, solve and complete (the first, the last, ones between).")
+def check_twin_cmd(target: str, n_contexts: int) -> None:
+    """Check a twin before a run and list every problem at once (not only the first).
+
+    TARGET is a twin folder or package.module:object (a Twin with .contexts, a Scenario, or a
+    function returning one). Reads every file to the end, builds and solves the nominal problem
+    of a few contexts, completes and checks the decision, evaluates the outcomes and the default
+    notion of fairness. Exit status 0 when clean, 1 with problems.
+    """
+    from fairtwin.check import check_twin
+
+    report = check_twin(target, n_contexts)
+    for line in report.lines():
+        click.echo(line)
+    if not report.clean:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("export-twin")
@@ -273,10 +295,13 @@ def _experiment_options(fn: Any) -> Any:
     return fn
 
 
-def _blend_note(resolve: Any) -> str:
+def _blend_note(resolve: Any, guard: str | None) -> str:
+    """The blend re-solve's settings for the header: λ, and the twin's guarded quantity held
+    at its nominal value (said only when the twin has one, in its own words)."""
     if resolve.mode != "blend":
         return ""
-    return f" (λ = {resolve.blend_lambda:g}{', overflow held' if resolve.guard else ''})"
+    held = f", {guard} held at nominal" if resolve.guard and guard else ""
+    return f" (λ = {resolve.blend_lambda:g}{held})"
 
 
 def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -395,22 +420,28 @@ def _need(path: Path, stage: str) -> Path:
 
 
 def _print_summary(metrics: dict[str, Any]) -> None:
+    """The summary table of a run, in the twin's own words: its contexts, price unit and
+    guarded quantity (no guard row for a twin without one); the ICU twin's are weeks, overflow
+    patients and overflow."""
+    from fairtwin.evaluate.metrics import upgrade_metrics
+
+    metrics = upgrade_metrics(metrics)  # a file written before the generic names
     summary = metrics["summary"]
-    click.echo("")
-    for split, span in metrics.get("splits", {}).items():
-        dates = f", {span['from']} to {span['to']}" if span.get("from") else ""
-        click.echo(f"{split}: {span['weeks']} weeks, {span['first']} .. {span['last']}{dates}")
-    click.echo(f"{'':<26}" + "".join(f"{split:>16}" for split in summary))
     twin = metrics.get("twin", {})
     price = twin.get("price_unit_name", "overflow patients")
     guard = twin.get("guard_name", "patients without an ICU bed")
+    word = twin.get("context_word", "weeks")
     icu = price == "overflow patients"
+    click.echo("")
+    for split, span in metrics.get("splits", {}).items():
+        dates = f", {span['from']} to {span['to']}" if span.get("from") else ""
+        click.echo(f"{split}: {span['contexts']} {word}, {span['first']} .. {span['last']}{dates}")
     names = {"overloaded": "overloaded weeks", "normal": "normal weeks",
              "near-zero": "near-zero-demand weeks"}
     cats = list(dict.fromkeys(c for s in summary.values() for c in s["wins_by_category"]))
     rows: list[tuple[str, Any]] = [
-        ("wins (R_sur < R_nom)", lambda s: f"{s['wins']}/{s['n_weeks']}"),
-        ("less fair (R_sur > R_nom)", lambda s: f"{s.get('losses', 0)}/{s['n_weeks']}"),
+        ("wins (R_sur < R_nom)", lambda s: f"{s['wins']}/{s['n_contexts']}"),
+        ("less fair (R_sur > R_nom)", lambda s: f"{s.get('losses', 0)}/{s['n_contexts']}"),
     ]
     if any(s.get("deployed") for s in summary.values()):
         rows += [(f"  deployed: {c}", lambda s, c=c: str(s.get("deployed", {}).get(c, 0)))
@@ -423,15 +454,20 @@ def _print_summary(metrics: dict[str, Any]) -> None:
         ("median ΔR oracle bound", lambda s: f"{100 * s['median_dR_orc']:.1f} %"),
         ("ΔR_sur / ΔR_orc", lambda s: f"{s['dR_ratio_aggregate']:.2f}"),
         ("median ΔJ", lambda s: f"{s['median_dJ']:.0f}"),
-        ("mean ΔJ (overflow pat.)" if icu else f"mean ΔJ ({price[:14]})",
-         lambda s: f"{s['mean_dJ_overflow_equiv']:.2f}"),
-        ("max overflow rise" if icu else f"max rise, {guard[:14]}",
-         lambda s: f"{s['max_overflow_rise']:.0f}" if icu else f"{s['max_overflow_rise']:.3g}"),
+        ("mean ΔJ (overflow pat.)" if icu else f"mean ΔJ ({price})",
+         lambda s: f"{s['mean_dJ_price']:.2f}"),
+    ]
+    if guard:
+        rows.append(("max overflow rise" if icu else f"max rise of {guard}",
+                     lambda s: f"{s['max_guard_rise']:.0f}" if icu else f"{s['max_guard_rise']:.3g}"))
+    rows += [
         ("pair accuracy, candidates", lambda s: f"{s.get('pair_accuracy', float('nan')):.3f}"),
         ("median re-solve time", lambda s: f"{1000 * s['median_solve_time_s']:.0f} ms"),
     ]
+    width = max(26, *(len(label) + 2 for label, _ in rows))
+    click.echo(f"{'':<{width}}" + "".join(f"{split:>16}" for split in summary))
     for label, fmt in rows:
-        click.echo(f"{label:<26}" + "".join(f"{fmt(s):>16}" for s in summary.values()))
+        click.echo(f"{label:<{width}}" + "".join(f"{fmt(s):>16}" for s in summary.values()))
     chosen = metrics.get("model_choice")
     evidence = metrics.get("evidence")
     if chosen or evidence:
@@ -448,7 +484,7 @@ def _print_summary(metrics: dict[str, Any]) -> None:
 @_experiment_options
 def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """Sample nominal and diverse feasible decisions for the training and held-out weeks."""
-    from fairtwin.pipeline import coverage_stage, sample_stage
+    from fairtwin.pipeline import context_word, coverage_stage, sample_stage
 
     config, scenario = _config_and_scenario(out_dir, config_path, kw)
     dataset = sample_stage(config, scenario, progress=_tty())
@@ -457,11 +493,12 @@ def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     config.save(out_dir / "config.toml")
     dataset.save(out_dir / "samples.npz")
     dataset.save(out_dir / "dataset.npz")
-    click.echo(f"{dataset.n_decisions} decisions of {dataset.n_contexts} weeks -> "
+    word = context_word(config, scenario)
+    click.echo(f"{dataset.n_decisions} decisions of {dataset.n_contexts} {word} -> "
                f"{out_dir / 'dataset.npz'}")
     click.echo(f"coverage ({config.labels.oracle} rater): {100 * cov.share_fairer:.0f} % of samples "
-               f"fairer than the nominal decision, {cov.weeks_with_fairer}/{cov.n_weeks} weeks with "
-               f"one; best sample a median {100 * cov.median_best_gain:.0f} % fairer")
+               f"fairer than the nominal decision, {cov.contexts_with_fairer}/{cov.n_contexts} "
+               f"{word} with one; best sample a median {100 * cov.median_best_gain:.0f} % fairer")
 
 
 @cli.command("label")
@@ -545,7 +582,8 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
 @cli.command("evaluate")
 @_experiment_options
 @click.option("--week", "plot_week", type=int, default=None,
-              help="Week of the regional-load plot (default: the worst overloaded training week).")
+              help="Week or context of the figure of one context's decisions (the ICU twin's "
+                   "regional loads; default: its worst overloaded training week, else the first).")
 def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
                  **kw: Any) -> None:
     """Compare the re-solved decisions with the nominal ones and the oracle bound."""
@@ -582,10 +620,10 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
 @_experiment_options
 def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     """The whole pipeline on a scenario: sample, label, train (+ active rounds), resolve, evaluate."""
-    from fairtwin.pipeline import run_pipeline
+    from fairtwin.pipeline import context_word, guard_of, run_pipeline
 
     config, scenario = _config_and_scenario(out_dir, config_path, kw)
-    unit = "contexts" if config.scenario.twin_path else "weeks"
+    unit = context_word(config, scenario)
     click.echo(
         f"fairtwin run: {config.scenario.twin_path or config.scenario.name}, "
         f"{config.scenario.n_train} training + "
@@ -593,7 +631,7 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
         f"{config.labels.n_pairs} comparisons "
         f"({config.labels.rounds} active rounds), {config.labels.oracle} rater with "
         f"noise {config.labels.noise:g}, {config.learner.model} learner, {config.resolve.mode} "
-        f"re-solve{_blend_note(config.resolve)}, seed {config.seed}"
+        f"re-solve{_blend_note(config.resolve, guard_of(scenario))}, seed {config.seed}"
     )
     result = run_pipeline(
         config, out_dir, progress=_tty(), scenario=scenario,
@@ -934,7 +972,9 @@ def raters_reliability_cmd(db: str, run_dir: Path, model_path: Path | None, epoc
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (also used by the ``fairtwin`` script)."""
     try:
-        cli.main(args=argv, prog_name="fairtwin", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="fairtwin", standalone_mode=False)
+        if isinstance(status, int) and status:  # a command's own exit status (check-twin)
+            return status
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

@@ -90,7 +90,8 @@ from fairtwin.twin.generic import (
 from fairtwin.twin.problem import Problem
 from fairtwin.twin.scenarios import Scenario
 
-__all__ = ["load_twin_folder", "export_twin", "complete_with_highs", "FolderModels", "MODEL_SUFFIXES"]
+__all__ = ["load_twin_folder", "folder_problems", "export_twin", "complete_with_highs", "FolderModels",
+           "MODEL_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,18 @@ def _model_file(folder: Path, models: Path, cid: str, given: str, where: str) ->
                           f"{models / (cid + '.mps')} (or .lp)")
 
 
-def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
+def _collect(errors: list[str] | None, exc: Exception) -> None:
+    """Raise ``exc`` (strict reading), or note it in ``errors`` and go on (the check of a
+    twin, :func:`folder_problems`, reports every problem at once)."""
+    if errors is None:
+        raise exc
+    errors.append(str(exc))
+
+
+def _read_contexts(path: Path, folder: Path, models: Path,
+                   errors: list[str] | None = None) -> list[TwinContext]:
+    """The contexts of contexts.csv; the first problem raises, or with ``errors`` every
+    problem is noted there and the rows without one are returned."""
     if not path.exists():
         raise DataFormatError(path, None, None, "missing: write one row per context (id, label, "
                               "features...)")
@@ -189,40 +201,52 @@ def _read_contexts(path: Path, folder: Path, models: Path) -> list[TwinContext]:
         features = [h for h in header if h not in _RESERVED]
         out: list[TwinContext] = []
         seen: set[str] = set()
+        failed: set[str] = set()  # the ids of rows with a problem (their models are no orphans)
         for line, row in rows:
-            cid = row.get("id", "")
-            if not cid:
-                raise DataFormatError(path, line, "id", "empty context id")
-            if cid in seen:
-                raise DataFormatError(path, line, "id", f"context {cid!r} appears twice")
-            seen.add(cid)
-            values = []
-            for f in features:
-                try:
-                    values.append(float(row.get(f, "")))
-                except ValueError:
-                    raise DataFormatError(path, line, f, f"feature value {row.get(f)!r} is not a "
-                                          f"number") from None
-            start = None
-            if row.get("date"):
-                try:
-                    start = date.fromisoformat(row["date"])
-                except ValueError:
-                    raise DataFormatError(path, line, "date", f"{row['date']!r} is not a date "
-                                          f"like 2021-03-01") from None
-            model = _model_file(folder, models, cid, row.get("model", ""), f"{path}, line {line}")
-            out.append(TwinContext(len(out), row.get("label") or cid, np.array(values), start,
-                                   {"id": cid, "model": str(model), "category": row.get("category", ""),
-                                    "line": line}))
+            try:
+                out.append(_context_row(path, folder, models, features, seen, line, row, len(out)))
+            except DataFormatError as exc:
+                _collect(errors, exc)
+                failed.add(row.get("id", ""))
     if not out:
         raise DataFormatError(path, None, None, "no contexts")
     used = {Path(c.data["model"]).resolve() for c in out}
     if models.is_dir():
         for p in sorted(models.iterdir()):
-            if p.name.endswith(MODEL_SUFFIXES) and p.resolve() not in used:
-                raise DataFormatError(p, None, None, f"a model file without a context: add a row "
-                                      f"for it to {path} or remove it")
+            if p.name.endswith(MODEL_SUFFIXES) and p.resolve() not in used \
+                    and p.name.split(".")[0] not in failed:
+                _collect(errors, DataFormatError(p, None, None, f"a model file without a context: "
+                                                 f"add a row for it to {path} or remove it"))
     return out
+
+
+def _context_row(path: Path, folder: Path, models: Path, features: list[str], seen: set[str],
+                 line: int, row: dict[str, str], index: int) -> TwinContext:
+    """One row of contexts.csv as a context (its id noted in ``seen``)."""
+    cid = row.get("id", "")
+    if not cid:
+        raise DataFormatError(path, line, "id", "empty context id")
+    if cid in seen:
+        raise DataFormatError(path, line, "id", f"context {cid!r} appears twice")
+    seen.add(cid)
+    values = []
+    for f in features:
+        try:
+            values.append(float(row.get(f, "")))
+        except ValueError:
+            raise DataFormatError(path, line, f, f"feature value {row.get(f)!r} is not a "
+                                  f"number") from None
+    start = None
+    if row.get("date"):
+        try:
+            start = date.fromisoformat(row["date"])
+        except ValueError:
+            raise DataFormatError(path, line, "date", f"{row['date']!r} is not a date "
+                                  f"like 2021-03-01") from None
+    model = _model_file(folder, models, cid, row.get("model", ""), f"{path}, line {line}")
+    return TwinContext(index, row.get("label") or cid, np.array(values), start,
+                       {"id": cid, "model": str(model), "category": row.get("category", ""),
+                        "line": line})
 
 
 def _every_prefix_matches(toml: Path, prefixes: tuple[str, ...], cols: tuple[str, ...],
@@ -244,7 +268,10 @@ def _shown_ids(ids: list[str], limit: int = 10) -> str:
     return shown + (f", ... ({len(ids)} in all)" if len(ids) > limit else "")
 
 
-def _read_outcomes(path: Path, units: dict[str, str], ids: list[str]) -> OutcomeDefinition:
+def _read_outcomes(path: Path, units: dict[str, str], ids: list[str],
+                   errors: list[str] | None = None) -> OutcomeDefinition:
+    """The outcome terms of outcomes.csv; the first problem raises, or with ``errors`` every
+    problem is noted there and the rows without one are kept."""
     terms = []
     known = set(ids)
     with csv_rows(path) as rows:
@@ -254,26 +281,33 @@ def _read_outcomes(path: Path, units: dict[str, str], ids: list[str]) -> Outcome
                 raise DataFormatError(path, 1, need, "missing column (columns: group, name, "
                                       "variable, coefficient, optional unit and context)")
         for line, row in rows:
-            if not row.get("group") or not row.get("name"):
-                raise DataFormatError(path, line, "group" if not row.get("group") else "name",
-                                      "empty")
             try:
-                coef = float(row["coefficient"])
-            except ValueError:
-                raise DataFormatError(path, line, "coefficient",
-                                      f"{row['coefficient']!r} is not a number") from None
-            if not np.isfinite(coef):
-                raise DataFormatError(path, line, "coefficient", "must be finite")
-            if row.get("context") and row["context"] not in known:
-                raise DataFormatError(path, line, "context", f"{row['context']!r} is not a "
-                                      f"context id; allowed: an id of contexts.csv "
-                                      f"({_shown_ids(ids)}), or empty for every context")
-            terms.append(OutcomeTerm(row["group"], row["name"], row["variable"], coef,
-                                     row.get("context", ""), row.get("unit", ""),
-                                     f"{path}, line {line}"))
+                terms.append(_outcome_row(path, line, row, known, ids))
+            except DataFormatError as exc:
+                _collect(errors, exc)
     if not terms:
         raise DataFormatError(path, None, None, "no outcome terms")
     return OutcomeDefinition(tuple(terms), dict(units))
+
+
+def _outcome_row(path: Path, line: int, row: dict[str, str], known: set[str],
+                 ids: list[str]) -> OutcomeTerm:
+    """One row of outcomes.csv as an outcome term."""
+    if not row.get("group") or not row.get("name"):
+        raise DataFormatError(path, line, "group" if not row.get("group") else "name", "empty")
+    try:
+        coef = float(row["coefficient"])
+    except ValueError:
+        raise DataFormatError(path, line, "coefficient",
+                              f"{row['coefficient']!r} is not a number") from None
+    if not np.isfinite(coef):
+        raise DataFormatError(path, line, "coefficient", "must be finite")
+    if row.get("context") and row["context"] not in known:
+        raise DataFormatError(path, line, "context", f"{row['context']!r} is not a "
+                              f"context id; allowed: an id of contexts.csv "
+                              f"({_shown_ids(ids)}), or empty for every context")
+    return OutcomeTerm(row["group"], row["name"], row["variable"], coef,
+                       row.get("context", ""), row.get("unit", ""), f"{path}, line {line}")
 
 
 def load_twin_folder(folder: str | os.PathLike[str], validate: bool = True) -> Scenario:
@@ -299,17 +333,7 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
     if not toml.exists():
         raise DataFormatError(toml, None, None, "missing: a twin folder needs twin.toml (name, "
                               "decision, ...), contexts.csv and one model file per context")
-    cfg = read_toml(toml)
-    for key, value in cfg.items():
-        if key not in _TOML_KEYS:
-            raise DataFormatError(toml, None, key, f"unknown setting; allowed: {', '.join(_TOML_KEYS)}")
-        wanted = _TOML_KEYS[key]
-        if not isinstance(value, wanted) or (isinstance(value, bool) and wanted is not bool):
-            raise DataFormatError(toml, None, key, f"must be a {_kind(_TOML_KEYS[key])}, got "
-                                  f"{type(value).__name__}")
-    if not cfg.get("decision") and not cfg.get("decision_variables"):
-        raise DataFormatError(toml, None, "decision", "say which variables are the decision: "
-                              "decision = [\"prefix\"] or decision_variables = [\"name\", ...]")
+    cfg = _settings_of(toml, read_toml(toml))
     name = cfg.get("name") or folder.name
     models = folder / cfg.get("models", "models")
     contexts = _read_contexts(folder / cfg.get("contexts", "contexts.csv"), folder, models)
@@ -339,13 +363,7 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
                                   f"the groups are {sorted(known)}")
     source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])),
                           () if cfg.get("decision_variables") else prefixes)
-    resolve = _resolve_table(toml, cfg.get("resolve", {}))
-    settings = {"default_resolve": resolve,
-                "guard_name": cfg.get("guard_name", "guarded quantity"),
-                "price_unit": float(cfg.get("price_unit", 1.0)),
-                "price_unit_name": cfg.get("price_unit_name", "cost units"),
-                "categories": [str(c) for c in cfg.get("categories", [])],
-                "default_oracle": cfg.get("oracle", "gini")}
+    settings = _twin_settings(toml, cfg)
     twin = GenericTwin(name, contexts, source, decision, outcomes, completer=complete_with_highs,
                        **settings)
     kept, numbers = contexts, None
@@ -368,6 +386,144 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
     hooked: Twin = _with_hook(toml, folder, twin, cfg["python"]) if "python" in cfg else twin
     return Scenario(name=name, description=cfg.get("description", f"twin folder {folder}"),
                     twin=hooked, contexts=tuple(kept), numbers=numbers)
+
+
+def _settings_of(toml: Path, cfg: dict[str, Any], errors: list[str] | None = None) -> dict[str, Any]:
+    """twin.toml's settings, each a known one of the right type, and a decision named; the
+    first problem raises, or with ``errors`` every problem is noted and the good settings kept."""
+    good = {}
+    for key, value in cfg.items():
+        wanted = _TOML_KEYS.get(key)
+        if wanted is None:
+            _collect(errors, DataFormatError(toml, None, key, f"unknown setting; allowed: "
+                                             f"{', '.join(_TOML_KEYS)}"))
+        elif not isinstance(value, wanted) or (isinstance(value, bool) and wanted is not bool):
+            _collect(errors, DataFormatError(toml, None, key, f"must be a {_kind(wanted)}, got "
+                                             f"{type(value).__name__}"))
+        else:
+            good[key] = value
+    if not good.get("decision") and not good.get("decision_variables"):
+        _collect(errors, DataFormatError(toml, None, "decision", "say which variables are the "
+                                         "decision: decision = [\"prefix\"] or decision_variables "
+                                         "= [\"name\", ...]"))
+    return good
+
+
+def _twin_settings(toml: Path, cfg: dict[str, Any], errors: list[str] | None = None) -> dict[str, Any]:
+    """The :class:`GenericTwin` settings of twin.toml (its ``[resolve]`` table checked: a
+    problem raises, or with ``errors`` is noted there and the table left out)."""
+    try:
+        resolve = _resolve_table(toml, cfg.get("resolve", {}))
+    except (DataFormatError, ValidationError) as exc:
+        _collect(errors, exc)
+        resolve = {}
+    return {"default_resolve": resolve,
+            "guard_name": cfg.get("guard_name", "guarded quantity"),
+            "price_unit": float(cfg.get("price_unit", 1.0)),
+            "price_unit_name": cfg.get("price_unit_name", "cost units"),
+            "categories": [str(c) for c in cfg.get("categories", [])],
+            "default_oracle": cfg.get("oracle", "gini")}
+
+
+def folder_problems(folder: str | os.PathLike[str], limit: int = 10) -> tuple[list[str], Scenario | None]:
+    """Every problem of a twin folder's files, one line each (naming the file, and the line and
+    field where there is one), and the scenario of the contexts whose files have none (``None``
+    when no twin can be made of them; the contexts not yet solved: :func:`fairtwin.check.check_twin`
+    does that, and finds what only running shows).
+
+    :func:`load_twin_folder` stops at the first problem; this reads on: every setting of
+    twin.toml, every row of contexts.csv and outcomes.csv, each decision prefix, every context's
+    model and its decision variables (at most ``limit`` models' problems are listed, then how
+    many more have one), the groups named by ``compared`` and ``extra``, ``[resolve]`` and the
+    ``[python]`` hook.
+    """
+    folder = Path(folder)
+    errors: list[str] = []
+    toml = folder / "twin.toml"
+    if not folder.is_dir():
+        return [f"twin folder {folder} does not exist"], None
+    try:
+        cfg = _settings_of(toml, read_toml(toml) if toml.exists() else {}, errors)
+        if not toml.exists():
+            errors[:] = [str(DataFormatError(toml, None, None, "missing: a twin folder needs "
+                                             "twin.toml (name, decision, ...), contexts.csv and "
+                                             "one model file per context"))]
+            return errors, None
+        models = folder / cfg.get("models", "models")
+        contexts = _read_contexts(folder / cfg.get("contexts", "contexts.csv"), folder, models, errors)
+        _, cols, _ = _read(contexts[0].data["model"])
+    except (DataFormatError, ValidationError) as exc:
+        return [*errors, str(exc)], None
+    cols = tuple(normalise_name(c) for c in cols)
+    prefixes: tuple[str, ...] = ()
+    if cfg.get("decision_variables"):
+        decision = tuple(str(v) for v in cfg["decision_variables"])
+    else:
+        prefixes = tuple(str(v) for v in cfg.get("decision", ()))
+        for p in prefixes:  # each mistyped prefix named
+            try:
+                _every_prefix_matches(toml, (p,), cols, contexts[0])
+            except DataFormatError as exc:
+                errors.append(str(exc))
+        decision = tuple(c for c in cols if c.startswith(prefixes))
+    if not decision:
+        return errors, None
+    ids = [str(c.data["id"]) for c in contexts]
+    outcomes = OutcomeDefinition(default_outcomes(decision).terms, {})
+    out_path = folder / cfg.get("outcomes", "outcomes.csv")
+    units = {str(k): str(v) for k, v in cfg.get("units", {}).items()}
+    try:
+        if out_path.exists():
+            outcomes = _read_outcomes(out_path, units, ids, errors)
+            errors += outcomes.problems(decision, ids)
+    except DataFormatError as exc:
+        errors.append(str(exc))
+    groups = {t.group for t in outcomes.terms}
+    for key in ("compared", "extra"):
+        unknown = [str(g) for g in cfg.get(key, ()) if str(g) not in groups]
+        if unknown:
+            errors.append(str(DataFormatError(toml, None, key, f"names no outcome group: "
+                                              f"{unknown}; the groups are {sorted(groups)}")))
+    source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])), prefixes)
+    bad, good = [], []
+    for ctx in contexts:  # every context's model: readable, the same decision variables
+        try:
+            source(ctx)
+            good.append(ctx)
+        except (DataFormatError, ValidationError) as exc:
+            bad.append(str(exc))
+    errors += bad[:limit]
+    if len(bad) > limit:
+        errors.append(f"... and {len(bad) - limit} more models with a problem")
+    settings = _twin_settings(toml, cfg, errors)
+    if not good:
+        return errors, None
+    # the contexts without a problem still make a twin, to check what only running shows
+    contexts = _reindex(good)
+    kept = {str(c.data["id"]) for c in contexts}
+    outcomes = replace(outcomes, terms=tuple(t for t in outcomes.terms
+                                             if (not t.context or t.context in kept)
+                                             and (not t.variable or t.variable in decision)))
+    if "compared" in cfg or "extra" in cfg:
+        outcomes = OutcomeDefinition(
+            outcomes.terms, units,
+            tuple(str(g) for g in cfg["compared"]) if "compared" in cfg else outcomes.compared,
+            tuple(str(g) for g in cfg.get("extra", ())))
+    elif not out_path.exists():
+        outcomes = OutcomeDefinition(outcomes.terms, units)
+    name = cfg.get("name") or folder.name
+    try:
+        files = GenericTwin(name, contexts, source, decision, outcomes,
+                            completer=complete_with_highs, **settings)
+    except (DataFormatError, ValidationError) as exc:
+        return [*errors, str(exc)], None
+    twin: Twin = files
+    try:
+        twin = _with_hook(toml, folder, files, cfg["python"]) if "python" in cfg else files
+    except DataFormatError as exc:  # the files' twin is still checked
+        errors.append(str(exc))
+    return errors, Scenario(name=name, description=cfg.get("description", f"twin folder {folder}"),
+                        twin=twin, contexts=tuple(contexts))
 
 
 def _kind(t: Any) -> str:

@@ -55,6 +55,7 @@ from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
 from fairtwin.sampling import SamplerConfig, sample_decisions
 from fairtwin.tomlfile import check_setting_types, read_toml
 from fairtwin.twin import Outcomes, Scenario, Twin, TwinConfig, get_scenario
+from fairtwin.twin.scenarios import is_builtin
 
 if TYPE_CHECKING:
     from fairtwin.learn.estimator import PreferenceCostLearner
@@ -281,9 +282,20 @@ class ExperimentConfig:
     n_jobs: int = 2
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as TOML-ready tables. A user's twin (a folder, or a scenario of another
+        name) is recorded without the built-in scenarios' settings: no scenario name, seed or
+        data file for a folder, no ``[twin]`` table (the ICU twin's) unless the scenario is a
+        built-in one (:func:`~fairtwin.twin.scenarios.is_builtin`); they read back as the
+        defaults, which such a twin ignores."""
         out: dict[str, Any] = {"seed": self.seed, "n_jobs": self.n_jobs}
+        own_twin = bool(self.scenario.twin_path) or not is_builtin(self.scenario.name)
         for name in _SECTIONS:
+            if name == "twin" and own_twin:
+                continue
             section = asdict(getattr(self, name))
+            if name == "scenario" and self.scenario.twin_path:
+                for key in ("name", "seed", "data_path"):
+                    del section[key]
             out[name] = {k: (list(v) if isinstance(v, tuple) else v)
                          for k, v in section.items() if v is not None}
         return out
@@ -433,8 +445,18 @@ def check_weeks(config: ExperimentConfig, scenario: Scenario) -> None:
 def context_word(config: ExperimentConfig, scenario: Scenario) -> str:
     """What the scenario's contexts are called in messages: ``"weeks"`` for a built-in
     scenario, ``"contexts"`` for a user's twin (a folder or one given to :func:`run_pipeline`)."""
-    builtin = not config.scenario.twin_path and scenario.name == config.scenario.name
+    builtin = not config.scenario.twin_path and is_builtin(scenario.name)
     return "weeks" if builtin else "contexts"
+
+
+def guard_of(scenario: Scenario) -> str | None:
+    """The name of the twin's guarded quantity (:attr:`~fairtwin.twin.base.Twin.guard_name`),
+    or ``None`` when the twin has no guard (its first context's problem has no guard row):
+    what the printout and ``metrics.json`` call it, if anything."""
+    twin = scenario.twin
+    if twin.guard_row(twin.build(scenario.contexts[0])) is None:
+        return None
+    return twin.guard_name
 
 
 def split_dates(dataset: PreferenceDataset, scenario: Scenario) -> dict[str, dict[str, Any]]:
@@ -448,7 +470,7 @@ def split_dates(dataset: PreferenceDataset, scenario: Scenario) -> dict[str, dic
     for split, rows in (("train", range(n_train)), ("held-out", range(n_train, dataset.n_contexts))):
         ctx = [scenario.contexts[int(dataset.context_ids[r])] for r in rows]
         if ctx:
-            out[split] = {"weeks": len(ctx), "first": ctx[0].label, "last": ctx[-1].label,
+            out[split] = {"contexts": len(ctx), "first": ctx[0].label, "last": ctx[-1].label,
                           "from": str(ctx[0].start or ""),
                           "to": str(ctx[-1].start + span) if ctx[-1].start else ""}
     return out
@@ -964,8 +986,9 @@ def evaluate_stage(
     result = {"summary": summaries, "splits": split_dates(dataset, scenario),
               "twin": {"name": twin.name, "oracle": oracle_name(config, scenario),
                        "price_unit": twin.price_unit, "price_unit_name": twin.price_unit_name,
-                       "guard_name": twin.guard_name},
-              "weeks": [asdict(w) for w in weeks],
+                       "guard_name": guard_of(scenario),
+                       "context_word": context_word(config, scenario)},
+              "contexts": [asdict(w) for w in weeks],
               "environment": environment(config.n_jobs)}
     if learner is not None:
         for key, attr in (("evidence", "evidence_"), ("model_choice", "model_choice_")):
@@ -977,9 +1000,9 @@ def evaluate_stage(
         atomic_write(out_dir / "metrics.json", lambda tmp: Path(tmp).write_text(text))
         np.savez(out_dir / "oracle_bound.npz", decisions=np.array(bounds))
         plot_weeks(weeks, out_dir / "weeks.png", scenario.twin.price_unit_name)
-        if plot_week is None:  # the overloaded training week with the largest overflow
+        if plot_week is None:  # the overloaded training week with the largest guarded quantity
             over = [w for w in weeks if w.category == "overloaded" and w.split == "train"]
-            plot_week = max(over, key=lambda w: w.overflow_nom).week if over else weeks[0].week
+            plot_week = max(over, key=lambda w: w.guard_nom).week if over else weeks[0].week
         row = int(np.flatnonzero(dataset.context_ids == plot_week)[0]) \
             if plot_week in dataset.context_ids else 0
         context = scenario.contexts[int(dataset.context_ids[row])]
@@ -1025,6 +1048,8 @@ def run_pipeline(
 
     given = scenario
     scenario = timed("scenario", lambda: given if given is not None else load_scenario(config))
+    if not config.scenario.twin_path:  # config.toml names the scenario that ran
+        config = config.override(scenario={"name": scenario.name})
     config, note = fit_split(with_oracle(config, scenario), scenario)
     if note:
         log.info(note)

@@ -4,10 +4,16 @@ Per context: ``R`` (latent unfairness, lower is fairer) and ``J`` (nominal cost,
 from the decision) of the nominal decision ``u_nom``, the learned-cost decision ``u_sur`` and
 the oracle bound ``u_orc``. A *win* is ``R(u_sur) < R(u_nom)``. ``ΔR = (R_nom − R_sur)/R_nom``
 is the relative fairness improvement, ``ΔJ = J_sur − J_nom`` the price of fairness (absolute,
-and in the twin's price unit ``ΔJ / w_overflow``, for the ICU twin overflow-patient equivalents:
-a relative ΔJ is meaningless when ``J_nom = 0``). *Overflow* is the twin's guarded quantity
-(patients without a bed for the ICU twin). ``ΔR_sur / ΔR_orc`` is the share of the reachable
-gain that was captured.
+and in the twin's price unit, ``ΔJ / price_unit``: for the ICU twin overflow-patient
+equivalents; a relative ΔJ is meaningless when ``J_nom = 0``). ``guard`` is the twin's guarded
+quantity (:meth:`~fairtwin.twin.base.Twin.guarded`; 0 for a twin without one; patients without
+a bed for the ICU twin). ``ΔR_sur / ΔR_orc`` is the share of the reachable gain that was
+captured.
+
+The names are the same for every twin (they are ``metrics.json``'s keys); the words of one twin
+(overflow, beds, weeks) appear only in its own ``totals_sur`` keys. Files written before the
+generic names (``overflow_nom``, ``dJ_overflow_equiv``, ``n_weeks``, ...) are read by
+:func:`upgrade_metrics`; the old names remain as read-only attributes.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from numpy.typing import NDArray
 from fairtwin.oracles import FairnessOracle
 from fairtwin.twin.base import Twin
 
-__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise"]
+__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "upgrade_metrics"]
 
 
 @dataclass(frozen=True)
@@ -42,11 +48,10 @@ class WeekMetrics:
     dR_orc: float
     dR_ratio: float
     dJ: float
-    dJ_overflow_equiv: float
-    overflow_nom: float
-    overflow_sur: float
-    beds_sur: float
-    transfers_sur: float
+    dJ_price: float
+    guard_nom: float
+    guard_sur: float
+    totals_sur: dict[str, float]
     share_upper_bounds_active: float
     solve_time_s: float
     solve_status: str
@@ -57,6 +62,19 @@ class WeekMetrics:
     p_low: float = float("nan")
     p_high: float = float("nan")
     proposal_fairer: float = float("nan")
+
+    # the names before they were generic (read-only)
+    @property
+    def dJ_overflow_equiv(self) -> float:
+        return self.dJ_price
+
+    @property
+    def overflow_nom(self) -> float:
+        return self.guard_nom
+
+    @property
+    def overflow_sur(self) -> float:
+        return self.guard_sur
 
 
 def candidate_pair_accuracy(learned: NDArray[np.float64], latent: NDArray[np.float64]) -> float:
@@ -115,11 +133,10 @@ def week_metrics(
         dR_orc=dR_orc,
         dR_ratio=dR / dR_orc if dR_orc > 0 else 0.0,
         dJ=J_sur - J_nom,
-        dJ_overflow_equiv=(J_sur - J_nom) / twin.price_unit,
-        overflow_nom=twin.guarded(u_nom, context),
-        overflow_sur=twin.guarded(u_sur, context),
-        beds_sur=totals.get("beds", float("nan")),
-        transfers_sur=totals.get("transfers", float("nan")),
+        dJ_price=(J_sur - J_nom) / twin.price_unit,
+        guard_nom=twin.guarded(u_nom, context),
+        guard_sur=twin.guarded(u_sur, context),
+        totals_sur=totals,
         share_upper_bounds_active=float(at_upper[has_room].mean()) if has_room.any() else 0.0,
         solve_time_s=solve_time_s,
         solve_status=solve_status,
@@ -131,10 +148,10 @@ def week_metrics(
 
 @dataclass(frozen=True)
 class Summary:
-    """Aggregate of the weeks of one split."""
+    """Aggregate of the contexts of one split."""
 
     split: str
-    n_weeks: int
+    n_contexts: int
     wins: int
     wins_by_category: dict[str, str]
     median_dR: float
@@ -143,8 +160,8 @@ class Summary:
     dR_ratio_aggregate: float
     median_dR_ratio: float
     median_dJ: float
-    mean_dJ_overflow_equiv: float
-    max_overflow_rise: float
+    mean_dJ_price: float
+    max_guard_rise: float
     median_share_upper_bounds_active: float
     median_solve_time_s: float
     max_solve_time_s: float
@@ -156,13 +173,26 @@ class Summary:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    # the names before they were generic (read-only)
+    @property
+    def n_weeks(self) -> int:
+        return self.n_contexts
+
+    @property
+    def mean_dJ_overflow_equiv(self) -> float:
+        return self.mean_dJ_price
+
+    @property
+    def max_overflow_rise(self) -> float:
+        return self.max_guard_rise
+
 
 def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] | None = None) -> Summary:
     """Aggregate metrics; ``dR_ratio_aggregate = Σ(R_nom − R_sur) / Σ(R_nom − R_orc)`` over
     weeks with relative weights (each week's ΔR and ΔR_orc, so that no week dominates)."""
     ws = [w for w in weeks if w.split == split]
     if not ws:
-        raise ValueError(f"no weeks in split {split!r}")
+        raise ValueError(f"no contexts in split {split!r}")
     by_cat = {}
     for cat in categories or tuple(dict.fromkeys(w.category for w in weeks)):
         sel = [w for w in ws if w.category == cat]
@@ -171,7 +201,7 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
     dR_orc = np.array([w.dR_orc for w in ws])
     return Summary(
         split=split,
-        n_weeks=len(ws),
+        n_contexts=len(ws),
         wins=int(sum(w.win for w in ws)),
         wins_by_category=by_cat,
         median_dR=float(np.median(dR)),
@@ -180,8 +210,8 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
         dR_ratio_aggregate=float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
         median_dR_ratio=float(np.median([w.dR_ratio for w in ws])),
         median_dJ=float(np.median([w.dJ for w in ws])),
-        mean_dJ_overflow_equiv=float(np.mean([w.dJ_overflow_equiv for w in ws])),
-        max_overflow_rise=float(max(w.overflow_sur - w.overflow_nom for w in ws)),
+        mean_dJ_price=float(np.mean([w.dJ_price for w in ws])),
+        max_guard_rise=float(max(w.guard_sur - w.guard_nom for w in ws)),
         median_share_upper_bounds_active=float(np.median([w.share_upper_bounds_active for w in ws])),
         median_solve_time_s=float(np.nanmedian([w.solve_time_s for w in ws])),
         max_solve_time_s=float(np.nanmax([w.solve_time_s for w in ws])),
@@ -208,7 +238,7 @@ def reliability_table(weeks: list[WeekMetrics]) -> list[dict[str, float]]:
     for lo, hi in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:], strict=True):
         sel = ok & (p >= lo) & ((p < hi) | (hi == 1.0))
         if sel.any():
-            rows.append({"low": lo, "high": hi, "weeks": int(sel.sum()),
+            rows.append({"low": lo, "high": hi, "contexts": int(sel.sum()),
                          "predicted": float(p[sel].mean()), "observed": float(y[sel].mean())})
     return rows
 
@@ -226,8 +256,8 @@ class Coverage:
     ----------
     share_fairer : float
         Share of sampled (non-nominal) decisions with ``R < R(u_nom)``.
-    weeks_with_fairer : int
-        Weeks where at least one sample is fairer than the nominal decision.
+    contexts_with_fairer : int
+        Contexts where at least one sample is fairer than the nominal decision.
     median_best_gain : float
         Median over weeks of ``1 − min R / R(u_nom)``.
     median_spread : float
@@ -236,12 +266,21 @@ class Coverage:
         Mean decisions per week (nominal included, duplicates removed).
     """
 
-    n_weeks: int
+    n_contexts: int
     share_fairer: float
-    weeks_with_fairer: int
+    contexts_with_fairer: int
     median_best_gain: float
     median_spread: float
     mean_decisions: float
+
+    # the names before they were generic (read-only)
+    @property
+    def n_weeks(self) -> int:
+        return self.n_contexts
+
+    @property
+    def weeks_with_fairer(self) -> int:
+        return self.contexts_with_fairer
 
 
 def sample_coverage(oracle: FairnessOracle, contexts: list[Any],
@@ -258,3 +297,29 @@ def sample_coverage(oracle: FairnessOracle, contexts: list[Any],
         n.append(U.shape[0])
     return Coverage(len(contexts), float(np.mean(fairer)) if fairer else 0.0, with_fairer,
                     float(np.median(best)), float(np.median(spread)), float(np.mean(n)))
+
+
+#: metrics.json keys before they were generic → their names now (:func:`upgrade_metrics`)
+OLD_KEYS = {"overflow_nom": "guard_nom", "overflow_sur": "guard_sur",
+            "dJ_overflow_equiv": "dJ_price", "mean_dJ_overflow_equiv": "mean_dJ_price",
+            "max_overflow_rise": "max_guard_rise", "n_weeks": "n_contexts",
+            "weeks_with_fairer": "contexts_with_fairer"}
+
+
+def upgrade_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A ``metrics.json`` written before the generic names, with today's names (a copy; a
+    current file comes back unchanged): the keys of :data:`OLD_KEYS`, the list ``weeks`` as
+    ``contexts``, and the count ``weeks`` of a split and of a reliability row as ``contexts``."""
+    def walk(value: Any, top: bool = False) -> Any:
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for k, v in value.items():
+            if k == "weeks" and (top or isinstance(v, int)):
+                k = "contexts"
+            out[OLD_KEYS.get(k, k)] = walk(v)
+        return out
+
+    return dict(walk(metrics, top=True))

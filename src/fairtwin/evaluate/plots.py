@@ -29,15 +29,15 @@ def _colors(weeks: list[WeekMetrics]) -> dict[str, str]:
     return {c: _OTHER[k % len(_OTHER)] for k, c in enumerate(cats)}
 
 
-def plot_weeks(weeks: list[WeekMetrics], path: str | Path, price_unit: str = "overflow patients") -> Path:
-    """ΔR (learned and oracle bound) and ΔJ (in the twin's price unit) per week."""
+def plot_weeks(weeks: list[WeekMetrics], path: str | Path, price_unit: str = "cost units") -> Path:
+    """ΔR (learned and oracle bound) and ΔJ (in the twin's price unit) per context."""
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True)
     x = np.array([w.week for w in weeks])
     palette = _colors(weeks)
     colors = [palette[w.category] for w in weeks]
     ax1.bar(x, [100 * w.dR for w in weeks], color=colors, width=0.8)
     ax1.plot(x, [100 * w.dR_orc for w in weeks], "k.", ms=4, label="oracle bound")
-    ax1.set_title("bars: learned cost, coloured by week type", fontsize=9)
+    ax1.set_title("bars: learned cost, coloured by kind of context", fontsize=9)
     ax1.axhline(0, color="k", lw=0.6)
     ax1.set_ylabel("ΔR: fairness gain (%)")
     ax1.set_ylim(max(-100, min(-5, min(100 * w.dR for w in weeks) - 5)), 105)
@@ -57,7 +57,7 @@ def plot_weeks(weeks: list[WeekMetrics], path: str | Path, price_unit: str = "ov
     for ax in (ax1, ax2):
         if split_at:
             ax.axvline(min(split_at) - 0.5, color="k", ls="--", lw=0.8)
-    ax2.bar(x, [w.dJ_overflow_equiv for w in weeks], color=colors, width=0.8)
+    ax2.bar(x, [w.dJ_price for w in weeks], color=colors, width=0.8)
     ax2.axhline(0, color="k", lw=0.6)
     ax2.set_ylabel(f"ΔJ ({price_unit})")
     ax2.set_xlabel("context (left of the dashed line: training; right: held out)")

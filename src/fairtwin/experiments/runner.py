@@ -87,7 +87,7 @@ class RunSpec:
         cfg = self.config.to_dict()
         cfg.pop("n_jobs")
         if self.method != "learned":  # no labels, learner or re-solve enter these rows
-            cfg = {k: cfg[k] for k in ("scenario", "twin", "sampler", "seed")}
+            cfg = {k: cfg[k] for k in ("scenario", "twin", "sampler", "seed") if k in cfg}
             cfg["oracle"] = [self.config.labels.oracle, self.config.labels.kappa]
         data = {"config": cfg, "method": self.method, "held_out": self.held_out,
                 "variants": [asdict(v.resolve) for v in self.variants]}
@@ -195,16 +195,16 @@ def _score(spec: RunSpec, data: SeedData, scenario, decisions, rows, times, stat
             metrics[f"weeks_{cat}_{split}"] = int(n)
         sel = [w for w in weeks if w.split == name]
         metrics.update({
-            f"wins_{split}": s.wins, f"weeks_{split}": s.n_weeks,
+            f"wins_{split}": s.wins, f"weeks_{split}": s.n_contexts,
             f"median_dR_{split}": s.median_dR, f"mean_dR_{split}": s.mean_dR,
             f"dR_ratio_{split}": s.dR_ratio_aggregate,
             f"mean_dJ_{split}": float(np.mean([w.dJ for w in sel])),
-            f"mean_dJ_overflow_equiv_{split}": s.mean_dJ_overflow_equiv,
-            f"max_overflow_rise_{split}": s.max_overflow_rise,
+            f"mean_dJ_overflow_equiv_{split}": s.mean_dJ_price,
+            f"max_overflow_rise_{split}": s.max_guard_rise,
         })
     week_rows = tuple({"week": w.week, "split": w.split, "category": w.category, "win": w.win,
                        "dR": w.dR, "dR_orc": w.dR_orc, "dJ": w.dJ,
-                       "dJ_overflow_equiv": w.dJ_overflow_equiv} for w in weeks)
+                       "dJ_overflow_equiv": w.dJ_price} for w in weeks)
     return metrics, week_rows
 
 

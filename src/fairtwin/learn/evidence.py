@@ -137,9 +137,9 @@ class ModelChoice:
         return cls(tuple(data["groups"]), str(data["name"]), list(data["table"]))
 
     def describe(self) -> str:
-        """One line: the chosen model and every candidate's held-out-week pair accuracy."""
+        """One line: the chosen model and every candidate's pair accuracy on held-out contexts."""
         runners = ", ".join(f"{r['name']} {r['cv_accuracy']:.3f}" for r in self.table)
-        return f"model: {self.name} (held-out-week pair accuracy: {runners})"
+        return f"model: {self.name} (pair accuracy on held-out contexts: {runners})"
 
 
 def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
@@ -334,10 +334,10 @@ def assess_evidence(
                    f"{flexible_accuracy:.2f} of held-out pairs) but the outcomes explain fewer "
                    f"({pair_accuracy:.2f}); the learned cost is not deployed")
     elif not chance:
-        message = (f"no evidence: on unseen weeks the learned cost agrees with {cv_accuracy:.2f} "
+        message = (f"no evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} "
                    "of the answers, no better than a coin; nothing is deployed")
     else:
-        message = (f"evidence: on unseen weeks the learned cost agrees with {cv_accuracy:.2f} of "
+        message = (f"evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} of "
                    f"the answers (calibration τ = {tau:.2f}); free scores {flexible_accuracy:.2f} "
                    f"vs outcomes {pair_accuracy:.2f} on held-out pairs: no lack of fit")
     log.info("%s", message)

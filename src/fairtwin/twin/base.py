@@ -316,17 +316,22 @@ class Twin(ABC):
         return None
 
     def report(self, u: ArrayLike, context: Any) -> DecisionReport:
-        """A decision's named outcomes, nominal cost and guarded quantity (twins with a richer
-        presentation override it: the ICU twin's is a table per region)."""
-        rows = self.describe(u, context)
-        J = self.nominal_cost(u, context)
-        guarded = self.guarded(u, context)
-        data = {"context": int(context.index), "label": context.label, "nominal_cost": J,
-                self.guard_name: guarded,
-                "decision": dict(zip(self.decision_names, map(float, self.decision(u)), strict=True)),
-                "outcomes": [{"group": g, "name": n, "value": v, "unit": unit}
-                             for g, n, v, unit in rows]}
-        lines = [str(context.label)]
+        """A decision's variables (:func:`decision_lines`), named outcomes, nominal cost and
+        guarded quantity, if the twin has one (twins with a richer presentation override it:
+        the ICU twin's is a table per region). No value is ``-0.0``."""
+        rows = [(g, n, _plain(v), unit) for g, n, v, unit in self.describe(u, context)]
+        J = _plain(self.nominal_cost(u, context))
+        values = [_plain(v) for v in self.decision(u)]
+        data: dict[str, Any] = {"context": int(context.index), "label": context.label,
+                                "nominal_cost": J}
+        guarded = None
+        if self.guard_row(self.build(context)) is not None:
+            guarded = _plain(self.guarded(u, context))
+            data[self.guard_name] = guarded
+        data["decision"] = dict(zip(self.decision_names, values, strict=True))
+        data["outcomes"] = [{"group": g, "name": n, "value": v, "unit": unit}
+                            for g, n, v, unit in rows]
+        lines = [str(context.label), *decision_lines(self.decision_names, values)]
         width = max((len(n) for _, n, _, _ in rows), default=0) + 2
         group = None
         for g, n, v, unit in rows:
@@ -334,7 +339,8 @@ class Twin(ABC):
                 lines.append(f"{g} ({unit})" if unit else g)
                 group = g
             lines.append(f"  {n:<{width}}{v:>12.4g}")
-        lines.append(f"nominal cost J = {J:.6g}; {self.guard_name}: {guarded:.6g}")
+        held = "" if guarded is None else f"; {self.guard_name}: {guarded:.6g}"
+        lines.append(f"nominal cost J = {J:.6g}{held}")
         return DecisionReport(data, tuple(lines))
 
     def describe(self, u: ArrayLike, context: Any) -> list[tuple[str, str, float, str]]:
@@ -343,6 +349,30 @@ class Twin(ABC):
         values = out(self.decision(u))[0]
         return [(g, n, float(v), out.units.get(g, "")) for g, n, v in
                 zip(out.groups, out.names, values, strict=True)]
+
+
+def _plain(value: float, tol: float = 1e-9) -> float:
+    """A float for people: solver noise below ``tol`` and ``-0.0`` shown as ``0.0``."""
+    v = float(value)
+    return 0.0 if abs(v) < tol else v
+
+
+def decision_lines(names: Sequence[str], values: Sequence[float], few: int = 20,
+                   shown: int = 40) -> list[str]:
+    """A decision as text, a variable a line: all of ``few`` or fewer variables in their order;
+    of more, the non-zero ones first (at most ``shown``), then how many are left out and how
+    many are 0."""
+    nonzero = [k for k, v in enumerate(values) if v != 0.0]
+    head = (f"decision ({len(values)} variables, {len(nonzero)} non-zero"
+            f"{'' if len(values) <= few else ', the non-zero ones'})")
+    picked = list(range(len(values))) if len(values) <= few else nonzero[:shown]
+    width = max((len(names[k]) for k in picked), default=0) + 2
+    lines = [head] + [f"  {names[k]:<{width}}{values[k]:>12.6g}" for k in picked]
+    if len(values) > few:
+        more = len(nonzero) - len(picked)
+        rest = f"{more} more non-zero and " if more > 0 else ""
+        lines.append(f"  ({rest}{len(values) - len(nonzero)} at 0)")
+    return lines
 
 
 def _move_data(problem: Problem) -> tuple[Any, ...]:

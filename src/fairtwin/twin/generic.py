@@ -83,23 +83,33 @@ class OutcomeDefinition:
 
     def check(self, decision_names: Sequence[str], context_ids: Sequence[str] | None = None) -> None:
         """Every variable an outcome names must be a decision variable, and every context it
-        names (when ``context_ids`` are given) a context."""
+        names (when ``context_ids`` are given) a context: the first problem raises."""
+        found = self.problems(decision_names, context_ids, first=True)
+        if found:
+            raise ValidationError(found[0])
+
+    def problems(self, decision_names: Sequence[str], context_ids: Sequence[str] | None = None,
+                 first: bool = False) -> list[str]:
+        """What :meth:`check` finds, every problem (one line each; only the first with
+        ``first``)."""
         known = set(decision_names)
         ids = None if context_ids is None else set(context_ids)
+        found: list[str] = []
         for t in self.terms:
+            where = f"{t.where}: " if t.where else ""
             if ids is not None and t.context and t.context not in ids:
-                where = f"{t.where}: " if t.where else ""
                 shown = ", ".join(map(repr, list(context_ids or ())[:10]))
                 more = f" ... ({len(ids)} in all)" if len(ids) > 10 else ""
-                raise ValidationError(
+                found.append(
                     f"{where}outcome {t.group}/{t.name} is given for context {t.context!r}, "
                     f"which is not a context id; allowed: {shown}{more}, or '' for every context")
             if t.variable and t.variable not in known:
-                where = f"{t.where}: " if t.where else ""
-                raise ValidationError(
+                found.append(
                     f"{where}outcome {t.group}/{t.name} names {t.variable!r}, which is not a "
-                    f"decision variable (outcomes must be affine in the decision)"
-                )
+                    f"decision variable (outcomes must be affine in the decision)")
+            if first and found:
+                break
+        return found
 
     @cached_property
     def _by_context(self) -> dict[str, list[OutcomeTerm]]:

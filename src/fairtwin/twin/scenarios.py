@@ -297,6 +297,12 @@ SCENARIOS: dict[str, tuple[str, Callable[..., Scenario]]] = {
 _SYNTHETIC = re.compile(r"synthetic-R(\d+)")
 
 
+def is_builtin(name: str) -> bool:
+    """Whether ``name`` is a built-in scenario (:data:`SCENARIOS`, ``synthetic-R<N>`` sized),
+    i.e. one of the ICU twin's, which the ``[twin]`` settings configure."""
+    return bool(_SYNTHETIC.fullmatch(name)) or (name in SCENARIOS and "<" not in name)
+
+
 def get_scenario(
     name: str = DEFAULT_SCENARIO,
     *,

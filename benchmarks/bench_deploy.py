@@ -180,7 +180,14 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
         "deployment rule); *laplace* (*supported* in runs before the bootstrap) is the ladder of "
         "[the deployment rule](../explanation/learner.md#the-deployment-rule) with the Laplace "
         "posterior; *bootstrap* (the default) the same ladder with the posterior of refits on "
-        "resampled training weeks (`[resolve] posterior`). Model: the outcome model chosen by held-out "
+        "resampled training weeks (`[resolve] posterior`). A twin folder's cells (scenario *folder*, "
+        "`--twin`: the vaccine example, whose held-out weeks hold 22 short of doses; in the other "
+        "30 the nominal decision is already fair) use gini and max-min over its first outcome "
+        "group of several members and ours for any twin: *any-favoured* (every third member's "
+        "squared gap counts four times), *any-worst-off* (the largest shortfall below the mean "
+        "plus a step per member far below it), *any-unexplainable* (a random linear preference "
+        "per context) and *vaccine-per-resident* (doses per resident, from the example's "
+        "`districts.csv`); their ΔJ is in the twin's price unit. Model: the outcome model chosen by held-out "
         "weeks (most frequent over seeds).",
         "",
         f"`{command}` (commit {commit}, {platform.machine()}, {platform.processor() or 'cpu'}, "

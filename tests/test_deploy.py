@@ -183,6 +183,17 @@ def tiny_run():  # type: ignore[no-untyped-def]
     return scenario, config, ds, learner, f_scale
 
 
+def answer(ds: PreferenceDataset, cost: np.ndarray, n_pairs: int,
+           rng: np.random.Generator) -> None:
+    """Add ``n_pairs`` comparisons of two different decisions of a random week, the one of lower
+    ``cost`` winning (weeks of ``K`` decisions each)."""
+    rows = rng.integers(0, ds.n_contexts, size=n_pairs)
+    a = rows * K + rng.integers(0, K, size=n_pairs)
+    b = rows * K + (a - rows * K + 1 + rng.integers(0, K - 1, size=n_pairs)) % K
+    a_wins = cost[a] < cost[b]
+    ds.add_comparisons(rows, np.where(a_wins, a, b), np.where(a_wins, b, a))
+
+
 def synthetic_with_extra(n_weeks: int, n_pairs: int, planted_extra: bool,
                          seed: int = 0) -> tuple[PreferenceDataset, list[Outcomes]]:
     """Like :func:`synthetic`, with a third, extra group ``g3`` that the planted cost weighs
@@ -197,11 +208,7 @@ def synthetic_with_extra(n_weeks: int, n_pairs: int, planted_extra: bool,
                      + 0.5 * w3 * np.sum(phi[4:] ** 2)
                      for phi in (extended[c](u)[0] for u, c in zip(ds.decisions, ds.decision_context,
                                                                      strict=True))])
-    rows = rng.integers(0, n_weeks, size=n_pairs)
-    a = rows * K + rng.integers(0, K, size=n_pairs)
-    b = rows * K + (a - rows * K + 1 + rng.integers(0, K - 1, size=n_pairs)) % K
-    a_wins = cost[a] < cost[b]
-    ds.add_comparisons(rows, np.where(a_wins, a, b), np.where(a_wins, b, a))
+    answer(ds, cost, n_pairs, rng)
     return ds, extended
 
 
@@ -232,11 +239,7 @@ def synthetic_peak(n_weeks: int, n_pairs: int, peak: float, seed: int = 0
     phi = np.array([outs[c](u)[0] for u, c in zip(U, ctx, strict=True)])
     cost = 0.1 * np.sum(phi[:, :4] ** 2, axis=1) + 0.5 * np.sum(phi[:, 4:] ** 2, axis=1) \
         + peak * phi[:, :4].max(axis=1)
-    rows = rng.integers(0, n_weeks, size=n_pairs)
-    a = rows * K + rng.integers(0, K, size=n_pairs)
-    b = rows * K + (a - rows * K + 1 + rng.integers(0, K - 1, size=n_pairs)) % K
-    a_wins = cost[a] < cost[b]
-    ds.add_comparisons(rows, np.where(a_wins, a, b), np.where(a_wins, b, a))
+    answer(ds, cost, n_pairs, rng)
     return ds, outs
 
 
@@ -286,11 +289,7 @@ def test_per_member_weights_recover_a_planted_favourite(favoured: bool) -> None:
                            decisions=U, decision_context=ctx, scenario="synthetic")
     w = np.array([1.0, 1.0, 1.0, 6.0 if favoured else 1.0])
     cost = np.array([0.5 * np.sum(w * outs[c](u)[0] ** 2) for u, c in zip(U, ctx, strict=True)])
-    rows = rng.integers(0, n_weeks, size=n_pairs)
-    a = rows * K + rng.integers(0, K, size=n_pairs)
-    b = rows * K + (a - rows * K + 1 + rng.integers(0, K - 1, size=n_pairs)) % K
-    a_wins = cost[a] < cost[b]
-    ds.add_comparisons(rows, np.where(a_wins, a, b), np.where(a_wins, b, a))
+    answer(ds, cost, n_pairs, rng)
     model = OutcomeCostLearner(groups=("g", "g@")).fit(ds, outcomes=outs)
     assert model.groups_ == ("g", "g@m1", "g@m2", "g@m3", "g@m4")
     shared, own = model.quadratic_[0], model.quadratic_[1:]

@@ -229,3 +229,17 @@ def test_weeks_chosen_by_date(capsys: pytest.CaptureFixture[str], tmp_path: Path
         cfg.override(scenario={"train_from": "March 2021"})
     assert main(["run", "--out", str(tmp_path), "--train-from", "1999-01-01"]) == 2
     assert "outside the data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("section, setting, allowed", [
+    ("labels", {"rater": "nope"}, "'flip', 'logistic'"),
+    ("learner", {"loss": "nope"}, "'hinge', 'logistic'"),
+    ("resolve", {"solver": "nope"}, "'auto', 'highs'"),
+    ("resolve", {"posterior": "nope"}, "'bootstrap', 'laplace'"),
+])
+def test_the_configuration_checks_its_own_names(section: str, setting: dict, allowed: str) -> None:
+    """Python users of run_pipeline get the CLI's checks: the configuration makes them."""
+    from fairtwin.exceptions import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=f"unknown .*'nope'; allowed values: {allowed}"):
+        ExperimentConfig().override(**{section: setting})

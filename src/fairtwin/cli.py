@@ -357,8 +357,7 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     if kw.get("n_jobs") is not None:
         config = config.override(n_jobs=kw["n_jobs"])
     # validate names early, before any long work
-    from fairtwin.learn import LOSSES
-    from fairtwin.oracles import RATERS, available_oracles
+    from fairtwin.oracles import available_oracles
 
     oracle = config.labels.oracle
     twin = None
@@ -388,13 +387,8 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         from fairtwin.pipeline import check_names
 
         check_names(config, twin)  # an oracle's or the learner's outcome group, too
-    if config.labels.rater not in RATERS:
-        raise UnknownNameError("rater", config.labels.rater, RATERS)
-    if config.learner.loss not in LOSSES:
-        raise UnknownNameError("loss", config.learner.loss, LOSSES)
+    # rater, loss, solver and mode names are checked by the configuration itself
     if config.resolve.solver != "auto":
-        if config.resolve.solver not in SOLVERS:
-            raise UnknownNameError("solver", config.resolve.solver, ["auto", *SOLVERS])
         get_solver(config.resolve.solver)  # an uninstalled solver: one line now, not after sampling
     config.learner.check_available()
     return config

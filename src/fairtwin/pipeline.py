@@ -42,8 +42,10 @@ from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationErr
 from fairtwin.extras import require
 from fairtwin.learn import OutcomeCostLearner
 from fairtwin.learn.evidence import Evidence, ModelChoice, assess_evidence, select_groups
+from fairtwin.learn.names import LOSSES
 from fairtwin.learn.outcome import check_group_spec
 from fairtwin.oracles import (
+    RATERS,
     FairnessOracle,
     OutcomeGroupOracle,
     get_oracle,
@@ -167,6 +169,8 @@ class LabelConfig:
     round_node_limit: int = 20
 
     def __post_init__(self) -> None:
+        if self.rater not in RATERS:
+            raise UnknownNameError("rater", self.rater, RATERS)
         if self.n_pairs < 1:
             raise ValidationError(f"n_pairs must be positive, got {self.n_pairs}")
         if self.rounds < 0 or self.n_best < 0:
@@ -234,6 +238,8 @@ class LearnerConfig:
     def __post_init__(self) -> None:
         if self.model not in LEARNER_MODELS:
             raise UnknownNameError("learner model", self.model, LEARNER_MODELS)
+        if self.loss not in LOSSES:
+            raise UnknownNameError("loss", self.loss, LOSSES)
 
     def check_available(self) -> None:
         """Raise :class:`~fairtwin.exceptions.MissingExtraError` now, before any work, when

@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 
 from fairtwin.costs import QuadraticCost
 from fairtwin.exceptions import SolveLimitError, UnknownNameError, ValidationError
-from fairtwin.solvers import SolveResult, SolverOptions, Status, get_solver
+from fairtwin.solvers import SOLVERS, SolveResult, SolverOptions, Status, get_solver
 from fairtwin.twin.base import Twin
 from fairtwin.twin.problem import Problem, ProblemKind
 
@@ -124,6 +124,8 @@ class ResolveConfig:
     posterior: str = "bootstrap"
 
     def __post_init__(self) -> None:
+        if self.solver != "auto" and self.solver not in SOLVERS:
+            raise UnknownNameError("solver", self.solver, ["auto", *SOLVERS])
         if self.posterior not in POSTERIORS:
             raise UnknownNameError("posterior", self.posterior, POSTERIORS)
         if self.mode not in MODES:

@@ -182,3 +182,31 @@ def test_progress_bars_only_on_a_terminal(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "\r" not in out.stderr and "week/s" not in out.stderr  # a log, not progress frames
+
+
+@pytest.mark.parametrize("stage, missing, writer", [
+    ("label", "samples.npz", "sample"),
+    ("train", "dataset.npz", "label"),
+    ("resolve", "dataset.npz", "label"),
+    ("evaluate", "dataset.npz", "label"),
+])
+def test_a_stage_on_an_empty_run_folder_names_the_command_to_run(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, stage: str, missing: str,
+        writer: str) -> None:
+    """The run folder owns the artefact names and which stage writes each (RunFolder)."""
+    code, out, err = run(capsys, stage, "--out", str(tmp_path))
+    assert code != 0
+    assert f"{tmp_path / missing} does not exist; run `fairtwin {writer}` first" in err, err
+    assert "Traceback" not in err + out
+
+
+def test_the_run_folder_names_every_artefact_once(tmp_path: Path) -> None:
+    from fairtwin.runfolder import ARTEFACTS, RunFolder
+
+    run_dir = RunFolder(tmp_path / "r").make()
+    names = [name for name, _ in ARTEFACTS.values()]
+    assert len(set(names)) == len(names) and run_dir.path.is_dir()
+    assert run_dir.model == tmp_path / "r" / "model.npz"
+    assert [stage for _, stage in ARTEFACTS.values()] == sorted(
+        (stage for _, stage in ARTEFACTS.values()),
+        key=["sample", "label", "train", "resolve", "evaluate"].index)  # in stage order

@@ -25,6 +25,7 @@ from fairtwin.exceptions import (
     UnknownNameError,
     ValidationError,
 )
+from fairtwin.runfolder import RunFolder
 from fairtwin.solvers import SOLVERS, SolverOptions, get_solver, solve
 from fairtwin.twin import SCENARIOS, Scenario, TwinConfig, get_scenario
 
@@ -315,13 +316,14 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
     flags = {"mode": "mode", "blend_lambda": "blend_lambda", "guard": "guard", "solver": "solver_name"}
     user_resolve = {name for name, flag in flags.items() if kw.get(flag) is not None}
     named_oracle = kw.get("oracle") is not None  # the user's, never replaced by another
+    run = RunFolder(out_dir)
     if config_path is not None:
         data = read_toml(config_path)
         config = ExperimentConfig.from_dict(data, source=str(config_path))
         user_resolve |= set(data.get("resolve", {}))
         named_oracle |= "oracle" in data.get("labels", {})
-    elif (out_dir / "config.toml").exists():  # a run's own saved settings: complete
-        config = ExperimentConfig.load(out_dir / "config.toml")
+    elif run.config.exists():  # a run's own saved settings: complete
+        config = ExperimentConfig.load(run.config)
         user_resolve |= {f.name for f in fields(ResolveConfig)}
     else:
         config = ExperimentConfig()
@@ -484,12 +486,13 @@ def sample_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     dataset = sample_stage(config, scenario, progress=_tty())
     cov = coverage_stage(dataset, config, scenario)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config.save(out_dir / "config.toml")
-    dataset.save(out_dir / "samples.npz")
-    dataset.save(out_dir / "dataset.npz")
+    run = RunFolder(out_dir)
+    config.save(run.config)
+    dataset.save(run.samples)
+    dataset.save(run.dataset)
     word = context_word(config, scenario)
     click.echo(f"{dataset.n_decisions} decisions of {dataset.n_contexts} {word} -> "
-               f"{out_dir / 'dataset.npz'}")
+               f"{run.dataset}")
     click.echo(f"coverage ({config.labels.oracle} rater): {100 * cov.share_fairer:.0f} % of samples "
                f"fairer than the nominal decision, {cov.contexts_with_fairer}/{cov.n_contexts} "
                f"{word} with one; best sample a median {100 * cov.median_best_gain:.0f} % fairer")
@@ -503,11 +506,12 @@ def label_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     from fairtwin.pipeline import label_stage
 
     config, scenario = _config_and_scenario(out_dir, config_path, kw)
-    dataset = PreferenceDataset.load(_need(out_dir / "samples.npz", "sample"))
+    run = RunFolder(out_dir)
+    dataset = PreferenceDataset.load(run.need("samples"))
     label_stage(dataset, config, scenario)
-    config.save(out_dir / "config.toml")
-    dataset.save(out_dir / "dataset.npz")
-    click.echo(f"{dataset.n_comparisons} comparisons -> {out_dir / 'dataset.npz'}")
+    config.save(run.config)
+    dataset.save(run.dataset)
+    click.echo(f"{dataset.n_comparisons} comparisons -> {run.dataset}")
 
 
 @cli.command("train")
@@ -521,18 +525,20 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
     from fairtwin.pipeline import train_stage
 
     config, scenario = _config_and_scenario(out_dir, config_path, kw)
-    dataset = PreferenceDataset.load(_need(dataset_path or out_dir / "dataset.npz", "label"))
+    run = RunFolder(out_dir)
+    source = _need(dataset_path, "label") if dataset_path else run.need("dataset")
+    dataset = PreferenceDataset.load(source)
     learner, f_scale, rounds = train_stage(dataset, config, scenario, progress=_tty())
     out_dir.mkdir(parents=True, exist_ok=True)
-    config.save(out_dir / "config.toml")
-    dataset.save(out_dir / "dataset.npz")
-    learner.save(out_dir / "model.npz")
+    config.save(run.config)
+    dataset.save(run.dataset)
+    learner.save(run.model)
     for r in rounds:
         click.echo(f"active round {r.round}: {r.n_comparisons} comparisons, re-solve fairer than "
                    f"nominal in {r.resolved_fairer_than_nominal} weeks")
     kept = (f"{learner.best_epoch_} epochs kept" if hasattr(learner, "best_epoch_")
             else f"{learner.n_parameters_} weights over the twin's outcomes")
-    click.echo(f"model ({kept}) -> {out_dir / 'model.npz'}")
+    click.echo(f"model ({kept}) -> {run.model}")
     chosen = getattr(learner, "model_choice_", None)
     if chosen is not None and chosen.table:
         click.echo(chosen.describe())
@@ -557,20 +563,21 @@ def resolve_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     )
 
     config, scenario = _config_and_scenario(out_dir, config_path, kw)
-    dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
-    learner = load_learner(_need(out_dir / "model.npz", "train"), scenario.name)
+    run = RunFolder(out_dir)
+    dataset = PreferenceDataset.load(run.need("dataset"))
+    learner = load_learner(run.need("model"), scenario.name)
     train = dataset.subset_contexts(train_rows(dataset))
     f_scale = preference_scale(learner, train, outcome_maps(scenario, train))
     U, times, statuses = resolve_stage(learner, f_scale, dataset, config, scenario, progress=_tty())
     deployment = deploy_stage(learner, f_scale, dataset, U, config, scenario)
-    config.save(out_dir / "config.toml")
-    save_decisions(out_dir / "decisions.npz", dataset, deployment.decisions, times, statuses,
+    config.save(run.config)
+    save_decisions(run.decisions, dataset, deployment.decisions, times, statuses,
                    f_scale, deployment)
     evidence = getattr(learner, "evidence_", None)
     if evidence is not None:
         click.echo(evidence.message)
     counts = ", ".join(f"{n} {c}" for c, n in deployment.counts().items())
-    click.echo(f"{U.shape[0]} re-solved weeks, deployed: {counts} -> {out_dir / 'decisions.npz'}")
+    click.echo(f"{U.shape[0]} re-solved weeks, deployed: {counts} -> {run.decisions}")
 
 
 @cli.command("evaluate")
@@ -591,20 +598,21 @@ def evaluate_cmd(out_dir: Path, config_path: Path | None, plot_week: int | None,
     )
 
     config, scenario = _config_and_scenario(out_dir, config_path, kw)
-    dataset = PreferenceDataset.load(_need(out_dir / "dataset.npz", "label"))
-    ids, U, times, statuses, _ = load_decisions(_need(out_dir / "decisions.npz", "resolve"))
+    run = RunFolder(out_dir)
+    dataset = PreferenceDataset.load(run.need("dataset"))
+    ids, U, times, statuses, _ = load_decisions(run.need("decisions"))
     if not np.array_equal(ids, dataset.context_ids):
-        raise ValidationError(f"{out_dir / 'decisions.npz'} does not match the dataset's weeks; "
+        raise ValidationError(f"{run.decisions} does not match the dataset's weeks; "
                               "run `fairtwin resolve` again")
     costs, learner = None, None
-    if (out_dir / "model.npz").exists():
-        learner = load_learner(out_dir / "model.npz", scenario.name)
+    if run.model.exists():
+        learner = load_learner(run.model, scenario.name)
         costs = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     if plot_week is not None:  # the number a user knows the context by → its position
         plot_week = int(scenario.context(plot_week).index)
     metrics = evaluate_stage(dataset, U, times, statuses, config, scenario, out_dir, plot_week,
                              progress=_tty(), candidate_costs=costs,
-                             deployment=load_deployment(out_dir / "decisions.npz"),
+                             deployment=load_deployment(run.decisions),
                              learner=learner)
     _print_summary(metrics)
     click.echo(f"\nmetrics and plots -> {out_dir}")

@@ -54,6 +54,7 @@ from fairtwin.oracles import (
 )
 from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
+from fairtwin.runfolder import RunFolder
 from fairtwin.sampling import SamplerConfig, sample_decisions
 from fairtwin.tomlfile import check_setting_types, read_toml
 from fairtwin.twin import Outcomes, Scenario, Twin, TwinConfig, get_scenario
@@ -1003,9 +1004,10 @@ def evaluate_stage(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(result, indent=2)
-        atomic_write(out_dir / "metrics.json", lambda tmp: Path(tmp).write_text(text))
-        np.savez(out_dir / "oracle_bound.npz", decisions=np.array(bounds))
-        plot_weeks(weeks, out_dir / "weeks.png", scenario.twin.price_unit_name)
+        run = RunFolder(out_dir)
+        atomic_write(run.metrics, lambda tmp: Path(tmp).write_text(text))
+        np.savez(run.file("oracle_bound"), decisions=np.array(bounds))
+        plot_weeks(weeks, run.file("weeks_plot"), scenario.twin.price_unit_name)
         if plot_week is None:  # the overloaded training week with the largest guarded quantity
             over = [w for w in weeks if w.category == "overloaded" and w.split == "train"]
             plot_week = max(over, key=lambda w: w.guard_nom).week if over else weeks[0].week
@@ -1062,21 +1064,21 @@ def run_pipeline(
     check_weeks(config, scenario)  # the weeks, names and budget, before anything is written
     check_names(config, scenario)
     config.labels.n_random(config.scenario.n_train)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    config.save(out / "config.toml")
+    run = RunFolder(out_dir).make()
+    out = run.path
+    config.save(run.config)
     dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
-    dataset.save(out / "samples.npz")
+    dataset.save(run.samples)
     coverage = coverage_stage(dataset, config, scenario)
     timed("label", lambda: label_stage(dataset, config, scenario))
     learner, f_scale, rounds = timed("train", lambda: train_stage(dataset, config, scenario, progress))
-    dataset.save(out / "dataset.npz")
-    learner.save(out / "model.npz")
+    dataset.save(run.dataset)
+    learner.save(run.model)
     proposed, t, st = timed("resolve", lambda: resolve_stage(learner, f_scale, dataset, config,
                                                              scenario, progress=progress))
     deployment = timed("deploy", lambda: deploy_stage(learner, f_scale, dataset, proposed, config,
                                                       scenario))
-    save_decisions(out / "decisions.npz", dataset, deployment.decisions, t, st, f_scale, deployment)
+    save_decisions(run.decisions, dataset, deployment.decisions, t, st, f_scale, deployment)
     f = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = timed("evaluate", lambda: evaluate_stage(
         dataset, deployment.decisions, t, st, config, scenario, out, progress=progress,
@@ -1087,7 +1089,7 @@ def run_pipeline(
     metrics["f_scale"] = f_scale
     metrics["sample_coverage"] = asdict(coverage)
     text = json.dumps(metrics, indent=2)
-    atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(text))
+    atomic_write(run.metrics, lambda tmp: Path(tmp).write_text(text))
     return RunResult(out, metrics, times, rounds)
 
 

@@ -993,3 +993,35 @@ def test_the_python_route_takes_ids_per_context_outcomes_and_one_naming(
     with pytest.raises(ValidationError, match="'thu', which is not a context id"):
         twin_from_linopy(models, decision=["dose"], ids=ids,
                          outcome_rows=[("g", "x", "dose(east)", 1.0, "", "thu")])
+
+
+def test_an_installed_package_registers_a_scenario_by_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The entry-point group ``fairtwin.scenarios``: a package's scenario is found by name by
+    ``get_scenario``, the pipeline and the CLI (a distribution written here, as pip would)."""
+    from fairtwin.pipeline import ExperimentConfig, load_scenario
+    from fairtwin.twin import get_scenario
+
+    site = tmp_path / "site"
+    (site / "doses_plugin-0.1.dist-info").mkdir(parents=True)
+    (site / "doses_plugin-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: doses-plugin\nVersion: 0.1\n")
+    (site / "doses_plugin-0.1.dist-info" / "entry_points.txt").write_text(
+        "[fairtwin.scenarios]\ndoses-days = doses_plugin:scenario\nbroken = doses_plugin:nothing\n")
+    folder = write_doses_twin(tmp_path / "doses", n_contexts=6)
+    (site / "doses_plugin.py").write_text(
+        "from fairtwin.folder import load_twin_folder\n"
+        f"def scenario(seed=0):\n    return load_twin_folder({str(folder)!r})\n"
+        "nothing = 42\n")
+    monkeypatch.syspath_prepend(str(site))
+    sc = get_scenario("doses-days")
+    assert sc.twin.n_decision == 4 and len(sc.contexts) == 6
+    cfg = ExperimentConfig().override(scenario={"name": "doses-days", "n_train": 3,
+                                                "n_held_out": 3}, labels={"oracle": "gini"})
+    assert load_scenario(cfg).name == sc.name
+    with pytest.raises(UnknownNameError, match="'doses-days', 'broken'"):
+        get_scenario("nope")
+    with pytest.raises(ValidationError, match="scenario 'broken' .* gave a int, not a fairtwin Scenario"):
+        get_scenario("broken")
+    code, err = _exit_and_message(["solve", "--scenario", "doses-days", "--week", "2"], capsys)
+    assert code == 0, err

@@ -315,7 +315,9 @@ def get_scenario(
 
     Parameters
     ----------
-    name : {"italy-synthetic", "italy-dpc", "synthetic-R<N>"}
+    name : {"italy-synthetic", "italy-dpc", "synthetic-R<N>"} or a registered name
+        A name an installed package registers (:func:`fairtwin.plugins.registered_scenarios`)
+        gives that package's scenario (built with ``seed``).
     seed : int
         Seed of the synthetic waves (and regions of ``synthetic-R<N>``).
     data_path : path, optional
@@ -328,7 +330,12 @@ def get_scenario(
     if sized:
         return synthetic(int(sized.group(1)), seed=seed, config=config)
     if name not in SCENARIOS or name == "synthetic-R<N>":
-        raise UnknownNameError("scenario", name, SCENARIOS)
+        from fairtwin.plugins import load_registered_scenario, registered_scenarios
+
+        registered = registered_scenarios()
+        if name in registered:
+            return load_registered_scenario(name, seed=seed)  # type: ignore[no-any-return]
+        raise UnknownNameError("scenario", name, [*SCENARIOS, *registered])
     if name == "italy-synthetic":
         return italy_synthetic(seed=seed, config=config)
     return italy_dpc(data_path=data_path, config=config, download=download)

@@ -213,12 +213,7 @@ def resolve_context(
     options = SolverOptions(time_limit_s=config.time_limit_s, mip_gap=config.mip_gap,
                             heuristics=config.heuristics, node_limit=config.node_limit or None)
     if nominal is None:
-        nom = get_solver("highs", options).solve(problem)
-        if not nom.has_solution:
-            raise SolveLimitError(f"no nominal decision for {context.label}: {nom.status.value}")
-        nominal = nom.x
-    assert nominal is not None
-    weight = twin.price_unit / f_scale
+        nominal = _nominal(problem, options, context.label)
     guard = twin.guard_row(problem)
     nominal_overflow = float(guard @ nominal) if guard is not None else 0.0
     if config.mode == "select":
@@ -226,15 +221,9 @@ def resolve_context(
     floor = None
     if config.mode == "budget":
         floor = select_candidate(twin, context, cost, candidates, nominal_overflow)
+    weight = twin.price_unit / f_scale
     scale = config.blend_lambda * weight if config.mode == "blend" else weight
-    base_c = problem.c if config.mode == "blend" else config.tie_break * problem.c
-    if cost.is_linear:  # a linear learned cost: fold it into c, the problem stays a MILP
-        c = base_c.copy()
-        c[problem.decision_index] += scale * cost.q
-        p = problem.with_objective(c=c, quadratic=None)
-    else:
-        p = problem.with_objective(c=base_c, quadratic=cost.scaled(scale))
-    start = nominal
+    p = _with_learned_cost(problem, cost, scale, config)
     holds = config.mode in ("guard", "budget") or (config.mode == "blend" and config.guard)
     if holds and guard is not None:
         p = p.with_rows("overflow_guard", guard, -np.inf, nominal_overflow + 1e-6)
@@ -243,20 +232,12 @@ def resolve_context(
         rows = np.zeros((A.shape[0], p.n_vars))
         rows[:, problem.decision_index] = A
         p = p.with_rows("trust_region", rows, lo, hi)
+    start = nominal
     if floor is not None:
         start = twin.complete(floor.decision, context)
         cap = float(problem.c @ start)
         p = p.with_rows("cost_budget", problem.c, -np.inf, cap + 1e-6 * max(1.0, abs(cap)))
-    solver = get_solver(solver_for(config.solver, p), options)
-    result = solver.solve(p, warm_start=start)
-    if not result.has_solution:
-        raise SolveLimitError(
-            f"the re-solve of {context.label} ({config.mode} mode, {solver.name}) returned "
-            f"{result.status.value} without a decision; raise the time limit"
-        )
-    if result.status is Status.TIME_LIMIT:
-        log.warning("re-solve of %s stopped at the time limit (gap %.2g); using its best "
-                    "decision", context.label, result.gap)
+    result = _solve_re(p, config, options, start, context.label)
     assert result.x is not None
     u = result.x[problem.decision_index]
 
@@ -272,6 +253,44 @@ def resolve_context(
     if config.mode == "replace" and rise > 0.5:
         log.warning("replace mode raised the %s of %s by %.3g", twin.guard_name, context.label, rise)
     return Resolved(u, result, max(rise, 0.0), result.time_s, result.status.value)
+
+
+def _nominal(problem: Problem, options: SolverOptions, label: str) -> NDArray[np.float64]:
+    """The nominal problem's full solution (the re-solve's warm start and guard level)."""
+    nom = get_solver("highs", options).solve(problem)
+    if nom.x is None:
+        raise SolveLimitError(f"no nominal decision for {label}: {nom.status.value}")
+    return nom.x
+
+
+def _with_learned_cost(problem: Problem, cost: QuadraticCost, scale: float,
+                       config: ResolveConfig) -> Problem:
+    """The problem with the learned cost times ``scale`` added: to the nominal cost (blend), or
+    to the nominal cost times the tie-break (the other modes). A linear learned cost is folded
+    into ``c``: the problem stays a MILP."""
+    base_c = problem.c if config.mode == "blend" else config.tie_break * problem.c
+    if cost.is_linear:
+        c = base_c.copy()
+        c[problem.decision_index] += scale * cost.q
+        return problem.with_objective(c=c, quadratic=None)
+    return problem.with_objective(c=base_c, quadratic=cost.scaled(scale))
+
+
+def _solve_re(p: Problem, config: ResolveConfig, options: SolverOptions,
+              start: NDArray[np.float64], label: str) -> SolveResult:
+    """Solve the re-solve's problem with the configured (or kind-chosen) solver; a result
+    without a decision is an error that says what to change."""
+    solver = get_solver(solver_for(config.solver, p), options)
+    result = solver.solve(p, warm_start=start)
+    if not result.has_solution:
+        raise SolveLimitError(
+            f"the re-solve of {label} ({config.mode} mode, {solver.name}) returned "
+            f"{result.status.value} without a decision; raise the time limit"
+        )
+    if result.status is Status.TIME_LIMIT:
+        log.warning("re-solve of %s stopped at the time limit (gap %.2g); using its best "
+                    "decision", label, result.gap)
+    return result
 
 
 def select_candidate(

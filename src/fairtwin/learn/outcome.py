@@ -203,7 +203,6 @@ class OutcomeCostLearner:
                 raise ValidationError(f"sample_weight has {weights.shape[0]} entries for {m} comparisons")
             if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0 or weights.sum() <= 0:
                 raise ValidationError("sample_weight must be finite, non-negative, not all zero")
-        first = outcomes[0]
         self.n_vars_ = dataset.n_vars
         self.scenario_ = dataset.scenario
         if self.scale_group is not None and self.scale_group not in self.groups_:
@@ -212,28 +211,7 @@ class OutcomeCostLearner:
             )
         G = len(self.groups_)
         self._scale_k = 0 if self.scale_group is None else self.groups_.index(self.scale_group)
-        gidx = self._check_groups(first)
-
-        # outcomes of every decision, and their spread within each week, per group
-        Phi = np.zeros((dataset.n_decisions, first.n_outcomes))
-        spread = np.zeros(G)
-        count = np.zeros(G)
-        for row in range(dataset.n_contexts):
-            idx = dataset.decisions_of(row)
-            self._check_groups(outcomes[row])
-            Phi[idx] = outcomes[row](dataset.decisions[idx])
-            dev = Phi[idx] - Phi[idx].mean(axis=0)
-            np.add.at(spread, gidx, (dev * dev).sum(axis=0))
-            np.add.at(count, gidx, idx.size)
-        sigma = np.sqrt(spread / np.maximum(count, 1))
-        self.group_scale_ = np.where(sigma > 1e-12, sigma, 1.0)
-        F = self._group_features(Phi / self.group_scale_[gidx], gidx)
-        raw = np.array([_spread(F[dataset.decisions_of(r), self._scale_k])
-                        for r in range(dataset.n_contexts)])
-        positive = raw[raw > 0]
-        self.scale_floor_ = 0.05 * float(np.median(positive)) if positive.size else 1.0
-        week = np.maximum(raw, self.scale_floor_)
-        Fn = F / week[dataset.decision_context][:, None]
+        Fn = self._fit_scales(dataset, outcomes)
 
         comps = dataset.comparisons
         dF = Fn[comps[:, 1]] - Fn[comps[:, 2]]  # winner − loser: f(winner) < f(loser) wanted
@@ -264,6 +242,34 @@ class OutcomeCostLearner:
                  "c = %s", m, self.train_accuracy_, np.round(self.quadratic_, 3),
                  np.round(self.linear_, 3), np.round(self.peak_, 3))
         return self
+
+    def _fit_scales(self, dataset: PreferenceDataset,
+                    outcomes: Sequence[Outcomes]) -> NDArray[np.float64]:
+        """Fit the group scales ``σ_g`` and the weeks' scale floor on ``dataset``; return every
+        decision's features divided by its week's scale ``s_x``, shape (n_decisions, 2G + P)."""
+        first = outcomes[0]
+        G = len(self.groups_)
+        gidx = self._check_groups(first)
+        # outcomes of every decision, and their spread within each week, per group
+        Phi = np.zeros((dataset.n_decisions, first.n_outcomes))
+        spread = np.zeros(G)
+        count = np.zeros(G)
+        for row in range(dataset.n_contexts):
+            idx = dataset.decisions_of(row)
+            self._check_groups(outcomes[row])
+            Phi[idx] = outcomes[row](dataset.decisions[idx])
+            dev = Phi[idx] - Phi[idx].mean(axis=0)
+            np.add.at(spread, gidx, (dev * dev).sum(axis=0))
+            np.add.at(count, gidx, idx.size)
+        sigma = np.sqrt(spread / np.maximum(count, 1))
+        self.group_scale_ = np.where(sigma > 1e-12, sigma, 1.0)
+        F = self._group_features(Phi / self.group_scale_[gidx], gidx)
+        raw = np.array([_spread(F[dataset.decisions_of(r), self._scale_k])
+                        for r in range(dataset.n_contexts)])
+        positive = raw[raw > 0]
+        self.scale_floor_ = 0.05 * float(np.median(positive)) if positive.size else 1.0
+        week = np.maximum(raw, self.scale_floor_)
+        return F / week[dataset.decision_context][:, None]
 
     def _free(self) -> NDArray[np.bool_]:
         """Which of the weights ``(a, b, c)`` the fit moves (``b`` only when ``linear``)."""

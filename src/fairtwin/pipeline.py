@@ -830,30 +830,11 @@ def train_stage(
 
     round_config = config.override(resolve=labels.round_resolve())
 
-    def ask_round(learner, f_scale, r: int, n_best: int) -> int:  # type: ignore[no-untyped-def]
-        """Re-solve, ask, and return the weeks where the re-solve beat the nominal decision."""
-        U, _, _ = resolve_stage(learner, f_scale, dataset, round_config, scenario, rows, progress,
-                                desc=f"active round {r}")
-        ctx_rows, a, b = [], [], []
-        for k, row in enumerate(rows):
-            sur = int(dataset.add_decisions(int(row), U[k])[0])
-            wins = _copeland(dataset, int(row))
-            ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, nom[row])]
-            for opp in [int(nom[row])] + ranked[:n_best]:
-                if opp != sur:
-                    ctx_rows.append(row)
-                    a.append(sur)
-                    b.append(opp)
-        if not a:
-            return 0
-        m0 = dataset.n_comparisons
-        a_arr, b_arr = np.array(a), np.array(b)
-        _ask(dataset, scenario, rater, np.array(ctx_rows), a_arr, b_arr, r)
-        new = dataset.comparisons[m0:]
-        return int(np.sum((new[:, 1] == a_arr) & (b_arr == nom[new[:, 0]])))
+    def ask_round(learner: Learner, f_scale: float, r: int, n_best: int) -> int:
+        return _ask_round(learner, f_scale, dataset, rows, round_config, scenario, rater, r, n_best,
+                          progress)
 
     learner, f_scale, acc = fit(choose=True)
-    nom = nominal_indices(dataset)
     candidates: list[tuple[int, int, Learner, float]] = []
     for r in range(1, labels.rounds + 1):
         fairer = ask_round(learner, f_scale, r, labels.n_best)
@@ -873,12 +854,46 @@ def train_stage(
         log.info("kept the model of round %d (re-solve fairer than nominal in %d of %d weeks)",
                  index, best[0], len(rows))
     if isinstance(learner, OutcomeCostLearner):
-        train = dataset.subset_contexts(rows)
-        learner.evidence_ = assess_evidence(
-            lambda: config.learner.make(0, learner.groups_), train, outcome_maps(scenario, train),
-            nominal_indices(train), random_state=stage_seed(config, "evidence"))
-        learner.bootstrap(200, random_state=stage_seed(config, "bootstrap"))
+        _assess(learner, dataset.subset_contexts(rows), config, scenario)
     return learner, f_scale, history
+
+
+def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,
+               rows: NDArray[np.int64], config: ExperimentConfig, scenario: Scenario,
+               rater: Any, r: int, n_best: int, progress: bool) -> int:
+    """One active round: re-solve the training weeks ``rows`` with ``learner``, ask the rater to
+    compare each re-solve with the nominal decision and the ``n_best`` best-rated samples (the
+    answers join ``dataset``), and return the weeks where the re-solve beat the nominal one."""
+    nom = nominal_indices(dataset)
+    U, _, _ = resolve_stage(learner, f_scale, dataset, config, scenario, rows, progress,
+                            desc=f"active round {r}")
+    ctx_rows, a, b = [], [], []
+    for k, row in enumerate(rows):
+        sur = int(dataset.add_decisions(int(row), U[k])[0])
+        wins = _copeland(dataset, int(row))
+        ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, nom[row])]
+        for opp in [int(nom[row])] + ranked[:n_best]:
+            if opp != sur:
+                ctx_rows.append(row)
+                a.append(sur)
+                b.append(opp)
+    if not a:
+        return 0
+    m0 = dataset.n_comparisons
+    a_arr, b_arr = np.array(a), np.array(b)
+    _ask(dataset, scenario, rater, np.array(ctx_rows), a_arr, b_arr, r)
+    new = dataset.comparisons[m0:]
+    return int(np.sum((new[:, 1] == a_arr) & (b_arr == nom[new[:, 0]])))
+
+
+def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: ExperimentConfig,
+            scenario: Scenario) -> None:
+    """What the training answers support (:func:`assess_evidence`) and the bootstrap posterior
+    (200 refits on resampled weeks), kept on the learner."""
+    learner.evidence_ = assess_evidence(
+        lambda: config.learner.make(0, learner.groups_), train, outcome_maps(scenario, train),
+        nominal_indices(train), random_state=stage_seed(config, "evidence"))
+    learner.bootstrap(200, random_state=stage_seed(config, "bootstrap"))
 
 
 def _copeland(dataset: PreferenceDataset, row: int) -> dict[int, int]:

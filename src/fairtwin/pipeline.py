@@ -992,16 +992,8 @@ def evaluate_stage(
             None if candidate_costs is None else candidate_costs[idx],
         ))
         if deployment is not None:
-            w = weeks[-1]
-            fairer = float("nan")
-            if np.isfinite(deployment.probability[row]):
-                r = oracle.cost(np.stack([dataset.decisions[nom[row]], deployment.proposed[row]]),
-                                context)
-                fairer = float(r[1] < r[0] * (1 - 1e-9))
-            weeks[-1] = replace(w, deployed=deployment.choice[row],
-                                p_preferred=float(deployment.probability[row]),
-                                p_low=float(deployment.low[row]),
-                                p_high=float(deployment.high[row]), proposal_fairer=fairer)
+            weeks[-1] = _with_deployment(weeks[-1], deployment, row, oracle, context,
+                                         dataset.decisions[nom[row]])
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
     twin = scenario.twin
@@ -1017,22 +1009,47 @@ def evaluate_stage(
             known = getattr(learner, attr, None)
             result[key] = known.to_dict() if known is not None else None
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(result, indent=2)
-        run = RunFolder(out_dir)
-        atomic_write(run.metrics, lambda tmp: Path(tmp).write_text(text))
-        np.savez(run.file("oracle_bound"), decisions=np.array(bounds))
-        plot_weeks(weeks, run.file("weeks_plot"), scenario.twin.price_unit_name)
-        if plot_week is None:  # the overloaded training week with the largest guarded quantity
-            over = [w for w in weeks if w.category == "overloaded" and w.split == "train"]
-            plot_week = max(over, key=lambda w: w.guard_nom).week if over else weeks[0].week
-        row = int(np.flatnonzero(dataset.context_ids == plot_week)[0]) \
-            if plot_week in dataset.context_ids else 0
-        context = scenario.contexts[int(dataset.context_ids[row])]
-        plot_context(scenario.twin, oracle, context,
-                  {"nominal": dataset.decisions[nom[row]], "learned": decisions[row],
-                   "oracle bound": bounds[row]}, out_dir)
+        _write_evaluation(RunFolder(out_dir).make(), result, weeks, bounds, dataset, decisions,
+                          scenario, oracle, plot_week)
     return result
+
+
+def _with_deployment(week: WeekMetrics, deployment: Deployment, row: int,
+                     oracle: FairnessOracle, context: Any, nominal: NDArray[np.float64]
+                     ) -> WeekMetrics:
+    """A week's metrics with what the deployment rule chose, the proposal's probability and
+    whether the simulated rater's latent cost prefers the proposal (nan without a probability)."""
+    fairer = float("nan")
+    if np.isfinite(deployment.probability[row]):
+        r = oracle.cost(np.stack([nominal, deployment.proposed[row]]), context)
+        fairer = float(r[1] < r[0] * (1 - 1e-9))
+    return replace(week, deployed=deployment.choice[row],
+                   p_preferred=float(deployment.probability[row]),
+                   p_low=float(deployment.low[row]), p_high=float(deployment.high[row]),
+                   proposal_fairer=fairer)
+
+
+def _write_evaluation(run: RunFolder, result: dict[str, Any], weeks: list[WeekMetrics],
+                      bounds: list[NDArray[np.float64]], dataset: PreferenceDataset,
+                      decisions: NDArray[np.float64], scenario: Scenario,
+                      oracle: FairnessOracle, plot_week: int | None) -> None:
+    """metrics.json (atomically), the oracle bound's decisions, the weeks plot and one
+    context's plot (``plot_week``, or the overloaded training week with the largest guarded
+    quantity)."""
+    text = json.dumps(result, indent=2)
+    atomic_write(run.metrics, lambda tmp: Path(tmp).write_text(text))
+    np.savez(run.file("oracle_bound"), decisions=np.array(bounds))
+    plot_weeks(weeks, run.file("weeks_plot"), scenario.twin.price_unit_name)
+    if plot_week is None:
+        over = [w for w in weeks if w.category == "overloaded" and w.split == "train"]
+        plot_week = max(over, key=lambda w: w.guard_nom).week if over else weeks[0].week
+    row = int(np.flatnonzero(dataset.context_ids == plot_week)[0]) \
+        if plot_week in dataset.context_ids else 0
+    context = scenario.contexts[int(dataset.context_ids[row])]
+    nom = nominal_indices(dataset)
+    plot_context(scenario.twin, oracle, context,
+                 {"nominal": dataset.decisions[nom[row]], "learned": decisions[row],
+                  "oracle bound": bounds[row]}, run.path)
 
 
 # ---------------------------------------------------------------------- whole run

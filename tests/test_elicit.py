@@ -461,19 +461,114 @@ def test_revoked_and_expired_invites_stop_at_once_and_keep_answers(run_dir, tmp_
     assert "revoked" in listing and "expired" in listing and "active" in listing
 
 
-def test_failed_token_checks_are_rate_limited_per_address(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_failed_token_checks_are_limited_without_locking_out_valid_raters(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from fairtwin.elicit.app import FailureLimiter
 
     store = PreferenceStore(tmp_path / "l.db")
     study = ElicitationStudy(store, run_dir, seed=5)
     _, token = store.add_rater("lea")
+    _, other_token = store.add_rater("mia")
     client = TestClient(create_app(study, limiter=FailureLimiter(max_failures=3, window_s=60)))
     for k in range(3):
         assert client.get(f"/invite/guess{k}", follow_redirects=False).status_code == 403
-    blocked = client.get(f"/invite/{token}", follow_redirects=False)  # even a good token, now
+    blocked = client.get("/invite/guess-again", follow_redirects=False)  # a wrong token, now
     assert blocked.status_code == 429 and blocked.headers["retry-after"] == "60"
-    other = TestClient(create_app(study))  # a fresh limiter: another address's budget
-    assert other.get(f"/invite/{token}", follow_redirects=False).status_code == 303
+    assert client.get("/api/next", headers={"Authorization": "Bearer nope"}).status_code == 429
+    # the same address (one office, one NAT): valid tokens and sessions still pass
+    login(client, token)
+    assert client.get("/rate").status_code == 200
+    assert client.get("/api/next", headers={"Authorization": f"Bearer {other_token}"}).status_code == 200
+
+
+def test_request_bodies_are_capped_before_being_read(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = PreferenceStore(tmp_path / "b.db")
+    study = ElicitationStudy(store, run_dir, seed=7)
+    _, token = store.add_rater("nils")
+    auth = {"Authorization": f"Bearer {token}"}
+    client = TestClient(create_app(study, max_body=4096))
+    qid = client.get("/api/next", headers=auth).json()["query_id"]
+    big = {"query_id": qid, "choice": "a", "pad": "x" * 10_000_000}
+    resp = client.post("/api/answer", headers=auth, json=big)
+    assert resp.status_code == 413 and "at most 4096 bytes" in resp.json()["error"]
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"query_id": %d, "choice": "a", "pad": "' % qid
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'"}'
+
+    streamed = client.post("/api/answer", headers=auth, content=chunks())  # no Content-Length
+    assert streamed.status_code == 413 and "at most 4096" in streamed.json()["error"]
+    login(client, token)
+    form = form_of(client.get("/rate").text)
+    huge = client.post("/rate/answer", data={**form, "choice": "a", "pad": "y" * 100_000})
+    assert huge.status_code == 413 and "request body too large" in huge.text
+    assert huge.headers["content-security-policy"].startswith("default-src 'self'")
+    assert store.n_answers() == 0  # nothing stored from an oversized body
+    ok = client.post("/api/answer", headers=auth, json={"query_id": qid, "choice": "a"})
+    assert ok.json() == {"outcome": "recorded"}
+    # over a real socket: a declared 100 MB body is refused before one byte of it is sent
+    import socket
+
+    with serving(study) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(b"POST /api/answer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Authorization: Bearer " + token.encode() +
+                         b"\r\nContent-Length: 100000000\r\n\r\n")
+            head = b""
+            while b"bytes" not in head and (chunk := sock.recv(4096)):
+                head += chunk
+    assert head.startswith(b"HTTP/1.1 413") and b"at most 16384 bytes" in head
+
+
+def test_security_headers_on_every_response(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit.app import FailureLimiter
+
+    store = PreferenceStore(tmp_path / "h.db")
+    study = ElicitationStudy(store, run_dir, seed=8)
+    _, token = store.add_rater("olga")
+    client = TestClient(create_app(study, limiter=FailureLimiter(max_failures=1)))
+    login(client, token)
+    responses = {
+        "static": client.get("/static/style.css"), "healthz": client.get("/healthz"),
+        "404": client.get("/no/such/page"), "400": client.post("/rate/answer", data={"x": "1"}),
+        "401": client.get("/api/next"), "405": client.put("/api/answer"),
+        "403": client.get("/invite/wrong"), "429": client.get("/invite/wrong-again"),
+        "page": client.get("/rate"),
+    }
+    for name, resp in responses.items():
+        assert resp.status_code == (200 if name in ("static", "healthz", "page") else int(name)), name
+        assert resp.headers["content-security-policy"].startswith("default-src 'self'"), name
+        assert resp.headers["x-content-type-options"] == "nosniff", name
+        assert resp.headers["x-frame-options"] == "DENY", name
+        assert resp.headers["referrer-policy"] == "no-referrer", name
+
+
+def test_the_session_cookie_is_not_the_invite_token(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+    import time
+
+    store = PreferenceStore(tmp_path / "k.db")
+    study = ElicitationStudy(store, run_dir, seed=9)
+    rater, token = store.add_rater("pia")
+    client = TestClient(create_app(study))
+    login(client, token)
+    session = client.cookies.get("fairtwin_rater")
+    assert session and session != token and token not in str(client.cookies)
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        stored = [v for row in db.execute("SELECT * FROM sessions") for v in row]
+    assert session not in stored and token not in stored  # only hashes are stored
+    assert client.get("/rate").status_code == 200
+    stranger = TestClient(create_app(study))
+    stranger.cookies.set("fairtwin_rater", token)  # the invite token is no session
+    assert stranger.get("/rate").status_code == 403
+    short = store.open_session(rater.id, lifetime_s=0.2)
+    assert store.rater_by_session(short) == rater
+    time.sleep(0.3)
+    assert store.rater_by_session(short) is None  # sessions expire
+    store.revoke_rater("pia")
+    assert client.get("/rate").status_code == 403  # revoking the invite ends its sessions
 
 
 def test_exposure_warning_and_secure_cookies(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]

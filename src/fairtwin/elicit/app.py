@@ -2,7 +2,8 @@
 
 Routes
 ------
-``GET  /invite/{token}``  opens a rater's session (an HttpOnly, SameSite=Strict cookie)
+``GET  /invite/{token}``  opens a rater's session (an HttpOnly, SameSite=Strict cookie holding
+                          a random session id, not the invite token)
 ``GET  /rate``            the next pair: the week's situation and decisions A and B
 ``POST /rate/answer``     the answer (form; CSRF token bound to the rater and the pair)
 ``GET  /api/next``        the next pair as JSON (``Authorization: Bearer <rater token>``)
@@ -14,7 +15,9 @@ Routes
 Handlers that touch the database run in Starlette's thread pool, so a slow commit never
 blocks the event loop. Answers are idempotent: posting the same answer to a pair again changes nothing (200,
 ``duplicate``), a different answer to an answered pair is refused (409). Every page is rendered
-with autoescaping; the Content-Security-Policy admits only this site's own script and style.
+with autoescaping; the Content-Security-Policy admits only this site's own script and style,
+and it and the other security headers are on every response (static files and errors too).
+Request bodies are capped (16 KiB by default; 413 before reading a larger declared body).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict
 from hashlib import sha256
 from importlib import resources
@@ -35,6 +39,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -45,8 +50,9 @@ from starlette.responses import (
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fairtwin.elicit.store import CHOICES, Outcome, PreferenceStore
+from fairtwin.elicit.store import CHOICES, SESSION_LIFETIME_S, Outcome, PreferenceStore, RaterRecord
 from fairtwin.elicit.study import (
     DecisionView,
     ElicitationStudy,
@@ -163,10 +169,19 @@ class _TooManyFailures(Exception):
     pass
 
 
+class BodyTooLarge(Exception):
+    """A request body over the app's limit (answered 413)."""
+
+
 class FailureLimiter:
     """At most ``max_failures`` failed token checks per client address in ``window_s`` seconds;
-    beyond that the address gets 429 until the window has passed (defence in depth: tokens are
-    192-bit)."""
+    beyond that the address's *wrong* tokens get 429 until the window has passed.
+
+    A request that presents a valid token is never refused: one bad link clicked in an office
+    behind one NAT address must not lock out the other raters there. Guessing stays hopeless
+    (tokens and session ids are 192 and 256 random bits); the limit damps scanners' load and
+    noise.
+    """
 
     def __init__(self, max_failures: int = 20, window_s: float = 60.0) -> None:
         self.max_failures = max_failures
@@ -193,24 +208,101 @@ class FailureLimiter:
                     del self._failures[key]
 
 
+class _Guard:
+    """ASGI wrapper around the whole app: the security headers on every response (pages, JSON,
+    static files, errors), and request bodies capped at ``max_body`` bytes — a declared
+    ``Content-Length`` over it is answered 413 before any byte is read, a streamed body is cut
+    off (413) as soon as it passes the limit."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in _HEADERS.items():
+                    headers.setdefault(key, value)
+            await send(message)
+
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            log.warning("refused a %s-byte request body to %s", declared, scope.get("path"))
+            await too_large_response(scope.get("path", ""), self.max_body)(
+                scope, receive, send_guarded)
+            return
+        seen = 0
+
+        async def receive_limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise BodyTooLarge
+            return message
+
+        await self.app(scope, receive_limited, send_guarded)
+
+
+def too_large_response(path: str, max_body: int) -> Response:
+    """413 with a one-line reason, JSON under ``/api/``."""
+    text = f"request body too large: at most {max_body} bytes"
+    if path.startswith("/api/"):
+        return JSONResponse({"error": text}, status_code=413)
+    return PlainTextResponse(text, status_code=413)
+
+
+class _GuardedStarlette(Starlette):
+    """Starlette with :class:`_Guard` outside even its error middleware (so a 500 carries the
+    headers too)."""
+
+    max_body = 16_384
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return _Guard(super().build_middleware_stack(), self.max_body)
+
+
 def create_app(study: ElicitationStudy, secure_cookies: bool = False,
-               limiter: FailureLimiter | None = None) -> Starlette:
+               limiter: FailureLimiter | None = None, max_body: int = 16_384) -> Starlette:
     """The Starlette app of a study (serve it with uvicorn).
 
-    ``secure_cookies`` marks the session cookie ``Secure`` even when the app sees plain HTTP
-    (behind an HTTPS reverse proxy); ``limiter`` bounds failed token checks per address.
+    Parameters
+    ----------
+    study : ElicitationStudy
+    secure_cookies : bool
+        Mark the session cookie ``Secure`` even when the app sees plain HTTP (behind an HTTPS
+        reverse proxy).
+    limiter : FailureLimiter, optional
+        Bounds failed token checks per address (valid tokens always pass).
+    max_body : int
+        Largest request body accepted, in bytes (an answer takes about 100); larger gets 413.
     """
     store: PreferenceStore = study.store
     limiter = limiter or FailureLimiter()
 
-    def lookup(request: Request, token: str | None):  # type: ignore[no-untyped-def]
-        address = request.client.host if request.client else "?"
-        if limiter.blocked(address):
-            raise _TooManyFailures
-        rater = store.rater_by_token(token)
+    def checked(request: Request, token: str | None,
+                find: Callable[[str | None], RaterRecord | None]) -> RaterRecord | None:
+        rater = find(token)
         if rater is None and token:
+            address = request.client.host if request.client else "?"
+            if limiter.blocked(address):
+                raise _TooManyFailures
             limiter.fail(address)
         return rater
+
+    def lookup(request: Request, token: str | None) -> RaterRecord | None:
+        """The rater of an invite or API token."""
+        return checked(request, token, store.rater_by_token)
+
+    def session_rater(request: Request) -> RaterRecord | None:
+        """The rater of the session cookie."""
+        return checked(request, request.cookies.get(COOKIE), store.rater_by_session)
 
     async def too_many(request: Request, exc: Exception) -> Response:
         return PlainTextResponse("too many failed sign-in attempts; try again in a minute",
@@ -247,12 +339,13 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
             return message("Invalid invite link", "This invite link is not valid (or was revoked "
                            "or has expired). Ask the study organiser for a new one.", 403)
         resp = RedirectResponse("/rate", status_code=303, headers=_HEADERS)
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                        secure=secure_cookies or request.url.scheme == "https", max_age=180 * 86400)
+        resp.set_cookie(COOKIE, store.open_session(rater.id), httponly=True, samesite="strict",
+                        secure=secure_cookies or request.url.scheme == "https",
+                        max_age=int(SESSION_LIFETIME_S))
         return resp
 
     def rate(request: Request) -> Response:
-        rater = lookup(request, request.cookies.get(COOKIE))
+        rater = session_rater(request)
         if rater is None:
             return message("Not signed in", "Open the invite link you were given to start "
                            "rating.", 403)
@@ -271,7 +364,7 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
                     charts={"a": _svg(view, view.a), "b": _svg(view, view.b)})
 
     async def answer_form(request: Request) -> Response:
-        rater = await run_in_threadpool(lookup, request, request.cookies.get(COOKIE))
+        rater = await run_in_threadpool(session_rater, request)
         if rater is None:
             return message("Not signed in", "Open your invite link again.", 403)
         form = await request.form()
@@ -354,8 +447,12 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
     def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    async def body_too_large(request: Request, exc: Exception) -> Response:
+        log.warning("cut off a request body over %d bytes to %s", max_body, request.url.path)
+        return too_large_response(request.url.path, max_body)
+
     static = StaticFiles(directory=str(resources.files("fairtwin.elicit") / "static"))
-    return Starlette(routes=[
+    app = _GuardedStarlette(routes=[
         Route("/", home),
         Route("/invite/{token}", invite),
         Route("/rate", rate),
@@ -366,7 +463,9 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         Route("/admin/export", admin_export),
         Route("/healthz", healthz),
         Mount("/static", static, name="static"),
-    ], exception_handlers={_TooManyFailures: too_many})
+    ], exception_handlers={_TooManyFailures: too_many, BodyTooLarge: body_too_large})
+    app.max_body = max_body
+    return app
 
 
 def _float_or_none(value: object) -> float | None:

@@ -10,6 +10,8 @@ Tables
 ``meta``     key/value settings of the study (the samples file and its hash, the secret, the
              admin token's hash)
 ``raters``   name, SHA-256 of the invite token (the token itself is never stored), created
+``sessions`` browser sessions opened from an invite: SHA-256 of a random session id (the
+             cookie's value; neither it nor the invite token is stored), rater, expiry
 ``queries``  a pair of decisions of one context assigned to a rater, and the order shown
 ``answers``  one per query: the choice (``a``, ``b`` or ``tie``), winner, loser, time
 """
@@ -34,6 +36,7 @@ __all__ = ["PreferenceStore", "RaterRecord", "Query", "Outcome", "CHOICES", "dat
 
 CHOICES = ("a", "b", "tie")
 _NAME_MAX = 64
+SESSION_LIFETIME_S = 30 * 86400.0  # a browser session's lifetime (the invite may end it sooner)
 
 
 class StoreError(FairtwinError):
@@ -90,6 +93,13 @@ RATERS = sa.Table(
     sa.Column("name", sa.String(_NAME_MAX), nullable=False, unique=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created", sa.Float, nullable=False),
+)
+SESSIONS = sa.Table(
+    "sessions", _META,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("rater_id", sa.Integer, sa.ForeignKey("raters.id"), nullable=False, index=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
 )
 QUERIES = sa.Table(
     "queries", _META,
@@ -215,13 +225,41 @@ class PreferenceStore:
         return "active"
 
     def rater_by_token(self, token: str | None) -> RaterRecord | None:
+        """The active rater whose invite token this is (None: unknown, revoked or expired)."""
         if not token or len(token) > 128:
             return None
         with self.engine.connect() as c:
             row = c.execute(sa.select(RATERS).where(RATERS.c.token_hash == _hash(token))).first()
+        return self._active(row)
+
+    def _active(self, row: sa.Row | None) -> RaterRecord | None:
         if row is None or self.token_state(row.id) != "active":
             return None
         return RaterRecord(row.id, row.name, row.created)
+
+    # ------------------------------------------------------------------ sessions
+    def open_session(self, rater_id: int, lifetime_s: float = SESSION_LIFETIME_S) -> str:
+        """A new browser session of a rater; returns its random id (the cookie's value, shown
+        once: only its SHA-256 is stored)."""
+        session_id = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.engine.begin() as c:
+            c.execute(SESSIONS.insert().values(id_hash=_hash(session_id), rater_id=rater_id,
+                                               created=now, expires=now + lifetime_s))
+            c.execute(SESSIONS.delete().where(SESSIONS.c.expires <= now))  # forget stale ones
+        return session_id
+
+    def rater_by_session(self, session_id: str | None) -> RaterRecord | None:
+        """The rater of a live session (None: unknown or expired session, or the rater's
+        invite was revoked or has expired since)."""
+        if not session_id or len(session_id) > 128:
+            return None
+        q = (sa.select(RATERS).join(SESSIONS, SESSIONS.c.rater_id == RATERS.c.id)
+             .where(SESSIONS.c.id_hash == _hash(session_id))
+             .where(SESSIONS.c.expires > time.time()))
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return self._active(row)
 
     def raters(self) -> list[RaterRecord]:
         counts = (sa.select(ANSWERS.c.rater_id, sa.func.count().label("n"))

@@ -107,10 +107,38 @@ def test_unusable_database_is_a_clear_error(tmp_path) -> None:  # type: ignore[n
 
 
 def login(client: TestClient, token: str) -> None:
-    resp = client.get(f"/invite/{token}", follow_redirects=False)
+    """Open the invite link, then press Start (a same-origin POST)."""
+    invite = client.get(f"/invite/{token}", follow_redirects=False)
+    assert invite.status_code == 200 and 'id="start"' in invite.text
+    assert "set-cookie" not in invite.headers  # no session before Start
+    resp = client.post(f"/invite/{token}", headers={"Sec-Fetch-Site": "same-origin"},
+                       follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"] == "/rate"
     cookie = resp.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_invite_link_from_another_site_reaches_the_first_question(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = PreferenceStore(tmp_path / "i.db")
+    study = ElicitationStudy(store, run_dir, seed=3)
+    _, token = store.add_rater("quentin")
+    client = TestClient(create_app(study))
+    # the click in webmail: a cross-site GET, so a SameSite=Strict cookie would not be sent
+    invite = client.get(f"/invite/{token}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert invite.status_code == 200 and "Welcome, quentin" in invite.text
+    assert f'action="/invite/{token}"' in invite.text
+    # a Start forged by another site (login CSRF) is refused and opens no session
+    for forged in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                   {"Origin": "https://evil.example"}):
+        resp = client.post(f"/invite/{token}", headers=forged, follow_redirects=False)
+        assert resp.status_code == 403 and "set-cookie" not in resp.headers
+    assert client.get("/rate").status_code == 403
+    # Start on the invite page (same origin) reaches the first question
+    start = client.post(f"/invite/{token}", headers={"Sec-Fetch-Site": "same-origin"})
+    assert start.status_code == 200 and "which decision is fairer?" in start.text
+    assert client.post(f"/invite/{token}", headers={"Origin": "http://testserver"},
+                       follow_redirects=False).status_code == 303  # Origin naming this host
+    assert client.post("/invite/wrong", follow_redirects=False).status_code == 403
 
 
 def form_of(html: str) -> dict[str, str]:
@@ -163,6 +191,7 @@ def test_security_rules(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-d
     client = TestClient(create_app(study))
     assert client.get("/rate").status_code == 403  # no session
     assert client.get("/invite/not-a-token").status_code == 403
+    assert client.post("/invite/not-a-token").status_code == 403
     login(client, a_token)
     form = form_of(client.get("/rate").text)
     # a forged or foreign CSRF token is refused and nothing is stored
@@ -311,7 +340,14 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{base}/invite/{token}")
+            # the invite link clicked in a webmail on another site (a cross-site navigation)
+            page.route("http://webmail.example/**", lambda route: route.fulfill(
+                content_type="text/html",
+                body=f'<p>Your invite: <a id="link" href="{base}/invite/{token}">open</a></p>'))
+            page.goto("http://webmail.example/inbox")
+            page.click("#link")
+            sync_api.expect(page.locator("h1")).to_contain_text("Welcome, frank")
+            page.click("#start")
             sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
             a_box = page.locator("#decision-a").bounding_box()
             b_box = page.locator("#decision-b").bounding_box()
@@ -325,6 +361,7 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             sync_api.expect(page.locator("#progress")).to_have_text("3 answered")
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             phone.goto(f"{base}/invite/{token}")
+            phone.click("#start")
             a_box = phone.locator("#decision-a").bounding_box()
             b_box = phone.locator("#decision-b").bounding_box()
             assert b_box["y"] >= a_box["y"] + a_box["height"]  # stacked on a phone
@@ -450,9 +487,10 @@ def test_revoked_and_expired_invites_stop_at_once_and_keep_answers(run_dir, tmp_
     assert client.get("/api/next", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert store.n_answers(rater.id) == 1 and study.export().n_comparisons == 1  # answers stay
     _, soon = store.add_rater("jo", expires=time.time() + 0.5)
-    assert TestClient(create_app(study)).get(f"/invite/{soon}", follow_redirects=False).status_code == 303
+    assert TestClient(create_app(study)).post(f"/invite/{soon}", follow_redirects=False).status_code == 303
     time.sleep(0.6)
     assert TestClient(create_app(study)).get(f"/invite/{soon}", follow_redirects=False).status_code == 403
+    assert TestClient(create_app(study)).post(f"/invite/{soon}", follow_redirects=False).status_code == 403
     assert main(["raters", "add", "kim", "--db", str(db), "--expires", "soonish"]) == 2
     assert main(["raters", "add", "kim", "--db", str(db), "--expires", "30d"]) == 0
     assert "the invite expires" in capsys.readouterr().out
@@ -581,8 +619,8 @@ def test_exposure_warning_and_secure_cookies(run_dir, tmp_path) -> None:  # type
     store = PreferenceStore(tmp_path / "c.db")
     _, token = store.add_rater("max")
     study = ElicitationStudy(store, run_dir, seed=6)
-    plain = TestClient(create_app(study)).get(f"/invite/{token}", follow_redirects=False)
+    plain = TestClient(create_app(study)).post(f"/invite/{token}", follow_redirects=False)
     assert "secure" not in plain.headers["set-cookie"].lower()
-    secure = TestClient(create_app(study, secure_cookies=True)).get(f"/invite/{token}",
-                                                                   follow_redirects=False)
+    secure = TestClient(create_app(study, secure_cookies=True)).post(f"/invite/{token}",
+                                                                    follow_redirects=False)
     assert "secure" in secure.headers["set-cookie"].lower()

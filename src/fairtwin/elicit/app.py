@@ -2,8 +2,9 @@
 
 Routes
 ------
-``GET  /invite/{token}``  opens a rater's session (an HttpOnly, SameSite=Strict cookie holding
-                          a random session id, not the invite token)
+``GET  /invite/{token}``  the invite page: who it is for and a Start button (no cookie yet)
+``POST /invite/{token}``  Start: opens a rater's session (an HttpOnly, SameSite=Strict cookie
+                          holding a random session id, not the invite token), then ``/rate``
 ``GET  /rate``            the next pair: the week's situation and decisions A and B
 ``POST /rate/answer``     the answer (form; CSRF token bound to the rater and the pair)
 ``GET  /api/next``        the next pair as JSON (``Authorization: Bearer <rater token>``)
@@ -333,11 +334,29 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
                        "Open the invite link you were given to start rating.", 200)
 
     def invite(request: Request) -> Response:
+        """The invite page: who it is for and a Start button. No cookie is set here, so a link
+        clicked in webmail or chat (a cross-site navigation) works: Start is a same-site POST."""
         token = request.path_params["token"]
         rater = lookup(request, token)
         if rater is None:
-            return message("Invalid invite link", "This invite link is not valid (or was revoked "
-                           "or has expired). Ask the study organiser for a new one.", 403)
+            return invalid_invite()
+        return page("invite.html", rater=rater.name, token=token,
+                    days=int(SESSION_LIFETIME_S // 86400))
+
+    def invalid_invite() -> HTMLResponse:
+        return message("Invalid invite link", "This invite link is not valid (or was revoked "
+                       "or has expired). Ask the study organiser for a new one.", 403)
+
+    def start(request: Request) -> Response:
+        """Start (``POST /invite/{token}``): open a session and go to the first question.
+        Refused when the browser says the form came from another site (login CSRF)."""
+        if not same_origin(request):
+            return message("Start from the invite page", "This request did not come from this "
+                           "site's invite page; open your invite link and press Start.", 403)
+        token = request.path_params["token"]
+        rater = lookup(request, token)
+        if rater is None:
+            return invalid_invite()
         resp = RedirectResponse("/rate", status_code=303, headers=_HEADERS)
         resp.set_cookie(COOKIE, store.open_session(rater.id), httponly=True, samesite="strict",
                         secure=secure_cookies or request.url.scheme == "https",
@@ -454,7 +473,8 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
     static = StaticFiles(directory=str(resources.files("fairtwin.elicit") / "static"))
     app = _GuardedStarlette(routes=[
         Route("/", home),
-        Route("/invite/{token}", invite),
+        Route("/invite/{token}", invite, methods=["GET"]),
+        Route("/invite/{token}", start, methods=["POST"]),
         Route("/rate", rate),
         Route("/rate/answer", answer_form, methods=["POST"]),
         Route("/api/next", api_next),
@@ -466,6 +486,20 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
     ], exception_handlers={_TooManyFailures: too_many, BodyTooLarge: body_too_large})
     app.max_body = max_body
     return app
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a state-changing request came from this site, as far as the browser says:
+    ``Sec-Fetch-Site`` (modern browsers) must be ``same-origin`` or ``none`` (typed, bookmark);
+    without it, an ``Origin`` header other than ``null`` must name this host. Clients that send
+    neither (scripts, old browsers) pass."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return True
+    return origin.split("://", 1)[-1].rstrip("/") == request.headers.get("host", "")
 
 
 def _float_or_none(value: object) -> float | None:

@@ -73,18 +73,23 @@ def test_store_raters_queries_and_exactly_once_answers(store) -> None:  # type: 
     assert store.open_query(alice.id) == q and store.open_query(bob.id) is None
     assert store.record_answer(alice.id, q.id, "a", 812.0) is Outcome.RECORDED
     assert store.record_answer(alice.id, q.id, "a") is Outcome.DUPLICATE
-    assert store.record_answer(alice.id, q.id, "b") is Outcome.CONFLICT
+    assert store.record_answer(alice.id, q.id, "b") is Outcome.CHANGED  # the last: an undo
+    assert store.record_answer(alice.id, q.id, "a") is Outcome.CHANGED
+    q2 = store.add_query(alice.id, 1, 0, 2)
+    assert store.last_answer(alice.id) == (store.query(q.id), "a")
+    assert store.record_answer(alice.id, q2.id, "tie") is Outcome.RECORDED
+    assert store.record_answer(alice.id, q.id, "b") is Outcome.CONFLICT  # older: kept
     with pytest.raises(UnknownNameError):
         store.record_answer(bob.id, q.id, "a")  # not shown to bob
     with pytest.raises(UnknownNameError):
         store.record_answer(alice.id, 999, "a")
     with pytest.raises(ValidationError, match="choice must be one of"):
         store.record_answer(alice.id, q.id, "maybe")
-    assert store.n_answers() == 1 and store.open_query(alice.id) is None
-    (row,) = store.answers()
+    assert store.n_answers() == 2 and store.open_query(alice.id) is None
+    row = store.answers()[0]
     assert (row.rater, row.choice, row.left_decision, row.right_decision) == ("alice", "a", 3, 5)
-    assert [r.n_answers for r in store.raters()] == [1, 0]
-    assert store.asked_pairs(alice.id) == {(0, 3, 5)}
+    assert [r.n_answers for r in store.raters()] == [2, 0]
+    assert store.asked_pairs(alice.id) == {(0, 3, 5), (1, 0, 2)}
 
 
 def test_answers_survive_reopening_the_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -200,13 +205,16 @@ def test_security_rules(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-d
     assert client.post("/rate/answer", data={**form, "choice": "maybe"},
                        follow_redirects=False).status_code == 400
     assert store.n_answers() == 0
-    # the same answer twice is idempotent; another answer to it is refused
+    # the same answer twice is idempotent; another answer to an older pair is refused
     ok = {**form, "choice": "b"}
     assert client.post("/rate/answer", data=ok, follow_redirects=False).status_code == 303
     assert client.post("/rate/answer", data=ok, follow_redirects=False).status_code == 303
-    assert client.post("/rate/answer", data={**form, "choice": "a"},
-                       follow_redirects=False).status_code == 409
-    assert store.n_answers() == 1
+    nxt_form = form_of(client.get("/rate").text)
+    assert client.post("/rate/answer", data={**nxt_form, "choice": "b"},
+                       follow_redirects=False).status_code == 303
+    refused = client.post("/rate/answer", data={**form, "choice": "a"}, follow_redirects=False)
+    assert refused.status_code == 409 and "only your last answer" in refused.text
+    assert store.n_answers() == 2
     # the JSON API: tokens required, other raters' queries unknown, input validated
     api = TestClient(create_app(study))
     assert api.get("/api/next").status_code == 401
@@ -227,11 +235,45 @@ def test_security_rules(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-d
     assert api.get("/admin/raters").status_code == 401
     assert api.get("/admin/raters", headers={"Authorization": f"Bearer {a_token}"}).status_code == 401
     listed = api.get("/admin/raters", headers={"Authorization": f"Bearer {admin}"}).json()
-    assert [r["n_answers"] for r in listed["raters"]] == [1, 1] and listed["answers"] == 2
+    assert [r["n_answers"] for r in listed["raters"]] == [2, 1] and listed["answers"] == 3
     export = api.get("/admin/export", headers={"Authorization": f"Bearer {admin}"})
     assert export.status_code == 200
     (tmp_path / "e.npz").write_bytes(export.content)
-    assert PreferenceDataset.load(tmp_path / "e.npz").n_comparisons == 1
+    assert PreferenceDataset.load(tmp_path / "e.npz").n_comparisons == 2
+
+
+def test_the_last_answer_can_be_changed_until_the_next_one(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = PreferenceStore(tmp_path / "u.db")
+    study = ElicitationStudy(store, run_dir, seed=11)
+    _, token = store.add_rater("rita")
+    client = TestClient(create_app(study))
+    login(client, token)
+    assert client.get("/rate/previous", follow_redirects=False).status_code == 303  # nothing yet
+    first = form_of(client.get("/rate").text)
+    client.post("/rate/answer", data={**first, "choice": "tie"})
+    page = client.get("/rate").text
+    assert 'href="/rate/previous"' in page and "Change my last answer (cannot tell)" in page
+    second_qid = form_of(page)["query_id"]
+    again = client.get("/rate/previous").text  # the last pair again, its answer marked
+    assert form_of(again)["query_id"] == first["query_id"] and 'id="revisit"' in again
+    assert re.search(r'id="choose-tie"\s+class="chosen"', again)
+    resp = client.post("/rate/answer", data={**form_of(again), "choice": "a"}, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/rate"
+    assert [a.choice for a in store.answers()] == ["a"] and store.n_answers() == 1
+    assert form_of(client.get("/rate").text)["query_id"] == second_qid  # back to the open pair
+    client.post("/rate/answer", data={**form_of(client.get("/rate").text), "choice": "b"})
+    late = client.post("/rate/answer", data={**first, "choice": "b"}, follow_redirects=False)
+    assert late.status_code == 409 and [a.choice for a in store.answers()] == ["a", "b"]
+    # the JSON API: the same rule
+    api = {"Authorization": f"Bearer {token}"}
+    nxt = client.get("/api/next", headers=api).json()["query_id"]
+    post = lambda qid, c: client.post("/api/answer", headers=api, json={"query_id": qid, "choice": c})  # noqa: E731
+    assert post(nxt, "a").json() == {"outcome": "recorded"}
+    assert post(nxt, "b").json() == {"outcome": "changed"}
+    assert post(nxt, "b").json() == {"outcome": "duplicate"}
+    old = post(int(second_qid), "a")
+    assert old.status_code == 409 and "only the last answer" in old.json()["error"]
+    assert [a.choice for a in store.answers()] == ["a", "b", "b"]
 
 
 def test_a_changed_samples_file_is_refused(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -355,10 +397,29 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             page.screenshot(path=str(tmp_path / "laptop.png"), full_page=True)
             page.click("#choose-a")  # 1: the mouse
             sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
+            page.wait_for_load_state("load")  # its script too
             page.keyboard.press("b")  # 2: the keyboard
             sync_api.expect(page.locator("#progress")).to_have_text("2 answered")
+            page.wait_for_load_state("load")
             page.keyboard.press("t")  # 3: cannot tell, by keyboard
             sync_api.expect(page.locator("#progress")).to_have_text("3 answered")
+            page.wait_for_load_state("load")
+            open_qid = page.locator("input[name=query_id]").input_value()
+            for key in ("ArrowDown", "ArrowUp", "PageDown", "PageUp", "Space", "ArrowLeft",
+                        "ArrowRight", "End", "Home"):  # scroll keys scroll, never answer
+                page.keyboard.press(key)
+            page.wait_for_timeout(300)
+            assert store.n_answers(rater.id) == 3
+            assert page.locator("input[name=query_id]").input_value() == open_qid
+            page.keyboard.press("ArrowDown")
+            page.wait_for_function("window.scrollY > 0")  # it scrolled the page instead
+            page.click("#undo")  # undo: the last pair again, "cannot tell" marked
+            sync_api.expect(page.locator("#revisit")).to_contain_text("cannot tell")
+            sync_api.expect(page.locator("#choose-tie")).to_have_class("chosen")
+            page.wait_for_load_state("load")
+            page.keyboard.press("a")  # changed to A
+            sync_api.expect(page.locator("#progress")).to_have_text("3 answered")
+            assert page.locator("input[name=query_id]").input_value() == open_qid
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             phone.goto(f"{base}/invite/{token}")
             phone.click("#start")
@@ -369,10 +430,10 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
         finally:
             browser.close()
     answers = store.answers()
-    assert [a.choice for a in answers] == ["a", "b", "tie"]
+    assert [a.choice for a in answers] == ["a", "b", "a"]
     assert all(a.response_ms is not None and a.response_ms > 0 for a in answers)
     ds = study.export()
-    assert ds.n_comparisons == 2 and ds.info["ties"] == 1
+    assert ds.n_comparisons == 3 and ds.info["ties"] == 0
     first = answers[0]
     assert tuple(ds.comparisons[0]) == (first.context_row, first.left_decision, first.right_decision)
 

@@ -794,6 +794,7 @@ def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
             a_box = page.locator("#decision-a").bounding_box()
             b_box = page.locator("#decision-b").bounding_box()
             assert abs(a_box["y"] - b_box["y"]) < 1  # side by side
+            page.wait_for_load_state("load")
             page.keyboard.press("b")
             sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
         finally:

@@ -6,6 +6,7 @@ Routes
 ``POST /invite/{token}``  Start: opens a rater's session (an HttpOnly, SameSite=Strict cookie
                           holding a random session id, not the invite token), then ``/rate``
 ``GET  /rate``            the next pair: the week's situation and decisions A and B
+``GET  /rate/previous``   the last answered pair again, to change its answer (undo)
 ``POST /rate/answer``     the answer (form; CSRF token bound to the rater and the pair)
 ``GET  /api/next``        the next pair as JSON (``Authorization: Bearer <rater token>``)
 ``POST /api/answer``      ``{"query_id", "choice": "a"|"b"|"tie", "response_ms"?}``
@@ -15,7 +16,8 @@ Routes
 
 Handlers that touch the database run in Starlette's thread pool, so a slow commit never
 blocks the event loop. Answers are idempotent: posting the same answer to a pair again changes nothing (200,
-``duplicate``), a different answer to an answered pair is refused (409). Every page is rendered
+``duplicate``), a different answer to the rater's last answered pair replaces it (``changed``:
+an undo until the next answer), a different answer to an older pair is refused (409). Every page is rendered
 with autoescaping; the Content-Security-Policy admits only this site's own script and style,
 and it and the other security headers are on every response (static files and errors too).
 Request bodies are capped (16 KiB by default; 413 before reading a larger declared body).
@@ -53,7 +55,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fairtwin.elicit.store import CHOICES, SESSION_LIFETIME_S, Outcome, PreferenceStore, RaterRecord
+from fairtwin.elicit.store import (
+    CHOICES,
+    SESSION_LIFETIME_S,
+    Outcome,
+    PreferenceStore,
+    Query,
+    RaterRecord,
+)
 from fairtwin.elicit.study import (
     DecisionView,
     ElicitationStudy,
@@ -66,6 +75,8 @@ from fairtwin.exceptions import UnknownNameError, ValidationError
 __all__ = ["create_app", "COOKIE"]
 
 log = logging.getLogger(__name__)
+
+CHOICE_LABELS = {"a": "A is fairer", "b": "B is fairer", "tie": "cannot tell"}
 
 COOKIE = "fairtwin_rater"
 _HEADERS = {
@@ -224,9 +235,13 @@ class _Guard:
             await self.app(scope, receive, send)
             return
 
+        static = str(scope.get("path", "")).startswith("/static/")
+
         async def send_guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if static:  # the page's script and style: cacheable, so a page is ready at once
+                    headers.setdefault("Cache-Control", "public, max-age=3600")
                 for key, value in _HEADERS.items():
                     headers.setdefault(key, value)
             await send(message)
@@ -372,14 +387,36 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         answered = store.n_answers(rater.id)
         if query is None:
             return message("Thank you!", f"You answered {answered} questions: every pair of "
-                           "this study has been shown to you.", 200)
+                           "this study has been shown to you.", 200, *undo_link(rater.id))
+        last = store.last_answer(rater.id)
+        return question(rater, query, answered, last=last[1] if last else None)
+
+    def undo_link(rater_id: int) -> tuple[str, str]:
+        return ("/rate/previous", "Change my last answer") if store.last_answer(rater_id) else ("", "")
+
+    def previous(request: Request) -> Response:
+        """The rater's last answered pair again, its answer marked, to change it (an undo)."""
+        rater = session_rater(request)
+        if rater is None:
+            return message("Not signed in", "Open the invite link you were given to start "
+                           "rating.", 403)
+        last = store.last_answer(rater.id)
+        if last is None:
+            return RedirectResponse("/rate", status_code=303)
+        return question(rater, last[0], store.n_answers(rater.id), revisit=last[1])
+
+    def question(rater: RaterRecord, query: Query, answered: int, last: str | None = None,
+                 revisit: str | None = None) -> Response:
+        """A question page; ``last`` offers to change that answer, ``revisit`` marks the
+        answer being changed."""
         view = study.view(query)
+        common = {"labels": CHOICE_LABELS, "rater": rater.name, "answered": answered,
+                  "view": view, "last": last, "revisit": revisit,
+                  "csrf": csrf_for(rater.id, query.id)}
         if isinstance(view, OutcomePairView):
-            return page("rate_outcomes.html", rater=rater.name, answered=answered, view=view,
-                        csrf=csrf_for(rater.id, query.id),
+            return page("rate_outcomes.html", 200, **common,
                         charts={k: [_svg_group(g, k) for g in view.groups] for k in ("a", "b")})
-        return page("rate.html", rater=rater.name, answered=answered, view=view,
-                    csrf=csrf_for(rater.id, query.id),
+        return page("rate.html", 200, **common,
                     charts={"a": _svg(view, view.a), "b": _svg(view, view.b)})
 
     async def answer_form(request: Request) -> Response:
@@ -406,7 +443,8 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
                            "Back to the questions")
         if outcome is Outcome.CONFLICT:
             return message("Already answered", "You already answered this question "
-                           "differently; your first answer is kept.", 409, "/rate", "Next question")
+                           "differently and have answered another since; only your last answer "
+                           "can be changed, so this one is kept.", 409, "/rate", "Next question")
         return RedirectResponse("/rate", status_code=303, headers=_HEADERS)
 
     def api_next(request: Request) -> Response:
@@ -439,7 +477,8 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         except ValidationError as exc:
             return json_error(422, str(exc))
         if outcome is Outcome.CONFLICT:
-            return json_error(409, f"query {query_id} was already answered differently")
+            return json_error(409, f"query {query_id} was already answered differently, and "
+                              "only the last answer can be changed")
         return JSONResponse({"outcome": outcome.value}, headers=_HEADERS)
 
     def admin_only(request: Request) -> JSONResponse | None:
@@ -476,6 +515,7 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         Route("/invite/{token}", invite, methods=["GET"]),
         Route("/invite/{token}", start, methods=["POST"]),
         Route("/rate", rate),
+        Route("/rate/previous", previous),
         Route("/rate/answer", answer_form, methods=["POST"]),
         Route("/api/next", api_next),
         Route("/api/answer", api_answer, methods=["POST"]),

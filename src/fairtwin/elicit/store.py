@@ -48,7 +48,8 @@ class Outcome(Enum):
 
     RECORDED = "recorded"
     DUPLICATE = "duplicate"  # the same answer was already recorded: nothing changes
-    CONFLICT = "conflict"  # the query was already answered differently
+    CHANGED = "changed"  # the rater's last answer, changed before they answered the next pair
+    CONFLICT = "conflict"  # an older answer, answered differently: it is kept
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,12 @@ class PreferenceStore:
     # ------------------------------------------------------------------ answers
     def record_answer(self, rater_id: int, query_id: int, choice: str,
                       response_ms: float | None = None) -> Outcome:
-        """Store an answer in its own transaction; idempotent for the same answer."""
+        """Store an answer in its own transaction; idempotent for the same answer.
+
+        A different answer to the rater's *last* answered query replaces it (``CHANGED``: an
+        undo, allowed until the next answer is recorded); to an older one it is refused
+        (``CONFLICT``) and the first answer is kept.
+        """
         if choice not in CHOICES:
             raise ValidationError(f"choice must be one of {CHOICES}, got {choice!r}")
         q = self.query(query_id)
@@ -329,8 +335,28 @@ class PreferenceStore:
             with self.engine.connect() as c:
                 old = c.execute(sa.select(ANSWERS.c.choice)
                                 .where(ANSWERS.c.query_id == query_id)).scalar()
-            return Outcome.DUPLICATE if old == choice else Outcome.CONFLICT
+            if old == choice:
+                return Outcome.DUPLICATE
+            return Outcome.CHANGED if self._change_last(rater_id, query_id, choice) else Outcome.CONFLICT
         return Outcome.RECORDED
+
+    def _change_last(self, rater_id: int, query_id: int, choice: str) -> bool:
+        """Replace the choice of ``query_id`` if it is the rater's latest answer (one atomic
+        statement: a concurrent next answer makes it match nothing)."""
+        latest = (sa.select(sa.func.max(ANSWERS.c.id)).where(ANSWERS.c.rater_id == rater_id)
+                  .scalar_subquery())
+        with self.engine.begin() as c:
+            done = c.execute(ANSWERS.update().where(ANSWERS.c.query_id == query_id)
+                             .where(ANSWERS.c.id == latest).values(choice=choice))
+        return bool(done.rowcount == 1)
+
+    def last_answer(self, rater_id: int) -> tuple[Query, str] | None:
+        """The rater's latest answered query and its choice (the one an undo may change)."""
+        q = (sa.select(QUERIES, ANSWERS.c.choice).join(ANSWERS, ANSWERS.c.query_id == QUERIES.c.id)
+             .where(ANSWERS.c.rater_id == rater_id).order_by(ANSWERS.c.id.desc()).limit(1))
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return (_query(row, answered=True), str(row.choice)) if row else None
 
     def answers(self) -> list[sa.Row]:
         with self.engine.connect() as c:

@@ -158,7 +158,7 @@ def test_rating_pages_answer_flow_and_export(run_dir, tmp_path) -> None:  # type
     client = TestClient(create_app(study))
     login(client, token)
     seen = []
-    for choice in ("a", "b", "tie"):
+    for choice in ("a", "b", "tie", "unsure"):
         page = client.get("/rate")
         assert page.status_code == 200
         assert "<script>alert(1)</script>" not in page.text  # escaped
@@ -171,12 +171,13 @@ def test_rating_pages_answer_flow_and_export(run_dir, tmp_path) -> None:  # type
                            follow_redirects=False)
         assert resp.status_code == 303
         seen.append(int(form["query_id"]))
-    assert len(set(seen)) == 3 and store.n_answers(rater.id) == 3
-    assert "3 answered" in client.get("/rate").text
+    assert len(set(seen)) == 4 and store.n_answers(rater.id) == 4
+    assert "4 answered" in client.get("/rate").text
     ds = study.export()
-    assert ds.n_comparisons == 2 and ds.info["ties"] == 1 and ds.rater_names == [rater.name]
+    assert ds.n_comparisons == 2 and ds.rater_names == [rater.name]
+    assert (ds.info["ties"], ds.info["cant_tell"], ds.info["answers"]) == (1, 1, 4)
     answers = store.answers()
-    for (c, w, lo), a in zip(ds.comparisons, [a for a in answers if a.choice != "tie"], strict=True):
+    for (c, w, lo), a in zip(ds.comparisons, [a for a in answers if a.choice in "ab"], strict=True):
         assert c == a.context_row
         assert (w, lo) == ((a.left_decision, a.right_decision) if a.choice == "a"
                            else (a.right_decision, a.left_decision))
@@ -252,7 +253,7 @@ def test_the_last_answer_can_be_changed_until_the_next_one(run_dir, tmp_path) ->
     first = form_of(client.get("/rate").text)
     client.post("/rate/answer", data={**first, "choice": "tie"})
     page = client.get("/rate").text
-    assert 'href="/rate/previous"' in page and "Change my last answer (cannot tell)" in page
+    assert 'href="/rate/previous"' in page and "Change my last answer (equally fair)" in page
     second_qid = form_of(page)["query_id"]
     again = client.get("/rate/previous").text  # the last pair again, its answer marked
     assert form_of(again)["query_id"] == first["query_id"] and 'id="revisit"' in again
@@ -401,24 +402,27 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             page.keyboard.press("b")  # 2: the keyboard
             sync_api.expect(page.locator("#progress")).to_have_text("2 answered")
             page.wait_for_load_state("load")
-            page.keyboard.press("t")  # 3: cannot tell, by keyboard
+            page.keyboard.press("e")  # 3: equally fair, by keyboard
             sync_api.expect(page.locator("#progress")).to_have_text("3 answered")
+            page.wait_for_load_state("load")
+            page.keyboard.press("c")  # 4: I can't tell
+            sync_api.expect(page.locator("#progress")).to_have_text("4 answered")
             page.wait_for_load_state("load")
             open_qid = page.locator("input[name=query_id]").input_value()
             for key in ("ArrowDown", "ArrowUp", "PageDown", "PageUp", "Space", "ArrowLeft",
                         "ArrowRight", "End", "Home"):  # scroll keys scroll, never answer
                 page.keyboard.press(key)
             page.wait_for_timeout(300)
-            assert store.n_answers(rater.id) == 3
+            assert store.n_answers(rater.id) == 4
             assert page.locator("input[name=query_id]").input_value() == open_qid
             page.keyboard.press("ArrowDown")
             page.wait_for_function("window.scrollY > 0")  # it scrolled the page instead
-            page.click("#undo")  # undo: the last pair again, "cannot tell" marked
-            sync_api.expect(page.locator("#revisit")).to_contain_text("cannot tell")
-            sync_api.expect(page.locator("#choose-tie")).to_have_class("chosen")
+            page.click("#undo")  # undo: the last pair again, "I can't tell" marked
+            sync_api.expect(page.locator("#revisit")).to_contain_text("I can't tell")
+            sync_api.expect(page.locator("#choose-unsure")).to_have_class("chosen")
             page.wait_for_load_state("load")
             page.keyboard.press("a")  # changed to A
-            sync_api.expect(page.locator("#progress")).to_have_text("3 answered")
+            sync_api.expect(page.locator("#progress")).to_have_text("4 answered")
             assert page.locator("input[name=query_id]").input_value() == open_qid
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             phone.goto(f"{base}/invite/{token}")
@@ -430,10 +434,11 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
         finally:
             browser.close()
     answers = store.answers()
-    assert [a.choice for a in answers] == ["a", "b", "a"]
+    assert [a.choice for a in answers] == ["a", "b", "tie", "a"]
+    assert answers[-1].changed is not None and answers[2].changed is None
     assert all(a.response_ms is not None and a.response_ms > 0 for a in answers)
     ds = study.export()
-    assert ds.n_comparisons == 3 and ds.info["ties"] == 0
+    assert ds.n_comparisons == 3 and (ds.info["ties"], ds.info["cant_tell"]) == (1, 0)
     first = answers[0]
     assert tuple(ds.comparisons[0]) == (first.context_row, first.left_decision, first.right_decision)
 
@@ -515,7 +520,7 @@ def test_cli_reliability(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-
     store = PreferenceStore(db)
     study = ElicitationStudy(store, run_dir)
     assert main(["raters", "reliability", "--db", db, "--run", str(run_dir)]) == 1
-    assert "no answers yet" in capsys.readouterr().err
+    assert "no A-or-B answers yet" in capsys.readouterr().err
     for name, choice in (("gina", "a"), ("hugo", "b")):
         r, _ = store.add_rater(name)
         for _ in range(10):
@@ -527,6 +532,109 @@ def test_cli_reliability(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-
     out = capsys.readouterr().out
     assert re.search(r"gina\s+10\s", out) and re.search(r"hugo\s+10\s", out)
     assert PreferenceCostLearner.load(model).n_vars_ == study.dataset.n_vars
+
+
+def test_equal_and_cant_tell_are_separate_and_counted_alike(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "t.db")
+    store = PreferenceStore(db)
+    study = ElicitationStudy(store, run_dir, seed=12)
+    admin = store.set_admin_token()
+    plan = {"gina": ["a"] * 6 + ["tie"] * 2 + ["unsure"] * 2, "hugo": ["b"] * 8 + ["unsure"],
+            "ivan": []}
+    for name, choices in plan.items():
+        r, token = store.add_rater(name)
+        for choice in choices:
+            q = study.next_query(r.id)
+            reply = TestClient(create_app(study)).post(
+                "/api/answer", headers={"Authorization": f"Bearer {token}"},
+                json={"query_id": q.id, "choice": choice})
+            assert reply.json() == {"outcome": "recorded"}
+    assert [a.choice for a in store.answers()].count("unsure") == 3  # stored apart from "tie"
+    expected = {"gina": (10, 6, 2, 2), "hugo": (9, 8, 0, 1), "ivan": (0, 0, 0, 0)}
+    assert {r.name: (r.n_answers, r.n_decided, r.n_equal, r.n_unsure)
+            for r in store.raters()} == expected
+    ds = study.export()  # "I can't tell" and "equally fair" are not learned from
+    assert ds.n_comparisons == 14 and (ds.info["ties"], ds.info["cant_tell"]) == (2, 3)
+    assert ds.info["answers"] == 19 and ds.info["raters_answering"] == 2
+    listed = TestClient(create_app(study)).get(
+        "/admin/raters", headers={"Authorization": f"Bearer {admin}"}).json()
+    assert {r["name"]: (r["n_answers"], r["n_decided"], r["n_equal"], r["n_unsure"])
+            for r in listed["raters"]} == expected
+    assert (listed["answers"], listed["decided"], listed["equal"], listed["unsure"],
+            listed["raters_answering"]) == (19, 14, 2, 3, 2)
+    assert main(["raters", "list", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"gina\s+10\s+6\s+2\s+2\s+active", out)
+    assert re.search(r"hugo\s+9\s+8\s+0\s+1\s+active", out) and "3 rater(s), 2 with answers" in out
+    assert main(["raters", "reliability", "--db", db, "--run", str(run_dir), "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"gina\s+10\s+6\s+2\s+2\s", out) and re.search(r"hugo\s+9\s+8\s+0\s+1\s", out)
+    assert "ivan" not in out
+    assert main(["raters", "export", "--db", db, "--run", str(run_dir),
+                 "--out", str(tmp_path / "p.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "14 comparisons from 2 rater(s)" in out and "of 19 answers" in out
+    assert "2 'equally fair', 3 'I can't tell'" in out
+
+
+_V1_SCHEMA = """
+CREATE TABLE meta ("key" VARCHAR(64) NOT NULL, value TEXT NOT NULL, PRIMARY KEY ("key"));
+CREATE TABLE raters (id INTEGER NOT NULL, name VARCHAR(64) NOT NULL,
+    token_hash VARCHAR(64) NOT NULL, created FLOAT NOT NULL, PRIMARY KEY (id), UNIQUE (name),
+    UNIQUE (token_hash));
+CREATE TABLE queries (id INTEGER NOT NULL, rater_id INTEGER NOT NULL,
+    context_row INTEGER NOT NULL, left_decision INTEGER NOT NULL,
+    right_decision INTEGER NOT NULL, created FLOAT NOT NULL, PRIMARY KEY (id),
+    FOREIGN KEY(rater_id) REFERENCES raters (id));
+CREATE INDEX ix_queries_rater_id ON queries (rater_id);
+CREATE TABLE answers (id INTEGER NOT NULL, query_id INTEGER NOT NULL,
+    rater_id INTEGER NOT NULL, choice VARCHAR(3) NOT NULL, context_row INTEGER NOT NULL,
+    left_decision INTEGER NOT NULL, right_decision INTEGER NOT NULL, created FLOAT NOT NULL,
+    response_ms FLOAT, PRIMARY KEY (id), UNIQUE (query_id),
+    FOREIGN KEY(query_id) REFERENCES queries (id), FOREIGN KEY(rater_id) REFERENCES raters (id));
+CREATE INDEX ix_answers_rater_id ON answers (rater_id);
+"""
+
+
+def test_a_version_1_database_is_migrated_keeping_every_answer(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A study database written before "equally fair" and "can't tell" were separate (the
+    exact DDL fairtwin wrote then): its answers survive, its "Cannot tell" become "unsure"."""
+    import hashlib
+    import sqlite3
+
+    from fairtwin.elicit import StoreError
+
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(_V1_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('secret', ?)", ("ab" * 32,))
+        db.execute("INSERT INTO raters VALUES (1, 'old', ?, 1.0)",
+                   (hashlib.sha256(b"old-token").hexdigest(),))
+        for qid, choice in ((1, "a"), (2, "tie"), (3, "b")):
+            db.execute("INSERT INTO queries VALUES (?, 1, 0, ?, ?, 2.0)", (qid, qid, qid + 1))
+            db.execute("INSERT INTO answers VALUES (?, ?, 1, ?, 0, ?, ?, 3.0, 500.0)",
+                       (qid, qid, choice, qid, qid + 1))
+    db.close()
+    store = PreferenceStore(path)
+    assert store.schema_version() == 2
+    assert [(a.id, a.choice, a.response_ms, a.changed) for a in store.answers()] == [
+        (1, "a", 500.0, None), (2, "unsure", 500.0, None), (3, "b", 500.0, None)]
+    assert store.secret() == bytes.fromhex("ab" * 32) and store.rater_by_token("old-token")
+    with sqlite3.connect(tmp_path / "v1.db.v1-backup") as db:  # the untouched copy
+        assert [r[0] for r in db.execute("SELECT choice FROM answers ORDER BY id")] == ["a", "tie", "b"]
+    db.close()
+    rater = store.rater("old")
+    assert (rater.n_answers, rater.n_decided, rater.n_equal, rater.n_unsure) == (3, 2, 0, 1)
+    q = store.add_query(rater.id, 1, 0, 1)
+    assert store.record_answer(rater.id, q.id, "tie") is Outcome.RECORDED
+    assert store.record_answer(rater.id, q.id, "unsure") is Outcome.CHANGED  # undo works too
+    store.close()
+    again = PreferenceStore(path)  # opening again changes nothing
+    assert [a.choice for a in again.answers()] == ["a", "unsure", "b", "unsure"]
+    again.set_meta("schema_version", "3")
+    again.close()
+    with pytest.raises(StoreError, match="newer fairtwin"):
+        PreferenceStore(path)
 
 
 def test_revoked_and_expired_invites_stop_at_once_and_keep_answers(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -903,9 +903,14 @@ def raters_list_cmd(db: str) -> None:
     if not raters:
         click.echo("no raters yet: fairtwin raters add NAME")
         return
-    click.echo(f"{'rater':<24} {'answers':>8}  invite")
+    click.echo(f"{'rater':<24} {'answers':>8} {'A or B':>7} {'equal':>6} {'unsure':>7}  invite")
     for r in raters:
-        click.echo(f"{r.name:<24} {r.n_answers:>8}  {store.token_state(r.id)}")
+        click.echo(f"{r.name:<24} {r.n_answers:>8} {r.n_decided:>7} {r.n_equal:>6} "
+                   f"{r.n_unsure:>7}  {store.token_state(r.id)}")
+    answering = sum(r.n_answers > 0 for r in raters)
+    click.echo(f"{len(raters)} rater(s), {answering} with answers; {sum(r.n_answers for r in raters)} "
+               "answers (A or B: learned from; equal: 'equally fair'; unsure: 'I can't tell', "
+               "not learned from)")
 
 
 @raters_group.command("export")
@@ -921,9 +926,10 @@ def raters_export_cmd(db: str, run_dir: Path, out_path: Path) -> None:
     study = ElicitationStudy(PreferenceStore(db), run_dir)
     ds = study.export()
     ds.save(out_path)
-    click.echo(f"{ds.n_comparisons} comparisons from {len(ds.rater_names)} rater(s) -> {out_path} "
-               f"({ds.info['ties']} 'cannot tell' answers not included; A chosen "
-               f"{ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
+    click.echo(f"{ds.n_comparisons} comparisons from {ds.info['raters_answering']} rater(s) "
+               f"-> {out_path} (of {ds.info['answers']} answers; not included: "
+               f"{ds.info['ties']} 'equally fair', {ds.info['cant_tell']} 'I can't tell'; "
+               f"A chosen {ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
 
 
 @raters_group.command("reliability")
@@ -940,14 +946,25 @@ def raters_reliability_cmd(db: str, run_dir: Path, model_path: Path | None, epoc
     from fairtwin.elicit import ElicitationStudy, PreferenceStore
     from fairtwin.learn import ReliabilityWeightedLearner, rater_agreement
 
-    ds = ElicitationStudy(PreferenceStore(db), run_dir).export()
+    store = PreferenceStore(db)
+    ds = ElicitationStudy(store, run_dir).export()
     if ds.n_comparisons == 0:
-        raise DataUnavailableError("no answers yet (ties aside); nothing to estimate")
+        raise DataUnavailableError("no A-or-B answers yet ('equally fair' and 'I can't tell' "
+                                   "aside); nothing to estimate")
     model = ReliabilityWeightedLearner({"max_epochs": epochs}, random_state=seed).fit(ds)
-    click.echo(f"{'rater':<20} {'answers':>7} {'agrees':>7} {'accuracy':>8} {'weight':>6}")
-    for r in model.reliability_:
-        click.echo(f"{r.name:<20} {r.n_answers:>7} {r.agreement:>7.2f} {r.accuracy:>8.2f} "
-                   f"{r.weight:>6.2f}")
+    fitted = {r.name: r for r in model.reliability_}
+    click.echo(f"{'rater':<20} {'answers':>7} {'A or B':>6} {'equal':>5} {'unsure':>6} "
+               f"{'agrees':>7} {'accuracy':>8} {'weight':>6}")
+    for rec in store.raters():
+        if rec.n_answers == 0:
+            continue
+        counts = f"{rec.name:<20} {rec.n_answers:>7} {rec.n_decided:>6} {rec.n_equal:>5} {rec.n_unsure:>6}"
+        r = fitted.get(rec.name)
+        if r is None or rec.n_decided == 0:
+            click.echo(f"{counts} {'-':>7} {'-':>8} {'-':>6}")
+        else:
+            click.echo(f"{counts} {r.agreement:>7.2f} {r.accuracy:>8.2f} {r.weight:>6.2f}")
+    click.echo("(reliability is estimated from the A-or-B answers only)")
     agreement = rater_agreement(ds)
     names = agreement.names
     pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))

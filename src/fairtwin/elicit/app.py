@@ -9,7 +9,8 @@ Routes
 ``GET  /rate/previous``   the last answered pair again, to change its answer (undo)
 ``POST /rate/answer``     the answer (form; CSRF token bound to the rater and the pair)
 ``GET  /api/next``        the next pair as JSON (``Authorization: Bearer <rater token>``)
-``POST /api/answer``      ``{"query_id", "choice": "a"|"b"|"tie", "response_ms"?}``
+``POST /api/answer``      ``{"query_id", "choice": "a"|"b"|"tie"|"unsure", "response_ms"?}``
+                          (``tie``: equally fair; ``unsure``: the rater cannot tell)
 ``GET  /admin/raters``    raters and their answer counts (``Bearer <admin token>``)
 ``GET  /admin/export``    the answers as a preference dataset (``.npz``)
 ``GET  /healthz``         liveness
@@ -76,7 +77,8 @@ __all__ = ["create_app", "COOKIE"]
 
 log = logging.getLogger(__name__)
 
-CHOICE_LABELS = {"a": "A is fairer", "b": "B is fairer", "tie": "cannot tell"}
+CHOICE_LABELS = {"a": "A is fairer", "b": "B is fairer", "tie": "equally fair",
+                 "unsure": "I can't tell"}
 
 COOKIE = "fairtwin_rater"
 _HEADERS = {
@@ -434,7 +436,7 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
                            403, "/rate", "Back to the questions")
         choice = str(form.get("choice", ""))
         if choice not in CHOICES:
-            return message("Bad request", "Choose A, B or cannot tell.", 400)
+            return message("Bad request", "Choose A, B, equally fair or I can't tell.", 400)
         response_ms = _float_or_none(form.get("response_ms"))
         try:
             outcome = await run_in_threadpool(study.answer, rater.id, query_id, choice, response_ms)
@@ -469,7 +471,8 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
                 raise TypeError("query_id must be an integer")
             response_ms = _float_or_none(body.get("response_ms"))
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            return json_error(422, f"expected {{'query_id': int, 'choice': 'a'|'b'|'tie'}} ({exc})")
+            return json_error(422, "expected {'query_id': int, 'choice': 'a'|'b'|'tie'|'unsure'} "
+                              f"({exc})")
         try:
             outcome = await run_in_threadpool(study.answer, rater.id, query_id, choice, response_ms)
         except UnknownNameError:
@@ -489,9 +492,12 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
     def admin_raters(request: Request) -> Response:
         if (denied := admin_only(request)) is not None:
             return denied
-        return JSONResponse({"raters": [asdict(r) for r in store.raters()],
-                             "answers": store.n_answers(), "pairs": study.n_pairs},
-                            headers=_HEADERS)
+        raters = store.raters()
+        totals = {k: sum(getattr(r, f"n_{k}") for r in raters)
+                  for k in ("answers", "decided", "equal", "unsure")}
+        return JSONResponse({"raters": [asdict(r) for r in raters], **totals,
+                             "raters_answering": sum(r.n_answers > 0 for r in raters),
+                             "pairs": study.n_pairs}, headers=_HEADERS)
 
     def admin_export(request: Request) -> Response:
         if (denied := admin_only(request)) is not None:

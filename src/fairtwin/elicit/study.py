@@ -181,7 +181,7 @@ class ElicitationStudy:
         refit when enough new answers arrived."""
         outcome = self.store.record_answer(rater_id, query_id, choice, response_ms)
         if outcome is Outcome.RECORDED and self.selector.due(self.store.n_answers()):
-            answers = self.export()  # ties are not comparisons: the selector counts these
+            answers = self.export()  # only A-or-B answers are comparisons
             if answers.n_comparisons:
                 self.selector.observe(answers)
         return outcome
@@ -223,7 +223,13 @@ class ElicitationStudy:
 
 
 def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> PreferenceDataset:
-    """Build the pipeline's dataset from the samples and every non-tie answer of the store."""
+    """Build the pipeline's dataset from the samples and every A-or-B answer of the store.
+
+    "Equally fair" (``tie``) and "can't tell" (``unsure``) answers are no comparisons: they are
+    counted in ``info`` (``ties``, ``cant_tell``, and ``answers``, every answer), not learned.
+    ``rater_names`` lists every registered rater (``rater`` indexes it); ``info["raters_answering"]``
+    counts those with at least one answer.
+    """
     raters = store.raters()
     index = {r.id: k for k, r in enumerate(raters)}
     out = PreferenceDataset(
@@ -232,11 +238,12 @@ def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> Prefer
         scenario=samples.scenario, rater_names=[r.name for r in raters] or ["nobody"],
         info={**samples.info, "source": "fairtwin serve"},
     )
-    ties = shown_a = 0
+    shown_a = 0
+    skipped = {"tie": 0, "unsure": 0}
     rows, win, lose, rater, ts = [], [], [], [], []
     for a in store.answers():
-        if a.choice == "tie":
-            ties += 1
+        if a.choice in skipped:
+            skipped[a.choice] += 1
             continue
         if a.left_decision >= samples.n_decisions or a.right_decision >= samples.n_decisions:
             raise ValidationError(f"answer {a.id} refers to a decision the samples do not have")
@@ -254,6 +261,8 @@ def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> Prefer
         out.round = np.zeros(len(rows), dtype=np.int64)
         out.timestamp = np.array(ts, dtype=np.float64)
         out.validate()
-    out.info.update({"ties": ties, "left_chosen": int(shown_a),
-                     "right_chosen": int(len(rows) - shown_a)})
+    out.info.update({"answers": sum(r.n_answers for r in raters), "ties": skipped["tie"],
+                     "cant_tell": skipped["unsure"], "left_chosen": int(shown_a),
+                     "right_chosen": int(len(rows) - shown_a),
+                     "raters_answering": sum(r.n_answers > 0 for r in raters)})
     return out

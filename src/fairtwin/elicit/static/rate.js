@@ -1,5 +1,6 @@
 // Keyboard shortcuts and the response time of each answer.
-// Only letter keys answer (A, B, T; U opens the last answer to change it): the keys that scroll
+// Only letter keys answer (A, B, E equally fair, C can't tell; U opens the last answer to
+// change it): the keys that scroll
 // (arrows, Page Up/Down, Space, Home, End) keep scrolling and never answer.
 (function () {
   "use strict";
@@ -12,7 +13,7 @@
     sent = true;
     document.getElementById("response_ms").value = String(Date.now() - shown);
   });
-  var keys = { a: "choose-a", b: "choose-b", t: "choose-tie", u: "undo" };
+  var keys = { a: "choose-a", b: "choose-b", e: "choose-tie", c: "choose-unsure", u: "undo" };
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey || event.repeat) { return; }
     var target = event.target;

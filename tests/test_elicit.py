@@ -118,7 +118,7 @@ def login(client: TestClient, token: str) -> None:
     assert "set-cookie" not in invite.headers  # no session before Start
     resp = client.post(f"/invite/{token}", headers={"Sec-Fetch-Site": "same-origin"},
                        follow_redirects=False)
-    assert resp.status_code == 303 and resp.headers["location"] == "/rate"
+    assert resp.status_code == 303 and resp.headers["location"] in ("/intro", "/rate")
     cookie = resp.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
 
@@ -138,9 +138,10 @@ def test_invite_link_from_another_site_reaches_the_first_question(run_dir, tmp_p
         resp = client.post(f"/invite/{token}", headers=forged, follow_redirects=False)
         assert resp.status_code == 403 and "set-cookie" not in resp.headers
     assert client.get("/rate").status_code == 403
-    # Start on the invite page (same origin) reaches the first question
+    # Start on the invite page (same origin) reaches the intro, then the first question
     start = client.post(f"/invite/{token}", headers={"Sec-Fetch-Site": "same-origin"})
-    assert start.status_code == 200 and "which decision is fairer?" in start.text
+    assert start.status_code == 200 and 'href="/rate" id="begin"' in start.text
+    assert "which decision is fairer?" in client.get("/rate").text
     assert client.post(f"/invite/{token}", headers={"Origin": "http://testserver"},
                        follow_redirects=False).status_code == 303  # Origin naming this host
     assert client.post("/invite/wrong", follow_redirects=False).status_code == 403
@@ -277,6 +278,42 @@ def test_the_last_answer_can_be_changed_until_the_next_one(run_dir, tmp_path) ->
     assert [a.choice for a in store.answers()] == ["a", "b", "b"]
 
 
+def test_intro_quota_progress_and_done_page(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "q.db")
+    goal = "Help the ministry's panel decide how <ICU> beds are shared."
+    study = ElicitationStudy(store, run_dir, seed=13, brief=StudyBrief(quota=3, goal=goal))
+    rater, token = store.add_rater("sara")
+    client = TestClient(create_app(study))
+    intro = client.post(f"/invite/{token}")  # the first Start shows the intro
+    assert intro.url.path == "/intro" and "Which of two decisions is fairer?" in intro.text
+    assert "Help the ministry&#39;s panel decide how &lt;ICU&gt; beds are shared." in intro.text
+    assert "<b>3</b> questions" in intro.text and "about <b>1 minute</b>" in intro.text
+    page = client.get("/rate").text
+    assert "0 of 3 answered" in page and '<progress id="bar" max="3" value="0">' in page
+    for choice in ("a", "tie", "b"):
+        client.post("/rate/answer", data={**form_of(client.get("/rate").text), "choice": choice})
+    done = client.get("/rate")
+    assert done.status_code == 200 and 'id="done"' in done.text and "3 of 3 answered" in done.text
+    assert "all 3 questions" in done.text and 'href="/rate/previous"' in done.text
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/next", headers=auth).json() == {"done": True, "answered": 3, "quota": 3}
+    again = client.get("/rate/previous").text  # the last answer can still be changed
+    client.post("/rate/answer", data={**form_of(again), "choice": "a"})
+    assert [a.choice for a in store.answers()] == ["a", "tie", "a"]
+    assert 'id="done"' in client.get("/rate").text and store.n_answers() == 3
+    assert client.post(f"/invite/{token}", follow_redirects=False).headers["location"] == "/rate"
+    # the estimate: 20 s an answer until 10 answers give a measured median
+    assert ElicitationStudy(store, run_dir, brief=StudyBrief(quota=30)).minutes_estimate() == 10
+    assert ElicitationStudy(store, run_dir).brief.quota is None
+    with pytest.raises(ValidationError, match="quota must be a positive"):
+        StudyBrief(quota=0)
+    assert main(["serve", "--run", str(run_dir), "--db", str(tmp_path / "q.db"),
+                 "--quota", "-2"]) == 2
+    assert "quota must be a positive" in capsys.readouterr().err
+
+
 def test_a_changed_samples_file_is_refused(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
@@ -391,6 +428,8 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             page.click("#link")
             sync_api.expect(page.locator("h1")).to_contain_text("Welcome, frank")
             page.click("#start")
+            sync_api.expect(page.locator("h1")).to_contain_text("Which of two decisions is fairer?")
+            page.click("#begin")
             sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
             a_box = page.locator("#decision-a").bounding_box()
             b_box = page.locator("#decision-b").bounding_box()
@@ -441,6 +480,38 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
     assert ds.n_comparisons == 3 and (ds.info["ties"], ds.info["cant_tell"]) == (1, 0)
     first = answers[0]
     assert tuple(ds.comparisons[0]) == (first.context_row, first.left_decision, first.right_decision)
+
+
+def test_browser_intro_progress_bar_and_done_page(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "quota.db")
+    study = ElicitationStudy(store, run_dir, seed=14,
+                             brief=StudyBrief(quota=2, goal="A trial of the panel."))
+    _, token = store.add_rater("tess")
+    with serving(study) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{base}/invite/{token}")
+            page.click("#start")
+            sync_api.expect(page.locator("#goal")).to_have_text("A trial of the panel.")
+            sync_api.expect(page.locator("#estimate")).to_contain_text("2 questions")
+            page.click("#begin")
+            sync_api.expect(page.locator("#progress")).to_have_text("0 of 2 answered")
+            assert page.locator("#bar").get_attribute("max") == "2"
+            page.click("#choose-a")
+            sync_api.expect(page.locator("#progress")).to_have_text("1 of 2 answered")
+            assert page.locator("#bar").get_attribute("value") == "1"
+            page.click("#choose-unsure")
+            sync_api.expect(page.locator("#done h1")).to_have_text("Thank you!")
+            sync_api.expect(page.locator("#progress")).to_have_text("2 of 2 answered")
+        finally:
+            browser.close()
+    assert [a.choice for a in store.answers()] == ["a", "unsure"]
 
 
 @pytest.mark.parametrize("learner", ["outcomes", "siamese"])

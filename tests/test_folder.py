@@ -789,6 +789,7 @@ def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{base}/invite/{token}")
             page.click("#start")
+            page.click("#begin")
             sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
             sync_api.expect(page.locator("#decision-a h3").first).to_contain_text("per_1000")
             a_box = page.locator("#decision-a").bounding_box()

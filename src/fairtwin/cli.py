@@ -793,25 +793,37 @@ _DB_OPTION = click.option(
               help="Share of random pairs under active selection.")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the session cookie Secure (serving behind an HTTPS reverse proxy).")
+@click.option("--quota", type=int, default=40, show_default=True,
+              help="Answers asked of each rater (progress bar, then a done page); 0: no quota.")
+@click.option("--goal", default="", help="The study's goal, one paragraph, shown on the intro page.")
 def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin_token: bool,
-              strategy: str, refit_every: int, exploration: float, secure_cookies: bool) -> None:
+              strategy: str, refit_every: int, exploration: float, secure_cookies: bool,
+              quota: int, goal: str) -> None:
     """Serve the rating web app: people compare pairs of decisions of the run's weeks.
 
     Add raters with `fairtwin raters add NAME` (prints their invite link) and export the
     answers with `fairtwin raters export` for `fairtwin train --dataset`.
     """
-    from fairtwin.elicit import ElicitationStudy, PreferenceStore, SelectorConfig, create_app
+    from fairtwin.elicit import (
+        ElicitationStudy,
+        PreferenceStore,
+        SelectorConfig,
+        StudyBrief,
+        create_app,
+    )
     from fairtwin.extras import require
 
     uvicorn = require("uvicorn", "serve")
 
+    brief = StudyBrief(quota=quota or None, goal=goal.strip())
     selector = SelectorConfig(strategy=strategy, refit_every=refit_every, exploration=exploration)
     store = PreferenceStore(db)
-    study = ElicitationStudy(store, run_dir, seed=seed, selector=selector)
+    study = ElicitationStudy(store, run_dir, seed=seed, selector=selector, brief=brief)
     if new_admin_token or store.get_meta("admin_token_hash") is None:
         click.echo(f"admin token (shown once; for /admin/*): {store.set_admin_token()}")
     click.echo(f"fairtwin serve: {study.n_pairs} pairs of {study.n_weeks} weeks from "
-               f"{study.samples_path}; {strategy} selection; database {store.url}")
+               f"{study.samples_path}; {strategy} selection; "
+               f"{f'{quota} answers per rater' if quota else 'no quota'}; database {store.url}")
     click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME)")
     warning = exposure_warning(host, secure_cookies)
     if warning:

@@ -4,11 +4,15 @@ Routes
 ------
 ``GET  /invite/{token}``  the invite page: who it is for and a Start button (no cookie yet)
 ``POST /invite/{token}``  Start: opens a rater's session (an HttpOnly, SameSite=Strict cookie
-                          holding a random session id, not the invite token), then ``/rate``
-``GET  /rate``            the next pair: the week's situation and decisions A and B
+                          holding a random session id, not the invite token), then ``/intro``
+                          (a rater with answers goes straight to ``/rate``)
+``GET  /intro``           the question, the study's goal, the quota and a time estimate
+``GET  /rate``            the next pair: the week's situation and decisions A and B (the done
+                          page once the rater's quota is answered)
 ``GET  /rate/previous``   the last answered pair again, to change its answer (undo)
 ``POST /rate/answer``     the answer (form; CSRF token bound to the rater and the pair)
-``GET  /api/next``        the next pair as JSON (``Authorization: Bearer <rater token>``)
+``GET  /api/next``        the next pair as JSON with ``answered`` and ``quota``
+                          (``Authorization: Bearer <rater token>``; ``done`` at the quota)
 ``POST /api/answer``      ``{"query_id", "choice": "a"|"b"|"tie"|"unsure", "response_ms"?}``
                           (``tie``: equally fair; ``unsure``: the rater cannot tell)
 ``GET  /admin/raters``    raters and their answer counts (``Bearer <admin token>``)
@@ -374,7 +378,8 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         rater = lookup(request, token)
         if rater is None:
             return invalid_invite()
-        resp = RedirectResponse("/rate", status_code=303, headers=_HEADERS)
+        first = "/intro" if store.n_answers(rater.id) == 0 else "/rate"
+        resp = RedirectResponse(first, status_code=303, headers=_HEADERS)
         resp.set_cookie(COOKIE, store.open_session(rater.id), httponly=True, samesite="strict",
                         secure=secure_cookies or request.url.scheme == "https",
                         max_age=int(SESSION_LIFETIME_S))
@@ -387,6 +392,9 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
                            "rating.", 403)
         query = study.next_query(rater.id)
         answered = store.n_answers(rater.id)
+        if query is None and study.quota_reached(rater.id):
+            return page("done.html", 200, rater=rater.name, answered=answered,
+                        quota=study.brief.quota)
         if query is None:
             return message("Thank you!", f"You answered {answered} questions: every pair of "
                            "this study has been shown to you.", 200, *undo_link(rater.id))
@@ -395,6 +403,15 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
 
     def undo_link(rater_id: int) -> tuple[str, str]:
         return ("/rate/previous", "Change my last answer") if store.last_answer(rater_id) else ("", "")
+
+    def intro(request: Request) -> Response:
+        """The intro: the question, the study's goal, the quota and a time estimate."""
+        rater = session_rater(request)
+        if rater is None:
+            return message("Not signed in", "Open the invite link you were given to start "
+                           "rating.", 403)
+        return page("intro.html", 200, rater=rater.name, goal=study.brief.goal,
+                    quota=study.brief.quota, minutes=study.minutes_estimate())
 
     def previous(request: Request) -> Response:
         """The rater's last answered pair again, its answer marked, to change it (an undo)."""
@@ -413,6 +430,7 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         answer being changed."""
         view = study.view(query)
         common = {"labels": CHOICE_LABELS, "rater": rater.name, "answered": answered,
+                  "quota": study.brief.quota,
                   "view": view, "last": last, "revisit": revisit,
                   "csrf": csrf_for(rater.id, query.id)}
         if isinstance(view, OutcomePairView):
@@ -454,10 +472,11 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         if rater is None:
             return json_error(401, "missing or wrong rater token")
         query = study.next_query(rater.id)
+        progress = {"answered": store.n_answers(rater.id), "quota": study.brief.quota}
         if query is None:
-            return JSONResponse({"done": True, "answered": store.n_answers(rater.id)},
-                                headers=_HEADERS)
-        return JSONResponse({"done": False, **_view_json(study.view(query))}, headers=_HEADERS)
+            return JSONResponse({"done": True, **progress}, headers=_HEADERS)
+        return JSONResponse({"done": False, **progress, **_view_json(study.view(query))},
+                            headers=_HEADERS)
 
     async def api_answer(request: Request) -> Response:
         rater = await run_in_threadpool(lookup, request, bearer(request))
@@ -521,6 +540,7 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         Route("/invite/{token}", invite, methods=["GET"]),
         Route("/invite/{token}", start, methods=["POST"]),
         Route("/rate", rate),
+        Route("/intro", intro),
         Route("/rate/previous", previous),
         Route("/rate/answer", answer_form, methods=["POST"]),
         Route("/api/next", api_next),

@@ -708,6 +708,34 @@ def test_a_version_1_database_is_migrated_keeping_every_answer(run_dir, tmp_path
         PreferenceStore(path)
 
 
+def test_a_failed_migration_leaves_the_version_1_database_as_it_was(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The migration's last write fails (a trigger): its column and its changed answers are
+    rolled back with it, and the next open migrates cleanly."""
+    import sqlite3
+
+    from fairtwin.elicit import StoreError
+
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(_V1_SCHEMA)
+        db.execute("INSERT INTO raters VALUES (1, 'old', 'h', 1.0)")
+        db.execute("INSERT INTO queries VALUES (1, 1, 0, 1, 2, 2.0)")
+        db.execute("INSERT INTO answers VALUES (1, 1, 1, 'tie', 0, 1, 2, 3.0, NULL)")
+        db.execute("CREATE TRIGGER crash BEFORE INSERT ON meta WHEN NEW.key = 'schema_version' "
+                   "BEGIN SELECT RAISE(ABORT, 'simulated crash'); END")
+    db.close()
+    with pytest.raises(StoreError, match="simulated crash.*unchanged"):
+        PreferenceStore(path)
+    with sqlite3.connect(path) as db:
+        columns = [r[1] for r in db.execute("PRAGMA table_info(answers)")]
+        assert "changed" not in columns
+        assert db.execute("SELECT choice FROM answers").fetchall() == [("tie",)]
+        db.execute("DROP TRIGGER crash")
+    db.close()
+    store = PreferenceStore(path)
+    assert store.schema_version() == 2 and [a.choice for a in store.answers()] == ["unsure"]
+
+
 def test_revoked_and_expired_invites_stop_at_once_and_keep_answers(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     import time
 

@@ -198,19 +198,22 @@ class PreferenceStore:
         columns = {c["name"] for c in sa.inspect(self.engine).get_columns("answers")}
         try:
             with self.engine.begin() as c:
+                # a write first: Python's sqlite3 opens its transaction only before DML, so the
+                # DDL below then runs inside it and a failure rolls everything back
+                c.execute(META.delete().where(META.c.key == "schema_version"))
+                moved = c.execute(ANSWERS.update().where(ANSWERS.c.choice == "tie")
+                                  .values(choice="unsure")).rowcount
                 if "changed" not in columns:
                     c.execute(sa.text("ALTER TABLE answers ADD COLUMN changed FLOAT"))
                 if not self.url.startswith("sqlite"):  # SQLite does not enforce VARCHAR(n)
                     c.execute(sa.text("ALTER TABLE answers ALTER COLUMN choice TYPE VARCHAR(8)"))
-                moved = c.execute(ANSWERS.update().where(ANSWERS.c.choice == "tie")
-                                  .values(choice="unsure")).rowcount
-                c.execute(META.delete().where(META.c.key == "schema_version"))
                 c.execute(META.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-        except (OperationalError, IntegrityError) as exc:
+        except (OperationalError, IntegrityError, sa.exc.DatabaseError) as exc:
             if self.schema_version() == SCHEMA_VERSION:  # another process migrated it first
                 return
+            reason = getattr(exc, "orig", None) or exc  # the driver's one-line reason
             raise StoreError(f"cannot migrate the study database {self.url} to schema version "
-                             f"{SCHEMA_VERSION}: {exc} (it is unchanged)") from None
+                             f"{SCHEMA_VERSION}: {reason} (it is unchanged)") from None
         log.warning("study database migrated to schema version %d: %d 'Cannot tell' answers "
                     "kept as 'can't tell' (unsure)%s", SCHEMA_VERSION, moved,
                     f"; the old file is copied to {backup}" if backup else "")

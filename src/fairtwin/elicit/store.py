@@ -183,7 +183,11 @@ class PreferenceStore:
     def _upgrade(self, existed: bool) -> None:
         """Record the version of a new database, migrate an old one (see the module notes)."""
         if not existed:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            try:
+                with self.engine.begin() as c:
+                    c.execute(META.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            except IntegrityError:  # another process recorded it first
+                pass
             return
         version = self.schema_version()
         if version > SCHEMA_VERSION:

@@ -788,11 +788,14 @@ def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{base}/invite/{token}")
+            page.click("#start")
+            page.click("#begin")
             sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
             sync_api.expect(page.locator("#decision-a h3").first).to_contain_text("per_1000")
             a_box = page.locator("#decision-a").bounding_box()
             b_box = page.locator("#decision-b").bounding_box()
             assert abs(a_box["y"] - b_box["y"]) < 1  # side by side
+            page.wait_for_load_state("load")
             page.keyboard.press("b")
             sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
         finally:

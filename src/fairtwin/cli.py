@@ -801,25 +801,37 @@ _DB_OPTION = click.option(
               help="Share of random pairs under active selection.")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the session cookie Secure (serving behind an HTTPS reverse proxy).")
+@click.option("--quota", type=int, default=40, show_default=True,
+              help="Answers asked of each rater (progress bar, then a done page); 0: no quota.")
+@click.option("--goal", default="", help="The study's goal, one paragraph, shown on the intro page.")
 def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin_token: bool,
-              strategy: str, refit_every: int, exploration: float, secure_cookies: bool) -> None:
+              strategy: str, refit_every: int, exploration: float, secure_cookies: bool,
+              quota: int, goal: str) -> None:
     """Serve the rating web app: people compare pairs of decisions of the run's weeks.
 
     Add raters with `fairtwin raters add NAME` (prints their invite link) and export the
     answers with `fairtwin raters export` for `fairtwin train --dataset`.
     """
-    from fairtwin.elicit import ElicitationStudy, PreferenceStore, SelectorConfig, create_app
+    from fairtwin.elicit import (
+        ElicitationStudy,
+        PreferenceStore,
+        SelectorConfig,
+        StudyBrief,
+        create_app,
+    )
     from fairtwin.extras import require
 
     uvicorn = require("uvicorn", "serve")
 
+    brief = StudyBrief(quota=quota or None, goal=goal.strip())
     selector = SelectorConfig(strategy=strategy, refit_every=refit_every, exploration=exploration)
     store = PreferenceStore(db)
-    study = ElicitationStudy(store, run_dir, seed=seed, selector=selector)
+    study = ElicitationStudy(store, run_dir, seed=seed, selector=selector, brief=brief)
     if new_admin_token or store.get_meta("admin_token_hash") is None:
         click.echo(f"admin token (shown once; for /admin/*): {store.set_admin_token()}")
     click.echo(f"fairtwin serve: {study.n_pairs} pairs of {study.n_weeks} weeks from "
-               f"{study.samples_path}; {strategy} selection; database {store.url}")
+               f"{study.samples_path}; {strategy} selection; "
+               f"{f'{quota} answers per rater' if quota else 'no quota'}; database {store.url}")
     click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME)")
     warning = exposure_warning(host, secure_cookies)
     if warning:
@@ -911,9 +923,14 @@ def raters_list_cmd(db: str) -> None:
     if not raters:
         click.echo("no raters yet: fairtwin raters add NAME")
         return
-    click.echo(f"{'rater':<24} {'answers':>8}  invite")
+    click.echo(f"{'rater':<24} {'answers':>8} {'A or B':>7} {'equal':>6} {'unsure':>7}  invite")
     for r in raters:
-        click.echo(f"{r.name:<24} {r.n_answers:>8}  {store.token_state(r.id)}")
+        click.echo(f"{r.name:<24} {r.n_answers:>8} {r.n_decided:>7} {r.n_equal:>6} "
+                   f"{r.n_unsure:>7}  {store.token_state(r.id)}")
+    answering = sum(r.n_answers > 0 for r in raters)
+    click.echo(f"{len(raters)} rater(s), {answering} with answers; {sum(r.n_answers for r in raters)} "
+               "answers (A or B: learned from; equal: 'equally fair'; unsure: 'I can't tell', "
+               "not learned from)")
 
 
 @raters_group.command("export")
@@ -929,9 +946,10 @@ def raters_export_cmd(db: str, run_dir: Path, out_path: Path) -> None:
     study = ElicitationStudy(PreferenceStore(db), run_dir)
     ds = study.export()
     ds.save(out_path)
-    click.echo(f"{ds.n_comparisons} comparisons from {len(ds.rater_names)} rater(s) -> {out_path} "
-               f"({ds.info['ties']} 'cannot tell' answers not included; A chosen "
-               f"{ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
+    click.echo(f"{ds.n_comparisons} comparisons from {ds.info['raters_answering']} rater(s) "
+               f"-> {out_path} (of {ds.info['answers']} answers; not included: "
+               f"{ds.info['ties']} 'equally fair', {ds.info['cant_tell']} 'I can't tell'; "
+               f"A chosen {ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
 
 
 @raters_group.command("reliability")
@@ -948,14 +966,25 @@ def raters_reliability_cmd(db: str, run_dir: Path, model_path: Path | None, epoc
     from fairtwin.elicit import ElicitationStudy, PreferenceStore
     from fairtwin.learn import ReliabilityWeightedLearner, rater_agreement
 
-    ds = ElicitationStudy(PreferenceStore(db), run_dir).export()
+    store = PreferenceStore(db)
+    ds = ElicitationStudy(store, run_dir).export()
     if ds.n_comparisons == 0:
-        raise DataUnavailableError("no answers yet (ties aside); nothing to estimate")
+        raise DataUnavailableError("no A-or-B answers yet ('equally fair' and 'I can't tell' "
+                                   "aside); nothing to estimate")
     model = ReliabilityWeightedLearner({"max_epochs": epochs}, random_state=seed).fit(ds)
-    click.echo(f"{'rater':<20} {'answers':>7} {'agrees':>7} {'accuracy':>8} {'weight':>6}")
-    for r in model.reliability_:
-        click.echo(f"{r.name:<20} {r.n_answers:>7} {r.agreement:>7.2f} {r.accuracy:>8.2f} "
-                   f"{r.weight:>6.2f}")
+    fitted = {r.name: r for r in model.reliability_}
+    click.echo(f"{'rater':<20} {'answers':>7} {'A or B':>6} {'equal':>5} {'unsure':>6} "
+               f"{'agrees':>7} {'accuracy':>8} {'weight':>6}")
+    for rec in store.raters():
+        if rec.n_answers == 0:
+            continue
+        counts = f"{rec.name:<20} {rec.n_answers:>7} {rec.n_decided:>6} {rec.n_equal:>5} {rec.n_unsure:>6}"
+        r = fitted.get(rec.name)
+        if r is None or rec.n_decided == 0:
+            click.echo(f"{counts} {'-':>7} {'-':>8} {'-':>6}")
+        else:
+            click.echo(f"{counts} {r.agreement:>7.2f} {r.accuracy:>8.2f} {r.weight:>6.2f}")
+    click.echo("(reliability is estimated from the A-or-B answers only)")
     agreement = rater_agreement(ds)
     names = agreement.names
     pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))

@@ -16,8 +16,14 @@ for _module in ("starlette", "sqlalchemy", "jinja2", "python_multipart"):
 from fairtwin.elicit.app import create_app  # noqa: E402
 from fairtwin.elicit.selection import STRATEGIES, PairSelector, SelectorConfig  # noqa: E402
 from fairtwin.elicit.store import CHOICES, Outcome, PreferenceStore, Query, RaterRecord, StoreError  # noqa: E402
-from fairtwin.elicit.study import DecisionView, ElicitationStudy, PairView, export_answers  # noqa: E402
+from fairtwin.elicit.study import (  # noqa: E402
+    DecisionView,
+    ElicitationStudy,
+    PairView,
+    StudyBrief,
+    export_answers,
+)
 
 __all__ = ["create_app", "SelectorConfig", "PairSelector", "STRATEGIES", "PreferenceStore",
            "ElicitationStudy", "PairView", "DecisionView", "Query", "RaterRecord", "Outcome",
-           "CHOICES", "StoreError", "export_answers"]
+           "CHOICES", "StoreError", "export_answers", "StudyBrief"]

@@ -10,15 +10,33 @@ Tables
 ``meta``     key/value settings of the study (the samples file and its hash, the secret, the
              admin token's hash)
 ``raters``   name, SHA-256 of the invite token (the token itself is never stored), created
+``sessions`` browser sessions opened from an invite: SHA-256 of a random session id (the
+             cookie's value; neither it nor the invite token is stored), rater, expiry
 ``queries``  a pair of decisions of one context assigned to a rater, and the order shown
-``answers``  one per query: the choice (``a``, ``b`` or ``tie``), winner, loser, time
+``answers``  one per query: the choice, the pair, time, response time, when it was changed
+
+Choices: ``a`` and ``b`` (that decision is fairer), ``tie`` (equally fair) and ``unsure``
+(the rater cannot tell). Only ``a``/``b`` are comparisons the learners use; the other two are
+kept, counted and reported.
+
+Schema versions
+---------------
+1 (fairtwin ≤ 0.x, before issue 21): one "Cannot tell" answer stored as ``tie``, ``choice``
+VARCHAR(3), no ``changed`` column, no ``sessions`` table.
+2: ``tie`` and ``unsure`` separate, ``choice`` VARCHAR(8), ``answers.changed``, ``sessions``.
+Opening a version-1 database migrates it in one transaction (a crash leaves it at version 1,
+answers intact; SQLite files are first copied to ``<file>.v1-backup``): its ``tie`` answers
+were the button "Cannot tell", so they become ``unsure``, which is how they were used (out of
+learning).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -32,8 +50,12 @@ from fairtwin.exceptions import FairtwinError, UnknownNameError, ValidationError
 __all__ = ["PreferenceStore", "RaterRecord", "Query", "Outcome", "CHOICES", "database_url",
            "StoreError"]
 
-CHOICES = ("a", "b", "tie")
+log = logging.getLogger(__name__)
+
+CHOICES = ("a", "b", "tie", "unsure")
+SCHEMA_VERSION = 2
 _NAME_MAX = 64
+SESSION_LIFETIME_S = 30 * 86400.0  # a browser session's lifetime (the invite may end it sooner)
 
 
 class StoreError(FairtwinError):
@@ -45,15 +67,21 @@ class Outcome(Enum):
 
     RECORDED = "recorded"
     DUPLICATE = "duplicate"  # the same answer was already recorded: nothing changes
-    CONFLICT = "conflict"  # the query was already answered differently
+    CHANGED = "changed"  # the rater's last answer, changed before they answered the next pair
+    CONFLICT = "conflict"  # an older answer, answered differently: it is kept
 
 
 @dataclass(frozen=True)
 class RaterRecord:
+    """A rater and their answers: all, decided (A or B), equally fair, can't tell."""
+
     id: int
     name: str
     created: float
     n_answers: int = 0
+    n_decided: int = 0
+    n_equal: int = 0
+    n_unsure: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,6 +119,13 @@ RATERS = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created", sa.Float, nullable=False),
 )
+SESSIONS = sa.Table(
+    "sessions", _META,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("rater_id", sa.Integer, sa.ForeignKey("raters.id"), nullable=False, index=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+)
 QUERIES = sa.Table(
     "queries", _META,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -105,12 +140,13 @@ ANSWERS = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("query_id", sa.Integer, sa.ForeignKey("queries.id"), nullable=False, unique=True),
     sa.Column("rater_id", sa.Integer, sa.ForeignKey("raters.id"), nullable=False, index=True),
-    sa.Column("choice", sa.String(3), nullable=False),
+    sa.Column("choice", sa.String(8), nullable=False),
     sa.Column("context_row", sa.Integer, nullable=False),
     sa.Column("left_decision", sa.Integer, nullable=False),
     sa.Column("right_decision", sa.Integer, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("response_ms", sa.Float, nullable=True),
+    sa.Column("changed", sa.Float, nullable=True),  # when an undo last changed the choice
 )
 
 
@@ -132,9 +168,71 @@ class PreferenceStore:
             self.engine = sa.create_engine(self.url, **kwargs)
             if self.url.startswith("sqlite"):
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            existed = sa.inspect(self.engine).has_table("answers")
             _META.create_all(self.engine)
         except (OperationalError, sa.exc.ArgumentError, ModuleNotFoundError) as exc:
             raise StoreError(f"cannot open the study database {db}: {exc}") from None
+        self._upgrade(existed)
+
+    # ------------------------------------------------------------------ schema
+    def schema_version(self) -> int:
+        """The database's schema version (1: made before the version was recorded)."""
+        value = self.get_meta("schema_version")
+        return int(value) if value is not None else 1
+
+    def _upgrade(self, existed: bool) -> None:
+        """Record the version of a new database, migrate an old one (see the module notes)."""
+        if not existed:
+            try:
+                with self.engine.begin() as c:
+                    c.execute(META.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            except IntegrityError:  # another process recorded it first
+                pass
+            return
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the study database {self.url} has schema version {version}, made "
+                             f"by a newer fairtwin (this one knows up to {SCHEMA_VERSION})")
+        if version < SCHEMA_VERSION:
+            self._migrate_v1()
+
+    def _migrate_v1(self) -> None:
+        """Version 1 → 2 in one transaction; SQLite files are copied aside first."""
+        backup = self._sqlite_backup("v1-backup")
+        columns = {c["name"] for c in sa.inspect(self.engine).get_columns("answers")}
+        try:
+            with self.engine.begin() as c:
+                # a write first: Python's sqlite3 opens its transaction only before DML, so the
+                # DDL below then runs inside it and a failure rolls everything back
+                c.execute(META.delete().where(META.c.key == "schema_version"))
+                moved = c.execute(ANSWERS.update().where(ANSWERS.c.choice == "tie")
+                                  .values(choice="unsure")).rowcount
+                if "changed" not in columns:
+                    c.execute(sa.text("ALTER TABLE answers ADD COLUMN changed FLOAT"))
+                if not self.url.startswith("sqlite"):  # SQLite does not enforce VARCHAR(n)
+                    c.execute(sa.text("ALTER TABLE answers ALTER COLUMN choice TYPE VARCHAR(8)"))
+                c.execute(META.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        except (OperationalError, IntegrityError, sa.exc.DatabaseError) as exc:
+            if self.schema_version() == SCHEMA_VERSION:  # another process migrated it first
+                return
+            reason = getattr(exc, "orig", None) or exc  # the driver's one-line reason
+            raise StoreError(f"cannot migrate the study database {self.url} to schema version "
+                             f"{SCHEMA_VERSION}: {reason} (it is unchanged)") from None
+        log.warning("study database migrated to schema version %d: %d 'Cannot tell' answers "
+                    "kept as 'can't tell' (unsure)%s", SCHEMA_VERSION, moved,
+                    f"; the old file is copied to {backup}" if backup else "")
+
+    def _sqlite_backup(self, suffix: str) -> Path | None:
+        """A consistent copy of a SQLite database file next to it (None for a server)."""
+        if not self.url.startswith("sqlite:///"):
+            return None
+        source = Path(self.url.removeprefix("sqlite:///"))
+        target = source.with_name(f"{source.name}.{suffix}")
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+        dst.close()
+        src.close()
+        return target
 
     def close(self) -> None:
         self.engine.dispose()
@@ -215,21 +313,57 @@ class PreferenceStore:
         return "active"
 
     def rater_by_token(self, token: str | None) -> RaterRecord | None:
+        """The active rater whose invite token this is (None: unknown, revoked or expired)."""
         if not token or len(token) > 128:
             return None
         with self.engine.connect() as c:
             row = c.execute(sa.select(RATERS).where(RATERS.c.token_hash == _hash(token))).first()
+        return self._active(row)
+
+    def _active(self, row: sa.Row | None) -> RaterRecord | None:
         if row is None or self.token_state(row.id) != "active":
             return None
         return RaterRecord(row.id, row.name, row.created)
 
+    # ------------------------------------------------------------------ sessions
+    def open_session(self, rater_id: int, lifetime_s: float = SESSION_LIFETIME_S) -> str:
+        """A new browser session of a rater; returns its random id (the cookie's value, shown
+        once: only its SHA-256 is stored)."""
+        session_id = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.engine.begin() as c:
+            c.execute(SESSIONS.insert().values(id_hash=_hash(session_id), rater_id=rater_id,
+                                               created=now, expires=now + lifetime_s))
+            c.execute(SESSIONS.delete().where(SESSIONS.c.expires <= now))  # forget stale ones
+        return session_id
+
+    def rater_by_session(self, session_id: str | None) -> RaterRecord | None:
+        """The rater of a live session (None: unknown or expired session, or the rater's
+        invite was revoked or has expired since)."""
+        if not session_id or len(session_id) > 128:
+            return None
+        q = (sa.select(RATERS).join(SESSIONS, SESSIONS.c.rater_id == RATERS.c.id)
+             .where(SESSIONS.c.id_hash == _hash(session_id))
+             .where(SESSIONS.c.expires > time.time()))
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return self._active(row)
+
     def raters(self) -> list[RaterRecord]:
-        counts = (sa.select(ANSWERS.c.rater_id, sa.func.count().label("n"))
+        """Every rater with their answer counts (by kind; the one source of those counts)."""
+        def count(*choices: str) -> sa.ColumnElement[int]:
+            return sa.func.sum(sa.case((ANSWERS.c.choice.in_(choices), 1), else_=0))
+
+        counts = (sa.select(ANSWERS.c.rater_id, sa.func.count().label("n"),
+                            count("a", "b").label("decided"), count("tie").label("equal"),
+                            count("unsure").label("unsure"))
                   .group_by(ANSWERS.c.rater_id).subquery())
-        q = (sa.select(RATERS, sa.func.coalesce(counts.c.n, 0).label("n"))
+        q = (sa.select(RATERS, *(sa.func.coalesce(counts.c[k], 0).label(k)
+                                 for k in ("n", "decided", "equal", "unsure")))
              .outerjoin(counts, counts.c.rater_id == RATERS.c.id).order_by(RATERS.c.id))
         with self.engine.connect() as c:
-            return [RaterRecord(r.id, r.name, r.created, int(r.n)) for r in c.execute(q)]
+            return [RaterRecord(r.id, r.name, r.created, int(r.n), int(r.decided), int(r.equal),
+                                int(r.unsure)) for r in c.execute(q)]
 
     def rater(self, name: str) -> RaterRecord:
         for r in self.raters():
@@ -275,7 +409,12 @@ class PreferenceStore:
     # ------------------------------------------------------------------ answers
     def record_answer(self, rater_id: int, query_id: int, choice: str,
                       response_ms: float | None = None) -> Outcome:
-        """Store an answer in its own transaction; idempotent for the same answer."""
+        """Store an answer in its own transaction; idempotent for the same answer.
+
+        A different answer to the rater's *last* answered query replaces it (``CHANGED``: an
+        undo, allowed until the next answer is recorded); to an older one it is refused
+        (``CONFLICT``) and the first answer is kept.
+        """
         if choice not in CHOICES:
             raise ValidationError(f"choice must be one of {CHOICES}, got {choice!r}")
         q = self.query(query_id)
@@ -291,8 +430,29 @@ class PreferenceStore:
             with self.engine.connect() as c:
                 old = c.execute(sa.select(ANSWERS.c.choice)
                                 .where(ANSWERS.c.query_id == query_id)).scalar()
-            return Outcome.DUPLICATE if old == choice else Outcome.CONFLICT
+            if old == choice:
+                return Outcome.DUPLICATE
+            return Outcome.CHANGED if self._change_last(rater_id, query_id, choice) else Outcome.CONFLICT
         return Outcome.RECORDED
+
+    def _change_last(self, rater_id: int, query_id: int, choice: str) -> bool:
+        """Replace the choice of ``query_id`` if it is the rater's latest answer (one atomic
+        statement: a concurrent next answer makes it match nothing)."""
+        latest = (sa.select(sa.func.max(ANSWERS.c.id)).where(ANSWERS.c.rater_id == rater_id)
+                  .scalar_subquery())
+        with self.engine.begin() as c:
+            done = c.execute(ANSWERS.update().where(ANSWERS.c.query_id == query_id)
+                             .where(ANSWERS.c.id == latest)
+                             .values(choice=choice, changed=time.time()))
+        return bool(done.rowcount == 1)
+
+    def last_answer(self, rater_id: int) -> tuple[Query, str] | None:
+        """The rater's latest answered query and its choice (the one an undo may change)."""
+        q = (sa.select(QUERIES, ANSWERS.c.choice).join(ANSWERS, ANSWERS.c.query_id == QUERIES.c.id)
+             .where(ANSWERS.c.rater_id == rater_id).order_by(ANSWERS.c.id.desc()).limit(1))
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return (_query(row, answered=True), str(row.choice)) if row else None
 
     def answers(self) -> list[sa.Row]:
         with self.engine.connect() as c:

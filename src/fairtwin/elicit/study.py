@@ -32,7 +32,7 @@ from fairtwin.pipeline import (
 from fairtwin.twin import Scenario
 from fairtwin.twin.base import RegionalDecision
 
-__all__ = ["ElicitationStudy", "DecisionView", "PairView"]
+__all__ = ["ElicitationStudy", "DecisionView", "PairView", "StudyBrief"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,34 @@ class OutcomePairView:
     price_unit_name: str
 
 
+@dataclass(frozen=True)
+class StudyBrief:
+    """What raters are told before the first question, and how much is asked of each.
+
+    Parameters
+    ----------
+    quota : int, optional
+        Answers asked of each rater; after that they see the done page (``None``: until every
+        pair was shown to them).
+    goal : str
+        The study's goal in the organiser's words, shown on the intro page.
+    seconds_per_answer : float
+        Time per answer for the intro's estimate until 10 answers give a measured median.
+    """
+
+    quota: int | None = None
+    goal: str = ""
+    seconds_per_answer: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.quota is not None and not (isinstance(self.quota, int) and self.quota >= 1):
+            raise ValidationError(f"the quota must be a positive number of answers, got {self.quota!r}")
+        if len(self.goal) > 2000:
+            raise ValidationError("the study's goal must be at most 2000 characters")
+        if not self.seconds_per_answer > 0:
+            raise ValidationError("seconds_per_answer must be positive")
+
+
 class ElicitationStudy:
     """Pairs to ask, their display, and the export of the answers.
 
@@ -99,11 +127,15 @@ class ElicitationStudy:
         Random pairs (the default) or active selection.
     background : bool
         Refit the active selector in a background thread (``False``: inline).
+    brief : StudyBrief, optional
+        The intro's goal and the per-rater quota (default: no goal, no quota).
     """
 
     def __init__(self, store: PreferenceStore, run_dir: str | Path, seed: int = 0,
-                 selector: SelectorConfig | None = None, background: bool = True) -> None:
+                 selector: SelectorConfig | None = None, background: bool = True,
+                 brief: StudyBrief | None = None) -> None:
         self.store = store
+        self.brief = brief or StudyBrief()
         run = Path(run_dir)
         samples = run / "samples.npz"
         if not samples.exists():
@@ -160,6 +192,8 @@ class ElicitationStudy:
             open_q = self.store.open_query(rater_id)
             if open_q is not None:
                 return open_q
+            if self.quota_reached(rater_id):
+                return None
             asked = self.store.asked_pairs(rater_id)
             fresh = np.array([k for k, key in enumerate(self._keys) if key not in asked],
                              dtype=np.int64)
@@ -175,13 +209,27 @@ class ElicitationStudy:
             left, right = (i, j) if rng.random() < 0.5 else (j, i)
             return self.store.add_query(rater_id, row, left, right)
 
+    def quota_reached(self, rater_id: int) -> bool:
+        """Whether the rater gave the quota's answers (never, without a quota)."""
+        quota = self.brief.quota
+        return quota is not None and self.store.n_answers(rater_id) >= quota
+
+    def minutes_estimate(self) -> int:
+        """Minutes a rater needs for the quota (or for every pair): the answers' median
+        response time once 10 exist, else the brief's ``seconds_per_answer``; at least 1."""
+        times = [a.response_ms for a in self.store.answers() if a.response_ms is not None]
+        seconds = (float(np.median(times)) / 1000.0 if len(times) >= 10
+                   else self.brief.seconds_per_answer)
+        n = self.brief.quota if self.brief.quota is not None else self.n_pairs
+        return max(1, int(np.ceil(n * seconds / 60.0)))
+
     def answer(self, rater_id: int, query_id: int, choice: str,
                response_ms: float | None = None) -> Outcome:
         """Record an answer (see :meth:`PreferenceStore.record_answer`) and let the selector
         refit when enough new answers arrived."""
         outcome = self.store.record_answer(rater_id, query_id, choice, response_ms)
         if outcome is Outcome.RECORDED and self.selector.due(self.store.n_answers()):
-            answers = self.export()  # ties are not comparisons: the selector counts these
+            answers = self.export()  # only A-or-B answers are comparisons
             if answers.n_comparisons:
                 self.selector.observe(answers)
         return outcome
@@ -223,7 +271,13 @@ class ElicitationStudy:
 
 
 def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> PreferenceDataset:
-    """Build the pipeline's dataset from the samples and every non-tie answer of the store."""
+    """Build the pipeline's dataset from the samples and every A-or-B answer of the store.
+
+    "Equally fair" (``tie``) and "can't tell" (``unsure``) answers are no comparisons: they are
+    counted in ``info`` (``ties``, ``cant_tell``, and ``answers``, every answer), not learned.
+    ``rater_names`` lists every registered rater (``rater`` indexes it); ``info["raters_answering"]``
+    counts those with at least one answer.
+    """
     raters = store.raters()
     index = {r.id: k for k, r in enumerate(raters)}
     out = PreferenceDataset(
@@ -232,11 +286,12 @@ def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> Prefer
         scenario=samples.scenario, rater_names=[r.name for r in raters] or ["nobody"],
         info={**samples.info, "source": "fairtwin serve"},
     )
-    ties = shown_a = 0
+    shown_a = 0
+    skipped = {"tie": 0, "unsure": 0}
     rows, win, lose, rater, ts = [], [], [], [], []
     for a in store.answers():
-        if a.choice == "tie":
-            ties += 1
+        if a.choice in skipped:
+            skipped[a.choice] += 1
             continue
         if a.left_decision >= samples.n_decisions or a.right_decision >= samples.n_decisions:
             raise ValidationError(f"answer {a.id} refers to a decision the samples do not have")
@@ -254,6 +309,8 @@ def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> Prefer
         out.round = np.zeros(len(rows), dtype=np.int64)
         out.timestamp = np.array(ts, dtype=np.float64)
         out.validate()
-    out.info.update({"ties": ties, "left_chosen": int(shown_a),
-                     "right_chosen": int(len(rows) - shown_a)})
+    out.info.update({"answers": sum(r.n_answers for r in raters), "ties": skipped["tie"],
+                     "cant_tell": skipped["unsure"], "left_chosen": int(shown_a),
+                     "right_chosen": int(len(rows) - shown_a),
+                     "raters_answering": sum(r.n_answers > 0 for r in raters)})
     return out

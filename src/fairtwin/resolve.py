@@ -105,9 +105,10 @@ class ResolveConfig:
     posterior : {"bootstrap", "laplace"}
         Where ``supported`` draws the weights from: refits on resamples of the training weeks
         (default), or the Laplace approximation of the fit. Measured
-        (``benchmarks/bench_deploy.py``, 2 seeds × 6 notions × 2 regimes): the bootstrap kept
-        every week at least as fair as nominal, as the Laplace posterior did, and deployed more
-        of the re-solves' gains (per-resident, 156 answers: 52 wins against 38).
+        (``benchmarks/bench_deploy.py``, 3 seeds, 36 cells of notions × 156 or 1344 answers):
+        neither made a week less fair than nominal; with 156 answers the bootstrap won 50.2
+        held-out weeks of 52 on average against 47.3 (per-resident: 52 against 38–39), at a
+        lower ratio on the worst-off notion (docs/benchmarks/deploy-posterior.md).
     """
 
     mode: str = "blend"

@@ -29,6 +29,7 @@ from fairtwin.pipeline import (
     pair_pool,
     train_rows,
 )
+from fairtwin.runfolder import RunFolder
 from fairtwin.twin import Scenario
 from fairtwin.twin.base import RegionalDecision
 
@@ -136,13 +137,12 @@ class ElicitationStudy:
                  brief: StudyBrief | None = None) -> None:
         self.store = store
         self.brief = brief or StudyBrief()
-        run = Path(run_dir)
-        samples = run / "samples.npz"
-        if not samples.exists():
-            samples = run / "dataset.npz"
+        run = RunFolder(run_dir)
+        samples = run.samples if run.samples.exists() else run.dataset
         if not samples.exists():
             raise DataUnavailableError(
-                f"{run} holds no samples.npz or dataset.npz; run `fairtwin sample --out {run}` first"
+                f"{run.path} holds no {run.samples.name} or {run.dataset.name}; run `fairtwin "
+                f"sample --out {run.path}` first"
             )
         digest = _file_hash(samples)
         known = store.get_meta("samples_sha256")
@@ -157,8 +157,7 @@ class ElicitationStudy:
             )
         self.samples_path = samples
         self.dataset = PreferenceDataset.load(samples)
-        config_path = run / "config.toml"
-        self.config = ExperimentConfig.load(config_path) if config_path.exists() else ExperimentConfig()
+        self.config = ExperimentConfig.load(run.config) if run.config.exists() else ExperimentConfig()
         self.scenario: Scenario = load_scenario(self.config)
         self.seed = seed
         self._rows = train_rows(self.dataset)

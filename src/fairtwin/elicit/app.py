@@ -385,11 +385,14 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
                         max_age=int(SESSION_LIFETIME_S))
         return resp
 
+    def not_signed_in() -> Response:
+        return message("Not signed in", "Open the invite link you were given to start rating.",
+                       403)
+
     def rate(request: Request) -> Response:
         rater = session_rater(request)
         if rater is None:
-            return message("Not signed in", "Open the invite link you were given to start "
-                           "rating.", 403)
+            return not_signed_in()
         query = study.next_query(rater.id)
         answered = store.n_answers(rater.id)
         if query is None and study.quota_reached(rater.id):
@@ -408,8 +411,7 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         """The intro: the question, the study's goal, the quota and a time estimate."""
         rater = session_rater(request)
         if rater is None:
-            return message("Not signed in", "Open the invite link you were given to start "
-                           "rating.", 403)
+            return not_signed_in()
         return page("intro.html", 200, rater=rater.name, goal=study.brief.goal,
                     quota=study.brief.quota, minutes=study.minutes_estimate())
 
@@ -417,8 +419,7 @@ def create_app(study: ElicitationStudy, secure_cookies: bool = False,
         """The rater's last answered pair again, its answer marked, to change it (an undo)."""
         rater = session_rater(request)
         if rater is None:
-            return message("Not signed in", "Open the invite link you were given to start "
-                           "rating.", 403)
+            return not_signed_in()
         last = store.last_answer(rater.id)
         if last is None:
             return RedirectResponse("/rate", status_code=303)

@@ -51,13 +51,20 @@ def store(request, tmp_path):  # type: ignore[no-untyped-def]
         if not url:
             pytest.skip("no PostgreSQL server: set FAIRTWIN_TEST_POSTGRES_URL "
                         "(postgresql+psycopg://user@host/db) to run the storage tests on it")
+        _drop_every_table(url)  # whatever an earlier run left, of any schema version
         s = PreferenceStore(url)
-        from fairtwin.elicit.store import _META
-
-        _META.drop_all(s.engine)
-        _META.create_all(s.engine)
     yield s
     s.close()
+
+
+def _drop_every_table(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    tables = sa.MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
+    engine.dispose()
 
 
 def test_store_raters_queries_and_exactly_once_answers(store) -> None:  # type: ignore[no-untyped-def]
@@ -665,6 +672,36 @@ CREATE TABLE answers (id INTEGER NOT NULL, query_id INTEGER NOT NULL,
     FOREIGN KEY(query_id) REFERENCES queries (id), FOREIGN KEY(rater_id) REFERENCES raters (id));
 CREATE INDEX ix_answers_rater_id ON answers (rater_id);
 """
+
+
+def test_a_version_1_database_on_postgresql_is_migrated() -> None:
+    """The same migration on a server, which enforces VARCHAR(3): the column is widened before
+    any 'unsure' is written (CI found it: the old order failed with 'value too long')."""
+    import sqlalchemy as sa
+
+    url = os.environ.get("FAIRTWIN_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set FAIRTWIN_TEST_POSTGRES_URL to run it")
+    _drop_every_table(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        for statement in filter(str.strip, _V1_SCHEMA.split(";")):
+            c.execute(sa.text(statement))
+        c.execute(sa.text("INSERT INTO meta VALUES ('secret', :s)"), {"s": "ab" * 32})
+        c.execute(sa.text("INSERT INTO raters VALUES (1, 'old', :h, 1.0)"), {"h": "0" * 64})
+        for qid, choice in ((1, "a"), (2, "tie"), (3, "b")):
+            c.execute(sa.text("INSERT INTO queries VALUES (:q, 1, 0, :q, :r, 2.0)"),
+                      {"q": qid, "r": qid + 1})
+            c.execute(sa.text("INSERT INTO answers VALUES (:q, :q, 1, :c, 0, :q, :r, 3.0, 500.0)"),
+                      {"q": qid, "c": choice, "r": qid + 1})
+    engine.dispose()
+    store = PreferenceStore(url)
+    try:
+        assert store.schema_version() == 2
+        assert [a.choice for a in store.answers()] == ["a", "unsure", "b"]
+    finally:
+        store.close()
+        _drop_every_table(url)
 
 
 def test_a_version_1_database_is_migrated_keeping_every_answer(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]

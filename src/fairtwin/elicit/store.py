@@ -205,12 +205,13 @@ class PreferenceStore:
                 # a write first: Python's sqlite3 opens its transaction only before DML, so the
                 # DDL below then runs inside it and a failure rolls everything back
                 c.execute(META.delete().where(META.c.key == "schema_version"))
-                moved = c.execute(ANSWERS.update().where(ANSWERS.c.choice == "tie")
-                                  .values(choice="unsure")).rowcount
                 if "changed" not in columns:
                     c.execute(sa.text("ALTER TABLE answers ADD COLUMN changed FLOAT"))
                 if not self.url.startswith("sqlite"):  # SQLite does not enforce VARCHAR(n)
+                    # widened before any 'unsure' is written (a server refuses it in VARCHAR(3))
                     c.execute(sa.text("ALTER TABLE answers ALTER COLUMN choice TYPE VARCHAR(8)"))
+                moved = c.execute(ANSWERS.update().where(ANSWERS.c.choice == "tie")
+                                  .values(choice="unsure")).rowcount
                 c.execute(META.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         except (OperationalError, IntegrityError, sa.exc.DatabaseError) as exc:
             if self.schema_version() == SCHEMA_VERSION:  # another process migrated it first

@@ -1,0 +1,98 @@
+"""The shipped example twins written by other modelling tools: the food-bank network (PuLP)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fairtwin.check import check_twin
+from fairtwin.cli import cli
+from fairtwin.costs import QuadraticCost
+from fairtwin.folder import load_twin_folder
+from fairtwin.resolve import solver_for
+from fairtwin.solvers import solve
+from fairtwin.twin import Scenario
+from fairtwin.twin.problem import ProblemKind
+
+FOODBANK = Path(__file__).parent.parent / "examples" / "foodbank"
+
+
+@pytest.fixture(scope="module")
+def foodbank() -> Scenario:
+    return load_twin_folder(FOODBANK)
+
+
+def _week(sc: Scenario, cid: str) -> int:
+    return next(k for k, c in enumerate(sc.contexts) if c.data["id"] == cid)
+
+
+def test_the_foodbank_example_loads_and_checks_clean(foodbank: Scenario) -> None:
+    sc, twin = foodbank, foodbank.twin
+    assert sc.name == "foodbank-network" and sc.n_weeks == 80 and twin.n_decision == 63
+    assert all(n.startswith("flow(") for n in twin.decision_names)
+    assert twin.categories == ("short", "enough")
+    assert sum(twin.category(c) == "short" for c in sc.contexts) == 60
+    out = twin.outcomes(sc.contexts[0])
+    # rows of every context (no context column) come first, then the week's own
+    assert out.group_names == ("per_resident", "haul", "met")
+    assert out.compared == ("per_resident", "met")
+    report = check_twin(FOODBANK)
+    assert report.clean, report.problems
+    assert any("gini:met" in line for line in report.checked)
+
+
+def test_the_foodbank_problems_are_continuous_network_flows(foodbank: Scenario) -> None:
+    """LPs (no integer variable); with a quadratic cost the re-solve is a convex QP that the
+    default solver choice hands to HiGHS's QP solver. The nominal decision conserves flow:
+    what the districts receive is what left the warehouses."""
+    twin = foodbank.twin
+    for k in (0, 14, 79):
+        p = twin.build(foodbank.contexts[k])
+        assert p.kind is ProblemKind.LP and not p.integrality.any()
+        assert set(p.layout.constraints) == {"need", "supply", "node"}
+        q = p.with_objective(c=p.c, quadratic=QuadraticCost.from_factor(np.eye(p.n_decision)[:, :3],
+                                                                        np.zeros(p.n_decision)))
+        assert q.kind is ProblemKind.CONVEX_QP and solver_for("auto", q) == "highs"
+    ctx = foodbank.contexts[0]
+    u = solve(twin.build(ctx), "highs").x[: twin.n_decision]
+    flows = dict(zip(twin.decision_names, u, strict=True))
+    leaving = sum(v for n, v in flows.items() if n.startswith("flow(W"))
+    arriving = sum(v for n, v in flows.items() if "_D" in n)
+    assert arriving == pytest.approx(leaving, abs=1e-6)
+    assert arriving > 0
+
+
+def test_the_foodbank_example_runs_end_to_end(tmp_path: Path) -> None:
+    """Few weeks and answers, the twin's defaults otherwise (blend, the automatic solver): the
+    held-out weeks (all short of food) are mostly fairer."""
+    result = CliRunner().invoke(cli, ["run", "--twin", str(FOODBANK), "--train-weeks", "10",
+                                      "--held-out-weeks", "4", "--pairs", "200", "--rounds", "1",
+                                      "--samples", "8", "--jobs", "1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    import json
+
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    held = metrics["summary"]["held-out"]
+    assert held["n_contexts"] == 4
+    assert held["wins"] > held["n_contexts"] / 2, result.output
+    assert held["max_guard_rise"] < 1e-6
+    assert "tonnes of need not met" in result.output and "overflow" not in result.output
+
+
+def test_the_foodbank_generator_writes_the_shipped_folder(tmp_path: Path) -> None:
+    """make_example.py (PuLP, seeded) writes the committed folder byte for byte."""
+    pytest.importorskip("pulp", reason="the generator needs PuLP (in the dev extra)")
+    subprocess.run([sys.executable, str(FOODBANK / "make_example.py"), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    shipped = sorted(p.relative_to(FOODBANK) for p in FOODBANK.rglob("*")
+                     if p.is_file() and p.name != "make_example.py" and "__pycache__" not in p.parts)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == shipped
+    assert len(shipped) == 85  # twin.toml, 4 CSV files, 80 models
+    for rel in shipped:
+        assert (tmp_path / rel).read_bytes() == (FOODBANK / rel).read_bytes(), rel

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from fairtwin.check import check_twin
 from fairtwin.cli import cli
 from fairtwin.costs import QuadraticCost
+from fairtwin.evaluate import week_metrics
 from fairtwin.folder import load_twin_folder
+from fairtwin.oracles import get_oracle
 from fairtwin.resolve import solver_for
 from fairtwin.solvers import Status, solve
 from fairtwin.twin import Scenario
@@ -97,6 +99,26 @@ def test_highs_solves_the_qp_of_a_week_without_unmet_need(foodbank: Scenario) ->
     assert res.objective <= q.objective(nominal) + 1e-6
     pytest.importorskip("pyscipopt", reason="the comparison needs SCIP (the [scip] extra, in dev)")
     assert res.objective == pytest.approx(solve(q, "scip").objective, rel=1e-6)
+
+
+def test_a_perfectly_fair_week_is_no_win_when_rounding_moves_it(foodbank: Scenario) -> None:
+    """In a week with enough food the nominal decision meets every need: its Gini is ~1e-13 of
+    rounding, and a re-solve that moves it by 1e-17 is neither a win nor a loss."""
+    twin = foodbank.twin
+    oracle = get_oracle("gini:met", twin)
+    k = _week(foodbank, "w014")
+    ctx = foodbank.contexts[k]
+    u_nom = solve(twin.build(ctx), "highs").x[: twin.n_decision]
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(20):
+        u = u_nom * (1 + 1e-12 * rng.standard_normal(u_nom.shape))
+        R = oracle.cost(np.stack([u_nom, u]), ctx)
+        assert R[0] < 1e-9 and R[1] < 1e-9
+        seen.add(np.sign(R[1] - R[0]))
+        w = week_metrics(twin, oracle, ctx, "held-out", u_nom, u, u)
+        assert not w.win and not w.loss and w.dR == 0.0
+    assert -1 in seen  # some perturbations did lower the rounding (a "win" before)
 
 
 def test_the_foodbank_example_runs_end_to_end(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Per context: ``R`` (latent unfairness, lower is fairer) and ``J`` (nominal cost, recomputed
 from the decision) of the nominal decision ``u_nom``, the learned-cost decision ``u_sur`` and
-the oracle bound ``u_orc``. A *win* is ``R(u_sur) < R(u_nom)``. ``ΔR = (R_nom − R_sur)/R_nom``
+the oracle bound ``u_orc``. A *win* is ``R(u_sur) < R(u_nom)`` by more than rounding
+(1e-9 of ``max(1, R_nom)``; a *loss* the other way). ``ΔR = (R_nom − R_sur)/R_nom``
 is the relative fairness improvement, ``ΔJ = J_sur − J_nom`` the price of fairness (absolute,
 and in the twin's price unit, ``ΔJ / price_unit``: for the ICU twin overflow-patient
 equivalents; a relative ΔJ is meaningless when ``J_nom = 0``). ``guard`` is the twin's guarded
@@ -93,6 +94,12 @@ def _rel(before: float, after: float) -> float:
     return (before - after) / before if before > 1e-12 else 0.0
 
 
+def _tie(R_nom: float) -> float:
+    # below this the two decisions are equally fair: rounding, not a win or a loss (a continuous
+    # twin's perfectly fair week has a Gini of ~1e-12 that the re-solve's rounding moves by 1e-17)
+    return 1e-9 * max(1.0, abs(R_nom))
+
+
 def week_metrics(
     twin: Twin,
     oracle: FairnessOracle,
@@ -127,8 +134,8 @@ def week_metrics(
         R_orc=R_orc,
         J_nom=J_nom,
         J_sur=J_sur,
-        win=bool(R_sur < R_nom * (1 - 1e-9)),
-        loss=bool(R_sur > R_nom * (1 + 1e-9)),
+        win=bool(R_sur < R_nom - _tie(R_nom)),
+        loss=bool(R_sur > R_nom + _tie(R_nom)),
         dR=dR,
         dR_orc=dR_orc,
         dR_ratio=dR / dR_orc if dR_orc > 0 else 0.0,

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from fairtwin.oracles import FairnessOracle
 from fairtwin.twin.base import Twin
 
-__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "upgrade_metrics"]
+__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "upgrade_metrics", "TIE"]
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 Per context: ``R`` (latent unfairness, lower is fairer) and ``J`` (nominal cost, recomputed
 from the decision) of the nominal decision ``u_nom``, the learned-cost decision ``u_sur`` and
-the oracle bound ``u_orc``. A *win* is ``R(u_sur) < R(u_nom)``. ``ΔR = (R_nom − R_sur)/R_nom``
-is the relative fairness improvement, ``ΔJ = J_sur − J_nom`` the price of fairness (absolute,
-and in the twin's price unit, ``ΔJ / price_unit``: for the ICU twin overflow-patient
-equivalents; a relative ΔJ is meaningless when ``J_nom = 0``). ``guard`` is the twin's guarded
-quantity (:meth:`~fairtwin.twin.base.Twin.guarded`; 0 for a twin without one; patients without
-a bed for the ICU twin). ``ΔR_sur / ΔR_orc`` is the share of the reachable gain that was
-captured.
+the oracle bound ``u_orc``. A *win* is ``R(u_sur) < R(u_nom)`` by more than a tie
+(:data:`TIE` = 1e-5 of ``max(1, R_nom)``: solver tolerances, not a difference in fairness; a
+*loss* the other way). ``ΔR = (R_nom − R_sur)/R_nom`` is the relative fairness improvement
+(0 for a tie and for a nominal decision that is fair up to a tie), ``ΔJ = J_sur − J_nom`` the
+price of fairness (absolute, and in the twin's price unit, ``ΔJ / price_unit``: for the ICU
+twin overflow-patient equivalents; a relative ΔJ is meaningless when ``J_nom = 0``). ``guard``
+is the twin's guarded quantity (:meth:`~fairtwin.twin.base.Twin.guarded`; 0 for a twin without
+one; patients without a bed for the ICU twin). ``ΔR_sur / ΔR_orc`` is the share of the
+reachable gain that was captured.
 
 The names are the same for every twin (they are ``metrics.json``'s keys); the words of one twin
 (overflow, beds, weeks) appear only in its own ``totals_sur`` keys. Files written before the
@@ -27,7 +29,7 @@ from numpy.typing import NDArray
 from fairtwin.oracles import FairnessOracle
 from fairtwin.twin.base import Twin
 
-__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "upgrade_metrics"]
+__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "upgrade_metrics", "TIE"]
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,24 @@ def candidate_pair_accuracy(learned: NDArray[np.float64], latent: NDArray[np.flo
     return float(np.mean(np.sign(learned[i] - learned[j])[keep] == np.sign(dR[keep])))
 
 
+#: differences of the latent cost below TIE · max(1, |R_nom|) are ties (module docstring)
+TIE = 1e-5
+
+
+def _tie(R_nom: float) -> float:
+    # below this two decisions are equally fair: solver tolerances, not a gain or a loss. A
+    # continuous twin's perfectly fair week has a Gini of ~1e-12 that the re-solve's rounding
+    # moves by 1e-17, and the guard row's slack of 1e-6 (in the guarded unit) lets a re-solve
+    # withhold a gram of 80 tonnes, moving a spread of shares by up to ~2e-6
+    return TIE * max(1.0, abs(R_nom))
+
+
 def _rel(before: float, after: float) -> float:
-    # a nominal decision that is already perfectly fair (up to rounding) has no relative gain
-    return (before - after) / before if before > 1e-12 else 0.0
+    # a nominal decision that is already perfectly fair (up to the tie) has no relative gain or
+    # loss, nor has a decision that ties with it
+    if before <= _tie(before) or abs(before - after) <= _tie(before):
+        return 0.0
+    return (before - after) / before
 
 
 def week_metrics(
@@ -127,8 +144,8 @@ def week_metrics(
         R_orc=R_orc,
         J_nom=J_nom,
         J_sur=J_sur,
-        win=bool(R_sur < R_nom * (1 - 1e-9)),
-        loss=bool(R_sur > R_nom * (1 + 1e-9)),
+        win=bool(R_sur < R_nom - _tie(R_nom)),
+        loss=bool(R_sur > R_nom + _tie(R_nom)),
         dR=dR,
         dR_orc=dR_orc,
         dR_ratio=dR / dR_orc if dR_orc > 0 else 0.0,

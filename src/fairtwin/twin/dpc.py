@@ -142,20 +142,7 @@ def read_dpc_csv(
         When the file cannot be opened.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataUnavailableError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataFormatError(path, line, None, "not UTF-8 text; expected the Civil Protection "
-                              "CSV file") from None
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise DataFormatError(path, line, None, "contains NUL bytes; not a CSV text file")
-    fh = io.StringIO(text, newline="")
+    fh = io.StringIO(_read_text(path), newline="")
     values: dict[tuple[date, int], int] = {}
     first_line: dict[tuple[date, int], int] = {}
     with fh:
@@ -179,49 +166,14 @@ def read_dpc_csv(
                 raise DataFormatError(
                     path, line, None, f"expected {len(header)} fields, found {len(row)}"
                 )
-            raw_day = row[pos["data"]].strip()
-            try:
-                day = date.fromisoformat(raw_day[:10])
-            except ValueError:
-                raise DataFormatError(
-                    path, line, "data", f"{raw_day!r} is not a date (YYYY-MM-DD...)"
-                ) from None
-            raw_code = row[pos["codice_regione"]].strip()
-            name = row[pos["denominazione_regione"]].strip()
-            try:
-                code = int(raw_code)
-            except ValueError:
-                raise DataFormatError(
-                    path, line, "codice_regione", f"{raw_code!r} is not a region code"
-                ) from None
-            region = _resolve_region(regions, code, name)
-            if region is None:
-                raise DataFormatError(
-                    path, line, "codice_regione",
-                    f"unknown region {raw_code} ({name!r}); known codes: "
-                    f"{', '.join(str(c) for c in regions.codes)}",
-                )
-            raw_icu = row[pos["terapia_intensiva"]].strip()
-            try:
-                icu_f = float(raw_icu)
-            except ValueError:
-                raise DataFormatError(
-                    path, line, "terapia_intensiva",
-                    f"{raw_icu!r} is not a number" if raw_icu else "missing value",
-                ) from None
-            if not np.isfinite(icu_f) or icu_f < 0 or icu_f != int(icu_f):
-                raise DataFormatError(
-                    path, line, "terapia_intensiva",
-                    f"{raw_icu!r} is not a non-negative whole count",
-                )
-            key = (day, region)
+            key, count = _parse_row(path, line, row, pos, regions)
             if key in values:
                 raise DataFormatError(
                     path, line, "data",
-                    f"duplicate day {day} for {regions.names[region]} "
+                    f"duplicate day {key[0]} for {regions.names[key[1]]} "
                     f"(first seen on line {first_line[key]})",
                 )
-            values[key] = int(icu_f)
+            values[key] = count
             first_line[key] = line
     if not values:
         raise DataFormatError(path, None, None, "the file has a header but no data rows")
@@ -231,6 +183,64 @@ def read_dpc_csv(
     for (d, r), v in values.items():
         occupancy[index[d], r] = v
     return days, occupancy
+
+
+def _read_text(path: Path) -> str:
+    """The file's text (UTF-8, a BOM allowed); one clear error for an unreadable or binary file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataUnavailableError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataFormatError(path, line, None, "not UTF-8 text; expected the Civil Protection "
+                              "CSV file") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DataFormatError(path, line, None, "contains NUL bytes; not a CSV text file")
+    return text
+
+
+def _parse_row(path: Path, line: int, row: list[str], pos: dict[str, int],
+               regions: RegionTable) -> tuple[tuple[date, int], int]:
+    """One data row: ``((day, region index), ICU patients)``; an error names its field."""
+    raw_day = row[pos["data"]].strip()
+    try:
+        day = date.fromisoformat(raw_day[:10])
+    except ValueError:
+        raise DataFormatError(
+            path, line, "data", f"{raw_day!r} is not a date (YYYY-MM-DD...)"
+        ) from None
+    raw_code = row[pos["codice_regione"]].strip()
+    name = row[pos["denominazione_regione"]].strip()
+    try:
+        code = int(raw_code)
+    except ValueError:
+        raise DataFormatError(
+            path, line, "codice_regione", f"{raw_code!r} is not a region code"
+        ) from None
+    region = _resolve_region(regions, code, name)
+    if region is None:
+        raise DataFormatError(
+            path, line, "codice_regione",
+            f"unknown region {raw_code} ({name!r}); known codes: "
+            f"{', '.join(str(c) for c in regions.codes)}",
+        )
+    raw_icu = row[pos["terapia_intensiva"]].strip()
+    try:
+        icu_f = float(raw_icu)
+    except ValueError:
+        raise DataFormatError(
+            path, line, "terapia_intensiva",
+            f"{raw_icu!r} is not a number" if raw_icu else "missing value",
+        ) from None
+    if not np.isfinite(icu_f) or icu_f < 0 or icu_f != int(icu_f):
+        raise DataFormatError(
+            path, line, "terapia_intensiva", f"{raw_icu!r} is not a non-negative whole count",
+        )
+    return (day, region), int(icu_f)
 
 
 def weekly_demand(

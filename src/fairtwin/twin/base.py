@@ -133,8 +133,29 @@ class RegionalView:
 class Twin(ABC):
     """A family of MILPs over shared decision variables (see the module docstring).
 
-    Subclasses set :attr:`name` and :attr:`decision_names` and implement :meth:`build`,
-    :meth:`complete` and :meth:`outcomes`; the other methods have generic defaults.
+    **Required** — what every twin implements:
+
+    - :attr:`decision_names` (the decision vector ``u``), :meth:`build` (a context's
+      :class:`~fairtwin.twin.problem.Problem`), :meth:`complete` (the full variable vector of a
+      decision) and :meth:`outcomes` (the named outcomes people judge by).
+
+    **Data** — class attributes with defaults: :attr:`name`, :attr:`price_unit` and
+    :attr:`price_unit_name` (the unit prices are reported in), :attr:`guard_name`,
+    :attr:`default_oracle`, :attr:`default_resolve`.
+
+    **Optional capabilities** — generic defaults a twin may override:
+
+    - a guarded quantity the re-solve must not raise: :meth:`guard_row` (none by default);
+    - how results are broken down and shown: :attr:`categories` / :meth:`category`,
+      :meth:`decision_totals`, :meth:`report`, :meth:`describe`, :meth:`plot_decisions`,
+      :meth:`regional_view` (the rating page's per-member view);
+    - the sampler's aimed decisions: :meth:`lure_scale`, :meth:`targeted_problem`;
+    - the oracle bound's local moves: :meth:`neighbours`, :meth:`moves`, :meth:`move_steps`;
+    - the twin's own notions of fairness: :meth:`oracles`; files an exported folder needs:
+      :meth:`folder_hooks`.
+
+    :func:`fairtwin.check.check_twin` (``fairtwin check-twin``) exercises a twin on a few
+    contexts and reports every problem at once.
     """
 
     name: str = "twin"

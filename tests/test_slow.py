@@ -82,3 +82,22 @@ def test_folder_twins_of_80_and_300_contexts_run_on_the_defaults(tmp_path: Path,
     assert summary["held-out"]["wins"] >= 0.8 * split  # measured: 39/40 and 51/52
     saved = ExperimentConfig.load(tmp_path / "run" / "config.toml").scenario
     assert (saved.n_train, saved.n_weeks) == (split, 2 * split)  # n_held_out 0: as many
+
+
+@pytest.mark.slow
+def test_the_readmes_python_example_runs(tmp_path: Path) -> None:
+    """The README's Python block, as a user would paste it (it had stopped running: 448 pairs
+    leave no random pairs after 3 active rounds of 52 weeks; ~1 min)."""
+    import re
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = re.search(r"## Python\n\n```python\n(.*?)```", readme, re.S)
+    assert block is not None, "the README has no Python example"
+    done = subprocess.run([sys.executable, "-c", block.group(1)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wins, losses = (int(v) for v in done.stdout.split()[:2])
+    assert wins >= 47 and losses == 0, done.stdout  # measured: 52 0
+    assert (tmp_path / "runs" / "448-10" / "model.npz").exists()

@@ -1028,3 +1028,17 @@ def test_an_installed_package_registers_a_scenario_by_name(
         get_scenario("broken")
     code, err = _exit_and_message(["solve", "--scenario", "doses-days", "--week", "2"], capsys)
     assert code == 0, err
+
+
+def test_generic_flag_names_for_contexts(doses: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A user's twin has contexts, not weeks: --train-contexts, --held-out-contexts and
+    --context name the same settings as the ICU twin's --train-weeks, --held-out-weeks, --week."""
+    code, err = _exit_and_message(["sample", "--twin", str(doses), "--train-contexts", "4",
+                                   "--held-out-contexts", "3", "--samples", "2", "--jobs", "1",
+                                   "--out", str(tmp_path / "s")], capsys)
+    assert code == 0, err
+    saved = ExperimentConfig.load(tmp_path / "s" / "config.toml").scenario
+    assert (saved.n_train, saved.n_held_out) == (4, 3)
+    code, err = _exit_and_message(["solve", "--twin", str(doses), "--context", "2"], capsys)
+    assert code == 0, err

@@ -118,7 +118,7 @@ def scenarios_cmd(data_path: Path | None, seed: int) -> None:
 
 @cli.command("solve")
 @_scenario_options
-@click.option("--week", required=True, type=int,
+@click.option("--week", "--context", "week", required=True, type=int,
               help="Week index (see `fairtwin scenarios`), or a twin folder's row in contexts.csv "
                    "(0 the first; kept when infeasible contexts are dropped).")
 @click.option("--solver", "solver_name", default="highs", show_default=True,
@@ -267,12 +267,13 @@ def _experiment_options(fn: Any) -> Any:
                      help="Total comparisons asked, active rounds included (default 1344)."),
         click.option("--samples", "n_samples", type=int, default=None,
                      help="Sampled decisions per week besides the nominal one (default 16)."),
-        click.option("--train-weeks", "n_train", type=int, default=None,
+        click.option("--train-weeks", "--train-contexts", "n_train", type=int, default=None,
                      help="Training weeks or contexts (default 52; half of them when the "
                           "twin has fewer than 104)."),
         click.option("--train-from", "train_from", default=None,
                      help="Date (YYYY-MM-DD) in the first training week (default: the first week)."),
-        click.option("--held-out-weeks", "n_held_out", type=int, default=None,
+        click.option("--held-out-weeks", "--held-out-contexts", "n_held_out", type=int,
+                     default=None,
                      help="Held-out weeks or contexts right after the training ones "
                           "(default: as many)."),
         click.option("--learner", "learner_model", default=None,

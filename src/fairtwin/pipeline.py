@@ -405,7 +405,7 @@ def fit_split(config: ExperimentConfig, scenario: Scenario) -> tuple[ExperimentC
     unit = context_word(config, scenario)
     note = (f"{scenario.name}: {available} {unit}{where}, fewer than the default "
             f"{sc.n_train} training + {sc.n_train} held-out need; running {half} training + "
-            f"{half} held-out {unit} (choose with --train-weeks and --held-out-weeks, or "
+            f"{half} held-out {unit} (choose with --train-{unit} and --held-out-{unit}, or "
             f"[scenario] n_train and n_held_out)")
     return config.override(scenario={"n_train": half, "n_held_out": half}), note
 

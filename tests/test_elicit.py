@@ -462,7 +462,13 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             assert store.n_answers(rater.id) == 4
             assert page.locator("input[name=query_id]").input_value() == open_qid
             page.keyboard.press("ArrowDown")
-            page.wait_for_function("window.scrollY > 0")  # it scrolled the page instead
+            # it scrolled the page instead (polled from here: wait_for_function's polling
+            # compiles its predicate in the page, which the app's CSP forbids, 'unsafe-eval')
+            for _ in range(50):
+                if page.evaluate("window.scrollY") > 0:
+                    break
+                page.wait_for_timeout(100)
+            assert page.evaluate("window.scrollY") > 0
             page.click("#undo")  # undo: the last pair again, "I can't tell" marked
             sync_api.expect(page.locator("#revisit")).to_contain_text("I can't tell")
             sync_api.expect(page.locator("#choose-unsure")).to_have_class("chosen")

@@ -25,7 +25,7 @@ from fairtwin.exceptions import (
     UnknownNameError,
     ValidationError,
 )
-from fairtwin.runfolder import RunFolder
+from fairtwin.runfolder import RunFolder, need_file
 from fairtwin.solvers import SOLVERS, SolverOptions, get_solver, solve
 from fairtwin.twin import SCENARIOS, Scenario, TwinConfig, get_scenario
 
@@ -410,12 +410,6 @@ def _config_and_scenario(out_dir: Path, config_path: Path | None, kw: dict[str, 
     return config, scenario
 
 
-def _need(path: Path, stage: str) -> Path:
-    if not path.exists():
-        raise DataUnavailableError(f"{path} does not exist; run `fairtwin {stage}` first")
-    return path
-
-
 def _print_summary(metrics: dict[str, Any]) -> None:
     """The summary table of a run, in the twin's own words: its contexts, price unit and
     guarded quantity (no guard row for a twin without one); the ICU twin's are weeks, overflow
@@ -527,7 +521,7 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
 
     config, scenario = _config_and_scenario(out_dir, config_path, kw)
     run = RunFolder(out_dir)
-    source = _need(dataset_path, "label") if dataset_path else run.need("dataset")
+    source = need_file(dataset_path, "label") if dataset_path else run.need("dataset")
     dataset = PreferenceDataset.load(source)
     learner, f_scale, rounds = train_stage(dataset, config, scenario, progress=_tty())
     out_dir.mkdir(parents=True, exist_ok=True)

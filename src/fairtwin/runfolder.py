@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fairtwin.exceptions import DataUnavailableError
 
-__all__ = ["ARTEFACTS", "RunFolder"]
+__all__ = ["ARTEFACTS", "RunFolder", "need_file"]
 
 #: artefact → (file name, the stage that writes it), in stage order
 ARTEFACTS: dict[str, tuple[str, str]] = {
@@ -27,6 +27,13 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
     "oracle_bound": ("oracle_bound.npz", "evaluate"),
     "weeks_plot": ("weeks.png", "evaluate"),
 }
+
+
+def need_file(path: Path, stage: str) -> Path:
+    """``path``, which ``fairtwin stage`` writes; a missing one names that command."""
+    if not path.exists():
+        raise DataUnavailableError(f"{path} does not exist; run `fairtwin {stage}` first")
+    return path
 
 
 @dataclass(frozen=True)
@@ -49,11 +56,7 @@ class RunFolder:
 
     def need(self, artefact: str) -> Path:
         """The path of an artefact a stage reads; a missing one names the command to run."""
-        path = self.file(artefact)
-        if not path.exists():
-            raise DataUnavailableError(
-                f"{path} does not exist; run `fairtwin {ARTEFACTS[artefact][1]}` first")
-        return path
+        return need_file(self.file(artefact), ARTEFACTS[artefact][1])
 
     def make(self) -> RunFolder:
         """Create the folder (and its parents) if needed; returns ``self``."""

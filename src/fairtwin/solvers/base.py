@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar
 
@@ -363,12 +363,9 @@ class Solver(ABC):
         result = self._solve(problem.epigraph(), options or self.options, start)
         if result.x is None:
             return result
-        x = result.x[: problem.n_vars].copy()
-        objective = problem.objective(x)
-        gap = relative_gap(objective, result.bound)
-        if result.status is Status.OPTIMAL and not np.isfinite(gap):
-            gap = 0.0
-        return replace(result, x=x, objective=objective, gap=gap)
+        # x without the epigraph columns, its objective and gap on the problem as given
+        return self._result(problem, result.status, result.x, result.bound, result.time_s,
+                            result.message)
 
     @abstractmethod
     def _solve(

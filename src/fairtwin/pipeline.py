@@ -267,14 +267,16 @@ class LearnerConfig:
             require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
 
     def make(self, random_state: np.random.Generator | int | None,
-             groups: tuple[str, ...] | None = None, ties: str | None = None) -> Learner:
+             groups: tuple[str, ...] | None = None, ties: str | None = None,
+             linear: bool = False) -> Learner:
         """A fresh learner; ``groups`` and ``ties`` (the outcome learner's) override
-        :attr:`groups` and :attr:`ties` (``"auto"`` alone makes a Davidson learner)."""
+        :attr:`groups` and :attr:`ties` (``"auto"`` alone makes a Davidson learner);
+        ``linear`` adds linear weights (as :attr:`linear` does)."""
         if self.model == "outcomes":
             chosen = groups if groups is not None else (tuple(self.groups) or None)
             rule = ties or ("davidson" if self.ties == "auto" else self.ties)
-            return OutcomeCostLearner(alpha=self.alpha, linear=self.linear, groups=chosen,
-                                      ties=rule, random_state=random_state)
+            return OutcomeCostLearner(alpha=self.alpha, linear=self.linear or linear,
+                                      groups=chosen, ties=rule, random_state=random_state)
         require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
         from fairtwin.learn.estimator import PreferenceCostLearner
 
@@ -847,16 +849,19 @@ def train_stage(
         maps = outcome_maps(scenario, train)
         if choose and choosing:
             choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
+                                   linear=not config.learner.linear,
                                    random_state=stage_seed(config, "select"))
         groups = choice.groups if choice else None
         if (choose and train.n_ties and config.learner.ties == "auto"
                 and config.learner.model == "outcomes"):
-            ties = choose_tie_rule(lambda t: config.learner.make(0, groups, t), train, maps,
-                                   random_state=stage_seed(config, "ties"))
+            lin = bool(choice and choice.linear)
+            ties = choose_tie_rule(lambda t: config.learner.make(0, groups, t, linear=lin), train,
+                                   maps, random_state=stage_seed(config, "ties"))
             if choice:
                 choice = replace(choice, ties=ties[0], tie_table=ties[1])
         learner = config.learner.make(int(rng.integers(0, 2**31 - 1)), groups,
-                                      ties[0] if ties else None)
+                                      ties[0] if ties else None,
+                                      linear=bool(choice and choice.linear))
         learner.fit(train, outcomes=maps)
         if choice and isinstance(learner, OutcomeCostLearner):
             learner.model_choice_ = choice

@@ -570,7 +570,7 @@ def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generato
 
 def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-untyped-def]
     """Ask the rater about pairs (a[k], b[k]) of context rows ctx_rows[k]; store the answers
-    (pairs judged equally fair as ties)."""
+    (pairs judged equally fair as ties) and return the verdicts (1: a, −1: b, 0: equal)."""
     verdict = np.empty(len(a), dtype=np.int8)
     for row in np.unique(ctx_rows):
         sel = np.flatnonzero(ctx_rows == row)
@@ -582,6 +582,7 @@ def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-u
     dataset.add_comparisons(np.asarray(ctx_rows)[won], winners, losers, round=round_)
     if not won.all():
         dataset.add_ties(np.asarray(ctx_rows)[~won], np.asarray(a)[~won], np.asarray(b)[~won])
+    return verdict
 
 
 def label_stage(
@@ -918,11 +919,9 @@ def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,
                 b.append(opp)
     if not a:
         return 0
-    m0 = dataset.n_comparisons
-    a_arr, b_arr = np.array(a), np.array(b)
-    _ask(dataset, scenario, rater, np.array(ctx_rows), a_arr, b_arr, r)
-    new = dataset.comparisons[m0:]
-    return int(np.sum((new[:, 1] == a_arr) & (b_arr == nom[new[:, 0]])))
+    ctx_arr, b_arr = np.array(ctx_rows), np.array(b)
+    verdict = _ask(dataset, scenario, rater, ctx_arr, np.array(a), b_arr, r)
+    return int(np.sum((verdict > 0) & (b_arr == nom[ctx_arr])))
 
 
 def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: ExperimentConfig,
@@ -930,7 +929,8 @@ def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: Exper
     """What the training answers support (:func:`assess_evidence`) and the bootstrap posterior
     (200 refits on resampled weeks), kept on the learner."""
     learner.evidence_ = assess_evidence(
-        lambda: config.learner.make(0, learner.groups_), train, outcome_maps(scenario, train),
+        lambda: config.learner.make(0, learner.spec_, learner.ties, linear=learner.linear), train,
+        outcome_maps(scenario, train),
         nominal_indices(train), random_state=stage_seed(config, "evidence"))
     learner.bootstrap(200, random_state=stage_seed(config, "bootstrap"))
 

@@ -230,7 +230,8 @@ def test_security_rules(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-d
     assert api.get("/api/next", headers={"Authorization": "Bearer nope"}).status_code == 401
     bob = {"Authorization": f"Bearer {b_token}"}
     nxt = api.get("/api/next", headers=bob).json()
-    assert not nxt["done"] and len(nxt["regions"]) == 21
+    assert not nxt["done"] and len(nxt["members"]) == 21 and nxt["member"] == "region"
+    assert [q["name"] for q in nxt["quantities"]] == ["patients", "ICU beds", "without an ICU bed", "load"]
     qid = int(form["query_id"])
     assert api.post("/api/answer", headers=bob, json={"query_id": qid, "choice": "a"}).status_code == 404
     assert api.post("/api/answer", headers=bob, json={"query_id": "1", "choice": "a"}).status_code == 422
@@ -261,7 +262,7 @@ def test_the_last_answer_can_be_changed_until_the_next_one(run_dir, tmp_path) ->
     first = form_of(client.get("/rate").text)
     client.post("/rate/answer", data={**first, "choice": "tie"})
     page = client.get("/rate").text
-    assert 'href="/rate/previous"' in page and "Change my last answer (equally fair)" in page
+    assert 'href="/rate/previous"' in page and "Change my last answer (Equally fair)" in page
     second_qid = form_of(page)["query_id"]
     again = client.get("/rate/previous").text  # the last pair again, its answer marked
     assert form_of(again)["query_id"] == first["query_id"] and 'id="revisit"' in again
@@ -296,7 +297,7 @@ def test_intro_quota_progress_and_done_page(run_dir, tmp_path, capsys) -> None: 
     intro = client.post(f"/invite/{token}")  # the first Start shows the intro
     assert intro.url.path == "/intro" and "Which of two decisions is fairer?" in intro.text
     assert "Help the ministry&#39;s panel decide how &lt;ICU&gt; beds are shared." in intro.text
-    assert "<b>3</b> questions" in intro.text and "about <b>1 minute</b>" in intro.text
+    assert "asked 3 questions, about 1 min in all" in intro.text
     page = client.get("/rate").text
     assert "0 of 3 answered" in page and '<progress id="bar" max="3" value="0">' in page
     for choice in ("a", "tie", "b"):
@@ -416,6 +417,66 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def check_laptop_page(page, sync_api) -> None:  # type: ignore[no-untyped-def]
+    """A and B side by side with their rows aligned, the week in one line, the synthetic
+    notice, every member's bar on a scale fitted to the data, differences marked, the
+    answer buttons in the window."""
+    a_box = page.locator("#decision-a").bounding_box()
+    b_box = page.locator("#decision-b").bounding_box()
+    assert abs(a_box["y"] - b_box["y"]) < 1 and b_box["x"] >= a_box["x"] + a_box["width"]
+    rows_a = page.locator("#decision-a tbody tr")
+    rows_b = page.locator("#decision-b tbody tr")
+    assert rows_a.count() == rows_b.count() == 21
+    for k in (0, 10, 20):  # the same member on the same line in A and B
+        ya, yb = rows_a.nth(k).bounding_box()["y"], rows_b.nth(k).bounding_box()["y"]
+        assert abs(ya - yb) < 1, (k, ya, yb)
+    sync_api.expect(page.locator("#synthetic")).to_be_visible()
+    situation = page.locator("#situation").inner_text()
+    assert "patients need an ICU bed" in situation and "extra beds in the national pool" in situation
+    # the scale fits the data: the longest bar (before or after) spans the chart's column
+    widths = [float(w) for w in page.locator("#decision-a svg.bar rect").evaluate_all(
+        "rs => rs.map(r => r.getAttribute('width'))")]
+    assert max(widths) > 99.0
+    # labelled: the legend names the grey (before) and blue (after) bars
+    sync_api.expect(page.locator("#legend")).to_contain_text("before any decision")
+    # the differences between A and B are marked, with the other decision's value
+    diff = page.locator("#decision-a td.diff")
+    if diff.count():
+        assert "B:" in diff.first.inner_text()
+    assert page.locator("#decision-a td.diff").count() == page.locator("#decision-b td.diff").count()
+    for key in ("a", "b"):  # the answers are within the window without scrolling
+        box = page.locator(f"#choose-{key}").bounding_box()
+        assert box["y"] + box["height"] <= page.viewport_size["height"] + 1e-6
+    assert page.locator("kbd").first.is_visible()
+
+
+def check_phone_page(phone, sync_api) -> None:  # type: ignore[no-untyped-def]
+    """On a phone: A shown, B one tap away (and back) without leaving the page, nothing wider
+    than the screen, readable text, the four answers reachable without scrolling, no
+    keyboard hints."""
+    sync_api.expect(phone.locator("#decision-a")).to_be_visible()
+    sync_api.expect(phone.locator("#decision-b")).to_be_hidden()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    for key in ("a", "b", "tie", "unsure"):
+        box = phone.locator(f"#choose-{key}").bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844, key
+    assert not phone.locator("kbd").first.is_visible()
+    sizes = phone.locator("#decision-a td, #decision-a th, #decision-a small").evaluate_all(
+        "cs => cs.map(c => parseFloat(getComputedStyle(c).fontSize))")
+    assert min(sizes) >= 12, min(sizes)  # the old chart text was ~9 px
+    qid = phone.locator("input[name=query_id]").input_value()
+    phone.click("#tab-b")
+    sync_api.expect(phone.locator("#decision-b")).to_be_visible()
+    sync_api.expect(phone.locator("#decision-a")).to_be_hidden()
+    phone.mouse.wheel(0, 600)  # scrolled down the table, the answers stay in reach
+    phone.wait_for_timeout(200)
+    box = phone.locator("#choose-b").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 844
+    phone.click("#tab-a")
+    sync_api.expect(phone.locator("#decision-a")).to_be_visible()
+    assert phone.locator("input[name=query_id]").input_value() == qid  # the same question
+
+
 def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium "
@@ -438,9 +499,7 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             sync_api.expect(page.locator("h1")).to_contain_text("Which of two decisions is fairer?")
             page.click("#begin")
             sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
-            a_box = page.locator("#decision-a").bounding_box()
-            b_box = page.locator("#decision-b").bounding_box()
-            assert abs(a_box["y"] - b_box["y"]) < 1  # side by side on a laptop
+            check_laptop_page(page, sync_api)
             page.screenshot(path=str(tmp_path / "laptop.png"), full_page=True)
             page.click("#choose-a")  # 1: the mouse
             sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
@@ -476,13 +535,11 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             page.keyboard.press("a")  # changed to A
             sync_api.expect(page.locator("#progress")).to_have_text("4 answered")
             assert page.locator("input[name=query_id]").input_value() == open_qid
-            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                     has_touch=True)
             phone.goto(f"{base}/invite/{token}")
             phone.click("#start")
-            a_box = phone.locator("#decision-a").bounding_box()
-            b_box = phone.locator("#decision-b").bounding_box()
-            assert b_box["y"] >= a_box["y"] + a_box["height"]  # stacked on a phone
-            assert a_box["width"] <= 390
+            check_phone_page(phone, sync_api)
         finally:
             browser.close()
     answers = store.answers()
@@ -935,3 +992,120 @@ def test_exposure_warning_and_secure_cookies(run_dir, tmp_path) -> None:  # type
     secure = TestClient(create_app(study, secure_cookies=True)).post(f"/invite/{token}",
                                                                     follow_redirects=False)
     assert "secure" in secure.headers["set-cookie"].lower()
+
+
+def test_every_language_has_the_same_texts() -> None:
+    """A catalogue per language (``elicit/locales/<code>.json``), all with the keys of English,
+    the same placeholders in each text, and the twin's words of the ICU page."""
+    import string
+
+    from fairtwin.elicit.i18n import catalogue, languages, negotiate
+
+    assert languages()[0] == "en" and "it" in languages()
+    en = catalogue("en")
+    for code in languages():
+        other = catalogue(code)
+        assert set(other.texts) == set(en.texts), code
+        assert set(other.twin) == set(en.twin), code
+        for key, text in en.texts.items():
+            names = {f[1] for f in string.Formatter().parse(text) if f[1]}
+            assert names == {f[1] for f in string.Formatter().parse(other.texts[key]) if f[1]}, key
+    assert catalogue("it")("choice.a") == "A è più equa"
+    assert catalogue("it").word("ICU beds") != "ICU beds" and en.word("made up") == "made up"
+    assert negotiate("it-IT,it;q=0.9,en;q=0.8") == "it"
+    assert negotiate("de-DE,en;q=0.5") == "en" and negotiate("de") is None and negotiate(None) is None
+    with pytest.raises(UnknownNameError):
+        catalogue("xx")
+    from fairtwin.elicit import StudyBrief
+
+    with pytest.raises(ValidationError, match="no texts in language 'xx'"):
+        StudyBrief(lang="xx")
+
+
+def test_the_language_comes_from_the_study_the_browser_or_the_switch(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "lang.db")
+    _, token = store.add_rater("ugo")
+    auto = TestClient(create_app(ElicitationStudy(store, run_dir, seed=2)))
+    assert "Welcome, ugo" in auto.get(f"/invite/{token}").text
+    page = auto.get(f"/invite/{token}", headers={"Accept-Language": "it-IT,it;q=0.9"}).text
+    assert "Benvenuto, ugo" in page and '<html lang="it">' in page
+    fixed = TestClient(create_app(ElicitationStudy(store, run_dir, seed=2,
+                                                   brief=StudyBrief(lang="it"))))
+    assert "Benvenuto, ugo" in fixed.get(f"/invite/{token}").text  # the study's language
+    # the switch: a cookie, back to the same page; only this site's pages as targets
+    back = fixed.get(f"/lang/en?next=/invite/{token}", follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"] == f"/invite/{token}"
+    assert "Welcome, ugo" in fixed.get(f"/invite/{token}").text
+    evil = fixed.get("/lang/it?next=//evil.example/", follow_redirects=False)
+    assert evil.headers["location"] == "/"
+    assert fixed.get("/lang/xx").status_code == 404
+
+
+def test_browser_italian_pages(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A browser asking for Italian gets the Italian pages, the question included; the switch
+    in the header turns them English."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    store = PreferenceStore(tmp_path / "it.db")
+    study = ElicitationStudy(store, run_dir, seed=4)
+    _, token = store.add_rater("Dr.ssa Bianchi")
+    with serving(study) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="it-IT")
+            page.goto(f"{base}/invite/{token}")
+            sync_api.expect(page.locator("h1")).to_have_text("Benvenuto, Dr.ssa Bianchi")
+            page.click("#start")
+            sync_api.expect(page.locator("h1")).to_have_text("Quale di due decisioni è più equa?")
+            page.click("#begin")
+            sync_api.expect(page.locator("h1")).to_contain_text("quale decisione è più equa?")
+            sync_api.expect(page.locator("#choose-a")).to_contain_text("A è più equa")
+            sync_api.expect(page.locator("#choose-unsure")).to_contain_text("Non so dire")
+            sync_api.expect(page.locator("#decision-b h2")).to_have_text("Decisione B")
+            sync_api.expect(page.locator("#synthetic")).to_contain_text("Dati sintetici")
+            sync_api.expect(page.locator("#situation")).to_contain_text("riserva nazionale")
+            page.click("#choose-b")
+            sync_api.expect(page.locator("#progress")).to_have_text("risposte date: 1")
+            page.click("#lang-en")
+            sync_api.expect(page.locator("#choose-a")).to_contain_text("A is fairer")
+            sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
+        finally:
+            browser.close()
+    assert [a.choice for a in store.answers()] == ["b"]
+
+
+def test_a_members_view_is_drawn_on_a_scale_that_fits_it() -> None:
+    """The bars' full width is the largest value shown (not a fixed 1.25): small loads fill the
+    column; the reference line is drawn only within the scale; A's and B's cells carry the same
+    lines (aligned rows); a move names both members."""
+    from fairtwin.elicit.i18n import catalogue
+    from fairtwin.elicit.render import panels
+    from fairtwin.twin.presentation import Fact, MembersView, Move, Quantity
+
+    def view(load_b: list[float]) -> MembersView:
+        return MembersView(
+            "region", ["north", "south"],
+            [Quantity("patients", "patients", [10, 4], [8, 6], [10, 4]),
+             Quantity("load", "patients per bed", [0.05, 0.02], [0.04, 0.03], load_b,
+                      reference=1.0, chart=True, digits=2)],
+            totals_a=[Fact("patients transferred", 2, "patients")], moves_a=[Move(0, 1, 2)],
+            move_unit="patients")
+
+    t = catalogue("en")
+    a, b = panels(view([0.05, 0.02]), t)
+    widths = [float(w) for w in re.findall(r'width="([\d.]+)"', a.rows[0].bar + b.rows[0].bar)]
+    assert max(widths) == 100.0 and "ref" not in a.rows[0].bar  # 1.0 lies beyond 0.05
+    assert a.rows[0].cells[0].text == "8" and a.rows[0].cells[0].other == "10"
+    assert b.rows[0].cells[0].before == a.rows[0].cells[0].before == "10"  # same lines in both
+    assert a.moves == ["2 patients: north → south"] and b.moves == []
+    assert a.totals == ["2 patients transferred"]
+    big = panels(view([1.6, float("inf")]), t)[1]
+    assert 'class="ref"' in big.rows[0].bar and 'class="over"' in big.rows[0].bar
+    assert big.rows[1].bar_text == "0.02 → ∞"
+    with pytest.raises(ValidationError, match="3 values for 2 members"):
+        MembersView("region", ["n", "s"], [Quantity("x", "", None, [1, 2, 3], [1, 2])])
+    with pytest.raises(ValidationError, match="a move between members"):
+        MembersView("region", ["n", "s"], [], moves_a=[Move(0, 5, 1)])

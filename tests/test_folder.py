@@ -294,13 +294,14 @@ def test_an_exported_icu_twin_presents_itself_as_the_icu_twin(tmp_path: Path) ->
     v[0] += 1
     assert back.twin.report(u, b).lines == sc.twin.report(u, a).lines
     assert back.twin.report(u, b).data["regions"] == sc.twin.report(u, a).data["regions"]
-    assert back.twin.regional_view(b, u, v) == sc.twin.regional_view(a, u, v)
-    assert back.twin.regional_view(b, u, v).a != back.twin.regional_view(b, u, v).b
+    assert back.twin.members_view(b, u, v) == sc.twin.members_view(a, u, v)
+    view = back.twin.members_view(b, u, v)
+    assert view is not None and any(q.a != q.b for q in view.quantities)
     path = back.twin.plot_decisions(get_oracle("rosenbrock", back.twin), b, {"nominal": u},
                                     tmp_path)
     assert path is not None and path.name == "loads_week0.png" and path.exists()
     plain = load_twin_folder(export_twin(sc, tmp_path / "plain", [40], hooks=False))
-    assert plain.twin.regional_view(plain.contexts[0], u, v) is None  # files only: generic page
+    assert plain.twin.members_view(plain.contexts[0], u, v) is None  # files only: generic page
 
 
 def test_twin_path_in_toml(doses: Path, tmp_path: Path) -> None:

@@ -31,9 +31,9 @@ from fairtwin.pipeline import (
 )
 from fairtwin.runfolder import RunFolder
 from fairtwin.twin import Scenario
-from fairtwin.twin.base import RegionalDecision
+from fairtwin.twin.presentation import MembersView
 
-__all__ = ["ElicitationStudy", "DecisionView", "PairView", "StudyBrief"]
+__all__ = ["ElicitationStudy", "PairView", "OutcomePairView", "StudyBrief"]
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +42,15 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-DecisionView = RegionalDecision  # what a rater sees of one decision on the regional page
-
-
 @dataclass(frozen=True)
 class PairView:
-    """One question: a week's situation and two decisions, in the order shown."""
+    """One question on a twin with a per-member view: the context's label, whether its data
+    are synthetic, and decisions A and B member by member, in the order shown."""
 
     query: Query
     week_label: str
-    regions: list[str]
-    load_before: list[float]
-    overflow_before: float
-    pool: int
-    a: DecisionView
-    b: DecisionView
+    members: MembersView
+    synthetic: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,11 +93,15 @@ class StudyBrief:
         The study's goal in the organiser's words, shown on the intro page.
     seconds_per_answer : float
         Time per answer for the intro's estimate until 10 answers give a measured median.
+    lang : str
+        The pages' language (a catalogue's code, ``en``, ``it``), or ``auto``: the browser's
+        ``Accept-Language``. A rater may switch either way.
     """
 
     quota: int | None = None
     goal: str = ""
     seconds_per_answer: float = 20.0
+    lang: str = "auto"
 
     def __post_init__(self) -> None:
         if self.quota is not None and not (isinstance(self.quota, int) and self.quota >= 1):
@@ -112,6 +110,11 @@ class StudyBrief:
             raise ValidationError("the study's goal must be at most 2000 characters")
         if not self.seconds_per_answer > 0:
             raise ValidationError("seconds_per_answer must be positive")
+        from fairtwin.elicit.i18n import languages
+
+        if self.lang != "auto" and self.lang not in languages():
+            raise ValidationError(f"no texts in language {self.lang!r}: choose auto or one of "
+                                  f"{', '.join(languages())}")
 
 
 class ElicitationStudy:
@@ -159,6 +162,8 @@ class ElicitationStudy:
         self.dataset = PreferenceDataset.load(samples)
         self.config = ExperimentConfig.load(run.config) if run.config.exists() else ExperimentConfig()
         self.scenario: Scenario = load_scenario(self.config)
+        # the built-in synthetic scenarios carry real-looking dates: the page says so
+        self.synthetic = "synthetic" in f"{self.scenario.name} {self.scenario.description}".lower()
         self.seed = seed
         self._rows = train_rows(self.dataset)
         self._pool: NDArray[np.int64] = pair_pool(self.dataset, self._rows)
@@ -235,16 +240,15 @@ class ElicitationStudy:
 
     # ------------------------------------------------------------------ display
     def view(self, query: Query) -> PairView | OutcomePairView:
-        """What the rater sees: the twin's regional loads
-        (:meth:`~fairtwin.twin.base.Twin.regional_view`, the ICU twin's), or its named outcomes
+        """What the rater sees: the twin's per-member view
+        (:meth:`~fairtwin.twin.base.Twin.members_view`, the ICU twin's), or its named outcomes
         (:class:`OutcomePairView`)."""
         ds, twin = self.dataset, self.scenario.twin
         context = self.scenario.contexts[int(ds.context_ids[query.context_row])]
-        view = twin.regional_view(context, ds.decisions[query.left], ds.decisions[query.right])
+        view = twin.members_view(context, ds.decisions[query.left], ds.decisions[query.right])
         if view is None:
             return self._outcome_view(query, context)
-        return PairView(query, context.label, view.regions, view.load_before, view.overflow_before,
-                        view.pool, view.a, view.b)
+        return PairView(query, context.label, view, self.synthetic)
 
     def _outcome_view(self, query: Query, context: object) -> OutcomePairView:
         ds, twin = self.dataset, self.scenario.twin

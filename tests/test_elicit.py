@@ -1109,3 +1109,103 @@ def test_a_members_view_is_drawn_on_a_scale_that_fits_it() -> None:
         MembersView("region", ["n", "s"], [Quantity("x", "", None, [1, 2, 3], [1, 2])])
     with pytest.raises(ValidationError, match="a move between members"):
         MembersView("region", ["n", "s"], [], moves_a=[Move(0, 5, 1)])
+
+
+def test_store_reissue_restore_and_organiser_sessions(store) -> None:  # type: ignore[no-untyped-def]
+    rater, old = store.add_rater("lea")
+    session = store.open_session(rater.id)
+    assert rater.id in store.last_seen()  # the session's start
+    again, new = store.reissue_token("lea")
+    assert again.id == rater.id and new != old
+    assert store.rater_by_token(old) is None and store.rater_by_session(session) is None
+    assert store.rater_by_token(new).name == "lea"
+    store.revoke_rater("lea")
+    assert store.rater_by_token(new) is None and store.token_state(rater.id) == "revoked"
+    assert store.restore_rater("lea").id == rater.id and store.rater_by_token(new).name == "lea"
+    with pytest.raises(ValidationError, match="is not revoked"):
+        store.restore_rater("lea")
+    with pytest.raises(UnknownNameError):
+        store.reissue_token("nobody")
+    admin = store.set_admin_token()
+    sid = store.open_admin_session()
+    assert store.is_admin_session(sid) and not store.is_admin_session("x" * 43)
+    assert not store.is_admin_session(None) and not store.is_admin_session(admin)
+    store.set_admin_token()  # a new admin token ends the organiser's sessions
+    assert not store.is_admin_session(sid)
+
+
+def admin_login(client: TestClient, token: str) -> str:
+    """Sign in on /admin; returns the page's CSRF token."""
+    resp = client.post("/admin", data={"token": token}, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/admin"
+    cookie = resp.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/admin" in cookie
+    page = client.get("/admin").text
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_admin_page_raters_reissue_restore_and_exports(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "admin.db")
+    study = ElicitationStudy(store, run_dir, seed=6, brief=StudyBrief(quota=4))
+    admin = store.set_admin_token()
+    mia, mia_token = store.add_rater("mia")
+    store.add_rater("<b>ned</b>")
+    rater = TestClient(create_app(study))
+    login(rater, mia_token)
+    for choice in ("a", "tie", "unsure"):
+        rater.post("/rate/answer", data={**form_of(rater.get("/rate").text), "choice": choice})
+    org = TestClient(create_app(study))
+    assert 'id="admin-login"' in org.get("/admin").text  # no session: the sign-in form
+    assert org.get("/admin/export.csv").status_code == 401
+    wrong = org.post("/admin", data={"token": "nope"})
+    assert wrong.status_code == 403 and 'id="wrong"' in wrong.text
+    forged = org.post("/admin", data={"token": admin}, headers={"Sec-Fetch-Site": "cross-site"},
+                      follow_redirects=False)
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    csrf = admin_login(org, admin)
+    page = org.get("/admin").text
+    row = re.search(rf'<tr id="rater-{mia.id}">.*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
+    cells = re.findall(r'<td class="num">(\d+)</td>', row)
+    assert cells == ["3", "1", "1", "1"]  # answers, A or B, equally fair, can't tell
+    assert 'max="4" value="3"' in row and "3 / 4" in row
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row) and ">active<" in row
+    assert "&lt;b&gt;ned&lt;/b&gt;" in page and "<b>ned</b>" not in page
+    assert "2 rater(s), 1 with answers; 3 answers: 1 A or B, 1 equally fair, 1 can&#39;t tell" in page
+    # exports from the page's links (the session) and from a script (the bearer token)
+    rows = list(csv.DictReader(io.StringIO(org.get("/admin/export.csv").text)))
+    assert [r["choice"] for r in rows] == ["a", "tie", "unsure"] and rows[0]["rater"] == "mia"
+    assert rows[0]["created_utc"].endswith("+00:00") and int(rows[0]["context_row"]) >= 0
+    npz = org.get("/admin/export")
+    assert npz.status_code == 200 and npz.content[:2] == b"PK"
+    api = TestClient(create_app(study))
+    assert api.get("/admin/export.csv", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+    # an action needs the page's CSRF token and a same-origin form
+    assert org.post(f"/admin/raters/{mia.id}/reissue", data={"csrf": "0" * 64}).status_code == 403
+    assert org.post(f"/admin/raters/{mia.id}/reissue", data={"csrf": csrf},
+                    headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert org.post("/admin/raters/999/reissue", data={"csrf": csrf}).status_code == 404
+    assert store.rater_by_token(mia_token) is not None
+    # re-issue a lost invite: a new link; the old link and its session stop at once
+    done = org.post(f"/admin/raters/{mia.id}/reissue", data={"csrf": csrf})
+    link = re.search(r'id="new-link">.*?<code>(http://testserver/invite/[^<]+)</code>', done.text,
+                     re.S).group(1)  # type: ignore[union-attr]
+    assert rater.get("/rate").status_code == 403
+    assert rater.get(f"/invite/{mia_token}").status_code == 403
+    login(rater, link.rsplit("/", 1)[1])
+    assert "3 of 4 answered" in rater.get("/rate").text  # the same rater, answers kept
+    # revoke and restore
+    revoked = org.post(f"/admin/raters/{mia.id}/revoke", data={"csrf": csrf})
+    assert f'id="restore-{mia.id}"' in revoked.text and rater.get("/rate").status_code == 403
+    restored = org.post(f"/admin/raters/{mia.id}/restore", data={"csrf": csrf})
+    assert f'id="revoke-{mia.id}"' in restored.text and rater.get("/rate").status_code == 200
+    again = org.post(f"/admin/raters/{mia.id}/restore", data={"csrf": csrf})
+    assert again.status_code == 409 and "is not revoked" in again.text
+    # JSON for scripts: state and last seen
+    listed = api.get("/admin/raters", headers={"Authorization": f"Bearer {admin}"}).json()
+    assert listed["raters"][0]["state"] == "active" and listed["raters"][0]["last_seen"] > 0
+    assert listed["raters"][1]["last_seen"] is None and listed["quota"] == 4

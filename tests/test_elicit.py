@@ -1209,3 +1209,108 @@ def test_admin_page_raters_reissue_restore_and_exports(run_dir, tmp_path) -> Non
     listed = api.get("/admin/raters", headers={"Authorization": f"Bearer {admin}"}).json()
     assert listed["raters"][0]["state"] == "active" and listed["raters"][0]["last_seen"] > 0
     assert listed["raters"][1]["last_seen"] is None and listed["quota"] == 4
+
+
+@pytest.fixture(scope="module")
+def panel_run(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A run with enough pairs for a panel: 6 training weeks of 6 sampled decisions."""
+    out = tmp_path_factory.mktemp("panel")
+    config = ExperimentConfig().override(scenario={"n_train": 6}, sampler={"n_samples": 6},
+                                         n_jobs=1)
+    config.save(out / "config.toml")
+    sample_stage(config, load_scenario(config)).save(out / "samples.npz")
+    return out
+
+
+def test_anchor_pairs_are_asked_of_everyone_spread_over_the_quota(panel_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "anchors.db")
+    study = ElicitationStudy(store, panel_run, seed=3, brief=StudyBrief(quota=10, anchors=0.3))
+    assert len(study.anchor_pairs) == 3 and study.n_pairs > 30
+    asked = {}
+    for name in ("p", "q"):
+        rater, _ = store.add_rater(name)
+        keys = []
+        while (query := study.next_query(rater.id)) is not None:
+            keys.append((query.context_row, min(query.left, query.right), max(query.left, query.right)))
+            study.answer(rater.id, query.id, "a")
+        asked[name] = keys
+    anchors = set(study.anchor_pairs)
+    for keys in asked.values():
+        assert len(keys) == 10 and anchors <= set(keys)
+        positions = [k for k, key in enumerate(keys) if key in anchors]
+        assert positions[0] == 0 and positions == sorted(positions) and positions[1] >= 3  # spread
+    # a restart asks the same anchors (kept in the database)
+    again = ElicitationStudy(store, panel_run, seed=99, brief=StudyBrief(quota=10, anchors=0.3))
+    assert again.anchor_pairs == study.anchor_pairs
+    with pytest.raises(ValidationError, match="anchors is a share"):
+        StudyBrief(anchors=1.5)
+
+
+def _simulated_panel_answers(study, client, tokens) -> None:  # type: ignore[no-untyped-def]
+    """Three simulated raters through the JSON API: two judge by the Rosenbrock notion of load
+    balance (one with 10 % of answers flipped), the third prefers the decision that moves the
+    fewest patients (then the fewer beds deployed): another notion of fairness."""
+    from fairtwin.oracles import get_oracle
+
+    oracle = get_oracle("rosenbrock", study.scenario.twin)
+    rng = np.random.default_rng(0)
+    ds = study.dataset
+    for name, token in tokens.items():
+        auth = {"Authorization": f"Bearer {token}"}
+        while not (nxt := client.get("/api/next", headers=auth).json())["done"]:
+            if name == "tomas":
+                def moved(side: str) -> tuple[float, float]:
+                    facts = {f["name"]: f["value"] for f in nxt[side]["totals"]}
+                    return facts["patients transferred"], facts["extra beds deployed"]
+                choice = "a" if moved("a") <= moved("b") else "b"
+            else:
+                q = study.store.query(nxt["query_id"])
+                context = study.scenario.contexts[int(ds.context_ids[q.context_row])]
+                cost = oracle.cost(np.stack([ds.decisions[q.left], ds.decisions[q.right]]), context)
+                choice = "a" if cost[0] <= cost[1] else "b"
+                if name == "rico" and rng.random() < 0.1:
+                    choice = "b" if choice == "a" else "a"
+            resp = client.post("/api/answer", headers=auth,
+                               json={"query_id": nxt["query_id"], "choice": choice})
+            assert resp.json()["outcome"] == "recorded"
+
+
+def test_a_simulated_panel_report_separates_the_rater_of_another_notion(panel_run, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Three raters through the HTTP API, 30 answers each of which 40 % on shared anchor
+    pairs: the panel report (admin page, JSON, CLI text) groups the two Rosenbrock raters and
+    leaves the third apart, with the lower reliability; the export trains a model."""
+    from fairtwin.elicit import StudyBrief
+    from fairtwin.elicit.panel import panel_report
+
+    store = PreferenceStore(tmp_path / "panel.db")
+    study = ElicitationStudy(store, panel_run, seed=1, brief=StudyBrief(quota=30, anchors=0.4))
+    admin = store.set_admin_token()
+    tokens = {name: store.add_rater(name)[1] for name in ("rosa", "rico", "tomas")}
+    client = TestClient(create_app(study))
+    early = panel_report(store, study.anchor_pairs)
+    assert not early.enough and early.warnings  # no answers yet: nothing to weigh raters by
+    _simulated_panel_answers(study, client, tokens)
+    panel = client.get("/admin/panel", headers={"Authorization": f"Bearer {admin}"}).json()
+    assert panel["names"] == ["rosa", "rico", "tomas"] and panel["anchor_pairs"] == 12
+    assert panel["anchor_answers"] == [12, 12, 12] and panel["enough"] and not panel["warnings"]
+    agreement = np.array(panel["agreement"], dtype=float)
+    assert agreement[0, 1] >= 0.8 and max(agreement[0, 2], agreement[1, 2]) <= 0.5
+    assert panel["clusters"] == [["rosa", "rico"], ["tomas"]]
+    rel = panel["reliability"]
+    assert rel[2] < min(rel[0], rel[1])
+    # the organiser's page shows the same
+    csrf_page = TestClient(create_app(study))
+    admin_login(csrf_page, admin)
+    page = csrf_page.get("/admin").text
+    assert 'id="agreement"' in page and 'id="too-few"' not in page
+    groups = re.search(r'<ol id="groups">(.*?)</ol>', page, re.S).group(1)  # type: ignore[union-attr]
+    assert re.findall(r"<li>(.*?)</li>", groups) == ["rosa, rico", "tomas"]
+    # the export learns
+    ds = study.export()
+    assert ds.n_comparisons == 90 and ds.info["raters_answering"] == 3
+    model = PreferenceCostLearner(n_components=3, hidden=(4,), max_epochs=5, random_state=0)
+    assert model.fit(ds).score(ds) >= 0.0
+    report = "\n".join(panel_report(store, study.anchor_pairs).lines())
+    assert "1: rosa, rico" in report and "2: tomas" in report and "warning" not in report

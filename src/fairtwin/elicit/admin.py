@@ -3,8 +3,9 @@
 ``GET /admin`` is an HTML page (sign in with the admin token once: it opens an organiser's
 session, an HttpOnly, SameSite=Strict cookie on ``/admin`` of 12 hours): raters with their
 answers by kind, progress to the quota, when they were last seen and their invite's state;
-re-issue a lost invite (a new link, the old one stops), revoke or restore a rater; CSV and
-``.npz`` exports. The JSON and export endpoints also take ``Authorization: Bearer <admin
+re-issue a lost invite (a new link, the old one stops), revoke or restore a rater; the panel
+report (:mod:`fairtwin.elicit.panel`: agreement matrix, reliability, groups of raters who
+disagree); CSV and ``.npz`` exports. The JSON and export endpoints also take ``Authorization: Bearer <admin
 token>`` (scripts)."""
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from hashlib import sha256
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from fairtwin.elicit.panel import PanelReport, panel_report
 from fairtwin.elicit.store import PreferenceStore
 from fairtwin.elicit.web import HEADERS, AppContext, TooManyFailures, same_origin
 from fairtwin.exceptions import ValidationError
@@ -42,6 +45,15 @@ def answers_csv(store: PreferenceStore) -> str:
                       _iso(a.created), "" if a.response_ms is None else f"{a.response_ms:.0f}",
                       _iso(a.changed) if a.changed is not None else ""])
     return buf.getvalue()
+
+
+def _cell(report: PanelReport, i: int, j: int) -> str:
+    """A cell of the agreement matrix: the share and the shared pairs, or a dash."""
+    if i == j:
+        return "—"
+    if report.shared[i, j] == 0:
+        return "(0)"
+    return f"{report.agreement[i, j]:.2f} ({report.shared[i, j]})"
 
 
 def _iso(t: float) -> str:
@@ -83,7 +95,8 @@ def admin_routes(ctx: AppContext) -> list[Route]:
                   for k in ("answers", "decided", "equal", "unsure")}
         return ctx.page(request, "admin.html", status, raters=raters, quota=quota,
                         csrf=csrf(sid), notice=notice, link=link, pairs=study.n_pairs,
-                        totals=totals, answering=sum(r.n_answers > 0 for r in records))
+                        totals=totals, answering=sum(r.n_answers > 0 for r in records),
+                        panel=report(), cell=_cell)
 
     def admin_home(request: Request) -> Response:
         return admin_page(request)
@@ -131,6 +144,24 @@ def admin_routes(ctx: AppContext) -> list[Route]:
             return admin_page(request, 409, notice=str(exc))
         return admin_page(request, notice=t(f"admin.{action}d", name=rater.name))
 
+    def report() -> PanelReport:
+        return panel_report(store, study.anchor_pairs)
+
+    def admin_panel(request: Request) -> Response:
+        """The panel report as JSON (agreement matrix, reliability, groups, warnings)."""
+        if not allowed(request):
+            return denied()
+        r = report()
+        return JSONResponse({
+            "names": r.names, "decided": r.decided, "anchor_pairs": r.n_anchor_pairs,
+            "anchor_answers": r.anchor_answers,
+            "agreement": [[None if np.isnan(v) else round(float(v), 4) for v in row]
+                          for row in r.agreement],
+            "shared": r.shared.tolist(),
+            "reliability": [None if np.isnan(v) else v for v in r.reliability],
+            "clusters": r.clusters, "enough": r.enough, "min_shared": r.min_shared,
+            "threshold": r.threshold, "warnings": r.warnings}, headers=HEADERS)
+
     def admin_raters(request: Request) -> Response:
         if not allowed(request):
             return denied()
@@ -161,5 +192,6 @@ def admin_routes(ctx: AppContext) -> list[Route]:
     return [Route("/admin", admin_home, methods=["GET"]),
             Route("/admin", sign_in, methods=["POST"]),
             Route("/admin/raters/{rater_id:int}/{action}", act, methods=["POST"]),
-            Route("/admin/raters", admin_raters), Route("/admin/export", admin_export),
+            Route("/admin/raters", admin_raters), Route("/admin/panel", admin_panel),
+            Route("/admin/export", admin_export),
             Route("/admin/export.csv", admin_export_csv)]

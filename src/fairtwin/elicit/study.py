@@ -10,6 +10,7 @@ pipeline's preference-dataset format, so ``fairtwin train --dataset`` learns fro
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -96,12 +97,21 @@ class StudyBrief:
     lang : str
         The pages' language (a catalogue's code, ``en``, ``it``), or ``auto``: the browser's
         ``Accept-Language``. A rater may switch either way.
+    anchors : float
+        Share of each rater's quota asked on *anchor pairs*, the same pairs for everyone, so
+        that raters' agreement and reliability can be measured (0: none; without a quota, a
+        share of 40 answers).
     """
 
     quota: int | None = None
     goal: str = ""
     seconds_per_answer: float = 20.0
     lang: str = "auto"
+    anchors: float = 0.0
+
+    def n_anchors(self, n_pairs: int) -> int:
+        """How many anchor pairs (at most the pairs there are)."""
+        return min(n_pairs, int(round(self.anchors * (self.quota or 40))))
 
     def __post_init__(self) -> None:
         if self.quota is not None and not (isinstance(self.quota, int) and self.quota >= 1):
@@ -110,6 +120,8 @@ class StudyBrief:
             raise ValidationError("the study's goal must be at most 2000 characters")
         if not self.seconds_per_answer > 0:
             raise ValidationError("seconds_per_answer must be positive")
+        if not 0.0 <= self.anchors < 1.0:
+            raise ValidationError(f"anchors is a share of the quota in [0, 1), got {self.anchors}")
         from fairtwin.elicit.i18n import languages
 
         if self.lang != "auto" and self.lang not in languages():
@@ -167,12 +179,44 @@ class ElicitationStudy:
         self.seed = seed
         self._rows = train_rows(self.dataset)
         self._pool: NDArray[np.int64] = pair_pool(self.dataset, self._rows)
-        self._keys = [tuple(int(v) for v in p) for p in self._pool]
+        self._keys: list[tuple[int, int, int]] = [(int(p[0]), int(p[1]), int(p[2]))
+                                                  for p in self._pool]
         self._next_lock = threading.Lock()
         self.selector = PairSelector(self._pool, selector or SelectorConfig(strategy="random"),
                                      seed=seed, background=background,
                                      outcomes=outcome_maps(self.scenario, self.dataset))
+        self.anchor_pairs: list[tuple[int, int, int]] = self._anchor_pairs()
         self.store.secret()  # create it before concurrent requests need it
+
+    def _anchor_pairs(self) -> list[tuple[int, int, int]]:
+        """The pairs asked of every rater (see :attr:`StudyBrief.anchors`): drawn once from
+        the pool by the study seed and kept in the database, so a restart asks the same."""
+        n = self.brief.n_anchors(self.n_pairs)
+        if n == 0:
+            return []
+        known = set(self._keys)
+        stored = self.store.get_meta("anchor_pairs")
+        if stored is not None:
+            keys = [(int(r), int(i), int(j)) for r, i, j in json.loads(stored)]
+            if len(keys) == n and all(k in known for k in keys):
+                return keys
+            log.warning("the study asks %d anchor pairs now (%d before): a new set is drawn; "
+                        "agreement is measured on pairs raters share either way", n, len(keys))
+        rng = np.random.default_rng([self.seed, 104729])
+        keys = [self._keys[int(k)] for k in rng.choice(self.n_pairs, size=n, replace=False)]
+        self.store.set_meta("anchor_pairs", json.dumps(keys))
+        return keys
+
+    def _due_anchor(self, rater_id: int, asked: set[tuple[int, int, int]]) -> tuple[int, int, int] | None:
+        """The rater's next anchor pair when one is due: anchors are spread over the quota
+        (one in ``1/share`` questions, the first at once), in an order of the rater's own."""
+        if not self.anchor_pairs:
+            return None
+        done = sum(k in asked for k in self.anchor_pairs)
+        if done >= len(self.anchor_pairs) or done > self.brief.anchors * len(asked) + 1e-9:
+            return None
+        order = np.random.default_rng([self.seed, rater_id, 104729]).permutation(len(self.anchor_pairs))
+        return next(self.anchor_pairs[k] for k in order if self.anchor_pairs[k] not in asked)
 
     @property
     def n_weeks(self) -> int:
@@ -199,17 +243,27 @@ class ElicitationStudy:
             if self.quota_reached(rater_id):
                 return None
             asked = self.store.asked_pairs(rater_id)
-            fresh = np.array([k for k, key in enumerate(self._keys) if key not in asked],
-                             dtype=np.int64)
-            if fresh.size == 0:
-                return None
-            if self.selector.config.strategy == "active":
-                anyone = self.store.asked_pairs()
-                unseen = np.array([k for k in fresh if self._keys[k] not in anyone], dtype=np.int64)
-                if unseen.size:
-                    fresh = unseen
             rng = np.random.default_rng([self.seed, rater_id, len(asked)])
-            row, i, j = self._keys[self.selector.choose(fresh, rng)]
+            anchor = self._due_anchor(rater_id, asked)
+            if anchor is not None:
+                row, i, j = anchor
+            else:
+                anchors = set(self.anchor_pairs)
+                fresh = np.array([k for k, key in enumerate(self._keys)
+                                  if key not in asked and key not in anchors], dtype=np.int64)
+                if fresh.size == 0:
+                    anchor = next((k for k in self.anchor_pairs if k not in asked), None)
+                    if anchor is None:
+                        return None
+                    row, i, j = anchor
+                else:
+                    if self.selector.config.strategy == "active":
+                        anyone = self.store.asked_pairs()
+                        unseen = np.array([k for k in fresh if self._keys[k] not in anyone],
+                                          dtype=np.int64)
+                        if unseen.size:
+                            fresh = unseen
+                    row, i, j = self._keys[self.selector.choose(fresh, rng)]
             left, right = (i, j) if rng.random() < 0.5 else (j, i)
             return self.store.add_query(rater_id, row, left, right)
 

@@ -1314,3 +1314,51 @@ def test_a_simulated_panel_report_separates_the_rater_of_another_notion(panel_ru
     assert model.fit(ds).score(ds) >= 0.0
     report = "\n".join(panel_report(store, study.anchor_pairs).lines())
     assert "1: rosa, rico" in report and "2: tomas" in report and "warning" not in report
+
+
+def test_browser_admin_page(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The organiser signs in with the admin token, sees the raters, re-issues a lost link
+    (the new link works in another browser, the old one does not), revokes and restores."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "admin-live.db")
+    study = ElicitationStudy(store, run_dir, seed=8, brief=StudyBrief(quota=5))
+    admin = store.set_admin_token()
+    olga, old_token = store.add_rater("olga")
+    with serving(study) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{base}/admin")
+            page.fill("#token", "wrong")
+            page.click("#sign-in")
+            sync_api.expect(page.locator("#wrong")).to_be_visible()
+            page.fill("#token", admin)
+            page.click("#sign-in")
+            row = page.locator(f"#rater-{olga.id}")
+            sync_api.expect(row.locator("th")).to_have_text("olga")
+            sync_api.expect(row.locator(".state")).to_have_text("active")
+            sync_api.expect(page.locator("#too-few")).to_be_visible()  # nobody answered yet
+            page.click(f"#reissue-{olga.id}")
+            link = page.locator("#new-link code").inner_text()
+            assert link.startswith(f"{base}/invite/") and old_token not in link
+            page.click(f"#revoke-{olga.id}")
+            sync_api.expect(row.locator(".state")).to_have_text("revoked")
+            page.click(f"#restore-{olga.id}")
+            sync_api.expect(row.locator(".state")).to_have_text("active")
+            rater = browser.new_page()
+            rater.goto(f"{base}/invite/{old_token}")
+            sync_api.expect(rater.locator("h1")).to_have_text("Invalid invite link")
+            rater.goto(link)
+            rater.click("#start")
+            sync_api.expect(rater.locator("#begin")).to_be_visible()
+            page.reload()
+            sync_api.expect(row.locator(".seen")).to_contain_text("UTC")
+            assert not [e for e in errors if "Content Security Policy" in e], errors
+        finally:
+            browser.close()

@@ -1314,6 +1314,11 @@ def test_a_simulated_panel_report_separates_the_rater_of_another_notion(panel_ru
     assert model.fit(ds).score(ds) >= 0.0
     report = "\n".join(panel_report(store, study.anchor_pairs).lines())
     assert "1: rosa, rico" in report and "2: tomas" in report and "warning" not in report
+    capsys.readouterr()
+    assert main(["raters", "report", "--db", str(tmp_path / "panel.db")]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == report.strip() and "12 anchor pair(s)" in out
+    print(out)  # the measured report (pytest -s shows it)
 
 
 def test_browser_admin_page(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -1362,3 +1367,27 @@ def test_browser_admin_page(run_dir, tmp_path) -> None:  # type: ignore[no-untyp
             assert not [e for e in errors if "Content Security Policy" in e], errors
         finally:
             browser.close()
+
+
+def test_cli_reissue_restore_and_serve_options(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "cli.db")
+    assert main(["raters", "add", "vera", "--db", db]) == 0
+    old = capsys.readouterr().out.strip().splitlines()[-1].rsplit("/", 1)[1]
+    assert main(["raters", "reissue", "vera", "--db", db, "--url", "https://r.example/"]) == 0
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    assert link.startswith("https://r.example/invite/")
+    store = PreferenceStore(db)
+    assert store.rater_by_token(old) is None and store.rater_by_token(link.rsplit("/", 1)[1])
+    assert main(["raters", "restore", "vera", "--db", db]) == 2
+    assert capsys.readouterr().err.strip().endswith("rater 'vera' is not revoked")
+    assert main(["raters", "revoke", "vera", "--db", db]) == 0
+    assert main(["raters", "restore", "vera", "--db", db]) == 0
+    assert "restored" in capsys.readouterr().out and store.token_state(1) == "active"
+    assert main(["raters", "reissue", "nobody", "--db", db]) == 2
+    assert main(["raters", "report", "--db", db]) == 0
+    assert "no A-or-B answers yet" in capsys.readouterr().out
+    for option, value, text in (("--lang", "xx", "no texts in language 'xx'"),
+                                ("--anchors", "2", "anchors is a share")):
+        assert main(["serve", "--run", str(run_dir), "--db", db, option, value]) == 2
+        err = capsys.readouterr().err.strip()
+        assert text in err and len(err.splitlines()) == 1

@@ -799,9 +799,14 @@ _DB_OPTION = click.option(
 @click.option("--quota", type=int, default=40, show_default=True,
               help="Answers asked of each rater (progress bar, then a done page); 0: no quota.")
 @click.option("--goal", default="", help="The study's goal, one paragraph, shown on the intro page.")
+@click.option("--lang", default="auto", show_default=True,
+              help="The pages' language (en, it), or auto: each browser's Accept-Language.")
+@click.option("--anchors", type=float, default=0.0, show_default=True,
+              help="Share of each rater's quota asked on anchor pairs, the same for everyone "
+                   "(agreement and reliability; e.g. 0.2).")
 def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin_token: bool,
               strategy: str, refit_every: int, exploration: float, secure_cookies: bool,
-              quota: int, goal: str) -> None:
+              quota: int, goal: str, lang: str, anchors: float) -> None:
     """Serve the rating web app: people compare pairs of decisions of the run's weeks.
 
     Add raters with `fairtwin raters add NAME` (prints their invite link) and export the
@@ -818,7 +823,7 @@ def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin
 
     uvicorn = require("uvicorn", "serve")
 
-    brief = StudyBrief(quota=quota or None, goal=goal.strip())
+    brief = StudyBrief(quota=quota or None, goal=goal.strip(), lang=lang, anchors=anchors)
     selector = SelectorConfig(strategy=strategy, refit_every=refit_every, exploration=exploration)
     store = PreferenceStore(db)
     study = ElicitationStudy(store, run_dir, seed=seed, selector=selector, brief=brief)
@@ -826,8 +831,10 @@ def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin
         click.echo(f"admin token (shown once; for /admin/*): {store.set_admin_token()}")
     click.echo(f"fairtwin serve: {study.n_pairs} pairs of {study.n_weeks} weeks from "
                f"{study.samples_path}; {strategy} selection; "
-               f"{f'{quota} answers per rater' if quota else 'no quota'}; database {store.url}")
-    click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME)")
+               f"{f'{quota} answers per rater' if quota else 'no quota'}; "
+               f"{len(study.anchor_pairs)} anchor pairs; pages in {lang}; database {store.url}")
+    click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME; "
+               f"the organiser's page: http://{host}:{port}/admin)")
     warning = exposure_warning(host, secure_cookies)
     if warning:
         click.echo(warning, err=True)
@@ -855,7 +862,8 @@ def exposure_warning(host: str, secure_cookies: bool) -> str:
 
 @cli.group("raters")
 def raters_group() -> None:
-    """Manage the raters of a study: add (invite links), list, export the answers."""
+    """Manage the raters of a study: add (invite links), reissue, revoke, restore, list,
+    report (agreement), export the answers."""
 
 
 @raters_group.command("add")
@@ -905,6 +913,52 @@ def raters_revoke_cmd(name: str, db: str) -> None:
 
     rater = PreferenceStore(db).revoke_rater(name)
     click.echo(f"rater {rater.name!r} revoked; {rater.n_answers} answers kept")
+
+
+@raters_group.command("reissue")
+@click.argument("name")
+@_DB_OPTION
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True,
+              help="Base address of the rating app, for the invite link.")
+def raters_reissue_cmd(name: str, db: str, base_url: str) -> None:
+    """A new invite link for a rater who lost theirs (the old link and its sessions stop)."""
+    from fairtwin.elicit import PreferenceStore
+
+    rater, token = PreferenceStore(db).reissue_token(name)
+    click.echo(f"rater {rater.name!r}: new invite link (the old one no longer works; "
+               f"{rater.n_answers} answers kept):")
+    click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+
+
+@raters_group.command("restore")
+@click.argument("name")
+@_DB_OPTION
+def raters_restore_cmd(name: str, db: str) -> None:
+    """Lift a rater's revocation: their invite link works again."""
+    from fairtwin.elicit import PreferenceStore
+
+    rater = PreferenceStore(db).restore_rater(name)
+    click.echo(f"rater {rater.name!r} restored; their invite link works again")
+
+
+@raters_group.command("report")
+@_DB_OPTION
+@click.option("--min-shared", type=int, default=10, show_default=True,
+              help="Shared A-or-B answers two raters need before their agreement is used.")
+@click.option("--threshold", type=float, default=0.7, show_default=True,
+              help="Average agreement at which groups of raters merge.")
+def raters_report_cmd(db: str, min_shared: int, threshold: float) -> None:
+    """The panel report: agreement matrix, each rater's reliability, groups who disagree."""
+    import json as _json
+
+    from fairtwin.elicit import PreferenceStore
+    from fairtwin.elicit.panel import panel_report
+
+    store = PreferenceStore(db)
+    recorded = store.get_meta("anchor_pairs")  # recorded by `serve --anchors`
+    pairs = [(int(r), int(i), int(j)) for r, i, j in _json.loads(recorded)] if recorded else []
+    for line in panel_report(store, pairs, min_shared=min_shared, threshold=threshold).lines():
+        click.echo(line)
 
 
 @raters_group.command("list")

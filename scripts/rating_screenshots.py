@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import uvicorn
 from playwright.sync_api import sync_playwright
 
@@ -28,8 +29,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background
 
 
 def small_run(out: Path) -> Path:
-    """A run folder with the samples of 3 training weeks (a minute at most)."""
-    config = ExperimentConfig().override(scenario={"n_train": 3}, sampler={"n_samples": 4},
+    """A run folder with the samples of 40 training weeks (a minute at most)."""
+    config = ExperimentConfig().override(scenario={"n_train": 40}, sampler={"n_samples": 3},
                                          n_jobs=1)
     config.save(out / "config.toml")
     sample_stage(config, load_scenario(config)).save(out / "samples.npz")
@@ -47,7 +48,15 @@ def main() -> None:
         run = args.run or small_run(Path(tmp))
         store = PreferenceStore(Path(tmp) / "study.db")
         study = ElicitationStudy(store, run, seed=5, brief=StudyBrief(quota=40))
-        _, token = store.add_rater("Dr. Rossi")
+        rater, token = store.add_rater("Dr. Rossi")
+        # the first question: two decisions of the busiest week (the most patients without a
+        # bed before any decision), as a rater would meet it in a wave
+        ds, twin = study.dataset, study.scenario.twin
+        rows = sorted({int(r) for r, _, _ in study.pairs()},
+                      key=lambda r: -twin.guarded(np.zeros(twin.n_decision),
+                                                  study.scenario.contexts[int(ds.context_ids[r])]))
+        row, left, right = next(p for p in study.pairs() if p[0] == rows[0])
+        store.add_query(rater.id, row, left, right)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])

@@ -448,6 +448,14 @@ def check_laptop_page(page, sync_api) -> None:  # type: ignore[no-untyped-def]
         box = page.locator(f"#choose-{key}").bounding_box()
         assert box["y"] + box["height"] <= page.viewport_size["height"] + 1e-6
     assert page.locator("kbd").first.is_visible()
+    assert_no_clipped_cells(page)
+
+
+def assert_no_clipped_cells(page) -> None:  # type: ignore[no-untyped-def]
+    """No number of the tables runs over its cell (region names may end in an ellipsis)."""
+    over = page.locator("table.members td").evaluate_all(
+        "cs => cs.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText)")
+    assert over == [], over
 
 
 def check_phone_page(phone, sync_api) -> None:  # type: ignore[no-untyped-def]
@@ -457,6 +465,7 @@ def check_phone_page(phone, sync_api) -> None:  # type: ignore[no-untyped-def]
     sync_api.expect(phone.locator("#decision-a")).to_be_visible()
     sync_api.expect(phone.locator("#decision-b")).to_be_hidden()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_no_clipped_cells(phone)
     for key in ("a", "b", "tie", "unsure"):
         box = phone.locator(f"#choose-{key}").bounding_box()
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844, key

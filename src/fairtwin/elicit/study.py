@@ -228,6 +228,10 @@ class ElicitationStudy:
         """Distinct pairs available to ask (training weeks)."""
         return int(self._pool.shape[0])
 
+    def pairs(self) -> list[tuple[int, int, int]]:
+        """The pairs the study asks: (context row, decision, decision), the smaller first."""
+        return list(self._keys)
+
     # ------------------------------------------------------------------ selection
     def next_query(self, rater_id: int) -> Query | None:
         """The rater's open query, or a new pair they were not asked yet (None when exhausted).

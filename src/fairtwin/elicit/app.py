@@ -16,8 +16,15 @@ Routes
                           (``Authorization: Bearer <rater token>``; ``done`` at the quota)
 ``POST /api/answer``      ``{"query_id", "choice": "a"|"b"|"tie"|"unsure", "response_ms"?}``
                           (``tie``: equally fair; ``unsure``: the rater cannot tell)
-``GET  /admin/raters``    raters and their answer counts (``Bearer <admin token>``)
+``GET  /admin``           the organiser's page (after signing in with the admin token:
+                          ``POST /admin`` opens an organiser's session): raters, progress,
+                          last seen, the panel report, exports
+``POST /admin/raters/{id}/{reissue|revoke|restore}``  the page's actions (CSRF-bound)
+``GET  /admin/raters``    raters, answer counts, invite state, last seen (JSON; the session
+                          or ``Bearer <admin token>``)
+``GET  /admin/panel``     the panel report (agreement matrix, reliability, groups; JSON)
 ``GET  /admin/export``    the answers as a preference dataset (``.npz``)
+``GET  /admin/export.csv`` every answer as CSV
 ``GET  /healthz``         liveness
 
 The routes are grouped by concern: the rater's pages (:mod:`fairtwin.elicit.pages`), the JSON

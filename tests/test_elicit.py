@@ -1208,6 +1208,7 @@ def test_admin_page_raters_reissue_restore_and_exports(run_dir, tmp_path) -> Non
     login(rater, link.rsplit("/", 1)[1])
     assert "3 of 4 answered" in rater.get("/rate").text  # the same rater, answers kept
     # revoke and restore
+    assert 'href="/lang/it?next=/admin"' in done.text  # the switch returns to the page
     revoked = org.post(f"/admin/raters/{mia.id}/revoke", data={"csrf": csrf})
     assert f'id="restore-{mia.id}"' in revoked.text and rater.get("/rate").status_code == 403
     restored = org.post(f"/admin/raters/{mia.id}/restore", data={"csrf": csrf})

@@ -213,7 +213,10 @@ class AppContext:
     # ------------------------------------------------------------------ responses
     def page(self, request: Request, name: str, status: int = 200, **ctx: object) -> HTMLResponse:
         t = self.texts(request)
-        here = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        if request.method == "GET":
+            here = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        else:  # a page answering a form: switch on the page the form belongs to
+            here = "/admin" if request.url.path.startswith("/admin") else "/rate"
         switch = [(code, catalogue(code)("language_name"), f"/lang/{code}?next={here}")
                   for code in languages() if code != t.code]
         html = self.env.get_template(name).render(t=t, lang=t.code, switch=switch, **ctx)

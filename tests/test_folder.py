@@ -799,6 +799,18 @@ def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
             page.wait_for_load_state("load")
             page.keyboard.press("b")
             sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                     has_touch=True)
+            phone.goto(f"{base}/invite/{token}")
+            phone.click("#start")  # a rater with answers goes straight to the question
+            sync_api.expect(phone.locator("#decision-a")).to_be_visible()
+            sync_api.expect(phone.locator("#decision-b")).to_be_hidden()  # one tap away
+            phone.click("#tab-b")
+            sync_api.expect(phone.locator("#decision-b")).to_be_visible()
+            for key in ("a", "b", "tie", "unsure"):
+                box = phone.locator(f"#choose-{key}").bounding_box()
+                assert box["y"] >= 0 and box["y"] + box["height"] <= 844, key
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
         finally:
             browser.close()
     assert [a.choice for a in store.answers()] == ["b"]

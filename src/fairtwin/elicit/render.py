@@ -131,7 +131,7 @@ def outcome_chart(g: OutcomeGroupView, which: str) -> str:
     tick), on a scale shared by both decisions."""
     values = g.a if which == "a" else g.b
     other = g.b if which == "a" else g.a
-    row, label_w, width = 18, 150, 440
+    row, label_w, width = 18, 130, 360  # about a phone's width: 12 px text stays ~12 px
     lo = min(0.0, *g.a, *g.b)
     hi = max(0.0, *g.a, *g.b)
     span = (hi - lo) or 1.0
@@ -143,7 +143,7 @@ def outcome_chart(g: OutcomeGroupView, which: str) -> str:
         y = 4 + k * row
         v, o = values[k], other[k]
         x0, x1 = sorted((zero, label_w + scale * (v - lo)))
-        parts.append(f'<text x="{label_w - 4}" y="{y + 11}" text-anchor="end">{_esc(name)[:24]}</text>')
+        parts.append(f'<text x="{label_w - 4}" y="{y + 11}" text-anchor="end">{_esc(name[:20])}</text>')
         parts.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 0.5):.1f}" height="9" '
                      'fill="#2e86c1"/>')
         xo = label_w + scale * (o - lo)

@@ -364,7 +364,7 @@ def test_cli_raters(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyp
     store.record_answer(rater.id, q.id, "b")
     out = tmp_path / "p.npz"
     assert main(["raters", "export", "--db", db, "--run", str(run_dir), "--out", str(out)]) == 0
-    assert "1 comparisons from 1 rater(s)" in capsys.readouterr().out
+    assert "1 comparisons and 0 'equally fair' (ties) from 1 rater(s)" in capsys.readouterr().out
     assert PreferenceDataset.load(out).n_comparisons == 1
     assert main(["raters", "list", "--db", db]) == 0
     assert re.search(r"erin\s+1", capsys.readouterr().out)
@@ -723,8 +723,9 @@ def test_equal_and_cant_tell_are_separate_and_counted_alike(run_dir, tmp_path, c
     assert main(["raters", "export", "--db", db, "--run", str(run_dir),
                  "--out", str(tmp_path / "p.npz")]) == 0
     out = capsys.readouterr().out
-    assert "14 comparisons from 2 rater(s)" in out and "of 19 answers" in out
-    assert "2 'equally fair', 3 'I can't tell'" in out
+    assert "14 comparisons and 2 'equally fair' (ties) from 2 rater(s)" in out
+    assert "of 19 answers; not included: 3 'I can't tell'" in out
+    assert PreferenceDataset.load(tmp_path / "p.npz").ties.shape == (2, 3)
 
 
 _V1_SCHEMA = """

@@ -995,10 +995,10 @@ def raters_export_cmd(db: str, run_dir: Path, out_path: Path) -> None:
     study = ElicitationStudy(PreferenceStore(db), run_dir)
     ds = study.export()
     ds.save(out_path)
-    click.echo(f"{ds.n_comparisons} comparisons from {ds.info['raters_answering']} rater(s) "
-               f"-> {out_path} (of {ds.info['answers']} answers; not included: "
-               f"{ds.info['ties']} 'equally fair', {ds.info['cant_tell']} 'I can't tell'; "
-               f"A chosen {ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
+    click.echo(f"{ds.n_comparisons} comparisons and {ds.info['ties']} 'equally fair' (ties) "
+               f"from {ds.info['raters_answering']} rater(s) -> {out_path} (of "
+               f"{ds.info['answers']} answers; not included: {ds.info['cant_tell']} 'I can't "
+               f"tell'; A chosen {ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
 
 
 @raters_group.command("reliability")

@@ -230,7 +230,8 @@ def test_security_rules(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-d
     assert api.get("/api/next", headers={"Authorization": "Bearer nope"}).status_code == 401
     bob = {"Authorization": f"Bearer {b_token}"}
     nxt = api.get("/api/next", headers=bob).json()
-    assert not nxt["done"] and len(nxt["regions"]) == 21
+    assert not nxt["done"] and len(nxt["members"]) == 21 and nxt["member"] == "region"
+    assert [q["name"] for q in nxt["quantities"]] == ["patients", "ICU beds", "without an ICU bed", "load"]
     qid = int(form["query_id"])
     assert api.post("/api/answer", headers=bob, json={"query_id": qid, "choice": "a"}).status_code == 404
     assert api.post("/api/answer", headers=bob, json={"query_id": "1", "choice": "a"}).status_code == 422
@@ -261,7 +262,7 @@ def test_the_last_answer_can_be_changed_until_the_next_one(run_dir, tmp_path) ->
     first = form_of(client.get("/rate").text)
     client.post("/rate/answer", data={**first, "choice": "tie"})
     page = client.get("/rate").text
-    assert 'href="/rate/previous"' in page and "Change my last answer (equally fair)" in page
+    assert 'href="/rate/previous"' in page and "Change my last answer (Equally fair)" in page
     second_qid = form_of(page)["query_id"]
     again = client.get("/rate/previous").text  # the last pair again, its answer marked
     assert form_of(again)["query_id"] == first["query_id"] and 'id="revisit"' in again
@@ -296,7 +297,7 @@ def test_intro_quota_progress_and_done_page(run_dir, tmp_path, capsys) -> None: 
     intro = client.post(f"/invite/{token}")  # the first Start shows the intro
     assert intro.url.path == "/intro" and "Which of two decisions is fairer?" in intro.text
     assert "Help the ministry&#39;s panel decide how &lt;ICU&gt; beds are shared." in intro.text
-    assert "<b>3</b> questions" in intro.text and "about <b>1 minute</b>" in intro.text
+    assert "asked 3 questions, about 1 min in all" in intro.text
     page = client.get("/rate").text
     assert "0 of 3 answered" in page and '<progress id="bar" max="3" value="0">' in page
     for choice in ("a", "tie", "b"):
@@ -363,7 +364,7 @@ def test_cli_raters(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyp
     store.record_answer(rater.id, q.id, "b")
     out = tmp_path / "p.npz"
     assert main(["raters", "export", "--db", db, "--run", str(run_dir), "--out", str(out)]) == 0
-    assert "1 comparisons from 1 rater(s)" in capsys.readouterr().out
+    assert "1 comparisons and 0 'equally fair' (ties) from 1 rater(s)" in capsys.readouterr().out
     assert PreferenceDataset.load(out).n_comparisons == 1
     assert main(["raters", "list", "--db", db]) == 0
     assert re.search(r"erin\s+1", capsys.readouterr().out)
@@ -416,6 +417,75 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def check_laptop_page(page, sync_api) -> None:  # type: ignore[no-untyped-def]
+    """A and B side by side with their rows aligned, the week in one line, the synthetic
+    notice, every member's bar on a scale fitted to the data, differences marked, the
+    answer buttons in the window."""
+    a_box = page.locator("#decision-a").bounding_box()
+    b_box = page.locator("#decision-b").bounding_box()
+    assert abs(a_box["y"] - b_box["y"]) < 1 and b_box["x"] >= a_box["x"] + a_box["width"]
+    rows_a = page.locator("#decision-a tbody tr")
+    rows_b = page.locator("#decision-b tbody tr")
+    assert rows_a.count() == rows_b.count() == 21
+    for k in (0, 10, 20):  # the same member on the same line in A and B
+        ya, yb = rows_a.nth(k).bounding_box()["y"], rows_b.nth(k).bounding_box()["y"]
+        assert abs(ya - yb) < 1, (k, ya, yb)
+    sync_api.expect(page.locator("#synthetic")).to_be_visible()
+    situation = page.locator("#situation").inner_text()
+    assert "patients need an ICU bed" in situation and "extra beds in the national pool" in situation
+    # the scale fits the data: the longest bar (before or after) spans the chart's column
+    widths = [float(w) for w in page.locator("#decision-a svg.bar rect").evaluate_all(
+        "rs => rs.map(r => r.getAttribute('width'))")]
+    assert max(widths) > 99.0
+    # labelled: the legend names the grey (before) and blue (after) bars
+    sync_api.expect(page.locator("#legend")).to_contain_text("before any decision")
+    # the differences between A and B are marked, with the other decision's value
+    diff = page.locator("#decision-a td.diff")
+    if diff.count():
+        assert "B:" in diff.first.inner_text()
+    assert page.locator("#decision-a td.diff").count() == page.locator("#decision-b td.diff").count()
+    for key in ("a", "b"):  # the answers are within the window without scrolling
+        box = page.locator(f"#choose-{key}").bounding_box()
+        assert box["y"] + box["height"] <= page.viewport_size["height"] + 1e-6
+    assert page.locator("kbd").first.is_visible()
+    assert_no_clipped_cells(page)
+
+
+def assert_no_clipped_cells(page) -> None:  # type: ignore[no-untyped-def]
+    """No number of the tables runs over its cell (region names may end in an ellipsis)."""
+    over = page.locator("table.members td").evaluate_all(
+        "cs => cs.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText)")
+    assert over == [], over
+
+
+def check_phone_page(phone, sync_api) -> None:  # type: ignore[no-untyped-def]
+    """On a phone: A shown, B one tap away (and back) without leaving the page, nothing wider
+    than the screen, readable text, the four answers reachable without scrolling, no
+    keyboard hints."""
+    sync_api.expect(phone.locator("#decision-a")).to_be_visible()
+    sync_api.expect(phone.locator("#decision-b")).to_be_hidden()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_no_clipped_cells(phone)
+    for key in ("a", "b", "tie", "unsure"):
+        box = phone.locator(f"#choose-{key}").bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844, key
+    assert not phone.locator("kbd").first.is_visible()
+    sizes = phone.locator("#decision-a td, #decision-a th, #decision-a small").evaluate_all(
+        "cs => cs.map(c => parseFloat(getComputedStyle(c).fontSize))")
+    assert min(sizes) >= 12, min(sizes)  # the old chart text was ~9 px
+    qid = phone.locator("input[name=query_id]").input_value()
+    phone.click("#tab-b")
+    sync_api.expect(phone.locator("#decision-b")).to_be_visible()
+    sync_api.expect(phone.locator("#decision-a")).to_be_hidden()
+    phone.mouse.wheel(0, 600)  # scrolled down the table, the answers stay in reach
+    phone.wait_for_timeout(200)
+    box = phone.locator("#choose-b").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 844
+    phone.click("#tab-a")
+    sync_api.expect(phone.locator("#decision-a")).to_be_visible()
+    assert phone.locator("input[name=query_id]").input_value() == qid  # the same question
+
+
 def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium "
@@ -438,9 +508,7 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             sync_api.expect(page.locator("h1")).to_contain_text("Which of two decisions is fairer?")
             page.click("#begin")
             sync_api.expect(page.locator("h1")).to_contain_text("which decision is fairer?")
-            a_box = page.locator("#decision-a").bounding_box()
-            b_box = page.locator("#decision-b").bounding_box()
-            assert abs(a_box["y"] - b_box["y"]) < 1  # side by side on a laptop
+            check_laptop_page(page, sync_api)
             page.screenshot(path=str(tmp_path / "laptop.png"), full_page=True)
             page.click("#choose-a")  # 1: the mouse
             sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
@@ -476,13 +544,11 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
             page.keyboard.press("a")  # changed to A
             sync_api.expect(page.locator("#progress")).to_have_text("4 answered")
             assert page.locator("input[name=query_id]").input_value() == open_qid
-            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                     has_touch=True)
             phone.goto(f"{base}/invite/{token}")
             phone.click("#start")
-            a_box = phone.locator("#decision-a").bounding_box()
-            b_box = phone.locator("#decision-b").bounding_box()
-            assert b_box["y"] >= a_box["y"] + a_box["height"]  # stacked on a phone
-            assert a_box["width"] <= 390
+            check_phone_page(phone, sync_api)
         finally:
             browser.close()
     answers = store.answers()
@@ -658,8 +724,9 @@ def test_equal_and_cant_tell_are_separate_and_counted_alike(run_dir, tmp_path, c
     assert main(["raters", "export", "--db", db, "--run", str(run_dir),
                  "--out", str(tmp_path / "p.npz")]) == 0
     out = capsys.readouterr().out
-    assert "14 comparisons from 2 rater(s)" in out and "of 19 answers" in out
-    assert "2 'equally fair', 3 'I can't tell'" in out
+    assert "14 comparisons and 2 'equally fair' (ties) from 2 rater(s)" in out
+    assert "of 19 answers; not included: 3 'I can't tell'" in out
+    assert PreferenceDataset.load(tmp_path / "p.npz").ties.shape == (2, 3)
 
 
 _V1_SCHEMA = """
@@ -936,3 +1003,403 @@ def test_exposure_warning_and_secure_cookies(run_dir, tmp_path) -> None:  # type
     secure = TestClient(create_app(study, secure_cookies=True)).post(f"/invite/{token}",
                                                                     follow_redirects=False)
     assert "secure" in secure.headers["set-cookie"].lower()
+
+
+def test_every_language_has_the_same_texts() -> None:
+    """A catalogue per language (``elicit/locales/<code>.json``), all with the keys of English,
+    the same placeholders in each text, and the twin's words of the ICU page."""
+    import string
+
+    from fairtwin.elicit.i18n import catalogue, languages, negotiate
+
+    assert languages()[0] == "en" and "it" in languages()
+    en = catalogue("en")
+    for code in languages():
+        other = catalogue(code)
+        assert set(other.texts) == set(en.texts), code
+        assert set(other.twin) == set(en.twin), code
+        for key, text in en.texts.items():
+            names = {f[1] for f in string.Formatter().parse(text) if f[1]}
+            assert names == {f[1] for f in string.Formatter().parse(other.texts[key]) if f[1]}, key
+    assert catalogue("it")("choice.a") == "A è più equa"
+    assert catalogue("it").word("ICU beds") != "ICU beds" and en.word("made up") == "made up"
+    assert negotiate("it-IT,it;q=0.9,en;q=0.8") == "it"
+    assert negotiate("de-DE,en;q=0.5") == "en" and negotiate("de") is None and negotiate(None) is None
+    with pytest.raises(UnknownNameError):
+        catalogue("xx")
+    from fairtwin.elicit import StudyBrief
+
+    with pytest.raises(ValidationError, match="no texts in language 'xx'"):
+        StudyBrief(lang="xx")
+
+
+def test_the_language_comes_from_the_study_the_browser_or_the_switch(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "lang.db")
+    _, token = store.add_rater("ugo")
+    auto = TestClient(create_app(ElicitationStudy(store, run_dir, seed=2)))
+    assert "Welcome, ugo" in auto.get(f"/invite/{token}").text
+    page = auto.get(f"/invite/{token}", headers={"Accept-Language": "it-IT,it;q=0.9"}).text
+    assert "Benvenuto, ugo" in page and '<html lang="it">' in page
+    fixed = TestClient(create_app(ElicitationStudy(store, run_dir, seed=2,
+                                                   brief=StudyBrief(lang="it"))))
+    assert "Benvenuto, ugo" in fixed.get(f"/invite/{token}").text  # the study's language
+    # the switch: a cookie, back to the same page; only this site's pages as targets
+    back = fixed.get(f"/lang/en?next=/invite/{token}", follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"] == f"/invite/{token}"
+    assert "Welcome, ugo" in fixed.get(f"/invite/{token}").text
+    evil = fixed.get("/lang/it?next=//evil.example/", follow_redirects=False)
+    assert evil.headers["location"] == "/"
+    assert fixed.get("/lang/xx").status_code == 404
+
+
+def test_browser_italian_pages(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A browser asking for Italian gets the Italian pages, the question included; the switch
+    in the header turns them English."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    store = PreferenceStore(tmp_path / "it.db")
+    study = ElicitationStudy(store, run_dir, seed=4)
+    _, token = store.add_rater("Dr.ssa Bianchi")
+    with serving(study) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="it-IT")
+            page.goto(f"{base}/invite/{token}")
+            sync_api.expect(page.locator("h1")).to_have_text("Benvenuto, Dr.ssa Bianchi")
+            page.click("#start")
+            sync_api.expect(page.locator("h1")).to_have_text("Quale di due decisioni è più equa?")
+            page.click("#begin")
+            sync_api.expect(page.locator("h1")).to_contain_text("quale decisione è più equa?")
+            sync_api.expect(page.locator("#choose-a")).to_contain_text("A è più equa")
+            sync_api.expect(page.locator("#choose-unsure")).to_contain_text("Non so dire")
+            sync_api.expect(page.locator("#decision-b h2")).to_have_text("Decisione B")
+            sync_api.expect(page.locator("#synthetic")).to_contain_text("Dati sintetici")
+            sync_api.expect(page.locator("#situation")).to_contain_text("riserva nazionale")
+            page.click("#choose-b")
+            sync_api.expect(page.locator("#progress")).to_have_text("risposte date: 1")
+            page.click("#lang-en")
+            sync_api.expect(page.locator("#choose-a")).to_contain_text("A is fairer")
+            sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
+        finally:
+            browser.close()
+    assert [a.choice for a in store.answers()] == ["b"]
+
+
+def test_a_members_view_is_drawn_on_a_scale_that_fits_it() -> None:
+    """The bars' full width is the largest value shown (not a fixed 1.25): small loads fill the
+    column; the reference line is drawn only within the scale; A's and B's cells carry the same
+    lines (aligned rows); a move names both members."""
+    from fairtwin.elicit.i18n import catalogue
+    from fairtwin.elicit.render import panels
+    from fairtwin.twin.presentation import Fact, MembersView, Move, Quantity
+
+    def view(load_b: list[float]) -> MembersView:
+        return MembersView(
+            "region", ["north", "south"],
+            [Quantity("patients", "patients", [10, 4], [8, 6], [10, 4]),
+             Quantity("load", "patients per bed", [0.05, 0.02], [0.04, 0.03], load_b,
+                      reference=1.0, chart=True, digits=2)],
+            totals_a=[Fact("patients transferred", 2, "patients")], moves_a=[Move(0, 1, 2)],
+            move_unit="patients")
+
+    t = catalogue("en")
+    a, b = panels(view([0.05, 0.02]), t)
+    widths = [float(w) for w in re.findall(r'width="([\d.]+)"', a.rows[0].bar + b.rows[0].bar)]
+    assert max(widths) == 100.0 and "ref" not in a.rows[0].bar  # 1.0 lies beyond 0.05
+    assert a.rows[0].cells[0].text == "8" and a.rows[0].cells[0].other == "10"
+    assert b.rows[0].cells[0].before == a.rows[0].cells[0].before == "10"  # same lines in both
+    assert a.moves == ["2 patients: north → south"] and b.moves == []
+    assert a.totals == ["2 patients transferred"]
+    big = panels(view([1.6, float("inf")]), t)[1]
+    assert 'class="ref"' in big.rows[0].bar and 'class="over"' in big.rows[0].bar
+    assert big.rows[1].bar_text == "0.02 → ∞"
+    with pytest.raises(ValidationError, match="3 values for 2 members"):
+        MembersView("region", ["n", "s"], [Quantity("x", "", None, [1, 2, 3], [1, 2])])
+    with pytest.raises(ValidationError, match="a move between members"):
+        MembersView("region", ["n", "s"], [], moves_a=[Move(0, 5, 1)])
+
+
+def test_store_reissue_restore_and_organiser_sessions(store) -> None:  # type: ignore[no-untyped-def]
+    rater, old = store.add_rater("lea")
+    session = store.open_session(rater.id)
+    assert rater.id in store.last_seen()  # the session's start
+    again, new = store.reissue_token("lea")
+    assert again.id == rater.id and new != old
+    assert store.rater_by_token(old) is None and store.rater_by_session(session) is None
+    assert store.rater_by_token(new).name == "lea"
+    store.revoke_rater("lea")
+    assert store.rater_by_token(new) is None and store.token_state(rater.id) == "revoked"
+    assert store.restore_rater("lea").id == rater.id and store.rater_by_token(new).name == "lea"
+    with pytest.raises(ValidationError, match="is not revoked"):
+        store.restore_rater("lea")
+    with pytest.raises(UnknownNameError):
+        store.reissue_token("nobody")
+    admin = store.set_admin_token()
+    sid = store.open_admin_session()
+    assert store.is_admin_session(sid) and not store.is_admin_session("x" * 43)
+    assert not store.is_admin_session(None) and not store.is_admin_session(admin)
+    store.set_admin_token()  # a new admin token ends the organiser's sessions
+    assert not store.is_admin_session(sid)
+
+
+def admin_login(client: TestClient, token: str) -> str:
+    """Sign in on /admin; returns the page's CSRF token."""
+    resp = client.post("/admin", data={"token": token}, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/admin"
+    cookie = resp.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/admin" in cookie
+    page = client.get("/admin").text
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_admin_page_raters_reissue_restore_and_exports(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "admin.db")
+    study = ElicitationStudy(store, run_dir, seed=6, brief=StudyBrief(quota=4))
+    admin = store.set_admin_token()
+    mia, mia_token = store.add_rater("mia")
+    store.add_rater("<b>ned</b>")
+    rater = TestClient(create_app(study))
+    login(rater, mia_token)
+    for choice in ("a", "tie", "unsure"):
+        rater.post("/rate/answer", data={**form_of(rater.get("/rate").text), "choice": choice})
+    org = TestClient(create_app(study))
+    assert 'id="admin-login"' in org.get("/admin").text  # no session: the sign-in form
+    assert org.get("/admin/export.csv").status_code == 401
+    wrong = org.post("/admin", data={"token": "nope"})
+    assert wrong.status_code == 403 and 'id="wrong"' in wrong.text
+    forged = org.post("/admin", data={"token": admin}, headers={"Sec-Fetch-Site": "cross-site"},
+                      follow_redirects=False)
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    csrf = admin_login(org, admin)
+    page = org.get("/admin").text
+    row = re.search(rf'<tr id="rater-{mia.id}">.*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
+    cells = re.findall(r'<td class="num">(\d+)</td>', row)
+    assert cells == ["3", "1", "1", "1"]  # answers, A or B, equally fair, can't tell
+    assert 'max="4" value="3"' in row and "3 / 4" in row
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row) and ">active<" in row
+    assert "&lt;b&gt;ned&lt;/b&gt;" in page and "<b>ned</b>" not in page
+    assert "2 rater(s), 1 with answers; 3 answers: 1 A or B, 1 equally fair, 1 can&#39;t tell" in page
+    # exports from the page's links (the session) and from a script (the bearer token)
+    rows = list(csv.DictReader(io.StringIO(org.get("/admin/export.csv").text)))
+    assert [r["choice"] for r in rows] == ["a", "tie", "unsure"] and rows[0]["rater"] == "mia"
+    assert rows[0]["created_utc"].endswith("+00:00") and int(rows[0]["context_row"]) >= 0
+    npz = org.get("/admin/export")
+    assert npz.status_code == 200 and npz.content[:2] == b"PK"
+    api = TestClient(create_app(study))
+    assert api.get("/admin/export.csv", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+    # an action needs the page's CSRF token and a same-origin form
+    assert org.post(f"/admin/raters/{mia.id}/reissue", data={"csrf": "0" * 64}).status_code == 403
+    assert org.post(f"/admin/raters/{mia.id}/reissue", data={"csrf": csrf},
+                    headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert org.post("/admin/raters/999/reissue", data={"csrf": csrf}).status_code == 404
+    assert store.rater_by_token(mia_token) is not None
+    # re-issue a lost invite: a new link; the old link and its session stop at once
+    done = org.post(f"/admin/raters/{mia.id}/reissue", data={"csrf": csrf})
+    link = re.search(r'id="new-link">.*?<code>(http://testserver/invite/[^<]+)</code>', done.text,
+                     re.S).group(1)  # type: ignore[union-attr]
+    assert rater.get("/rate").status_code == 403
+    assert rater.get(f"/invite/{mia_token}").status_code == 403
+    login(rater, link.rsplit("/", 1)[1])
+    assert "3 of 4 answered" in rater.get("/rate").text  # the same rater, answers kept
+    # revoke and restore
+    assert 'href="/lang/it?next=/admin"' in done.text  # the switch returns to the page
+    revoked = org.post(f"/admin/raters/{mia.id}/revoke", data={"csrf": csrf})
+    assert f'id="restore-{mia.id}"' in revoked.text and rater.get("/rate").status_code == 403
+    restored = org.post(f"/admin/raters/{mia.id}/restore", data={"csrf": csrf})
+    assert f'id="revoke-{mia.id}"' in restored.text and rater.get("/rate").status_code == 200
+    again = org.post(f"/admin/raters/{mia.id}/restore", data={"csrf": csrf})
+    assert again.status_code == 409 and "is not revoked" in again.text
+    # JSON for scripts: state and last seen
+    listed = api.get("/admin/raters", headers={"Authorization": f"Bearer {admin}"}).json()
+    assert listed["raters"][0]["state"] == "active" and listed["raters"][0]["last_seen"] > 0
+    assert listed["raters"][1]["last_seen"] is None and listed["quota"] == 4
+
+
+@pytest.fixture(scope="module")
+def panel_run(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A run with enough pairs for a panel: 6 training weeks of 6 sampled decisions."""
+    out = tmp_path_factory.mktemp("panel")
+    config = ExperimentConfig().override(scenario={"n_train": 6}, sampler={"n_samples": 6},
+                                         n_jobs=1)
+    config.save(out / "config.toml")
+    sample_stage(config, load_scenario(config)).save(out / "samples.npz")
+    return out
+
+
+def test_anchor_pairs_are_asked_of_everyone_spread_over_the_quota(panel_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "anchors.db")
+    study = ElicitationStudy(store, panel_run, seed=3, brief=StudyBrief(quota=10, anchors=0.3))
+    assert len(study.anchor_pairs) == 3 and study.n_pairs > 30
+    asked = {}
+    for name in ("p", "q"):
+        rater, _ = store.add_rater(name)
+        keys = []
+        while (query := study.next_query(rater.id)) is not None:
+            keys.append((query.context_row, min(query.left, query.right), max(query.left, query.right)))
+            study.answer(rater.id, query.id, "a")
+        asked[name] = keys
+    anchors = set(study.anchor_pairs)
+    for keys in asked.values():
+        assert len(keys) == 10 and anchors <= set(keys)
+        positions = [k for k, key in enumerate(keys) if key in anchors]
+        assert positions[0] == 0 and positions == sorted(positions) and positions[1] >= 3  # spread
+    # a restart asks the same anchors (kept in the database)
+    again = ElicitationStudy(store, panel_run, seed=99, brief=StudyBrief(quota=10, anchors=0.3))
+    assert again.anchor_pairs == study.anchor_pairs
+    with pytest.raises(ValidationError, match="anchors is a share"):
+        StudyBrief(anchors=1.5)
+
+
+def _simulated_panel_answers(study, client, tokens) -> None:  # type: ignore[no-untyped-def]
+    """Three simulated raters through the JSON API: two judge by the Rosenbrock notion of load
+    balance (one with 10 % of answers flipped), the third prefers the decision that moves the
+    fewest patients (then the fewer beds deployed): another notion of fairness."""
+    from fairtwin.oracles import get_oracle
+
+    oracle = get_oracle("rosenbrock", study.scenario.twin)
+    rng = np.random.default_rng(0)
+    ds = study.dataset
+    for name, token in tokens.items():
+        auth = {"Authorization": f"Bearer {token}"}
+        while not (nxt := client.get("/api/next", headers=auth).json())["done"]:
+            if name == "tomas":
+                def moved(side: str) -> tuple[float, float]:
+                    facts = {f["name"]: f["value"] for f in nxt[side]["totals"]}
+                    return facts["patients transferred"], facts["extra beds deployed"]
+                choice = "a" if moved("a") <= moved("b") else "b"
+            else:
+                q = study.store.query(nxt["query_id"])
+                context = study.scenario.contexts[int(ds.context_ids[q.context_row])]
+                cost = oracle.cost(np.stack([ds.decisions[q.left], ds.decisions[q.right]]), context)
+                choice = "a" if cost[0] <= cost[1] else "b"
+                if name == "rico" and rng.random() < 0.1:
+                    choice = "b" if choice == "a" else "a"
+            resp = client.post("/api/answer", headers=auth,
+                               json={"query_id": nxt["query_id"], "choice": choice})
+            assert resp.json()["outcome"] == "recorded"
+
+
+def test_a_simulated_panel_report_separates_the_rater_of_another_notion(panel_run, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Three raters through the HTTP API, 30 answers each of which 40 % on shared anchor
+    pairs: the panel report (admin page, JSON, CLI text) groups the two Rosenbrock raters and
+    leaves the third apart, with the lower reliability; the export trains a model."""
+    from fairtwin.elicit import StudyBrief
+    from fairtwin.elicit.panel import panel_report
+
+    store = PreferenceStore(tmp_path / "panel.db")
+    study = ElicitationStudy(store, panel_run, seed=1, brief=StudyBrief(quota=30, anchors=0.4))
+    admin = store.set_admin_token()
+    tokens = {name: store.add_rater(name)[1] for name in ("rosa", "rico", "tomas")}
+    client = TestClient(create_app(study))
+    early = panel_report(store, study.anchor_pairs)
+    assert not early.enough and early.warnings  # no answers yet: nothing to weigh raters by
+    _simulated_panel_answers(study, client, tokens)
+    panel = client.get("/admin/panel", headers={"Authorization": f"Bearer {admin}"}).json()
+    assert panel["names"] == ["rosa", "rico", "tomas"] and panel["anchor_pairs"] == 12
+    assert panel["anchor_answers"] == [12, 12, 12] and panel["enough"] and not panel["warnings"]
+    agreement = np.array(panel["agreement"], dtype=float)
+    assert agreement[0, 1] >= 0.8 and max(agreement[0, 2], agreement[1, 2]) <= 0.5
+    assert panel["clusters"] == [["rosa", "rico"], ["tomas"]]
+    rel = panel["reliability"]
+    assert rel[2] < min(rel[0], rel[1])
+    # the organiser's page shows the same
+    csrf_page = TestClient(create_app(study))
+    admin_login(csrf_page, admin)
+    page = csrf_page.get("/admin").text
+    assert 'id="agreement"' in page and 'id="too-few"' not in page
+    groups = re.search(r'<ol id="groups">(.*?)</ol>', page, re.S).group(1)  # type: ignore[union-attr]
+    assert re.findall(r"<li>(.*?)</li>", groups) == ["rosa, rico", "tomas"]
+    # the export learns
+    ds = study.export()
+    assert ds.n_comparisons == 90 and ds.info["raters_answering"] == 3
+    model = PreferenceCostLearner(n_components=3, hidden=(4,), max_epochs=5, random_state=0)
+    assert model.fit(ds).score(ds) >= 0.0
+    report = "\n".join(panel_report(store, study.anchor_pairs).lines())
+    assert "1: rosa, rico" in report and "2: tomas" in report and "warning" not in report
+    capsys.readouterr()
+    assert main(["raters", "report", "--db", str(tmp_path / "panel.db")]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == report.strip() and "12 anchor pair(s)" in out
+    print(out)  # the measured report (pytest -s shows it)
+
+
+def test_browser_admin_page(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The organiser signs in with the admin token, sees the raters, re-issues a lost link
+    (the new link works in another browser, the old one does not), revokes and restores."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "admin-live.db")
+    study = ElicitationStudy(store, run_dir, seed=8, brief=StudyBrief(quota=5))
+    admin = store.set_admin_token()
+    olga, old_token = store.add_rater("olga")
+    with serving(study) as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{base}/admin")
+            page.fill("#token", "wrong")
+            page.click("#sign-in")
+            sync_api.expect(page.locator("#wrong")).to_be_visible()
+            page.fill("#token", admin)
+            page.click("#sign-in")
+            row = page.locator(f"#rater-{olga.id}")
+            sync_api.expect(row.locator("th")).to_have_text("olga")
+            sync_api.expect(row.locator(".state")).to_have_text("active")
+            sync_api.expect(page.locator("#too-few")).to_be_visible()  # nobody answered yet
+            page.click(f"#reissue-{olga.id}")
+            link = page.locator("#new-link code").inner_text()
+            assert link.startswith(f"{base}/invite/") and old_token not in link
+            page.click(f"#revoke-{olga.id}")
+            sync_api.expect(row.locator(".state")).to_have_text("revoked")
+            page.click(f"#restore-{olga.id}")
+            sync_api.expect(row.locator(".state")).to_have_text("active")
+            rater = browser.new_page()
+            rater.goto(f"{base}/invite/{old_token}")
+            sync_api.expect(rater.locator("h1")).to_have_text("Invalid invite link")
+            rater.goto(link)
+            rater.click("#start")
+            sync_api.expect(rater.locator("#begin")).to_be_visible()
+            page.reload()
+            sync_api.expect(row.locator(".seen")).to_contain_text("UTC")
+            assert not [e for e in errors if "Content Security Policy" in e], errors
+        finally:
+            browser.close()
+
+
+def test_cli_reissue_restore_and_serve_options(run_dir, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "cli.db")
+    assert main(["raters", "add", "vera", "--db", db]) == 0
+    old = capsys.readouterr().out.strip().splitlines()[-1].rsplit("/", 1)[1]
+    assert main(["raters", "reissue", "vera", "--db", db, "--url", "https://r.example/"]) == 0
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    assert link.startswith("https://r.example/invite/")
+    store = PreferenceStore(db)
+    assert store.rater_by_token(old) is None and store.rater_by_token(link.rsplit("/", 1)[1])
+    assert main(["raters", "restore", "vera", "--db", db]) == 2
+    assert capsys.readouterr().err.strip().endswith("rater 'vera' is not revoked")
+    assert main(["raters", "revoke", "vera", "--db", db]) == 0
+    assert main(["raters", "restore", "vera", "--db", db]) == 0
+    assert "restored" in capsys.readouterr().out and store.token_state(1) == "active"
+    assert main(["raters", "reissue", "nobody", "--db", db]) == 2
+    assert main(["raters", "report", "--db", db]) == 0
+    assert "no A-or-B answers yet" in capsys.readouterr().out
+    for option, value, text in (("--lang", "xx", "no texts in language 'xx'"),
+                                ("--anchors", "2", "anchors is a share")):
+        assert main(["serve", "--run", str(run_dir), "--db", db, option, value]) == 2
+        err = capsys.readouterr().err.strip()
+        assert text in err and len(err.splitlines()) == 1

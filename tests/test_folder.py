@@ -294,13 +294,14 @@ def test_an_exported_icu_twin_presents_itself_as_the_icu_twin(tmp_path: Path) ->
     v[0] += 1
     assert back.twin.report(u, b).lines == sc.twin.report(u, a).lines
     assert back.twin.report(u, b).data["regions"] == sc.twin.report(u, a).data["regions"]
-    assert back.twin.regional_view(b, u, v) == sc.twin.regional_view(a, u, v)
-    assert back.twin.regional_view(b, u, v).a != back.twin.regional_view(b, u, v).b
+    assert back.twin.members_view(b, u, v) == sc.twin.members_view(a, u, v)
+    view = back.twin.members_view(b, u, v)
+    assert view is not None and any(q.a != q.b for q in view.quantities)
     path = back.twin.plot_decisions(get_oracle("rosenbrock", back.twin), b, {"nominal": u},
                                     tmp_path)
     assert path is not None and path.name == "loads_week0.png" and path.exists()
     plain = load_twin_folder(export_twin(sc, tmp_path / "plain", [40], hooks=False))
-    assert plain.twin.regional_view(plain.contexts[0], u, v) is None  # files only: generic page
+    assert plain.twin.members_view(plain.contexts[0], u, v) is None  # files only: generic page
 
 
 def test_twin_path_in_toml(doses: Path, tmp_path: Path) -> None:
@@ -798,6 +799,18 @@ def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
             page.wait_for_load_state("load")
             page.keyboard.press("b")
             sync_api.expect(page.locator("#progress")).to_have_text("1 answered")
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                     has_touch=True)
+            phone.goto(f"{base}/invite/{token}")
+            phone.click("#start")  # a rater with answers goes straight to the question
+            sync_api.expect(phone.locator("#decision-a")).to_be_visible()
+            sync_api.expect(phone.locator("#decision-b")).to_be_hidden()  # one tap away
+            phone.click("#tab-b")
+            sync_api.expect(phone.locator("#decision-b")).to_be_visible()
+            for key in ("a", "b", "tie", "unsure"):
+                box = phone.locator(f"#choose-{key}").bounding_box()
+                assert box["y"] >= 0 and box["y"] + box["height"] <= 844, key
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
         finally:
             browser.close()
     assert [a.choice for a in store.answers()] == ["b"]

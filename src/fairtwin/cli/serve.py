@@ -33,9 +33,14 @@ _DB_OPTION = click.option(
 @click.option("--quota", type=int, default=40, show_default=True,
               help="Answers asked of each rater (progress bar, then a done page); 0: no quota.")
 @click.option("--goal", default="", help="The study's goal, one paragraph, shown on the intro page.")
+@click.option("--lang", default="auto", show_default=True,
+              help="The pages' language (en, it), or auto: each browser's Accept-Language.")
+@click.option("--anchors", type=float, default=0.0, show_default=True,
+              help="Share of each rater's quota asked on anchor pairs, the same for everyone "
+                   "(agreement and reliability; e.g. 0.2).")
 def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin_token: bool,
               strategy: str, refit_every: int, exploration: float, secure_cookies: bool,
-              quota: int, goal: str) -> None:
+              quota: int, goal: str, lang: str, anchors: float) -> None:
     """Serve the rating web app: people compare pairs of decisions of the run's weeks.
 
     Add raters with `fairtwin raters add NAME` (prints their invite link) and export the
@@ -52,7 +57,7 @@ def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin
 
     uvicorn = require("uvicorn", "serve")
 
-    brief = StudyBrief(quota=quota or None, goal=goal.strip())
+    brief = StudyBrief(quota=quota or None, goal=goal.strip(), lang=lang, anchors=anchors)
     selector = SelectorConfig(strategy=strategy, refit_every=refit_every, exploration=exploration)
     store = PreferenceStore(db)
     study = ElicitationStudy(store, run_dir, seed=seed, selector=selector, brief=brief)
@@ -60,8 +65,10 @@ def serve_cmd(run_dir: Path, db: str, host: str, port: int, seed: int, new_admin
         click.echo(f"admin token (shown once; for /admin/*): {store.set_admin_token()}")
     click.echo(f"fairtwin serve: {study.n_pairs} pairs of {study.n_weeks} weeks from "
                f"{study.samples_path}; {strategy} selection; "
-               f"{f'{quota} answers per rater' if quota else 'no quota'}; database {store.url}")
-    click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME)")
+               f"{f'{quota} answers per rater' if quota else 'no quota'}; "
+               f"{len(study.anchor_pairs)} anchor pairs; pages in {lang}; database {store.url}")
+    click.echo(f"rating app on http://{host}:{port}/ (invite links: fairtwin raters add NAME; "
+               f"the organiser's page: http://{host}:{port}/admin)")
     warning = exposure_warning(host, secure_cookies)
     if warning:
         click.echo(warning, err=True)
@@ -89,7 +96,8 @@ def exposure_warning(host: str, secure_cookies: bool) -> str:
 
 @click.group("raters")
 def raters_group() -> None:
-    """Manage the raters of a study: add (invite links), list, export the answers."""
+    """Manage the raters of a study: add (invite links), reissue, revoke, restore, list,
+    report (agreement), export the answers."""
 
 
 @raters_group.command("add")
@@ -141,6 +149,52 @@ def raters_revoke_cmd(name: str, db: str) -> None:
     click.echo(f"rater {rater.name!r} revoked; {rater.n_answers} answers kept")
 
 
+@raters_group.command("reissue")
+@click.argument("name")
+@_DB_OPTION
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True,
+              help="Base address of the rating app, for the invite link.")
+def raters_reissue_cmd(name: str, db: str, base_url: str) -> None:
+    """A new invite link for a rater who lost theirs (the old link and its sessions stop)."""
+    from fairtwin.elicit import PreferenceStore
+
+    rater, token = PreferenceStore(db).reissue_token(name)
+    click.echo(f"rater {rater.name!r}: new invite link (the old one no longer works; "
+               f"{rater.n_answers} answers kept):")
+    click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+
+
+@raters_group.command("restore")
+@click.argument("name")
+@_DB_OPTION
+def raters_restore_cmd(name: str, db: str) -> None:
+    """Lift a rater's revocation: their invite link works again."""
+    from fairtwin.elicit import PreferenceStore
+
+    rater = PreferenceStore(db).restore_rater(name)
+    click.echo(f"rater {rater.name!r} restored; their invite link works again")
+
+
+@raters_group.command("report")
+@_DB_OPTION
+@click.option("--min-shared", type=int, default=10, show_default=True,
+              help="Shared A-or-B answers two raters need before their agreement is used.")
+@click.option("--threshold", type=float, default=0.7, show_default=True,
+              help="Average agreement at which groups of raters merge.")
+def raters_report_cmd(db: str, min_shared: int, threshold: float) -> None:
+    """The panel report: agreement matrix, each rater's reliability, groups who disagree."""
+    import json as _json
+
+    from fairtwin.elicit import PreferenceStore
+    from fairtwin.elicit.panel import panel_report
+
+    store = PreferenceStore(db)
+    recorded = store.get_meta("anchor_pairs")  # recorded by `serve --anchors`
+    pairs = [(int(r), int(i), int(j)) for r, i, j in _json.loads(recorded)] if recorded else []
+    for line in panel_report(store, pairs, min_shared=min_shared, threshold=threshold).lines():
+        click.echo(line)
+
+
 @raters_group.command("list")
 @_DB_OPTION
 def raters_list_cmd(db: str) -> None:
@@ -175,10 +229,10 @@ def raters_export_cmd(db: str, run_dir: Path, out_path: Path) -> None:
     study = ElicitationStudy(PreferenceStore(db), run_dir)
     ds = study.export()
     ds.save(out_path)
-    click.echo(f"{ds.n_comparisons} comparisons from {ds.info['raters_answering']} rater(s) "
-               f"-> {out_path} (of {ds.info['answers']} answers; not included: "
-               f"{ds.info['ties']} 'equally fair', {ds.info['cant_tell']} 'I can't tell'; "
-               f"A chosen {ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
+    click.echo(f"{ds.n_comparisons} comparisons and {ds.info['ties']} 'equally fair' (ties) "
+               f"from {ds.info['raters_answering']} rater(s) -> {out_path} (of "
+               f"{ds.info['answers']} answers; not included: {ds.info['cant_tell']} 'I can't "
+               f"tell'; A chosen {ds.info['left_chosen']} times, B {ds.info['right_chosen']})")
 
 
 @raters_group.command("reliability")

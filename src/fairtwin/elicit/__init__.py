@@ -17,13 +17,13 @@ from fairtwin.elicit.app import create_app  # noqa: E402
 from fairtwin.elicit.selection import STRATEGIES, PairSelector, SelectorConfig  # noqa: E402
 from fairtwin.elicit.store import CHOICES, Outcome, PreferenceStore, Query, RaterRecord, StoreError  # noqa: E402
 from fairtwin.elicit.study import (  # noqa: E402
-    DecisionView,
     ElicitationStudy,
+    OutcomePairView,
     PairView,
     StudyBrief,
     export_answers,
 )
 
 __all__ = ["create_app", "SelectorConfig", "PairSelector", "STRATEGIES", "PreferenceStore",
-           "ElicitationStudy", "PairView", "DecisionView", "Query", "RaterRecord", "Outcome",
+           "ElicitationStudy", "PairView", "OutcomePairView", "Query", "RaterRecord", "Outcome",
            "CHOICES", "StoreError", "export_answers", "StudyBrief"]

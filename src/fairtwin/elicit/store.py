@@ -8,7 +8,8 @@ query makes each answer land exactly once however often it is posted.
 Tables
 ------
 ``meta``     key/value settings of the study (the samples file and its hash, the secret, the
-             admin token's hash)
+             admin token's hash, revocations and expiries of invites, the organiser's browser
+             sessions as ``admin_session:<SHA-256 of the id, 48 hex>`` → expiry)
 ``raters``   name, SHA-256 of the invite token (the token itself is never stored), created
 ``sessions`` browser sessions opened from an invite: SHA-256 of a random session id (the
              cookie's value; neither it nor the invite token is stored), rater, expiry
@@ -264,9 +265,12 @@ class PreferenceStore:
         return bytes.fromhex(value)
 
     def set_admin_token(self) -> str:
-        """A new admin token (returned once; only its hash is stored)."""
+        """A new admin token (returned once; only its hash is stored); the organiser's
+        browser sessions opened with the old one end."""
         token = secrets.token_urlsafe(24)
         self.set_meta("admin_token_hash", _hash(token))
+        with self.engine.begin() as c:
+            c.execute(META.delete().where(META.c.key.like("admin_session:%")))
         return token
 
     def is_admin(self, token: str | None) -> bool:
@@ -303,6 +307,67 @@ class PreferenceStore:
         rater = self.rater(name)
         self.set_meta(f"revoked:{rater.id}", repr(time.time()))
         return rater
+
+    def reissue_token(self, name: str) -> tuple[RaterRecord, str]:
+        """A new invite token for a rater who lost theirs (returned once): the old token and
+        every session opened with it stop working at once; a revocation or expiry is lifted
+        (the new link works); the answers stay."""
+        rater = self.rater(name)
+        token = secrets.token_urlsafe(24)
+        with self.engine.begin() as c:
+            c.execute(RATERS.update().where(RATERS.c.id == rater.id)
+                      .values(token_hash=_hash(token)))
+            c.execute(SESSIONS.delete().where(SESSIONS.c.rater_id == rater.id))
+            c.execute(META.delete().where(META.c.key.in_([f"revoked:{rater.id}",
+                                                          f"expires:{rater.id}"])))
+        return rater, token
+
+    def restore_rater(self, name: str) -> RaterRecord:
+        """Lift a rater's revocation: their invite link works again (an expired invite stays
+        expired: re-issue it instead)."""
+        rater = self.rater(name)
+        if self.get_meta(f"revoked:{rater.id}") is None:
+            raise ValidationError(f"rater {rater.name!r} is not revoked")
+        with self.engine.begin() as c:
+            c.execute(META.delete().where(META.c.key == f"revoked:{rater.id}"))
+        return rater
+
+    def last_seen(self) -> dict[int, float]:
+        """Per rater, the latest of their answers, changes and session starts (Unix time;
+        raters never seen are absent)."""
+        seen: dict[int, float] = {}
+        queries = [
+            sa.select(ANSWERS.c.rater_id, sa.func.max(ANSWERS.c.created)).group_by(ANSWERS.c.rater_id),
+            sa.select(ANSWERS.c.rater_id, sa.func.max(ANSWERS.c.changed)).group_by(ANSWERS.c.rater_id),
+            sa.select(SESSIONS.c.rater_id, sa.func.max(SESSIONS.c.created)).group_by(SESSIONS.c.rater_id),
+        ]
+        with self.engine.connect() as c:
+            for q in queries:
+                for rid, when in c.execute(q):
+                    if when is not None:
+                        seen[int(rid)] = max(seen.get(int(rid), 0.0), float(when))
+        return seen
+
+    # ------------------------------------------------------------------ the organiser's sessions
+    def open_admin_session(self, lifetime_s: float = 12 * 3600.0) -> str:
+        """A browser session of the organiser (after the admin token was given); returns its
+        random id, of which only the SHA-256 is kept (in ``meta``)."""
+        session_id = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.engine.begin() as c:
+            stale = [row.key for row in c.execute(sa.select(META).where(
+                META.c.key.like("admin_session:%"))) if float(row.value) <= now]
+            if stale:
+                c.execute(META.delete().where(META.c.key.in_(stale)))
+            c.execute(META.insert().values(key=_admin_key(session_id),
+                                           value=repr(now + lifetime_s)))
+        return session_id
+
+    def is_admin_session(self, session_id: str | None) -> bool:
+        if not session_id or len(session_id) > 128:
+            return False
+        expires = self.get_meta(_admin_key(session_id))
+        return expires is not None and float(expires) > time.time()
 
     def token_state(self, rater_id: int) -> str:
         """``active``, ``revoked`` or ``expired``."""
@@ -467,6 +532,12 @@ class PreferenceStore:
             q = q.where(ANSWERS.c.rater_id == rater_id)
         with self.engine.connect() as c:
             return int(c.execute(q).scalar() or 0)
+
+
+def _admin_key(session_id: str) -> str:
+    """The ``meta`` key of an organiser's session: 192 bits of its SHA-256 (the key column
+    holds 64 characters)."""
+    return f"admin_session:{_hash(session_id)[:48]}"
 
 
 def _query(row: sa.Row, answered: bool = False) -> Query:

@@ -10,6 +10,7 @@ pipeline's preference-dataset format, so ``fairtwin train --dataset`` learns fro
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -31,9 +32,9 @@ from fairtwin.pipeline import (
 )
 from fairtwin.runfolder import RunFolder
 from fairtwin.twin import Scenario
-from fairtwin.twin.base import RegionalDecision
+from fairtwin.twin.presentation import MembersView
 
-__all__ = ["ElicitationStudy", "DecisionView", "PairView", "StudyBrief"]
+__all__ = ["ElicitationStudy", "PairView", "OutcomePairView", "StudyBrief"]
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +43,15 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-DecisionView = RegionalDecision  # what a rater sees of one decision on the regional page
-
-
 @dataclass(frozen=True)
 class PairView:
-    """One question: a week's situation and two decisions, in the order shown."""
+    """One question on a twin with a per-member view: the context's label, whether its data
+    are synthetic, and decisions A and B member by member, in the order shown."""
 
     query: Query
     week_label: str
-    regions: list[str]
-    load_before: list[float]
-    overflow_before: float
-    pool: int
-    a: DecisionView
-    b: DecisionView
+    members: MembersView
+    synthetic: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,11 +94,24 @@ class StudyBrief:
         The study's goal in the organiser's words, shown on the intro page.
     seconds_per_answer : float
         Time per answer for the intro's estimate until 10 answers give a measured median.
+    lang : str
+        The pages' language (a catalogue's code, ``en``, ``it``), or ``auto``: the browser's
+        ``Accept-Language``. A rater may switch either way.
+    anchors : float
+        Share of each rater's quota asked on *anchor pairs*, the same pairs for everyone, so
+        that raters' agreement and reliability can be measured (0: none; without a quota, a
+        share of 40 answers).
     """
 
     quota: int | None = None
     goal: str = ""
     seconds_per_answer: float = 20.0
+    lang: str = "auto"
+    anchors: float = 0.0
+
+    def n_anchors(self, n_pairs: int) -> int:
+        """How many anchor pairs (at most the pairs there are)."""
+        return min(n_pairs, int(round(self.anchors * (self.quota or 40))))
 
     def __post_init__(self) -> None:
         if self.quota is not None and not (isinstance(self.quota, int) and self.quota >= 1):
@@ -112,6 +120,13 @@ class StudyBrief:
             raise ValidationError("the study's goal must be at most 2000 characters")
         if not self.seconds_per_answer > 0:
             raise ValidationError("seconds_per_answer must be positive")
+        if not 0.0 <= self.anchors < 1.0:
+            raise ValidationError(f"anchors is a share of the quota in [0, 1), got {self.anchors}")
+        from fairtwin.elicit.i18n import languages
+
+        if self.lang != "auto" and self.lang not in languages():
+            raise ValidationError(f"no texts in language {self.lang!r}: choose auto or one of "
+                                  f"{', '.join(languages())}")
 
 
 class ElicitationStudy:
@@ -159,15 +174,49 @@ class ElicitationStudy:
         self.dataset = PreferenceDataset.load(samples)
         self.config = ExperimentConfig.load(run.config) if run.config.exists() else ExperimentConfig()
         self.scenario: Scenario = load_scenario(self.config)
+        # the built-in synthetic scenarios carry real-looking dates: the page says so
+        self.synthetic = "synthetic" in f"{self.scenario.name} {self.scenario.description}".lower()
         self.seed = seed
         self._rows = train_rows(self.dataset)
         self._pool: NDArray[np.int64] = pair_pool(self.dataset, self._rows)
-        self._keys = [tuple(int(v) for v in p) for p in self._pool]
+        self._keys: list[tuple[int, int, int]] = [(int(p[0]), int(p[1]), int(p[2]))
+                                                  for p in self._pool]
         self._next_lock = threading.Lock()
         self.selector = PairSelector(self._pool, selector or SelectorConfig(strategy="random"),
                                      seed=seed, background=background,
                                      outcomes=outcome_maps(self.scenario, self.dataset))
+        self.anchor_pairs: list[tuple[int, int, int]] = self._anchor_pairs()
         self.store.secret()  # create it before concurrent requests need it
+
+    def _anchor_pairs(self) -> list[tuple[int, int, int]]:
+        """The pairs asked of every rater (see :attr:`StudyBrief.anchors`): drawn once from
+        the pool by the study seed and kept in the database, so a restart asks the same."""
+        n = self.brief.n_anchors(self.n_pairs)
+        if n == 0:
+            return []
+        known = set(self._keys)
+        stored = self.store.get_meta("anchor_pairs")
+        if stored is not None:
+            keys = [(int(r), int(i), int(j)) for r, i, j in json.loads(stored)]
+            if len(keys) == n and all(k in known for k in keys):
+                return keys
+            log.warning("the study asks %d anchor pairs now (%d before): a new set is drawn; "
+                        "agreement is measured on pairs raters share either way", n, len(keys))
+        rng = np.random.default_rng([self.seed, 104729])
+        keys = [self._keys[int(k)] for k in rng.choice(self.n_pairs, size=n, replace=False)]
+        self.store.set_meta("anchor_pairs", json.dumps(keys))
+        return keys
+
+    def _due_anchor(self, rater_id: int, asked: set[tuple[int, int, int]]) -> tuple[int, int, int] | None:
+        """The rater's next anchor pair when one is due: anchors are spread over the quota
+        (one in ``1/share`` questions, the first at once), in an order of the rater's own."""
+        if not self.anchor_pairs:
+            return None
+        done = sum(k in asked for k in self.anchor_pairs)
+        if done >= len(self.anchor_pairs) or done > self.brief.anchors * len(asked) + 1e-9:
+            return None
+        order = np.random.default_rng([self.seed, rater_id, 104729]).permutation(len(self.anchor_pairs))
+        return next(self.anchor_pairs[k] for k in order if self.anchor_pairs[k] not in asked)
 
     @property
     def n_weeks(self) -> int:
@@ -178,6 +227,10 @@ class ElicitationStudy:
     def n_pairs(self) -> int:
         """Distinct pairs available to ask (training weeks)."""
         return int(self._pool.shape[0])
+
+    def pairs(self) -> list[tuple[int, int, int]]:
+        """The pairs the study asks: (context row, decision, decision), the smaller first."""
+        return list(self._keys)
 
     # ------------------------------------------------------------------ selection
     def next_query(self, rater_id: int) -> Query | None:
@@ -194,17 +247,27 @@ class ElicitationStudy:
             if self.quota_reached(rater_id):
                 return None
             asked = self.store.asked_pairs(rater_id)
-            fresh = np.array([k for k, key in enumerate(self._keys) if key not in asked],
-                             dtype=np.int64)
-            if fresh.size == 0:
-                return None
-            if self.selector.config.strategy == "active":
-                anyone = self.store.asked_pairs()
-                unseen = np.array([k for k in fresh if self._keys[k] not in anyone], dtype=np.int64)
-                if unseen.size:
-                    fresh = unseen
             rng = np.random.default_rng([self.seed, rater_id, len(asked)])
-            row, i, j = self._keys[self.selector.choose(fresh, rng)]
+            anchor = self._due_anchor(rater_id, asked)
+            if anchor is not None:
+                row, i, j = anchor
+            else:
+                anchors = set(self.anchor_pairs)
+                fresh = np.array([k for k, key in enumerate(self._keys)
+                                  if key not in asked and key not in anchors], dtype=np.int64)
+                if fresh.size == 0:
+                    anchor = next((k for k in self.anchor_pairs if k not in asked), None)
+                    if anchor is None:
+                        return None
+                    row, i, j = anchor
+                else:
+                    if self.selector.config.strategy == "active":
+                        anyone = self.store.asked_pairs()
+                        unseen = np.array([k for k in fresh if self._keys[k] not in anyone],
+                                          dtype=np.int64)
+                        if unseen.size:
+                            fresh = unseen
+                    row, i, j = self._keys[self.selector.choose(fresh, rng)]
             left, right = (i, j) if rng.random() < 0.5 else (j, i)
             return self.store.add_query(rater_id, row, left, right)
 
@@ -235,16 +298,15 @@ class ElicitationStudy:
 
     # ------------------------------------------------------------------ display
     def view(self, query: Query) -> PairView | OutcomePairView:
-        """What the rater sees: the twin's regional loads
-        (:meth:`~fairtwin.twin.base.Twin.regional_view`, the ICU twin's), or its named outcomes
+        """What the rater sees: the twin's per-member view
+        (:meth:`~fairtwin.twin.base.Twin.members_view`, the ICU twin's), or its named outcomes
         (:class:`OutcomePairView`)."""
         ds, twin = self.dataset, self.scenario.twin
         context = self.scenario.contexts[int(ds.context_ids[query.context_row])]
-        view = twin.regional_view(context, ds.decisions[query.left], ds.decisions[query.right])
+        view = twin.members_view(context, ds.decisions[query.left], ds.decisions[query.right])
         if view is None:
             return self._outcome_view(query, context)
-        return PairView(query, context.label, view.regions, view.load_before, view.overflow_before,
-                        view.pool, view.a, view.b)
+        return PairView(query, context.label, view, self.synthetic)
 
     def _outcome_view(self, query: Query, context: object) -> OutcomePairView:
         ds, twin = self.dataset, self.scenario.twin

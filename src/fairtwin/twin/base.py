@@ -37,10 +37,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.presentation import MembersView
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 
-__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle", "DecisionReport", "RegionalView",
-           "RegionalDecision"]
+__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle", "DecisionReport"]
 
 
 @runtime_checkable
@@ -100,36 +100,6 @@ class DecisionReport:
     lines: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class RegionalDecision:
-    """One decision as a regional rating page shows it (lists follow :attr:`RegionalView.regions`):
-    the load per region after it, resources added, patients (or units) sent and received, the
-    overflow, their totals and the distance moved."""
-
-    load_after: list[float]
-    beds: list[int]
-    sent: list[int]
-    received: list[int]
-    overflow: list[float]
-    total_beds: int
-    total_transfers: int
-    total_overflow: float
-    transfer_km: float
-
-
-@dataclass(frozen=True)
-class RegionalView:
-    """Two decisions of a context for a twin whose decisions balance a load between regions
-    (:meth:`Twin.regional_view`; the ICU twin's rating page)."""
-
-    regions: list[str]
-    load_before: list[float]
-    overflow_before: float
-    pool: int
-    a: RegionalDecision
-    b: RegionalDecision
-
-
 class Twin(ABC):
     """A family of MILPs over shared decision variables (see the module docstring).
 
@@ -148,7 +118,8 @@ class Twin(ABC):
     - a guarded quantity the re-solve must not raise: :meth:`guard_row` (none by default);
     - how results are broken down and shown: :attr:`categories` / :meth:`category`,
       :meth:`decision_totals`, :meth:`report`, :meth:`describe`, :meth:`plot_decisions`,
-      :meth:`regional_view` (the rating page's per-member view);
+      :meth:`members_view` (the rating page's per-member view,
+      :class:`~fairtwin.twin.presentation.MembersView`);
     - the sampler's aimed decisions: :meth:`lure_scale`, :meth:`targeted_problem`;
     - the oracle bound's local moves: :meth:`neighbours`, :meth:`moves`, :meth:`move_steps`;
     - the twin's own notions of fairness: :meth:`oracles`; files an exported folder needs:
@@ -323,9 +294,10 @@ class Twin(ABC):
         generic figure of the named outcomes. The ICU twin draws its regional loads."""
         return None
 
-    def regional_view(self, context: Any, u_a: ArrayLike, u_b: ArrayLike) -> RegionalView | None:
-        """Two decisions as loads per region, for the regional rating page; ``None`` (the
-        default): the page shows the named outcomes side by side."""
+    def members_view(self, context: Any, u_a: ArrayLike, u_b: ArrayLike) -> MembersView | None:
+        """Two decisions member by member (quantities before and after each, moves between
+        members, totals, the situation) for the rating page; ``None`` (the default): the page
+        shows the named outcomes side by side."""
         return None
 
     def folder_hooks(self, out: Any, contexts: Sequence[Any], ids: Sequence[str]) -> dict[str, Any] | None:

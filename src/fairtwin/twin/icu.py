@@ -33,12 +33,11 @@ from fairtwin.exceptions import ValidationError
 from fairtwin.tomlfile import check_setting_types, read_toml
 from fairtwin.twin.base import (
     DecisionReport,
-    RegionalDecision,
-    RegionalView,
     Twin,
     deviation_problem,
 )
 from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.presentation import Fact, MembersView, Move, Quantity
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 from fairtwin.twin.regions import RegionTable
 
@@ -627,27 +626,48 @@ class ICUTwin(Twin):
 
         return dict(ICU_ORACLES)
 
-    def regional_view(self, context: Context, u_a: ArrayLike, u_b: ArrayLike) -> RegionalView:
-        """The loads per region before and after each decision, beds added, transfers and
-        overflow (the ICU rating page)."""
-
-        def describe(alloc: Allocation) -> RegionalDecision:
-            return RegionalDecision(
-                load_after=[float(v) for v in alloc.load_after],
-                beds=[int(round(v)) for v in alloc.deployed],
-                sent=[int(round(v)) for v in alloc.transfers_out],
-                received=[int(round(v)) for v in alloc.transfers_in],
-                overflow=[float(v) for v in alloc.overflow],
-                total_beds=int(round(alloc.deployed.sum())),
-                total_transfers=int(round(alloc.transfers_out.sum())),
-                total_overflow=float(alloc.overflow.sum()),
-                transfer_km=float(np.sum(alloc.transfers * self._distance)),
-            )
-
+    def members_view(self, context: Context, u_a: ArrayLike, u_b: ArrayLike) -> MembersView:
+        """Per region the patients, ICU beds, patients without a bed and load before and after
+        each decision, the transfers from where to where, each decision's totals and the week's
+        situation (the ICU rating page)."""
         a, b = self.allocation(u_a, context), self.allocation(u_b, context)
-        return RegionalView(list(self.regions.names), [float(v) for v in a.load_before],
-                            float(a.overflow_before.sum()), int(context.pool), describe(a),
-                            describe(b))
+        demand = context.demand.astype(np.float64)
+        capacity = context.capacity.astype(np.float64)
+
+        def floats(v: Any) -> list[float]:
+            return [float(x) for x in v]
+
+        def patients(x: Allocation) -> list[float]:
+            return floats(demand - x.transfers_out + x.transfers_in)
+
+        def totals(x: Allocation) -> list[Fact]:
+            return [Fact("extra beds deployed", float(round(x.deployed.sum())), "beds"),
+                    Fact("patients transferred", float(round(x.transfers_out.sum())), "patients"),
+                    Fact("patient-km travelled", float(np.sum(x.transfers * self._distance)), "km"),
+                    Fact("patients without an ICU bed", float(x.overflow.sum()), "patients")]
+
+        def moves(x: Allocation) -> list[Move]:
+            return [Move(int(i), int(j), float(x.transfers[i, j]))
+                    for i, j in zip(*np.nonzero(x.transfers > 0.5), strict=True)]
+
+        return MembersView(
+            member="region", members=list(self.regions.names),
+            quantities=[
+                Quantity("patients", "patients", floats(demand), patients(a), patients(b)),
+                Quantity("ICU beds", "beds", floats(capacity), floats(capacity + a.deployed),
+                         floats(capacity + b.deployed)),
+                Quantity("without an ICU bed", "patients", floats(a.overflow_before),
+                         floats(a.overflow), floats(b.overflow)),
+                Quantity("load", "patients per bed", floats(a.load_before), floats(a.load_after),
+                         floats(b.load_after), reference=1.0, chart=True, digits=2),
+            ],
+            situation=[Fact("patients need an ICU bed", float(demand.sum()), "patients"),
+                       Fact("ICU beds", float(capacity.sum()), "beds"),
+                       Fact("patients without an ICU bed before any decision",
+                            float(a.overflow_before.sum()), "patients"),
+                       Fact("extra beds in the national pool", float(context.pool), "beds")],
+            totals_a=totals(a), totals_b=totals(b), moves_a=moves(a), moves_b=moves(b),
+            move_unit="patients")
 
     def plot_decisions(self, oracle: Any, context: Context,
                        decisions: Mapping[str, NDArray[np.float64]], out_dir: Any) -> Path | None:

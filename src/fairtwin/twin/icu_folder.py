@@ -36,9 +36,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.csvfile import csv_rows
 from fairtwin.exceptions import DataFormatError, ValidationError
-from fairtwin.twin.base import DecisionReport, FairnessOracle, RegionalView, Twin
+from fairtwin.twin.base import DecisionReport, FairnessOracle, Twin
 from fairtwin.twin.icu import Context, ICUTwin, TwinConfig
 from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.presentation import MembersView
 from fairtwin.twin.problem import FeasibilityReport, Problem
 from fairtwin.twin.regions import RegionTable
 
@@ -290,8 +291,8 @@ class ICUFolderTwin(Twin):
             return None
         return self.icu.plot_decisions(oracle.inner, self.week(context), decisions, out_dir)
 
-    def regional_view(self, context: Any, u_a: ArrayLike, u_b: ArrayLike) -> RegionalView:
-        return self.icu.regional_view(self.week(context), u_a, u_b)
+    def members_view(self, context: Any, u_a: ArrayLike, u_b: ArrayLike) -> MembersView:
+        return self.icu.members_view(self.week(context), u_a, u_b)
 
     def report(self, u: ArrayLike, context: Any) -> DecisionReport:
         return self.icu.report(u, self.week(context))

@@ -45,19 +45,23 @@ from fairtwin.learn.evidence import Evidence, ModelChoice, assess_evidence, sele
 from fairtwin.learn.names import LOSSES
 from fairtwin.learn.outcome import check_group_spec
 from fairtwin.oracles import (
+    GENERIC_ORACLES,
     RATERS,
     FairnessOracle,
     OutcomeGroupOracle,
+    available_oracles,
     get_oracle,
     get_rater,
     oracle_bound,
 )
+from fairtwin.oracles.fairness import import_oracle
 from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
 from fairtwin.runfolder import RunFolder
 from fairtwin.sampling import SamplerConfig, sample_decisions
+from fairtwin.solvers import get_solver
 from fairtwin.tomlfile import check_setting_types, read_toml
-from fairtwin.twin import Outcomes, Scenario, Twin, TwinConfig, get_scenario
+from fairtwin.twin import ICU_ORACLES, Outcomes, Scenario, Twin, TwinConfig, get_scenario
 from fairtwin.twin.scenarios import is_builtin
 
 if TYPE_CHECKING:
@@ -109,6 +113,8 @@ class ScenarioConfig:
     n_held_out: int = 0
 
     def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValidationError(f"the scenario's seed must be non-negative, got {self.seed}")
         if self.n_train < 1 or self.n_held_out < 0:
             raise ValidationError(
                 f"n_train must be positive and n_held_out non-negative, got {self.n_train} and "
@@ -172,6 +178,10 @@ class LabelConfig:
     def __post_init__(self) -> None:
         if self.rater not in RATERS:
             raise UnknownNameError("rater", self.rater, RATERS)
+        if self.noise < 0 or (self.rater == "flip" and self.noise > 0.5):
+            what = ("lie in [0, 0.5] (the flip rater's flip rate)" if self.rater == "flip"
+                    else "be non-negative (the logistic rater's temperature; 0: 0.05)")
+            raise ValidationError(f"noise must {what}, got {self.noise:g}")
         if self.n_pairs < 1:
             raise ValidationError(f"n_pairs must be positive, got {self.n_pairs}")
         if self.rounds < 0 or self.n_best < 0:
@@ -241,6 +251,9 @@ class LearnerConfig:
             raise UnknownNameError("learner model", self.model, LEARNER_MODELS)
         if self.loss not in LOSSES:
             raise UnknownNameError("loss", self.loss, LOSSES)
+        if self.n_components < 0:
+            raise ValidationError(f"n_components must be non-negative (0: no PCA), got "
+                                  f"{self.n_components}")
 
     def check_available(self) -> None:
         """Raise :class:`~fairtwin.exceptions.MissingExtraError` now, before any work, when
@@ -287,6 +300,37 @@ class ExperimentConfig:
     resolve: ResolveConfig = field(default_factory=ResolveConfig)
     seed: int = 0
     n_jobs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValidationError(f"seed must be non-negative, got {self.seed}")
+        if self.n_jobs == 0:
+            raise ValidationError("n_jobs must be a number of parallel workers (1 or more; "
+                                  "-1: one per CPU), got 0")
+
+    def check(self, scenario: Scenario | None = None) -> None:
+        """Check, before any work, what no single section can check alone; raise the one-line
+        error the CLI prints.
+
+        The notion of fairness is one the twin has, as named (an unknown name lists them; a
+        user's ``package.module:function`` is imported now): with ``scenario``, its twin's
+        notions and outcome groups (:func:`check_names`; call it after :func:`with_oracle`,
+        which names the twin's default instead of the built-in default ``rosenbrock``); without
+        one, for a built-in scenario, the ICU twin's and the generic notions (so that a wrong
+        name is said before the data loads); a user's twin is checked once it is given. The
+        re-solve's solver and the learner's
+        packages are installed (:class:`~fairtwin.exceptions.SolverUnavailableError`,
+        :class:`~fairtwin.exceptions.MissingExtraError`). :func:`run_pipeline` and the CLI call
+        it; the sections' own ``__post_init__`` check the rest (names, ranges)."""
+        if scenario is not None:
+            _check_oracle_name(self.labels.oracle, available_oracles(scenario.twin))
+            check_names(self, scenario)
+        elif not self.scenario.twin_path and is_builtin(self.scenario.name):
+            _check_oracle_name(self.labels.oracle, list(dict.fromkeys([*ICU_ORACLES,
+                                                                       *GENERIC_ORACLES])))
+        if self.resolve.solver != "auto":
+            get_solver(self.resolve.solver)
+        self.learner.check_available()
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as TOML-ready tables. A user's twin (a folder, or a scenario of another
@@ -366,6 +410,15 @@ class ExperimentConfig:
             if values:
                 changes[name] = replace(getattr(self, name), **values)
         return replace(self, **changes)
+
+
+def _check_oracle_name(oracle: str, allowed: list[str]) -> None:
+    """``oracle`` is one of ``allowed`` (``NAME:GROUP`` of one), or an importable callable."""
+    base, sep, rest = oracle.partition(":")
+    if base not in allowed:
+        if not (sep and base and rest):
+            raise UnknownNameError("oracle", oracle, [*allowed, "package.module:function"])
+        import_oracle(oracle)  # a user's callable: importable now, not after the sampling
 
 
 # ---------------------------------------------------------------------- helpers
@@ -1074,8 +1127,10 @@ def run_pipeline(
 
     ``scenario`` (e.g. from :func:`fairtwin.linopy_twin.twin_from_linopy`) replaces the
     configuration's scenario; the stages then need it passed again, the CLI cannot reload it.
+    The configuration is checked (:meth:`ExperimentConfig.check`) before anything runs.
     """
-    config.learner.check_available()
+    if scenario is None:  # a built-in scenario's names, before its data loads
+        config.check()
     times: dict[str, float] = {}
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
@@ -1094,7 +1149,7 @@ def run_pipeline(
     if note:
         log.info(note)
     check_weeks(config, scenario)  # the weeks, names and budget, before anything is written
-    check_names(config, scenario)
+    config.check(scenario)
     config.labels.n_random(config.scenario.n_train)
     run = RunFolder(out_dir).make()
     out = run.path

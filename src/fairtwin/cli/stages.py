@@ -10,9 +10,8 @@ import click
 import numpy as np
 
 from fairtwin.cli._common import tty
-from fairtwin.exceptions import UnknownNameError, ValidationError
+from fairtwin.exceptions import ValidationError
 from fairtwin.runfolder import RunFolder, need_file
-from fairtwin.solvers import get_solver
 from fairtwin.twin import SCENARIOS
 
 
@@ -143,10 +142,8 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         config = config.override(seed=kw["seed"])
     if kw.get("n_jobs") is not None:
         config = config.override(n_jobs=kw["n_jobs"])
-    # validate names early, before any long work
-    from fairtwin.oracles import available_oracles
-
-    oracle = config.labels.oracle
+    # a twin folder's own settings fill what the user left unset; then every name is checked
+    # before any long work (ExperimentConfig.check, as run_pipeline does)
     twin = None
     if config.scenario.twin_path:
         from fairtwin.folder import load_twin_folder
@@ -156,28 +153,7 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         config = with_twin_defaults(config, twin, user_resolve)
         if not named_oracle:  # the twin's own default, recorded as what runs
             config = with_oracle(config, twin)
-        oracle = config.labels.oracle
-        allowed = available_oracles(twin.twin)
-    else:
-        from fairtwin.oracles import GENERIC_ORACLES
-        from fairtwin.twin import ICU_ORACLES
-
-        allowed = list(dict.fromkeys([*ICU_ORACLES, *GENERIC_ORACLES]))
-    base, sep, rest = oracle.partition(":")
-    if base not in allowed:
-        if not (sep and base and rest):
-            raise UnknownNameError("oracle", oracle, [*allowed, "package.module:function"])
-        from fairtwin.oracles.fairness import import_oracle
-
-        import_oracle(oracle)  # a user's callable: importable now, not after the sampling
-    if twin is not None:
-        from fairtwin.pipeline import check_names
-
-        check_names(config, twin)  # an oracle's or the learner's outcome group, too
-    # rater, loss, solver and mode names are checked by the configuration itself
-    if config.resolve.solver != "auto":
-        get_solver(config.resolve.solver)  # an uninstalled solver: one line now, not after sampling
-    config.learner.check_available()
+    config.check(twin)
     return config
 
 

@@ -84,6 +84,7 @@ __all__ = [
     "coverage_stage",
     "deploy_stage",
     "run_pipeline",
+    "reuse_samples",
     "oracle_of",
     "stage_seed",
 ]
@@ -592,6 +593,24 @@ def sample_stage(
         info={"n_train": config.scenario.n_train,
               "n_targeted": [s.n_targeted for s in samples]},
     )
+
+
+def reuse_samples(samples: PreferenceDataset, config: ExperimentConfig,
+                  scenario: Scenario) -> PreferenceDataset:
+    """A copy of an earlier run's sampled decisions to run ``config`` on, in place of
+    :func:`sample_stage`: they must be of the scenario, the weeks and the split the
+    configuration asks for, and hold no comparisons yet."""
+    _check_dataset_matches(samples, scenario)
+    first = config.scenario.first_week(scenario)
+    weeks = [c.index for c in scenario.contexts[first : first + config.scenario.n_weeks]]
+    if samples.n_comparisons or not np.array_equal(samples.context_ids, weeks) \
+            or len(train_rows(samples)) != config.scenario.n_train:
+        raise ValidationError(
+            f"the samples are not of this run: {samples.n_contexts} contexts from "
+            f"{samples.context_ids[:1]} ({len(train_rows(samples))} training), "
+            f"{samples.n_comparisons} comparisons; the configuration asks for "
+            f"{len(weeks)} from [{weeks[0]}] ({config.scenario.n_train} training) and none")
+    return samples.subset_contexts(np.arange(samples.n_contexts))
 
 
 def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator):  # type: ignore[no-untyped-def]
@@ -1122,11 +1141,15 @@ def run_pipeline(
     progress: bool = False,
     on_stage: Callable[[str, float], None] | None = None,
     scenario: Scenario | None = None,
+    samples: PreferenceDataset | None = None,
 ) -> RunResult:
     """Run every stage and write the artefacts into ``out_dir``.
 
     ``scenario`` (e.g. from :func:`fairtwin.linopy_twin.twin_from_linopy`) replaces the
     configuration's scenario; the stages then need it passed again, the CLI cannot reload it.
+    ``samples`` (an earlier run's ``samples.npz`` of the same scenario, weeks and split, no
+    comparisons) replaces the sample stage, e.g. to compare learning settings on the same
+    decisions (:func:`reuse_samples` checks them; ``samples`` itself is left unchanged).
     The configuration is checked (:meth:`ExperimentConfig.check`) before anything runs.
     """
     if scenario is None:  # a built-in scenario's names, before its data loads
@@ -1154,7 +1177,10 @@ def run_pipeline(
     run = RunFolder(out_dir).make()
     out = run.path
     config.save(run.config)
-    dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
+    if samples is None:
+        dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
+    else:
+        dataset = reuse_samples(samples, config, scenario)
     dataset.save(run.samples)
     coverage = coverage_stage(dataset, config, scenario)
     timed("label", lambda: label_stage(dataset, config, scenario))

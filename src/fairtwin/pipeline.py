@@ -876,30 +876,10 @@ def train_stage(
     """
     _check_dataset_matches(dataset, scenario)
     rows = train_rows(dataset)
-    rng = stage_seed(config, "train")
+    fit = _Fitter(dataset, rows, config, scenario)
     rater = _rater(config, scenario, stage_seed(config, "active"))
     labels = config.labels
     history: list[RoundRecord] = []
-
-    choosing = config.learner.model == "outcomes" and not config.learner.groups
-    choice: ModelChoice | None = None
-
-    def fit(choose: bool = False) -> tuple[Learner, float, float]:
-        """Fit on the training weeks; returns the learner, f_scale and training accuracy.
-        With ``choose``, held-out weeks first choose the outcome groups (kept for later fits)."""
-        nonlocal choice
-        train = dataset.subset_contexts(rows)
-        maps = outcome_maps(scenario, train)
-        if choose and choosing:
-            choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
-                                   random_state=stage_seed(config, "select"))
-        learner = config.learner.make(int(rng.integers(0, 2**31 - 1)),
-                                      choice.groups if choice else None)
-        learner.fit(train, outcomes=maps)
-        if choice and isinstance(learner, OutcomeCostLearner):
-            learner.model_choice_ = choice
-        return learner, preference_scale(learner, train, maps), learner.score(train, maps)
-
     round_config = config.override(resolve=labels.round_resolve())
 
     def ask_round(learner: Learner, f_scale: float, r: int, n_best: int) -> int:
@@ -920,13 +900,49 @@ def train_stage(
         fairer = ask_round(learner, f_scale, r, 0)
         candidates.append((fairer, r - 1, learner, f_scale))
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer, refit=False))
-        best = max(candidates, key=lambda c: (c[0], c[1]))
-        _, index, learner, f_scale = best
-        history = [replace(h, selected=(h.round - 1 == index)) for h in history]
-        log.info("kept the model of round %d (re-solve fairer than nominal in %d of %d weeks)",
-                 index, best[0], len(rows))
+        learner, f_scale, history = _keep_best(candidates, history, len(rows))
     if isinstance(learner, OutcomeCostLearner):
         _assess(learner, dataset.subset_contexts(rows), config, scenario)
+    return learner, f_scale, history
+
+
+class _Fitter:
+    """Fits a learner on the training weeks ``rows`` of ``dataset`` (one seed for all fits,
+    drawn in turn); called with ``choose``, held-out weeks first choose the outcome groups
+    (kept for the later fits). Returns the learner, f_scale and the training accuracy."""
+
+    def __init__(self, dataset: PreferenceDataset, rows: NDArray[np.int64],
+                 config: ExperimentConfig, scenario: Scenario) -> None:
+        self.dataset, self.rows, self.config, self.scenario = dataset, rows, config, scenario
+        self.rng = stage_seed(config, "train")
+        self.choosing = config.learner.model == "outcomes" and not config.learner.groups
+        self.choice: ModelChoice | None = None
+
+    def __call__(self, choose: bool = False) -> tuple[Learner, float, float]:
+        config = self.config
+        train = self.dataset.subset_contexts(self.rows)
+        maps = outcome_maps(self.scenario, train)
+        if choose and self.choosing:
+            self.choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
+                                        random_state=stage_seed(config, "select"))
+        choice = self.choice
+        learner = config.learner.make(int(self.rng.integers(0, 2**31 - 1)),
+                                      choice.groups if choice else None)
+        learner.fit(train, outcomes=maps)
+        if choice and isinstance(learner, OutcomeCostLearner):
+            learner.model_choice_ = choice
+        return learner, preference_scale(learner, train, maps), learner.score(train, maps)
+
+
+def _keep_best(candidates: list[tuple[int, int, Learner, float]], history: list[RoundRecord],
+               n_weeks: int) -> tuple[Learner, float, list[RoundRecord]]:
+    """The final check's choice: the model whose re-solves the rater preferred to the nominal
+    decision in the most weeks (the later on ties), its f_scale, and the rounds marked."""
+    best = max(candidates, key=lambda c: (c[0], c[1]))
+    _, index, learner, f_scale = best
+    history = [replace(h, selected=(h.round - 1 == index)) for h in history]
+    log.info("kept the model of round %d (re-solve fairer than nominal in %d of %d weeks)",
+             index, best[0], n_weeks)
     return learner, f_scale, history
 
 
@@ -1042,30 +1058,9 @@ def evaluate_stage(
     adds what the outcome learner knows of its answers: its evidence and its model choice.
     """
     oracle = oracle_of(config, scenario)
-    nom = nominal_indices(dataset)
-    n_train = len(train_rows(dataset))
-    jobs = [
-        delayed(_bound_one)(oracle, scenario.contexts[int(dataset.context_ids[row])],
-                            np.vstack([dataset.decisions[dataset.decisions_of(row)],
-                                       decisions[row][None, :]]))
-        for row in range(dataset.n_contexts)
-    ]
-    runner = Parallel(n_jobs=config.n_jobs, return_as="generator")
-    bounds = list(tqdm(runner(jobs), total=len(jobs), desc="oracle bound", unit="week",
-                       disable=not progress))
-    weeks: list[WeekMetrics] = []
-    for row in range(dataset.n_contexts):
-        context = scenario.contexts[int(dataset.context_ids[row])]
-        idx = dataset.decisions_of(row)
-        weeks.append(week_metrics(
-            scenario.twin, oracle, context, "train" if row < n_train else "held-out",
-            dataset.decisions[nom[row]], decisions[row], bounds[row],
-            float(times[row]), statuses[row], dataset.decisions[idx],
-            None if candidate_costs is None else candidate_costs[idx],
-        ))
-        if deployment is not None:
-            weeks[-1] = _with_deployment(weeks[-1], deployment, row, oracle, context,
-                                         dataset.decisions[nom[row]])
+    bounds = _oracle_bounds(oracle, dataset, decisions, scenario, config.n_jobs, progress)
+    weeks = _weeks(oracle, dataset, decisions, bounds, times, statuses, scenario,
+                   candidate_costs, deployment)
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
     twin = scenario.twin
@@ -1084,6 +1079,45 @@ def evaluate_stage(
         _write_evaluation(RunFolder(out_dir).make(), result, weeks, bounds, dataset, decisions,
                           scenario, oracle, plot_week)
     return result
+
+
+def _oracle_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,
+                   decisions: NDArray[np.float64], scenario: Scenario, n_jobs: int,
+                   progress: bool) -> list[NDArray[np.float64]]:
+    """The oracle bound's decision of every week, searched from its samples and its decision
+    (in ``n_jobs`` processes)."""
+    jobs = [
+        delayed(_bound_one)(oracle, scenario.contexts[int(dataset.context_ids[row])],
+                            np.vstack([dataset.decisions[dataset.decisions_of(row)],
+                                       decisions[row][None, :]]))
+        for row in range(dataset.n_contexts)
+    ]
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    return list(tqdm(runner(jobs), total=len(jobs), desc="oracle bound", unit="week",
+                     disable=not progress))
+
+
+def _weeks(oracle: FairnessOracle, dataset: PreferenceDataset, decisions: NDArray[np.float64],
+           bounds: list[NDArray[np.float64]], times: NDArray[np.float64], statuses: list[str],
+           scenario: Scenario, candidate_costs: NDArray[np.float64] | None,
+           deployment: Deployment | None) -> list[WeekMetrics]:
+    """Every week's metrics (:func:`~fairtwin.evaluate.week_metrics`), with its deployment."""
+    nom = nominal_indices(dataset)
+    n_train = len(train_rows(dataset))
+    weeks: list[WeekMetrics] = []
+    for row in range(dataset.n_contexts):
+        context = scenario.contexts[int(dataset.context_ids[row])]
+        idx = dataset.decisions_of(row)
+        weeks.append(week_metrics(
+            scenario.twin, oracle, context, "train" if row < n_train else "held-out",
+            dataset.decisions[nom[row]], decisions[row], bounds[row],
+            float(times[row]), statuses[row], dataset.decisions[idx],
+            None if candidate_costs is None else candidate_costs[idx],
+        ))
+        if deployment is not None:
+            weeks[-1] = _with_deployment(weeks[-1], deployment, row, oracle, context,
+                                         dataset.decisions[nom[row]])
+    return weeks
 
 
 def _with_deployment(week: WeekMetrics, deployment: Deployment, row: int,
@@ -1166,14 +1200,7 @@ def run_pipeline(
 
     given = scenario
     scenario = timed("scenario", lambda: given if given is not None else load_scenario(config))
-    if not config.scenario.twin_path:  # config.toml names the scenario that ran
-        config = config.override(scenario={"name": scenario.name})
-    config, note = fit_split(with_oracle(config, scenario), scenario)
-    if note:
-        log.info(note)
-    check_weeks(config, scenario)  # the weeks, names and budget, before anything is written
-    config.check(scenario)
-    config.labels.n_random(config.scenario.n_train)
+    config = _fitted(config, scenario)
     run = RunFolder(out_dir).make()
     out = run.path
     config.save(run.config)
@@ -1196,14 +1223,27 @@ def run_pipeline(
     metrics = timed("evaluate", lambda: evaluate_stage(
         dataset, deployment.decisions, t, st, config, scenario, out, progress=progress,
         candidate_costs=f, deployment=deployment, learner=learner))
-    metrics["stage_times_s"] = times
-    metrics["active_rounds"] = [asdict(r) for r in rounds]
-    metrics["n_comparisons"] = dataset.n_comparisons
-    metrics["f_scale"] = f_scale
-    metrics["sample_coverage"] = asdict(coverage)
+    metrics.update(stage_times_s=times, active_rounds=[asdict(r) for r in rounds],
+                   n_comparisons=dataset.n_comparisons, f_scale=f_scale,
+                   sample_coverage=asdict(coverage))
     text = json.dumps(metrics, indent=2)
     atomic_write(run.metrics, lambda tmp: Path(tmp).write_text(text))
     return RunResult(out, metrics, times, rounds)
+
+
+def _fitted(config: ExperimentConfig, scenario: Scenario) -> ExperimentConfig:
+    """The configuration of a run on ``scenario`` as ``config.toml`` records it (the scenario's
+    name, the notion of fairness that runs, the split fitted), checked: the weeks, the names
+    and the pair budget, before anything is written."""
+    if not config.scenario.twin_path:  # config.toml names the scenario that ran
+        config = config.override(scenario={"name": scenario.name})
+    config, note = fit_split(with_oracle(config, scenario), scenario)
+    if note:
+        log.info(note)
+    check_weeks(config, scenario)
+    config.check(scenario)
+    config.labels.n_random(config.scenario.n_train)
+    return config
 
 
 def save_decisions(path: Path, dataset: PreferenceDataset, U: NDArray[np.float64],

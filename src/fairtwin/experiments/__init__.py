@@ -56,6 +56,23 @@ class ExperimentResult:
     reports: list[Path]
 
 
+def _paper_run(out: Path, command: str, wall: float, run: bool) -> tuple[str, float]:
+    """The command and wall time the paper's results name: this run's (recorded in
+    ``out/paper-run.json``), or with ``run=False`` the last recorded run's."""
+    record = out / "paper-run.json"  # the command and wall time of the last real run
+    command = command or f"fairtwin experiment paper --out {out}"
+    if run:
+        text = json.dumps({"command": command, "wall_s": wall})
+        atomic_write(record, lambda tmp: Path(tmp).write_text(text))
+    elif record.exists():
+        try:
+            last = json.loads(record.read_text(encoding="utf-8"))
+            command, wall = str(last["command"]), float(last["wall_s"])
+        except (ValueError, KeyError, TypeError) as exc:  # damaged: keep the defaults
+            log.warning("%s is damaged (%s); the report names no earlier command", record, exc)
+    return command, wall
+
+
 def run_experiment(
     study: str,
     base: ExperimentConfig | None = None,
@@ -104,17 +121,7 @@ def run_experiment(
     tables = {name: collect(name, group, folder) for name, group in by_study.items()}
     reports = []
     if study == "paper":
-        record = out / "paper-run.json"  # the command and wall time of the last real run
-        command = command or f"fairtwin experiment paper --out {out}"
-        if run:
-            text = json.dumps({"command": command, "wall_s": wall})
-            atomic_write(record, lambda tmp: Path(tmp).write_text(text))
-        elif record.exists():
-            try:
-                last = json.loads(record.read_text(encoding="utf-8"))
-                command, wall = str(last["command"]), float(last["wall_s"])
-            except (ValueError, KeyError, TypeError) as exc:  # damaged: keep the defaults
-                log.warning("%s is damaged (%s); the report names no earlier command", record, exc)
+        command, wall = _paper_run(out, command, wall, run)  # --report-only: the last run's
         reports.append(write_results_md(tables, out, Path(docs or "docs/results.md"), command,
                                         wall, settings.to_dict()))
     else:

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 def _experiment_options(fn: Any) -> Any:
-    """Options that override the experiment configuration (None = keep the config's value)."""
+    """Options that override the experiment configuration (None = keep the config's value).
+
+    Long for a reason: one declaration per option, in the order ``--help`` lists them."""
     opts = [
         click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel workers (default 2)."),
         click.option("--solver", "solver_name", default=None,

@@ -109,3 +109,26 @@ def test_a_folder_twins_names_are_checked_alike(oracle: str, tmp_path: Path,
                "labels": {"oracle": oracle}}
     assert err == f"error: {_python_error(changes, tmp_path / 'python')}"
     assert not (tmp_path / "python").exists()
+
+
+def test_an_experiment_checks_its_configurations_before_the_seed_data(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``run_experiment`` (and so ``fairtwin experiment``) checks each configuration like a run:
+    an uninstalled solver is one line before any seed data or folder is made."""
+    from fairtwin.exceptions import SolverUnavailableError
+    from fairtwin.experiments import run_experiment
+
+    if importlib.util.find_spec("gurobipy") is not None:
+        pytest.skip("gurobipy is installed here")
+    base = ExperimentConfig().override(scenario={"n_train": 2, "n_held_out": 1},
+                                       resolve={"solver": "gurobi"})
+    with pytest.raises(SolverUnavailableError, match=r"fairtwin\[gurobi\]"):
+        run_experiment("table1", base, out=tmp_path / "python")
+    assert not (tmp_path / "python").exists()
+    cfg = tmp_path / "study.toml"
+    cfg.write_text('[resolve]\nsolver = "gurobi"\n')
+    code = main(["experiment", "table1", "--config", str(cfg), "--train-weeks", "2",
+                 "--out", str(tmp_path / "cli")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith("error: ") and "fairtwin[gurobi]" in err, err
+    assert not (tmp_path / "cli").exists()

@@ -73,6 +73,20 @@ def _paper_run(out: Path, command: str, wall: float, run: bool) -> tuple[str, fl
     return command, wall
 
 
+def _check_configs(specs: list[RunSpec]) -> None:
+    """Each configuration's names, solver and learner packages
+    (:meth:`~fairtwin.pipeline.ExperimentConfig.check`), before any seed data are computed: the
+    paper's learner needs ``fairtwin[paper]``, said now rather than after the sampling."""
+    seen = set()
+    for spec in specs:
+        c = spec.config
+        key = (c.scenario.name, c.scenario.twin_path, c.labels.oracle, c.resolve.solver,
+               c.learner.model)
+        if key not in seen:
+            seen.add(key)
+            c.check()
+
+
 def run_experiment(
     study: str,
     base: ExperimentConfig | None = None,
@@ -105,6 +119,8 @@ def run_experiment(
     settings = settings or StudySettings()
     by_study = build_specs(study, base, settings)
     specs = [s for group in by_study.values() for s in group]
+    if run:
+        _check_configs(specs)
     out = Path(out)
     folder = ExperimentFolder(out, study, specs,
                               {"base": base.to_dict(), "settings": settings.to_dict()}, fresh=fresh)

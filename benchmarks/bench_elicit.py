@@ -40,6 +40,7 @@ from fairtwin.pipeline import (
     resolve_stage,
     train_rows,
 )
+from fairtwin.runfolder import RunFolder
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -106,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     config = ExperimentConfig()
     data = SeedCache(args.cache, n_jobs=2).get(config)
-    run_dir = Path(tempfile.mkdtemp(prefix="fairtwin-elicit-run-"))
-    config.save(run_dir / "config.toml")
-    data.samples.save(run_dir / "samples.npz")
+    run = RunFolder(tempfile.mkdtemp(prefix="fairtwin-elicit-run-"))
+    run_dir = run.path
+    config.save(run.config)
+    data.samples.save(run.samples)
     results: dict[str, dict[int, list[int]]] = {"random": {}, "active": {}}
     timing: dict[str, float] = {}
     with torch_threads(1):

@@ -9,7 +9,8 @@ italy-synthetic: 52 training weeks, 52 held out. Reports per seed and the mean: 
 and held out (and in overloaded weeks), median ΔR, ΔR_sur/ΔR_orc, ΔJ in overflow-patient
 equivalents, pairs asked, and the time of each stage. ``--reuse-samples DIR`` takes the sampled
 decisions of an earlier run (``DIR/samples.npz``) instead of sampling again (for quick
-comparisons of learning settings; the default run samples).
+comparisons of learning settings; the default run samples); the run is otherwise
+``run_pipeline``'s, deployment rule included.
 """
 
 from __future__ import annotations
@@ -23,15 +24,8 @@ import time
 from pathlib import Path
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.pipeline import (
-    ExperimentConfig,
-    evaluate_stage,
-    label_stage,
-    load_scenario,
-    resolve_stage,
-    run_pipeline,
-    train_stage,
-)
+from fairtwin.pipeline import ExperimentConfig, run_pipeline
+from fairtwin.runfolder import RunFolder
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -50,27 +44,6 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
-def run_reusing(config: ExperimentConfig, samples: Path) -> dict:
-    scenario = load_scenario(config)
-    times = {}
-    t0 = time.perf_counter()
-    ds = PreferenceDataset.load(samples)
-    label_stage(ds, config, scenario)
-    times["label"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    learner, f_scale, rounds = train_stage(ds, config, scenario)
-    times["train"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    U, t, st = resolve_stage(learner, f_scale, ds, config, scenario)
-    times["resolve"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    metrics = evaluate_stage(ds, U, t, st, config, scenario)
-    times["evaluate"] = time.perf_counter() - t0
-    metrics["stage_times_s"] = times
-    metrics["n_comparisons"] = ds.n_comparisons
-    return metrics
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -85,10 +58,9 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         config = base.override(seed=seed)
         t0 = time.perf_counter()
-        if args.reuse_samples:
-            metrics = run_reusing(config, args.reuse_samples / "samples.npz")
-        else:
-            metrics = run_pipeline(config, args.out / f"seed{seed}").metrics
+        samples = (PreferenceDataset.load(RunFolder(args.reuse_samples).need("samples"))
+                   if args.reuse_samples else None)
+        metrics = run_pipeline(config, args.out / f"seed{seed}", samples=samples).metrics
         wall = time.perf_counter() - t0
         tr, ho = metrics["summary"]["train"], metrics["summary"]["held-out"]
         row = {

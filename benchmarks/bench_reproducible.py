@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fairtwin.runfolder import RunFolder
+
 SETTINGS = {"1 worker, 1 thread": (1, 1), "2 workers, 2 threads": (2, 2)}
 SKIP = ("stage_times_s", "environment", "solve_time", "time_s", "median_solve_time_s")
 
@@ -53,8 +55,8 @@ def run(seed: int, jobs: int, threads: int, folder: Path, extra: list[str]) -> N
 
 
 def compare(a: Path, b: Path) -> tuple[int, int, float]:
-    fa = flatten(json.loads((a / "metrics.json").read_text()))
-    fb = flatten(json.loads((b / "metrics.json").read_text()))
+    fa = flatten(json.loads(RunFolder(a).need("metrics").read_text()))
+    fb = flatten(json.loads(RunFolder(b).need("metrics").read_text()))
     differ, worst = 0, 0.0
     for key in sorted(set(fa) | set(fb)):
         x, y = fa.get(key), fb.get(key)
@@ -65,7 +67,8 @@ def compare(a: Path, b: Path) -> tuple[int, int, float]:
             worst = max(worst, abs(float(x) - float(y)))
         else:
             worst = float("inf")
-    with np.load(a / "decisions.npz") as da, np.load(b / "decisions.npz") as db:
+    with np.load(RunFolder(a).need("decisions")) as da, \
+            np.load(RunFolder(b).need("decisions")) as db:
         changed = int(np.sum(np.any(da["decisions"] != db["decisions"], axis=1)))
     return differ, changed, worst
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fairtwin.runfolder import RunFolder
+
 try:
     import psutil
 except ImportError:  # pragma: no cover - installed with the dev extra
@@ -80,7 +82,7 @@ def run_size(n: int, seed: int, jobs: int, out: Path) -> dict:
     wall = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"synthetic-R{n} failed (exit {code}); see {out / f'R{n}.log'}")
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = json.loads(RunFolder(folder).need("metrics").read_text())
     held = metrics["summary"]["held-out"]
     return {
         "regions": n, "decisions": n * n, "wall_s": wall, "peak_mb": peaks[0] if peaks else float("nan"),

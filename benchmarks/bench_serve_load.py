@@ -35,6 +35,7 @@ import numpy as np
 
 from fairtwin.elicit import PreferenceStore
 from fairtwin.pipeline import ExperimentConfig, load_scenario, sample_stage
+from fairtwin.runfolder import RunFolder
 
 
 def free_port() -> int:
@@ -95,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     run, db, log = args.workdir / "run", args.workdir / "study.db", args.workdir / "server.log"
     run.mkdir(parents=True)
     config = ExperimentConfig().override(scenario={"n_train": 4}, n_jobs=2)
-    config.save(run / "config.toml")
-    sample_stage(config, load_scenario(config)).save(run / "samples.npz")
+    folder = RunFolder(run)
+    config.save(folder.config)
+    sample_stage(config, load_scenario(config)).save(folder.samples)
     store = PreferenceStore(db)
     tokens = [store.add_rater(f"sim{k:03d}")[1] for k in range(args.raters)]
     port = free_port()

@@ -48,20 +48,20 @@ def random_quadratic(problem, nominal_u, rng, rank=30):
 
 def run_costs(run_dir):
     """The scenario of a run and, per week, its MIQP objective as the run's re-solve builds it."""
-    from pathlib import Path
-
     from fairtwin.datasets import PreferenceDataset
     from fairtwin.learn import load_learner
     from fairtwin.pipeline import ExperimentConfig, load_decisions, load_scenario, outcome_maps
+    from fairtwin.runfolder import RunFolder
 
-    run = Path(run_dir)
-    cfg = ExperimentConfig.load(run / "config.toml")
+    run = RunFolder(run_dir)
+    cfg = ExperimentConfig.load(run.need("config"))
     if cfg.resolve.mode != "blend":
-        raise SystemExit(f"{run}: --run needs a blend-mode run, this one used {cfg.resolve.mode}")
+        raise SystemExit(f"{run.path}: --run needs a blend-mode run, this one used "
+                         f"{cfg.resolve.mode}")
     scenario = load_scenario(cfg)
-    dataset = PreferenceDataset.load(run / "dataset.npz")
-    learner = load_learner(run / "model.npz")
-    f_scale = load_decisions(run / "decisions.npz")[4]
+    dataset = PreferenceDataset.load(run.need("dataset"))
+    learner = load_learner(run.need("model"))
+    f_scale = load_decisions(run.need("decisions"))[4]
     maps = outcome_maps(scenario, dataset)
     weight = cfg.resolve.blend_lambda * scenario.twin.price_unit / f_scale
     weeks = [(scenario.contexts[int(dataset.context_ids[row])],

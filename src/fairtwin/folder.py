@@ -87,6 +87,7 @@ from fairtwin.twin.generic import (
     normalise_name,
     split_name,
 )
+from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import Problem
 from fairtwin.twin.scenarios import Scenario
 
@@ -310,6 +311,78 @@ def _outcome_row(path: Path, line: int, row: dict[str, str], known: set[str],
                        row.get("context", ""), row.get("unit", ""), f"{path}, line {line}")
 
 
+def _decision_problems(toml: Path, cfg: dict[str, Any], cols: tuple[str, ...], first: TwinContext,
+                       errors: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The decision variables (``decision_variables``, or the first model's columns that start
+    with a ``decision`` prefix) and the prefixes; each prefix that matches nothing is an error."""
+    if cfg.get("decision_variables"):
+        return tuple(str(v) for v in cfg["decision_variables"]), ()
+    prefixes = tuple(str(v) for v in cfg.get("decision", ()))
+    for p in prefixes:  # each mistyped prefix named
+        try:
+            _every_prefix_matches(toml, (p,), cols, first)
+        except DataFormatError as exc:
+            errors.append(str(exc))
+    return tuple(c for c in cols if c.startswith(prefixes)), prefixes
+
+
+def _outcome_problems(toml: Path, cfg: dict[str, Any], out_path: Path, units: dict[str, str],
+                      decision: tuple[str, ...], ids: list[str],
+                      errors: list[str]) -> OutcomeDefinition:
+    """The outcomes (outcomes.csv, else one per decision variable), their problems and those of
+    the groups ``compared`` and ``extra`` name added to ``errors``."""
+    outcomes = OutcomeDefinition(default_outcomes(decision).terms, {})
+    try:
+        if out_path.exists():
+            outcomes = _read_outcomes(out_path, units, ids, errors)
+            errors += outcomes.problems(decision, ids)
+    except DataFormatError as exc:
+        errors.append(str(exc))
+    groups = {t.group for t in outcomes.terms}
+    for key in ("compared", "extra"):
+        unknown = [str(g) for g in cfg.get(key, ()) if str(g) not in groups]
+        if unknown:
+            errors.append(str(DataFormatError(toml, None, key, f"names no outcome group: "
+                                              f"{unknown}; the groups are {sorted(groups)}")))
+    return outcomes
+
+
+def _model_problems(source: FolderModels, contexts: list[TwinContext], limit: int,
+                    errors: list[str]) -> list[TwinContext]:
+    """The contexts whose model reads, with the same decision variables; the others' problems
+    (at most ``limit``, then how many more) added to ``errors``."""
+    bad, good = [], []
+    for ctx in contexts:
+        try:
+            source(ctx)
+            good.append(ctx)
+        except (DataFormatError, ValidationError) as exc:
+            bad.append(str(exc))
+    errors += bad[:limit]
+    if len(bad) > limit:
+        errors.append(f"... and {len(bad) - limit} more models with a problem")
+    return good
+
+
+def _outcomes_kept(outcomes: OutcomeDefinition, cfg: dict[str, Any], units: dict[str, str],
+                   decision: tuple[str, ...], contexts: list[TwinContext],
+                   from_file: bool) -> OutcomeDefinition:
+    """The outcomes of the contexts kept and the decision variables, with twin.toml's
+    ``compared`` and ``extra`` groups and ``units``."""
+    kept = {str(c.data["id"]) for c in contexts}
+    outcomes = replace(outcomes, terms=tuple(t for t in outcomes.terms
+                                             if (not t.context or t.context in kept)
+                                             and (not t.variable or t.variable in decision)))
+    if "compared" in cfg or "extra" in cfg:
+        return OutcomeDefinition(
+            outcomes.terms, units,
+            tuple(str(g) for g in cfg["compared"]) if "compared" in cfg else outcomes.compared,
+            tuple(str(g) for g in cfg.get("extra", ())))
+    if not from_file:
+        return OutcomeDefinition(outcomes.terms, units)
+    return outcomes
+
+
 def load_twin_folder(folder: str | os.PathLike[str], validate: bool = True) -> Scenario:
     """Read a twin folder (see the module docstring) as a :class:`Scenario`.
 
@@ -455,62 +528,21 @@ def folder_problems(folder: str | os.PathLike[str], limit: int = 10) -> tuple[li
     except (DataFormatError, ValidationError) as exc:
         return [*errors, str(exc)], None
     cols = tuple(normalise_name(c) for c in cols)
-    prefixes: tuple[str, ...] = ()
-    if cfg.get("decision_variables"):
-        decision = tuple(str(v) for v in cfg["decision_variables"])
-    else:
-        prefixes = tuple(str(v) for v in cfg.get("decision", ()))
-        for p in prefixes:  # each mistyped prefix named
-            try:
-                _every_prefix_matches(toml, (p,), cols, contexts[0])
-            except DataFormatError as exc:
-                errors.append(str(exc))
-        decision = tuple(c for c in cols if c.startswith(prefixes))
+    decision, prefixes = _decision_problems(toml, cfg, cols, contexts[0], errors)
     if not decision:
         return errors, None
-    ids = [str(c.data["id"]) for c in contexts]
-    outcomes = OutcomeDefinition(default_outcomes(decision).terms, {})
     out_path = folder / cfg.get("outcomes", "outcomes.csv")
     units = {str(k): str(v) for k, v in cfg.get("units", {}).items()}
-    try:
-        if out_path.exists():
-            outcomes = _read_outcomes(out_path, units, ids, errors)
-            errors += outcomes.problems(decision, ids)
-    except DataFormatError as exc:
-        errors.append(str(exc))
-    groups = {t.group for t in outcomes.terms}
-    for key in ("compared", "extra"):
-        unknown = [str(g) for g in cfg.get(key, ()) if str(g) not in groups]
-        if unknown:
-            errors.append(str(DataFormatError(toml, None, key, f"names no outcome group: "
-                                              f"{unknown}; the groups are {sorted(groups)}")))
+    outcomes = _outcome_problems(toml, cfg, out_path, units, decision,
+                                 [str(c.data["id"]) for c in contexts], errors)
     source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])), prefixes)
-    bad, good = [], []
-    for ctx in contexts:  # every context's model: readable, the same decision variables
-        try:
-            source(ctx)
-            good.append(ctx)
-        except (DataFormatError, ValidationError) as exc:
-            bad.append(str(exc))
-    errors += bad[:limit]
-    if len(bad) > limit:
-        errors.append(f"... and {len(bad) - limit} more models with a problem")
+    good = _model_problems(source, contexts, limit, errors)
     settings = _twin_settings(toml, cfg, errors)
     if not good:
         return errors, None
     # the contexts without a problem still make a twin, to check what only running shows
     contexts = _reindex(good)
-    kept = {str(c.data["id"]) for c in contexts}
-    outcomes = replace(outcomes, terms=tuple(t for t in outcomes.terms
-                                             if (not t.context or t.context in kept)
-                                             and (not t.variable or t.variable in decision)))
-    if "compared" in cfg or "extra" in cfg:
-        outcomes = OutcomeDefinition(
-            outcomes.terms, units,
-            tuple(str(g) for g in cfg["compared"]) if "compared" in cfg else outcomes.compared,
-            tuple(str(g) for g in cfg.get("extra", ())))
-    elif not out_path.exists():
-        outcomes = OutcomeDefinition(outcomes.terms, units)
+    outcomes = _outcomes_kept(outcomes, cfg, units, decision, contexts, out_path.exists())
     name = cfg.get("name") or folder.name
     try:
         files = GenericTwin(name, contexts, source, decision, outcomes,
@@ -644,23 +676,10 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
     feats = contexts[0].features()
     ctx_rows, out_rows = [], []
     for cid, ctx in zip(ids, contexts, strict=True):
-        problem = twin.build(ctx)
-        rows = []
-        for group, s in problem.layout.constraints.items():
-            rows += [f"{_safe(group)}_{k}" for k in range(s.stop - s.start)]
-        cols = [block_names[j] for j in range(problem.n_vars)]
-        write_model_file(problem, out / "models" / f"{cid}.{fmt}", cols, rows)
+        _export_model(twin.build(ctx), out / "models" / f"{cid}.{fmt}", block_names)
         ctx_rows.append([cid, ctx.label, str(getattr(ctx, "start", None) or ""), twin.category(ctx),
                          *[f"{v:.17g}" for v in ctx.features()]])
-        o = twin.outcomes(ctx)
-        for k in range(o.n_outcomes):
-            nz = np.flatnonzero(o.matrix[k])
-            for j in nz:
-                out_rows.append([o.groups[k], o.names[k], names[j], f"{o.matrix[k, j]:.17g}",
-                                 o.units.get(o.groups[k], ""), cid])
-            if o.offset[k] != 0 or not nz.size:
-                out_rows.append([o.groups[k], o.names[k], "", f"{o.offset[k]:.17g}",
-                                 o.units.get(o.groups[k], ""), cid])
+        out_rows += _outcome_rows(twin.outcomes(ctx), names, cid)
     with open(out / "contexts.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "label", "date", "category", *[f"x{k}" for k in range(feats.size)]])
@@ -688,6 +707,30 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
         toml["python"] = table
     (out / "twin.toml").write_text(tomli_w.dumps(toml))
     return out
+
+
+def _export_model(problem: Problem, path: Path, block_names: list[str]) -> None:
+    """One context's model file, its rows named after their constraint group."""
+    rows = []
+    for group, s in problem.layout.constraints.items():
+        rows += [f"{_safe(group)}_{k}" for k in range(s.stop - s.start)]
+    cols = [block_names[j] for j in range(problem.n_vars)]
+    write_model_file(problem, path, cols, rows)
+
+
+def _outcome_rows(o: Outcomes, names: list[str], cid: str) -> list[list[str]]:
+    """One context's rows of outcomes.csv: a row per non-zero coefficient, and one for the
+    offset (when not zero, or when the outcome has no coefficient)."""
+    out_rows = []
+    for k in range(o.n_outcomes):
+        nz = np.flatnonzero(o.matrix[k])
+        for j in nz:
+            out_rows.append([o.groups[k], o.names[k], names[j], f"{o.matrix[k, j]:.17g}",
+                             o.units.get(o.groups[k], ""), cid])
+        if o.offset[k] != 0 or not nz.size:
+            out_rows.append([o.groups[k], o.names[k], "", f"{o.offset[k]:.17g}",
+                             o.units.get(o.groups[k], ""), cid])
+    return out_rows
 
 
 def _export_names(twin: Twin, context: Any) -> tuple[list[str], str, list[str]]:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.folder import complete_with_highs
@@ -248,16 +248,41 @@ def twin_from_linopy(
         raise ValidationError("twin_from_linopy needs at least one model")
     n = len(models)
     context_ids = _ids(ids, n)
+    X = _context_features(features, n, labels, dates, categories)
+    names = [labels[k] if labels is not None else f"context {k}" for k in range(n)]
+    converted, decision_cols = _arranged(models, decision, guard, names)
+    contexts = [TwinContext(k, names[k], X[k], dates[k] if dates is not None else None,
+                            {"id": context_ids[k], "category": categories[k] if categories else ""})
+                for k in range(n)]
+    definition = _outcomes(outcomes, outcome_rows, context_ids, decision_cols, units)
+    twin = GenericTwin(name, contexts, StoredModels(tuple(converted)), decision_cols,
+                       definition, completer=complete_with_highs,
+                       guard_name=guard_name, price_unit=price_unit, price_unit_name=price_unit_name,
+                       default_oracle=default_oracle, default_resolve=default_resolve)
+    return Scenario(name=name, description=f"{n} linopy models", twin=twin, contexts=tuple(contexts))
+
+
+def _context_features(features: ArrayLike | None, n: int, labels: Sequence[str] | None,
+                      dates: Sequence[date | None] | None,
+                      categories: Sequence[str] | None) -> NDArray[np.float64]:
+    """The features of ``n`` contexts (none by default), each per-context sequence checked to
+    have ``n`` entries."""
     X = np.zeros((n, 0)) if features is None else np.atleast_2d(np.asarray(features, dtype=np.float64))
     if X.shape[0] != n:
         raise ValidationError(f"features has {X.shape[0]} rows for {n} models")
     for seq, what in ((labels, "labels"), (dates, "dates"), (categories, "categories")):
         if seq is not None and len(seq) != n:
             raise ValidationError(f"{what} has {len(seq)} entries for {n} models")
+    return X
+
+
+def _arranged(models: Sequence[Any], decision: Sequence[str], guard: Sequence[str],
+              labels: list[str]) -> tuple[list[tuple[Problem, tuple[str, ...]]], tuple[str, ...]]:
+    """Each model as :func:`~fairtwin.twin.generic.arrange` makes it (decision variables first,
+    the guard's columns found), and the decision columns: the first model's, which every other
+    model must have, and no more."""
     converted, decision_cols = [], None
-    contexts = []
-    for k, model in enumerate(models):
-        label = labels[k] if labels is not None else f"context {k}"
+    for model, label in zip(models, labels, strict=True):
         problem, cols, rows = _read_linopy(model, label)
         if decision_cols is None:
             decision_cols = _columns(decision, cols)
@@ -265,16 +290,8 @@ def twin_from_linopy(
             _no_extra_decision(_columns(decision, cols), decision_cols, label)
         guard_cols = _columns(guard, cols) if guard else ()
         converted.append(arrange(problem, cols, rows, decision_cols, guard_cols, where=label))
-        contexts.append(TwinContext(k, label, X[k], dates[k] if dates is not None else None,
-                                    {"id": context_ids[k],
-                                     "category": categories[k] if categories else ""}))
     assert decision_cols is not None
-    definition = _outcomes(outcomes, outcome_rows, context_ids, decision_cols, units)
-    twin = GenericTwin(name, contexts, StoredModels(tuple(converted)), decision_cols,
-                       definition, completer=complete_with_highs,
-                       guard_name=guard_name, price_unit=price_unit, price_unit_name=price_unit_name,
-                       default_oracle=default_oracle, default_resolve=default_resolve)
-    return Scenario(name=name, description=f"{n} linopy models", twin=twin, contexts=tuple(contexts))
+    return converted, decision_cols
 
 
 def write_twin_folder(
@@ -314,19 +331,34 @@ def write_twin_folder(
     guard = _prefixes(guard, cols)
     _outcome_rows(None, outcome_rows, ids)  # each row well formed (written as given)
     outcome_rows = [*_outcome_rows(outcomes, (), ids), *outcome_rows]
-    feats = dict(features or {})
-    with open(out / "contexts.csv", "w", newline="", encoding="utf-8") as fh:
+    _write_contexts(out / "contexts.csv", ids, labels, dates, categories, dict(features or {}))
+    if outcome_rows:
+        with open(out / "outcomes.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["group", "name", "variable", "coefficient", "unit", "context"])
+            w.writerows(outcome_rows)
+    (out / "twin.toml").write_text(_twin_toml(name, decision, guard, settings, units, resolve))
+    return out
+
+
+def _write_contexts(path: Path, ids: list[str], labels: Sequence[str] | None,
+                    dates: Sequence[date | None] | None, categories: Sequence[str] | None,
+                    feats: dict[str, Sequence[float]]) -> None:
+    """contexts.csv: id, label, date, category and the features of each context."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "label", "date", "category", *feats])
         for k, cid in enumerate(ids):
             w.writerow([cid, labels[k] if labels else cid, str(dates[k] or "") if dates else "",
                         categories[k] if categories else "",
                         *[f"{float(v[k]):.12g}" for v in feats.values()]])
-    if outcome_rows:
-        with open(out / "outcomes.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["group", "name", "variable", "coefficient", "unit", "context"])
-            w.writerows(outcome_rows)
+
+
+def _twin_toml(name: str, decision: list[str], guard: list[str],
+               settings: Mapping[str, Any] | None, units: Mapping[str, str] | None,
+               resolve: Mapping[str, Any] | None) -> str:
+    """The text of twin.toml: name, decision and guard prefixes, more settings, ``[units]``
+    and ``[resolve]``."""
     lines = [f'name = "{name}"', "decision = [" + ", ".join(f'"{d}"' for d in decision) + "]"]
     if guard:
         lines.append("guard = [" + ", ".join(f'"{g}"' for g in guard) + "]")
@@ -338,8 +370,7 @@ def write_twin_folder(
     if resolve:
         lines.append("[resolve]")
         lines += [f"{k} = {_toml(v)}" for k, v in resolve.items()]
-    (out / "twin.toml").write_text("\n".join(lines) + "\n")
-    return out
+    return "\n".join(lines) + "\n"
 
 
 def _prefixes(names: Sequence[str], cols: Sequence[str]) -> list[str]:

@@ -51,19 +51,23 @@ from fairtwin.learn.evidence import (
 from fairtwin.learn.names import LOSSES
 from fairtwin.learn.outcome import TIE_RULES, check_group_spec
 from fairtwin.oracles import (
+    GENERIC_ORACLES,
     RATERS,
     FairnessOracle,
     OutcomeGroupOracle,
+    available_oracles,
     get_oracle,
     get_rater,
     oracle_bound,
 )
+from fairtwin.oracles.fairness import import_oracle
 from fairtwin.provenance import environment
 from fairtwin.resolve import ResolveConfig, resolve_context, select_candidate
 from fairtwin.runfolder import RunFolder
 from fairtwin.sampling import SamplerConfig, sample_decisions
+from fairtwin.solvers import get_solver
 from fairtwin.tomlfile import check_setting_types, read_toml
-from fairtwin.twin import Outcomes, Scenario, Twin, TwinConfig, get_scenario
+from fairtwin.twin import ICU_ORACLES, Outcomes, Scenario, Twin, TwinConfig, get_scenario
 from fairtwin.twin.scenarios import is_builtin
 
 if TYPE_CHECKING:
@@ -86,6 +90,7 @@ __all__ = [
     "coverage_stage",
     "deploy_stage",
     "run_pipeline",
+    "reuse_samples",
     "oracle_of",
     "stage_seed",
 ]
@@ -115,6 +120,8 @@ class ScenarioConfig:
     n_held_out: int = 0
 
     def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValidationError(f"the scenario's seed must be non-negative, got {self.seed}")
         if self.n_train < 1 or self.n_held_out < 0:
             raise ValidationError(
                 f"n_train must be positive and n_held_out non-negative, got {self.n_train} and "
@@ -184,6 +191,10 @@ class LabelConfig:
             raise UnknownNameError("rater", self.rater, RATERS)
         if not 0.0 <= self.tie_margin < 2.0:
             raise ValidationError(f"tie_margin must lie in [0, 2), got {self.tie_margin}")
+        if self.noise < 0 or (self.rater == "flip" and self.noise > 0.5):
+            what = ("lie in [0, 0.5] (the flip rater's flip rate)" if self.rater == "flip"
+                    else "be non-negative (the logistic rater's temperature; 0: 0.05)")
+            raise ValidationError(f"noise must {what}, got {self.noise:g}")
         if self.n_pairs < 1:
             raise ValidationError(f"n_pairs must be positive, got {self.n_pairs}")
         if self.rounds < 0 or self.n_best < 0:
@@ -259,6 +270,9 @@ class LearnerConfig:
             raise UnknownNameError("loss", self.loss, LOSSES)
         if self.ties not in ("auto", *TIE_RULES):
             raise UnknownNameError("ties rule", self.ties, ("auto", *TIE_RULES))
+        if self.n_components < 0:
+            raise ValidationError(f"n_components must be non-negative (0: no PCA), got "
+                                  f"{self.n_components}")
 
     def check_available(self) -> None:
         """Raise :class:`~fairtwin.exceptions.MissingExtraError` now, before any work, when
@@ -309,6 +323,37 @@ class ExperimentConfig:
     resolve: ResolveConfig = field(default_factory=ResolveConfig)
     seed: int = 0
     n_jobs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValidationError(f"seed must be non-negative, got {self.seed}")
+        if self.n_jobs == 0:
+            raise ValidationError("n_jobs must be a number of parallel workers (1 or more; "
+                                  "-1: one per CPU), got 0")
+
+    def check(self, scenario: Scenario | None = None) -> None:
+        """Check, before any work, what no single section can check alone; raise the one-line
+        error the CLI prints.
+
+        The notion of fairness is one the twin has, as named (an unknown name lists them; a
+        user's ``package.module:function`` is imported now): with ``scenario``, its twin's
+        notions and outcome groups (:func:`check_names`; call it after :func:`with_oracle`,
+        which names the twin's default instead of the built-in default ``rosenbrock``); without
+        one, for a built-in scenario, the ICU twin's and the generic notions (so that a wrong
+        name is said before the data loads); a user's twin is checked once it is given. The
+        re-solve's solver and the learner's
+        packages are installed (:class:`~fairtwin.exceptions.SolverUnavailableError`,
+        :class:`~fairtwin.exceptions.MissingExtraError`). :func:`run_pipeline` and the CLI call
+        it; the sections' own ``__post_init__`` check the rest (names, ranges)."""
+        if scenario is not None:
+            _check_oracle_name(self.labels.oracle, available_oracles(scenario.twin))
+            check_names(self, scenario)
+        elif not self.scenario.twin_path and is_builtin(self.scenario.name):
+            _check_oracle_name(self.labels.oracle, list(dict.fromkeys([*ICU_ORACLES,
+                                                                       *GENERIC_ORACLES])))
+        if self.resolve.solver != "auto":
+            get_solver(self.resolve.solver)
+        self.learner.check_available()
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as TOML-ready tables. A user's twin (a folder, or a scenario of another
@@ -388,6 +433,15 @@ class ExperimentConfig:
             if values:
                 changes[name] = replace(getattr(self, name), **values)
         return replace(self, **changes)
+
+
+def _check_oracle_name(oracle: str, allowed: list[str]) -> None:
+    """``oracle`` is one of ``allowed`` (``NAME:GROUP`` of one), or an importable callable."""
+    base, sep, rest = oracle.partition(":")
+    if base not in allowed:
+        if not (sep and base and rest):
+            raise UnknownNameError("oracle", oracle, [*allowed, "package.module:function"])
+        import_oracle(oracle)  # a user's callable: importable now, not after the sampling
 
 
 # ---------------------------------------------------------------------- helpers
@@ -561,6 +615,24 @@ def sample_stage(
         info={"n_train": config.scenario.n_train,
               "n_targeted": [s.n_targeted for s in samples]},
     )
+
+
+def reuse_samples(samples: PreferenceDataset, config: ExperimentConfig,
+                  scenario: Scenario) -> PreferenceDataset:
+    """A copy of an earlier run's sampled decisions to run ``config`` on, in place of
+    :func:`sample_stage`: they must be of the scenario, the weeks and the split the
+    configuration asks for, and hold no comparisons yet."""
+    _check_dataset_matches(samples, scenario)
+    first = config.scenario.first_week(scenario)
+    weeks = [c.index for c in scenario.contexts[first : first + config.scenario.n_weeks]]
+    if samples.n_comparisons or not np.array_equal(samples.context_ids, weeks) \
+            or len(train_rows(samples)) != config.scenario.n_train:
+        raise ValidationError(
+            f"the samples are not of this run: {samples.n_contexts} contexts from "
+            f"{samples.context_ids[:1]} ({len(train_rows(samples))} training), "
+            f"{samples.n_comparisons} comparisons; the configuration asks for "
+            f"{len(weeks)} from [{weeks[0]}] ({config.scenario.n_train} training) and none")
+    return samples.subset_contexts(np.arange(samples.n_contexts))
 
 
 def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator):  # type: ignore[no-untyped-def]
@@ -832,42 +904,10 @@ def train_stage(
     """
     _check_dataset_matches(dataset, scenario)
     rows = train_rows(dataset)
-    rng = stage_seed(config, "train")
+    fit = _Fitter(dataset, rows, config, scenario)
     rater = _rater(config, scenario, stage_seed(config, "active"))
     labels = config.labels
     history: list[RoundRecord] = []
-
-    choosing = config.learner.model == "outcomes" and not config.learner.groups
-    choice: ModelChoice | None = None
-    ties: tuple[str, list[dict[str, Any]]] | None = None  # the tie rule held-out weeks chose
-
-    def fit(choose: bool = False) -> tuple[Learner, float, float]:
-        """Fit on the training weeks; returns the learner, f_scale and training accuracy.
-        With ``choose``, held-out weeks first choose the outcome groups and, with answers
-        "equally fair", the tie rule (kept for later fits)."""
-        nonlocal choice, ties
-        train = dataset.subset_contexts(rows)
-        maps = outcome_maps(scenario, train)
-        if choose and choosing:
-            choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
-                                   linear=not config.learner.linear,
-                                   random_state=stage_seed(config, "select"))
-        groups = choice.groups if choice else None
-        if (choose and train.n_ties and config.learner.ties == "auto"
-                and config.learner.model == "outcomes"):
-            lin = bool(choice and choice.linear)
-            ties = choose_tie_rule(lambda t: config.learner.make(0, groups, t, linear=lin), train,
-                                   maps, random_state=stage_seed(config, "ties"))
-            if choice:
-                choice = replace(choice, ties=ties[0], tie_table=ties[1])
-        learner = config.learner.make(int(rng.integers(0, 2**31 - 1)), groups,
-                                      ties[0] if ties else None,
-                                      linear=bool(choice and choice.linear))
-        learner.fit(train, outcomes=maps)
-        if choice and isinstance(learner, OutcomeCostLearner):
-            learner.model_choice_ = choice
-        return learner, preference_scale(learner, train, maps), learner.score(train, maps)
-
     round_config = config.override(resolve=labels.round_resolve())
 
     def ask_round(learner: Learner, f_scale: float, r: int, n_best: int) -> int:
@@ -888,13 +928,67 @@ def train_stage(
         fairer = ask_round(learner, f_scale, r, 0)
         candidates.append((fairer, r - 1, learner, f_scale))
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer, refit=False))
-        best = max(candidates, key=lambda c: (c[0], c[1]))
-        _, index, learner, f_scale = best
-        history = [replace(h, selected=(h.round - 1 == index)) for h in history]
-        log.info("kept the model of round %d (re-solve fairer than nominal in %d of %d weeks)",
-                 index, best[0], len(rows))
+        learner, f_scale, history = _keep_best(candidates, history, len(rows))
     if isinstance(learner, OutcomeCostLearner):
         _assess(learner, dataset.subset_contexts(rows), config, scenario)
+    return learner, f_scale, history
+
+
+class _Fitter:
+    """Fits a learner on the training weeks ``rows`` of ``dataset`` (one seed for all fits,
+    drawn in turn); called with ``choose``, held-out weeks first choose the outcome groups
+    (kept for the later fits). Returns the learner, f_scale and the training accuracy."""
+
+    def __init__(self, dataset: PreferenceDataset, rows: NDArray[np.int64],
+                 config: ExperimentConfig, scenario: Scenario) -> None:
+        self.dataset, self.rows, self.config, self.scenario = dataset, rows, config, scenario
+        self.rng = stage_seed(config, "train")
+        self.choosing = config.learner.model == "outcomes" and not config.learner.groups
+        self.choice: ModelChoice | None = None
+        self.ties: tuple[str, list[dict[str, Any]]] | None = None  # the rule held-out weeks chose
+
+    def __call__(self, choose: bool = False) -> tuple[Learner, float, float]:
+        config = self.config
+        train = self.dataset.subset_contexts(self.rows)
+        maps = outcome_maps(self.scenario, train)
+        if choose and self.choosing:
+            self.choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
+                                        linear=not config.learner.linear,
+                                        random_state=stage_seed(config, "select"))
+        if (choose and train.n_ties and config.learner.ties == "auto"
+                and config.learner.model == "outcomes"):
+            self._choose_ties(train, maps)
+        choice = self.choice
+        learner = config.learner.make(int(self.rng.integers(0, 2**31 - 1)),
+                                      choice.groups if choice else None,
+                                      self.ties[0] if self.ties else None,
+                                      linear=bool(choice and choice.linear))
+        learner.fit(train, outcomes=maps)
+        if choice and isinstance(learner, OutcomeCostLearner):
+            learner.model_choice_ = choice
+        return learner, preference_scale(learner, train, maps), learner.score(train, maps)
+
+
+    def _choose_ties(self, train: PreferenceDataset, maps: list[Outcomes]) -> None:
+        """Held-out weeks choose whether answers "equally fair" are evidence (Davidson) or
+        dropped (:func:`choose_tie_rule`); the model choice records it."""
+        config, choice = self.config, self.choice
+        groups, linear = (choice.groups, choice.linear) if choice else (None, False)
+        self.ties = choose_tie_rule(lambda t: config.learner.make(0, groups, t, linear=linear),
+                                    train, maps, random_state=stage_seed(config, "ties"))
+        if choice:
+            self.choice = replace(choice, ties=self.ties[0], tie_table=self.ties[1])
+
+
+def _keep_best(candidates: list[tuple[int, int, Learner, float]], history: list[RoundRecord],
+               n_weeks: int) -> tuple[Learner, float, list[RoundRecord]]:
+    """The final check's choice: the model whose re-solves the rater preferred to the nominal
+    decision in the most weeks (the later on ties), its f_scale, and the rounds marked."""
+    best = max(candidates, key=lambda c: (c[0], c[1]))
+    _, index, learner, f_scale = best
+    history = [replace(h, selected=(h.round - 1 == index)) for h in history]
+    log.info("kept the model of round %d (re-solve fairer than nominal in %d of %d weeks)",
+             index, best[0], n_weeks)
     return learner, f_scale, history
 
 
@@ -1009,30 +1103,9 @@ def evaluate_stage(
     adds what the outcome learner knows of its answers: its evidence and its model choice.
     """
     oracle = oracle_of(config, scenario)
-    nom = nominal_indices(dataset)
-    n_train = len(train_rows(dataset))
-    jobs = [
-        delayed(_bound_one)(oracle, scenario.contexts[int(dataset.context_ids[row])],
-                            np.vstack([dataset.decisions[dataset.decisions_of(row)],
-                                       decisions[row][None, :]]))
-        for row in range(dataset.n_contexts)
-    ]
-    runner = Parallel(n_jobs=config.n_jobs, return_as="generator")
-    bounds = list(tqdm(runner(jobs), total=len(jobs), desc="oracle bound", unit="week",
-                       disable=not progress))
-    weeks: list[WeekMetrics] = []
-    for row in range(dataset.n_contexts):
-        context = scenario.contexts[int(dataset.context_ids[row])]
-        idx = dataset.decisions_of(row)
-        weeks.append(week_metrics(
-            scenario.twin, oracle, context, "train" if row < n_train else "held-out",
-            dataset.decisions[nom[row]], decisions[row], bounds[row],
-            float(times[row]), statuses[row], dataset.decisions[idx],
-            None if candidate_costs is None else candidate_costs[idx],
-        ))
-        if deployment is not None:
-            weeks[-1] = _with_deployment(weeks[-1], deployment, row, oracle, context,
-                                         dataset.decisions[nom[row]])
+    bounds = _oracle_bounds(oracle, dataset, decisions, scenario, config.n_jobs, progress)
+    weeks = _weeks(oracle, dataset, decisions, bounds, times, statuses, scenario,
+                   candidate_costs, deployment)
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
     twin = scenario.twin
@@ -1051,6 +1124,45 @@ def evaluate_stage(
         _write_evaluation(RunFolder(out_dir).make(), result, weeks, bounds, dataset, decisions,
                           scenario, oracle, plot_week)
     return result
+
+
+def _oracle_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,
+                   decisions: NDArray[np.float64], scenario: Scenario, n_jobs: int,
+                   progress: bool) -> list[NDArray[np.float64]]:
+    """The oracle bound's decision of every week, searched from its samples and its decision
+    (in ``n_jobs`` processes)."""
+    jobs = [
+        delayed(_bound_one)(oracle, scenario.contexts[int(dataset.context_ids[row])],
+                            np.vstack([dataset.decisions[dataset.decisions_of(row)],
+                                       decisions[row][None, :]]))
+        for row in range(dataset.n_contexts)
+    ]
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    return list(tqdm(runner(jobs), total=len(jobs), desc="oracle bound", unit="week",
+                     disable=not progress))
+
+
+def _weeks(oracle: FairnessOracle, dataset: PreferenceDataset, decisions: NDArray[np.float64],
+           bounds: list[NDArray[np.float64]], times: NDArray[np.float64], statuses: list[str],
+           scenario: Scenario, candidate_costs: NDArray[np.float64] | None,
+           deployment: Deployment | None) -> list[WeekMetrics]:
+    """Every week's metrics (:func:`~fairtwin.evaluate.week_metrics`), with its deployment."""
+    nom = nominal_indices(dataset)
+    n_train = len(train_rows(dataset))
+    weeks: list[WeekMetrics] = []
+    for row in range(dataset.n_contexts):
+        context = scenario.contexts[int(dataset.context_ids[row])]
+        idx = dataset.decisions_of(row)
+        weeks.append(week_metrics(
+            scenario.twin, oracle, context, "train" if row < n_train else "held-out",
+            dataset.decisions[nom[row]], decisions[row], bounds[row],
+            float(times[row]), statuses[row], dataset.decisions[idx],
+            None if candidate_costs is None else candidate_costs[idx],
+        ))
+        if deployment is not None:
+            weeks[-1] = _with_deployment(weeks[-1], deployment, row, oracle, context,
+                                         dataset.decisions[nom[row]])
+    return weeks
 
 
 def _with_deployment(week: WeekMetrics, deployment: Deployment, row: int,
@@ -1108,13 +1220,19 @@ def run_pipeline(
     progress: bool = False,
     on_stage: Callable[[str, float], None] | None = None,
     scenario: Scenario | None = None,
+    samples: PreferenceDataset | None = None,
 ) -> RunResult:
     """Run every stage and write the artefacts into ``out_dir``.
 
     ``scenario`` (e.g. from :func:`fairtwin.linopy_twin.twin_from_linopy`) replaces the
     configuration's scenario; the stages then need it passed again, the CLI cannot reload it.
+    ``samples`` (an earlier run's ``samples.npz`` of the same scenario, weeks and split, no
+    comparisons) replaces the sample stage, e.g. to compare learning settings on the same
+    decisions (:func:`reuse_samples` checks them; ``samples`` itself is left unchanged).
+    The configuration is checked (:meth:`ExperimentConfig.check`) before anything runs.
     """
-    config.learner.check_available()
+    if scenario is None:  # a built-in scenario's names, before its data loads
+        config.check()
     times: dict[str, float] = {}
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
@@ -1127,18 +1245,14 @@ def run_pipeline(
 
     given = scenario
     scenario = timed("scenario", lambda: given if given is not None else load_scenario(config))
-    if not config.scenario.twin_path:  # config.toml names the scenario that ran
-        config = config.override(scenario={"name": scenario.name})
-    config, note = fit_split(with_oracle(config, scenario), scenario)
-    if note:
-        log.info(note)
-    check_weeks(config, scenario)  # the weeks, names and budget, before anything is written
-    check_names(config, scenario)
-    config.labels.n_random(config.scenario.n_train)
+    config = _fitted(config, scenario)
     run = RunFolder(out_dir).make()
     out = run.path
     config.save(run.config)
-    dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
+    if samples is None:
+        dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
+    else:
+        dataset = reuse_samples(samples, config, scenario)
     dataset.save(run.samples)
     coverage = coverage_stage(dataset, config, scenario)
     timed("label", lambda: label_stage(dataset, config, scenario))
@@ -1154,14 +1268,27 @@ def run_pipeline(
     metrics = timed("evaluate", lambda: evaluate_stage(
         dataset, deployment.decisions, t, st, config, scenario, out, progress=progress,
         candidate_costs=f, deployment=deployment, learner=learner))
-    metrics["stage_times_s"] = times
-    metrics["active_rounds"] = [asdict(r) for r in rounds]
-    metrics["n_comparisons"] = dataset.n_comparisons
-    metrics["f_scale"] = f_scale
-    metrics["sample_coverage"] = asdict(coverage)
+    metrics.update(stage_times_s=times, active_rounds=[asdict(r) for r in rounds],
+                   n_comparisons=dataset.n_comparisons, f_scale=f_scale,
+                   sample_coverage=asdict(coverage))
     text = json.dumps(metrics, indent=2)
     atomic_write(run.metrics, lambda tmp: Path(tmp).write_text(text))
     return RunResult(out, metrics, times, rounds)
+
+
+def _fitted(config: ExperimentConfig, scenario: Scenario) -> ExperimentConfig:
+    """The configuration of a run on ``scenario`` as ``config.toml`` records it (the scenario's
+    name, the notion of fairness that runs, the split fitted), checked: the weeks, the names
+    and the pair budget, before anything is written."""
+    if not config.scenario.twin_path:  # config.toml names the scenario that ran
+        config = config.override(scenario={"name": scenario.name})
+    config, note = fit_split(with_oracle(config, scenario), scenario)
+    if note:
+        log.info(note)
+    check_weeks(config, scenario)
+    config.check(scenario)
+    config.labels.n_random(config.scenario.n_train)
+    return config
 
 
 def save_decisions(path: Path, dataset: PreferenceDataset, U: NDArray[np.float64],

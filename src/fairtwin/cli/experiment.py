@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fairtwin.cli._common import tty
 from fairtwin.exceptions import UnknownNameError, ValidationError
 from fairtwin.twin import SCENARIOS
+
+if TYPE_CHECKING:
+    from fairtwin.experiments import StudySettings
+    from fairtwin.pipeline import ExperimentConfig
 
 
 def _parse_grid(items: tuple[str, ...]) -> dict[str, Any]:
@@ -40,6 +44,38 @@ def _parse_grid(items: tuple[str, ...]) -> dict[str, Any]:
                     f"--grid {name}: {v!r} is not a valid {kind.__name__}") from None
         out[name] = tuple(values) if isinstance(default, tuple) else values[0]
     return out
+
+
+def _study_config(config_path: Path | None,
+                  changes: dict[str, Any]) -> tuple[ExperimentConfig, StudySettings]:
+    """The settings every configuration starts from (``--config`` and the options, split fitted
+    and checked against the scenario, a twin folder's ``[resolve]`` settings filled in) and
+    the grid of ``--config``'s ``[study]`` table."""
+    from fairtwin.experiments import StudySettings
+    from fairtwin.pipeline import (
+        ExperimentConfig,
+        check_weeks,
+        fit_split,
+        load_scenario,
+        with_twin_defaults,
+    )
+    from fairtwin.tomlfile import read_toml
+
+    base, settings = ExperimentConfig(), StudySettings()
+    user_resolve: set[str] = set()
+    if config_path is not None:
+        data = read_toml(config_path)
+        settings = StudySettings.from_dict(data.pop("study", {}), source=f"{config_path} [study]")
+        base = ExperimentConfig.from_dict(data, source=str(config_path))
+        user_resolve = set(data.get("resolve", {}))
+    base = base.override(**changes, n_jobs=1)
+    loaded = load_scenario(base)
+    base, note = fit_split(base, loaded)
+    if note:
+        click.echo(note)
+    check_weeks(base, loaded)  # a bad twin, scenario or split: before any work
+    base = with_twin_defaults(base, loaded, user_resolve)  # a twin folder's [resolve] settings
+    return base, settings
 
 
 @click.command("experiment")
@@ -87,15 +123,7 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
     docs/results.md). Sampled decisions, their latent costs and the oracle bound are computed
     once per seed and shared by every configuration.
     """
-    from fairtwin.experiments import STUDIES, StudySettings, run_experiment
-    from fairtwin.pipeline import (
-        ExperimentConfig,
-        check_weeks,
-        fit_split,
-        load_scenario,
-        with_twin_defaults,
-    )
-    from fairtwin.tomlfile import read_toml
+    from fairtwin.experiments import STUDIES, run_experiment
 
     if list_only or study is None:
         for name, text in STUDIES.items():
@@ -107,22 +135,10 @@ def experiment_cmd(study: str | None, list_only: bool, out_dir: Path | None,
         raise UnknownNameError("study", study, STUDIES)
     if n_jobs < 1:
         raise ValidationError(f"--jobs must be at least 1, got {n_jobs}")
-    base, settings = ExperimentConfig(), StudySettings()
-    user_resolve: set[str] = set()
-    if config_path is not None:
-        data = read_toml(config_path)
-        settings = StudySettings.from_dict(data.pop("study", {}), source=f"{config_path} [study]")
-        base = ExperimentConfig.from_dict(data, source=str(config_path))
-        user_resolve = set(data.get("resolve", {}))
-    base = base.override(scenario={"n_train": n_train, "name": scenario, "data_path": data_path,
-                                   "twin_path": twin_path},
-                         sampler={"n_samples": n_samples}, learner={"max_epochs": epochs}, n_jobs=1)
-    loaded = load_scenario(base)
-    base, note = fit_split(base, loaded)
-    if note:
-        click.echo(note)
-    check_weeks(base, loaded)  # a bad twin, scenario or split: before any work
-    base = with_twin_defaults(base, loaded, user_resolve)  # a twin folder's [resolve] settings
+    base, settings = _study_config(config_path, {
+        "scenario": {"n_train": n_train, "name": scenario, "data_path": data_path,
+                     "twin_path": twin_path},
+        "sampler": {"n_samples": n_samples}, "learner": {"max_epochs": epochs}})
     values = _parse_grid(grid)
     if seeds is not None:
         values["seeds"] = _parse_grid((f"seeds={seeds}",))["seeds"]

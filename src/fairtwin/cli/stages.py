@@ -4,20 +4,25 @@ whole pipeline; their shared options and the run's summary table."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
 from fairtwin.cli._common import tty
-from fairtwin.exceptions import UnknownNameError, ValidationError
+from fairtwin.exceptions import ValidationError
 from fairtwin.runfolder import RunFolder, need_file
-from fairtwin.solvers import get_solver
 from fairtwin.twin import SCENARIOS
+
+if TYPE_CHECKING:
+    from fairtwin.pipeline import ExperimentConfig
+    from fairtwin.twin import Scenario
 
 
 def _experiment_options(fn: Any) -> Any:
-    """Options that override the experiment configuration (None = keep the config's value)."""
+    """Options that override the experiment configuration (None = keep the config's value).
+
+    Long for a reason: one declaration per option, in the order ``--help`` lists them."""
     opts = [
         click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel workers (default 2)."),
         click.option("--solver", "solver_name", default=None,
@@ -90,17 +95,44 @@ def _blend_note(resolve: Any, guard: str | None) -> str:
     return f" (λ = {resolve.blend_lambda:g}{held})"
 
 
-def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _experiment_config(out_dir: Path, config_path: Path | None,
+                       kw: dict[str, Any]) -> ExperimentConfig:
+    """The run's configuration: ``--config``, else the run folder's own ``config.toml``, else
+    the defaults; the options override it; a twin folder's own settings fill what the user
+    left unset; then every name is checked (:meth:`ExperimentConfig.check`)."""
+    config, user_resolve, named_oracle = _base_config(out_dir, config_path, kw)
+    config = config.override(**_option_changes(kw))
+    if kw.get("seed") is not None:
+        config = config.override(seed=kw["seed"])
+    if kw.get("n_jobs") is not None:
+        config = config.override(n_jobs=kw["n_jobs"])
+    twin = None
+    if config.scenario.twin_path:
+        from fairtwin.folder import load_twin_folder
+        from fairtwin.pipeline import with_oracle, with_twin_defaults
+
+        twin = load_twin_folder(config.scenario.twin_path, validate=False)
+        config = with_twin_defaults(config, twin, user_resolve)
+        if not named_oracle:  # the twin's own default, recorded as what runs
+            config = with_oracle(config, twin)
+    config.check(twin)  # before any long work, as run_pipeline does
+    return config
+
+
+def _base_config(out_dir: Path, config_path: Path | None,
+                 kw: dict[str, Any]) -> tuple[ExperimentConfig, set[str], bool]:
+    """The configuration the options override, the re-solve settings the user set (a twin
+    folder's own ``[resolve]`` settings fill the others) and whether the user named the
+    notion of fairness (never replaced by the twin's default then)."""
     from dataclasses import fields
 
     from fairtwin.pipeline import ExperimentConfig
     from fairtwin.resolve import ResolveConfig
     from fairtwin.tomlfile import read_toml
 
-    # re-solve settings the user set (a twin folder's own [resolve] settings fill the others)
     flags = {"mode": "mode", "blend_lambda": "blend_lambda", "guard": "guard", "solver": "solver_name"}
     user_resolve = {name for name, flag in flags.items() if kw.get(flag) is not None}
-    named_oracle = kw.get("oracle") is not None  # the user's, never replaced by another
+    named_oracle = kw.get("oracle") is not None
     run = RunFolder(out_dir)
     if config_path is not None:
         data = read_toml(config_path)
@@ -112,17 +144,25 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         user_resolve |= {f.name for f in fields(ResolveConfig)}
     else:
         config = ExperimentConfig()
-    pca = kw.get("pca")
-    n_components = None
-    if pca is not None:
-        if str(pca).lower() == "none":
-            n_components = 0
-        else:
-            try:
-                n_components = int(pca)
-            except ValueError:
-                raise ValidationError(f"--pca must be a positive integer or 'none', got {pca!r}") from None
-    changes: dict[str, Any] = {
+    return config, user_resolve, named_oracle
+
+
+def _pca_components(pca: str | None) -> int | None:
+    """``--pca``: a rank, ``none`` (0: no compression), or unset (``None``)."""
+    if pca is None:
+        return None
+    if str(pca).lower() == "none":
+        return 0
+    try:
+        return int(pca)
+    except ValueError:
+        raise ValidationError(f"--pca must be a positive integer or 'none', got {pca!r}") from None
+
+
+def _option_changes(kw: dict[str, Any]) -> dict[str, Any]:
+    """The options as :meth:`ExperimentConfig.override` sections (``None``: keep the value)."""
+    n_components = _pca_components(kw.get("pca"))
+    return {
         "scenario": {"name": kw.get("scenario"), "seed": kw.get("scenario_seed"),
                      "data_path": kw.get("data_path"), "n_train": kw.get("n_train"),
                      "train_from": kw.get("train_from"), "n_held_out": kw.get("n_held_out"),
@@ -138,50 +178,10 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
                     "guard": kw.get("guard"),
                     "solver": kw.get("solver_name")},
     }
-    config = config.override(**changes)
-    if kw.get("seed") is not None:
-        config = config.override(seed=kw["seed"])
-    if kw.get("n_jobs") is not None:
-        config = config.override(n_jobs=kw["n_jobs"])
-    # validate names early, before any long work
-    from fairtwin.oracles import available_oracles
-
-    oracle = config.labels.oracle
-    twin = None
-    if config.scenario.twin_path:
-        from fairtwin.folder import load_twin_folder
-        from fairtwin.pipeline import with_oracle, with_twin_defaults
-
-        twin = load_twin_folder(config.scenario.twin_path, validate=False)
-        config = with_twin_defaults(config, twin, user_resolve)
-        if not named_oracle:  # the twin's own default, recorded as what runs
-            config = with_oracle(config, twin)
-        oracle = config.labels.oracle
-        allowed = available_oracles(twin.twin)
-    else:
-        from fairtwin.oracles import GENERIC_ORACLES
-        from fairtwin.twin import ICU_ORACLES
-
-        allowed = list(dict.fromkeys([*ICU_ORACLES, *GENERIC_ORACLES]))
-    base, sep, rest = oracle.partition(":")
-    if base not in allowed:
-        if not (sep and base and rest):
-            raise UnknownNameError("oracle", oracle, [*allowed, "package.module:function"])
-        from fairtwin.oracles.fairness import import_oracle
-
-        import_oracle(oracle)  # a user's callable: importable now, not after the sampling
-    if twin is not None:
-        from fairtwin.pipeline import check_names
-
-        check_names(config, twin)  # an oracle's or the learner's outcome group, too
-    # rater, loss, solver and mode names are checked by the configuration itself
-    if config.resolve.solver != "auto":
-        get_solver(config.resolve.solver)  # an uninstalled solver: one line now, not after sampling
-    config.learner.check_available()
-    return config
 
 
-def _config_and_scenario(out_dir: Path, config_path: Path | None, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _config_and_scenario(out_dir: Path, config_path: Path | None,
+                         kw: dict[str, Any]) -> tuple[ExperimentConfig, Scenario]:
     """The run's configuration (:func:`_experiment_config`) with its split fitted to the
     scenario (:func:`~fairtwin.pipeline.fit_split`, said when it changes), and the scenario."""
     from fairtwin.pipeline import fit_split, load_scenario

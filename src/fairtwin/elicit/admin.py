@@ -65,6 +65,8 @@ def _date(t: float | None) -> str:
 
 
 def admin_routes(ctx: AppContext) -> list[Route]:
+    """The organiser's routes. Long for a reason: each nested function is one route's handler,
+    closing over the study's store and context (as the rater's routes do)."""
     store, study = ctx.store, ctx.study
 
     def session(request: Request) -> str | None:

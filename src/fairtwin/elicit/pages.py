@@ -29,7 +29,8 @@ __all__ = ["rater_routes"]
 
 
 def rater_routes(ctx: AppContext) -> list[Route]:
-    """The routes of the rater's path through a study."""
+    """The routes of the rater's path through a study. Long for a reason: each nested function
+    is one route's handler, closing over the study's store and context."""
     store, study = ctx.store, ctx.study
 
     def home(request: Request) -> Response:

@@ -96,19 +96,7 @@ def panel_report(store: PreferenceStore, anchor_pairs: list[tuple[int, int, int]
     threshold : float
         Average agreement at which two groups of raters merge.
     """
-    names: list[str] = []
-    index: dict[int, int] = {}
-    votes: dict[tuple[int, int, int], dict[int, int]] = {}  # pair -> rater -> chosen decision
-    for a in store.answers():
-        if a.choice not in ("a", "b"):
-            continue
-        if a.rater_id not in index:
-            index[a.rater_id] = len(names)
-            names.append(str(a.rater))
-        pair = (int(a.context_row), min(a.left_decision, a.right_decision),
-                max(a.left_decision, a.right_decision))
-        chosen = a.left_decision if a.choice == "a" else a.right_decision
-        votes.setdefault(pair, {})[index[a.rater_id]] = int(chosen)
+    names, votes = _votes(store)
     n = len(names)
     agree = np.zeros((n, n))
     shared = np.zeros((n, n), dtype=np.int64)
@@ -150,6 +138,25 @@ def panel_report(store: PreferenceStore, anchor_pairs: list[tuple[int, int, int]
                        [int(v) for v in on_anchor], share, shared, reliability,
                        [int(v) for v in seen],
                        [[names[k] for k in c] for c in clusters], min_shared, threshold, warnings)
+
+
+def _votes(store: PreferenceStore) -> tuple[list[str], dict[tuple[int, int, int], dict[int, int]]]:
+    """The names of the raters with A-or-B answers, and per pair (context row, the lower and
+    the higher decision) the decision each of them chose (by their index in the names)."""
+    names: list[str] = []
+    index: dict[int, int] = {}
+    votes: dict[tuple[int, int, int], dict[int, int]] = {}
+    for a in store.answers():
+        if a.choice not in ("a", "b"):
+            continue
+        if a.rater_id not in index:
+            index[a.rater_id] = len(names)
+            names.append(str(a.rater))
+        pair = (int(a.context_row), min(a.left_decision, a.right_decision),
+                max(a.left_decision, a.right_decision))
+        chosen = a.left_decision if a.choice == "a" else a.right_decision
+        votes.setdefault(pair, {})[index[a.rater_id]] = int(chosen)
+    return names, votes
 
 
 def _clusters(share: NDArray[np.float64], shared: NDArray[np.int64], min_shared: int,

@@ -56,6 +56,37 @@ class ExperimentResult:
     reports: list[Path]
 
 
+def _paper_run(out: Path, command: str, wall: float, run: bool) -> tuple[str, float]:
+    """The command and wall time the paper's results name: this run's (recorded in
+    ``out/paper-run.json``), or with ``run=False`` the last recorded run's."""
+    record = out / "paper-run.json"  # the command and wall time of the last real run
+    command = command or f"fairtwin experiment paper --out {out}"
+    if run:
+        text = json.dumps({"command": command, "wall_s": wall})
+        atomic_write(record, lambda tmp: Path(tmp).write_text(text))
+    elif record.exists():
+        try:
+            last = json.loads(record.read_text(encoding="utf-8"))
+            command, wall = str(last["command"]), float(last["wall_s"])
+        except (ValueError, KeyError, TypeError) as exc:  # damaged: keep the defaults
+            log.warning("%s is damaged (%s); the report names no earlier command", record, exc)
+    return command, wall
+
+
+def _check_configs(specs: list[RunSpec]) -> None:
+    """Each configuration's names, solver and learner packages
+    (:meth:`~fairtwin.pipeline.ExperimentConfig.check`), before any seed data are computed: the
+    paper's learner needs ``fairtwin[paper]``, said now rather than after the sampling."""
+    seen = set()
+    for spec in specs:
+        c = spec.config
+        key = (c.scenario.name, c.scenario.twin_path, c.labels.oracle, c.resolve.solver,
+               c.learner.model)
+        if key not in seen:
+            seen.add(key)
+            c.check()
+
+
 def run_experiment(
     study: str,
     base: ExperimentConfig | None = None,
@@ -88,6 +119,8 @@ def run_experiment(
     settings = settings or StudySettings()
     by_study = build_specs(study, base, settings)
     specs = [s for group in by_study.values() for s in group]
+    if run:
+        _check_configs(specs)
     out = Path(out)
     folder = ExperimentFolder(out, study, specs,
                               {"base": base.to_dict(), "settings": settings.to_dict()}, fresh=fresh)
@@ -104,17 +137,7 @@ def run_experiment(
     tables = {name: collect(name, group, folder) for name, group in by_study.items()}
     reports = []
     if study == "paper":
-        record = out / "paper-run.json"  # the command and wall time of the last real run
-        command = command or f"fairtwin experiment paper --out {out}"
-        if run:
-            text = json.dumps({"command": command, "wall_s": wall})
-            atomic_write(record, lambda tmp: Path(tmp).write_text(text))
-        elif record.exists():
-            try:
-                last = json.loads(record.read_text(encoding="utf-8"))
-                command, wall = str(last["command"]), float(last["wall_s"])
-            except (ValueError, KeyError, TypeError) as exc:  # damaged: keep the defaults
-                log.warning("%s is damaged (%s); the report names no earlier command", record, exc)
+        command, wall = _paper_run(out, command, wall, run)  # --report-only: the last run's
         reports.append(write_results_md(tables, out, Path(docs or "docs/results.md"), command,
                                         wall, settings.to_dict()))
     else:

@@ -154,6 +154,36 @@ def _stage_times(rows: list[dict[str, Any]]) -> str:
 
 
 # ---------------------------------------------------------------------- studies
+def _wins_heatmap(rows: list[dict[str, Any]], variants: list[str], pairs: list[Any],
+                  noise: list[Any], path: Path) -> None:
+    """Table 1's figure: mean in-sample wins per pairs x flipped labels, a panel per variant."""
+    fig, axes = plt.subplots(1, len(variants), figsize=(4.6 * len(variants), 3.8), squeeze=False,
+                             sharey=True)
+    for ax, variant in zip(axes[0], variants, strict=True):
+        grid = np.full((len(pairs), len(noise)), np.nan)
+        for i, p in enumerate(pairs):
+            for j, nz in enumerate(noise):
+                sel = _select(rows, variant=variant, pairs=p, noise=nz)
+                if sel:
+                    grid[i, j] = np.mean([r["wins_train"] for r in sel])
+        im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=max(1, rows[0]["weeks_train"]),
+                       aspect="auto", origin="lower")
+        for i in range(len(pairs)):
+            for j in range(len(noise)):
+                if np.isfinite(grid[i, j]):
+                    ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center",
+                            color="white" if grid[i, j] < 0.6 * rows[0]["weeks_train"] else "black")
+        ax.set_xticks(range(len(noise)), [f"{n:.0%}" for n in noise])
+        ax.set_yticks(range(len(pairs)), [str(p) for p in pairs])
+        ax.set_xlabel("flipped labels")
+        if ax is axes[0][0]:  # the panels share their rows: one label, no overlap
+            ax.set_ylabel("pairs")
+        ax.set_title(f"mean in-sample wins ({variant})")
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def _report_table1(t: StudyTables, out: Path) -> list[str]:
     rows = t.rows
     pairs = sorted({r["pairs"] for r in rows})
@@ -190,32 +220,7 @@ def _report_table1(t: StudyTables, out: Path) -> list[str]:
                     line[5:5] = [_m(sel, "wins_held_out"), _m(sel, "median_dR_held_out", 3)]
                 body.append(line)
         md.append(_table(header, body))
-    # heatmap
-    fig, axes = plt.subplots(1, len(variants), figsize=(4.6 * len(variants), 3.8), squeeze=False,
-                             sharey=True)
-    for ax, variant in zip(axes[0], variants, strict=True):
-        grid = np.full((len(pairs), len(noise)), np.nan)
-        for i, p in enumerate(pairs):
-            for j, nz in enumerate(noise):
-                sel = _select(rows, variant=variant, pairs=p, noise=nz)
-                if sel:
-                    grid[i, j] = np.mean([r["wins_train"] for r in sel])
-        im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=max(1, rows[0]["weeks_train"]),
-                       aspect="auto", origin="lower")
-        for i in range(len(pairs)):
-            for j in range(len(noise)):
-                if np.isfinite(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center",
-                            color="white" if grid[i, j] < 0.6 * rows[0]["weeks_train"] else "black")
-        ax.set_xticks(range(len(noise)), [f"{n:.0%}" for n in noise])
-        ax.set_yticks(range(len(pairs)), [str(p) for p in pairs])
-        ax.set_xlabel("flipped labels")
-        if ax is axes[0][0]:  # the panels share their rows: one label, no overlap
-            ax.set_ylabel("pairs")
-        ax.set_title(f"mean in-sample wins ({variant})")
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
-    fig.savefig(out / "wins_heatmap.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _wins_heatmap(rows, variants, pairs, noise, out / "wins_heatmap.png")
     md.append("\n![mean in-sample wins](wins_heatmap.png)\n")
     md += _claim_pairs_vs_noise(rows)
     return md
@@ -438,40 +443,48 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def _discussion_table1(all_rows: list[dict[str, Any]]) -> list[str]:
+    """The discussion's points on Table 1: the best random-pair setting, 224 clean pairs, clean
+    vs 30 % flipped labels, active rounds vs random pairs."""
+    md: list[str] = []
+    rows = _select(all_rows, variant="random")
+    md += [s.replace("\n", " ").strip() + "\n" for s in _claim_pairs_vs_noise(all_rows)]
+    best = max(({"pairs": r["pairs"], "noise": r["noise"]} for r in rows),
+                key=lambda c: np.mean([r["wins_train"] for r in _select(rows, **c)]),
+                default=None)
+    if best:
+        e = estimate(r["wins_train"] for r in _select(rows, **best))
+        n = rows[0]["weeks_train"]
+        md.append(f"- Best random-pair configuration: {best['pairs']} pairs, "
+                  f"{best['noise']:.0%} flipped → {e.fmt()} in-sample wins/{n} "
+                  f"(target {n}/{n}: {'met' if e.mean >= n else 'missed by %.1f' % (n - e.mean)}).")
+    small = _select(rows, pairs=224, noise=0.0)
+    if small:
+        e = estimate(r["wins_train"] for r in small)
+        md.append(f"- 224 clean pairs: {e.fmt()} wins/{small[0]['weeks_train']} (stretch goal "
+                  f"≥ 50/52: {'met' if e.mean >= 50 else 'missed'}).")
+    for p in sorted({r["pairs"] for r in rows}):
+        clean, noisy = _select(rows, pairs=p, noise=0.0), _select(rows, pairs=p, noise=0.3)
+        if clean and noisy:
+            md.append(f"- {p} pairs: {_m(clean, 'wins_train')} in-sample wins with clean "
+                      f"labels, {_m(noisy, 'wins_train')} with 30 % flipped (the paper reports "
+                      "a sharp drop beyond 20–30 %).")
+    act = _select(all_rows, variant="active")
+    if act:
+        for p in sorted({r["pairs"] for r in act}):
+            a, b, d = paired(all_rows, "wins_train", {"variant": "active", "pairs": p, "noise": 0.0},
+                             {"variant": "random", "pairs": p, "noise": 0.0})
+            if d.n:
+                md.append(f"- Active rounds at {p} clean pairs: {a.fmt()} vs random {b.fmt()} "
+                          f"(paired difference {d.fmt()}; not in the paper).")
+    return md
+
+
 def _discussion(tables: dict[str, StudyTables]) -> list[str]:
     md = ["## Where we agree and disagree with the paper\n"]
     t1 = tables.get("table1")
     if t1 and t1.rows:
-        rows = _select(t1.rows, variant="random")
-        md += [s.replace("\n", " ").strip() + "\n" for s in _claim_pairs_vs_noise(t1.rows)]
-        best = max(({"pairs": r["pairs"], "noise": r["noise"]} for r in rows),
-                    key=lambda c: np.mean([r["wins_train"] for r in _select(rows, **c)]),
-                    default=None)
-        if best:
-            e = estimate(r["wins_train"] for r in _select(rows, **best))
-            n = rows[0]["weeks_train"]
-            md.append(f"- Best random-pair configuration: {best['pairs']} pairs, "
-                      f"{best['noise']:.0%} flipped → {e.fmt()} in-sample wins/{n} "
-                      f"(target {n}/{n}: {'met' if e.mean >= n else 'missed by %.1f' % (n - e.mean)}).")
-        small = _select(rows, pairs=224, noise=0.0)
-        if small:
-            e = estimate(r["wins_train"] for r in small)
-            md.append(f"- 224 clean pairs: {e.fmt()} wins/{small[0]['weeks_train']} (stretch goal "
-                      f"≥ 50/52: {'met' if e.mean >= 50 else 'missed'}).")
-        for p in sorted({r["pairs"] for r in rows}):
-            clean, noisy = _select(rows, pairs=p, noise=0.0), _select(rows, pairs=p, noise=0.3)
-            if clean and noisy:
-                md.append(f"- {p} pairs: {_m(clean, 'wins_train')} in-sample wins with clean "
-                          f"labels, {_m(noisy, 'wins_train')} with 30 % flipped (the paper reports "
-                          "a sharp drop beyond 20–30 %).")
-        act = _select(t1.rows, variant="active")
-        if act:
-            for p in sorted({r["pairs"] for r in act}):
-                a, b, d = paired(t1.rows, "wins_train", {"variant": "active", "pairs": p, "noise": 0.0},
-                                 {"variant": "random", "pairs": p, "noise": 0.0})
-                if d.n:
-                    md.append(f"- Active rounds at {p} clean pairs: {a.fmt()} vs random {b.fmt()} "
-                              f"(paired difference {d.fmt()}; not in the paper).")
+        md += _discussion_table1(t1.rows)
     tp = tables.get("pca")
     if tp and tp.rows:
         means = {r: np.mean([x["wins_train"] for x in _select(tp.rows, r=r)])

@@ -187,19 +187,8 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     ``make(groups)`` returns a fresh learner weighing ``groups`` (its ``linear`` attribute is
     set for the linear rung).
     """
-    first = outcomes[0]
-    base = first.base_groups
-    ladder: list[tuple[str, tuple[str, ...]]] = [("base", base)]
-    if first.extra:
-        ladder += [(f"base+{g}", (*base, g)) for g in first.extra]
-        if len(first.extra) > 1:
-            ladder.append(("base+extra", (*base, *first.extra)))
-    members = [g for g in base if first.groups.count(g) > 1]
-    if peaks:
-        ladder += [(f"base+max:{g}", (*base, f"{g}^")) for g in members]
-    ladder += [(f"base+members:{g}", (*base, f"{g}@")) for g in members[:max_member_groups]]
-    if linear:
-        ladder.append(("base+linear", base))
+    base = outcomes[0].base_groups
+    ladder = _ladder(outcomes[0], max_member_groups, peaks, linear)
     if len(ladder) == 1:
         return ModelChoice(base, "base", [])
 
@@ -231,6 +220,24 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     log.info("outcome groups chosen by held-out weeks: %s (%s)", best, ", ".join(
         f"{r['name']} {r['cv_accuracy']:.3f}" for r in table))
     return ModelChoice(tuple(groups), best, table, linear=best == "base+linear")
+
+
+def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool
+            ) -> list[tuple[str, tuple[str, ...]]]:
+    """The model ladder's rungs (see :func:`select_groups`): names and group specs."""
+    base = first.base_groups
+    ladder: list[tuple[str, tuple[str, ...]]] = [("base", base)]
+    if first.extra:
+        ladder += [(f"base+{g}", (*base, g)) for g in first.extra]
+        if len(first.extra) > 1:
+            ladder.append(("base+extra", (*base, *first.extra)))
+    members = [g for g in base if first.groups.count(g) > 1]
+    if peaks:
+        ladder += [(f"base+max:{g}", (*base, f"{g}^")) for g in members]
+    ladder += [(f"base+members:{g}", (*base, f"{g}@")) for g in members[:max_member_groups]]
+    if linear:
+        ladder.append(("base+linear", base))
+    return ladder
 
 
 def choose_tie_rule(make: Callable[[str], Any], dataset: PreferenceDataset,

@@ -210,14 +210,10 @@ def split_shared_rows(rows: sp.csr_matrix, max_shared: int = 4, min_rows: int = 
     empty = SharedRows(rows, sp.csr_matrix((r, 0)), sp.csr_matrix((0, n)))
     if n == 0 or r < min_rows:
         return empty
-    heavy = np.flatnonzero(np.bincount(rows.indices, minlength=n) >= max(min_rows, r / 4))
-    if heavy.size == 0:
+    found = _heavy_part(rows, min_rows)
+    if found is None:
         return empty
-    H = rows[:, heavy]
-    dense = np.flatnonzero(np.diff(H.indptr) > heavy.size // 2)
-    if dense.size < min_rows:
-        return empty
-    X = H[dense].toarray()
+    heavy, dense, X = found
     big = row_max(rows)
     scale = big[dense]
     h = heavy.size
@@ -232,14 +228,7 @@ def split_shared_rows(rows: sp.csr_matrix, max_shared: int = 4, min_rows: int = 
             break
         ref = int(max(left, key=lambda k: (density[k], -k)))
         tried.add(ref)
-        ratio = np.zeros(todo.size)
-        for i, row in enumerate(todo):
-            both = (X[row] != 0) & (X[ref] != 0)
-            if both.sum() > h // 4:
-                q = X[row, both] / X[ref, both]
-                med = np.median(q)
-                if np.mean(np.abs(q - med) <= 1e-9 * abs(med)) > 0.5:  # a scaled copy, mostly
-                    ratio[i] = med
+        ratio = _copy_ratios(X, todo, ref, h)
         members = todo[ratio != 0]
         d = ratio[ratio != 0]
         if members.size < min_rows:
@@ -261,6 +250,37 @@ def split_shared_rows(rows: sp.csr_matrix, max_shared: int = 4, min_rows: int = 
     Wk, M = sp.csr_matrix(W[:, :k]), sp.csr_matrix(np.vstack(shared))
     # a row takes one shared row at most, so (W M)_ij = d m_j: P = rows − W M exactly
     return SharedRows(drop_rounding(sp.csr_matrix(rows - Wk @ M), big), Wk, M)
+
+
+def _heavy_part(rows: sp.csr_matrix, min_rows: int
+                ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]] | None:
+    """The heavy columns (used by at least ``min_rows`` rows and a quarter of all), the rows
+    that use more than half of them, and those rows' heavy part as a dense array; ``None``
+    when fewer than ``min_rows`` rows do."""
+    r, n = rows.shape
+    heavy = np.flatnonzero(np.bincount(rows.indices, minlength=n) >= max(min_rows, r / 4))
+    if heavy.size == 0:
+        return None
+    H = rows[:, heavy]
+    dense = np.flatnonzero(np.diff(H.indptr) > heavy.size // 2)
+    if dense.size < min_rows:
+        return None
+    return heavy, dense, H[dense].toarray()
+
+
+def _copy_ratios(X: NDArray[np.float64], todo: NDArray[np.int64], ref: int, h: int
+                 ) -> NDArray[np.float64]:
+    """Per row of ``todo``, its scale as a copy of row ``ref`` of ``X`` (the median ratio over
+    the more than ``h // 4`` columns both use, when most ratios are that median), else 0."""
+    ratio = np.zeros(todo.size)
+    for i, row in enumerate(todo):
+        both = (X[row] != 0) & (X[ref] != 0)
+        if both.sum() > h // 4:
+            q = X[row, both] / X[ref, both]
+            med = np.median(q)
+            if np.mean(np.abs(q - med) <= 1e-9 * abs(med)) > 0.5:  # a scaled copy, mostly
+                ratio[i] = med
+    return ratio
 
 
 def row_max(rows: sp.csr_matrix) -> NDArray[np.float64]:

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fairtwin.solvers.base import (
+    LowRankForm,
     Solver,
     SolveResult,
     SolverOptions,
@@ -78,54 +81,45 @@ class HighsOASolver(Solver):
         t0 = time.perf_counter()
         deadline = t0 + options.time_limit_s
         form = low_rank_form(problem)
-        n, r = problem.n_vars, form.rank
         lp, n_cols = build_highs_lp(problem, form)
         h = new_highs(options)
-        if r == 0:
-            h.passModel(lp)
-            if warm_start is not None:
-                self._set_start(h, warm_start)
-            h.run()
-            status, text = highs_status(h)
-            x = np.asarray(h.getSolution().col_value)[:n] if status in (
-                Status.OPTIMAL, Status.TIME_LIMIT) else None
-            return self._result(problem, status, x, float(h.getInfo().mip_dual_bound),
-                                time.perf_counter() - t0, text)
-        # epigraph columns t_k >= 0 with cost 1
-        h.passModel(lp)
-        h.addVars(r, np.zeros(r), np.full(r, highspy.kHighsInf))
-        t_cols = np.arange(n_cols, n_cols + r, dtype=np.int32)
-        s_cols = np.arange(n, n + r, dtype=np.int32)
-        h.changeColsCost(r, t_cols, np.ones(r))
-
-        def add_cuts(points: NDArray[np.float64], ks: NDArray[np.bool_] | None = None) -> None:
-            # t_k - a_k s_k >= -a_k^2 / 2 for the k selected by the mask ks
-            if ks is not None:
-                points = points[ks]
-            m = points.size
-            if m == 0:
-                return
-            tc, sc = (t_cols, s_cols) if ks is None else (t_cols[ks], s_cols[ks])
-            starts = np.arange(0, 2 * m, 2, dtype=np.int32)
-            index = np.column_stack([tc, sc]).reshape(-1).astype(np.int32)
-            value = np.column_stack([np.ones(m), -points]).reshape(-1)
-            h.addRows(m, -0.5 * points**2, np.full(m, highspy.kHighsInf), 2 * m, starts, index,
-                      value)
-
-        def true_objective(x_full: NDArray[np.float64]) -> float:
-            s = x_full[n : n + r]
-            return float(form.c @ x_full[:n] + form.offset + 0.5 * s @ s)
-
-        add_cuts(np.zeros(r))
-        best_x: NDArray[np.float64] | None = None
-        best_obj = np.inf
+        if form.rank == 0:
+            return self._solve_linear(problem, h, lp, warm_start, t0)
+        epi = _Epigraph.attach(h, lp, form, problem.n_vars, n_cols)
+        best = _Incumbent()
         if warm_start is not None:
-            s0 = form.factor_rows @ warm_start
-            add_cuts(s0)
-            best_x, best_obj = warm_start.copy(), problem.objective(warm_start)
+            epi.add_cuts(form.factor_rows @ warm_start)
+            best = _Incumbent(warm_start.copy(), problem.objective(warm_start))
+        n_lp = self._kelley_rounds(epi, problem, lp.integrality_ if problem.is_mip else [],
+                                   deadline, options.mip_gap)
+        t_lp = time.perf_counter() - t0
+        status, bound, text, n_milp = self._milp_rounds(epi, options, deadline, best)
+        log.debug("outer approximation: %d LP rounds (%.3f s), %d MILP rounds, %d cuts, %s in "
+                  "%.3f s", n_lp, t_lp, n_milp, h.getNumRow() - lp.num_row_, status.value,
+                  time.perf_counter() - t0)
+        x = best.x if status in (Status.OPTIMAL, Status.TIME_LIMIT) else None
+        result_bound = min(bound, best.objective) if status is Status.OPTIMAL else bound
+        return self._result(problem, status, x, float(result_bound),
+                            time.perf_counter() - t0, f"outer approximation: {text}")
 
-        # 1. Kelley rounds on the LP relaxation
-        integ = lp.integrality_ if problem.is_mip else []
+    def _solve_linear(self, problem: Problem, h: highspy.Highs, lp: highspy.HighsLp,
+                      warm_start: NDArray[np.float64] | None, t0: float) -> SolveResult:
+        """A problem without a quadratic part: one HiGHS solve of the LP or MILP."""
+        h.passModel(lp)
+        if warm_start is not None:
+            self._set_start(h, warm_start)
+        h.run()
+        status, text = highs_status(h)
+        x = np.asarray(h.getSolution().col_value)[:problem.n_vars] if status in (
+            Status.OPTIMAL, Status.TIME_LIMIT) else None
+        return self._result(problem, status, x, float(h.getInfo().mip_dual_bound),
+                            time.perf_counter() - t0, text)
+
+    def _kelley_rounds(self, epi: _Epigraph, problem: Problem, integ: list[Any], deadline: float,
+                       mip_gap: float) -> int:
+        """Step 1: cut the LP relaxation (integrality dropped, then restored) until its own gap
+        closes, the round cap or the deadline; returns the rounds run."""
+        h, n = epi.h, epi.n
         if problem.is_mip:
             h.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
                                     np.array([highspy.HighsVarType.kContinuous] * n))
@@ -138,21 +132,24 @@ class HighsOASolver(Solver):
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 break
-            sol = np.asarray(h.getSolution().col_value)
-            s, t = sol[s_cols], sol[t_cols]
-            viol = 0.5 * s**2 - t
+            s, viol = epi.violation(np.asarray(h.getSolution().col_value))
             lp_obj = h.getInfo().objective_function_value
-            if viol.sum() <= options.mip_gap * max(1.0, abs(lp_obj)):
+            if viol.sum() <= mip_gap * max(1.0, abs(lp_obj)):
                 break
-            add_cuts(s, viol > 1e-9 * max(1.0, abs(lp_obj)))
+            epi.add_cuts(s, viol > 1e-9 * max(1.0, abs(lp_obj)))
         if problem.is_mip:
             h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array(integ[:n]))
+        return n_lp
 
-        # 2. MILP rounds
+    def _milp_rounds(self, epi: _Epigraph, options: SolverOptions, deadline: float,
+                     best: _Incumbent) -> tuple[Status, float, str, int]:
+        """Step 2: MILP rounds, each from the best decision so far (``best``, updated), cut at
+        each incumbent's ``s`` until the gap closes or a limit stops them: the status, the
+        best MILP bound, HiGHS's last word and the rounds run."""
+        h, n, r = epi.h, epi.n, epi.form.rank
         bound = -np.inf
         text = ""
         status = Status.NO_SOLUTION
-        t_lp = time.perf_counter() - t0
         n_milp = nodes_used = 0
         for _ in range(self.max_rounds):
             remaining = deadline - time.perf_counter()
@@ -165,9 +162,9 @@ class HighsOASolver(Solver):
                 if left < 1:
                     break
                 h.setOptionValue("mip_max_nodes", int(left))
-            if best_x is not None:
-                aux = form.aux_values(best_x[:n])
-                self._set_start(h, np.r_[best_x[:n], aux, 0.5 * aux[:r] ** 2])
+            if best.x is not None:
+                aux = epi.form.aux_values(best.x[:n])
+                self._set_start(h, np.r_[best.x[:n], aux, 0.5 * aux[:r] ** 2])
             h.run()
             st, text = highs_status(h)
             nodes_used += int(h.getInfo().mip_node_count)
@@ -179,33 +176,26 @@ class HighsOASolver(Solver):
                 bound = max(bound, float(info.mip_dual_bound))
             if st in (Status.OPTIMAL, Status.TIME_LIMIT):
                 sol = np.asarray(h.getSolution().col_value)
-                obj = true_objective(sol)
-                if obj < best_obj:
-                    best_obj, best_x = obj, sol[:n].copy()
-                s, t = sol[s_cols], sol[t_cols]
-                viol = 0.5 * s**2 - t
-            if relative_gap(best_obj, bound) <= options.mip_gap:
+                obj = epi.true_objective(sol)
+                if obj < best.objective:
+                    best.objective, best.x = obj, sol[:n].copy()
+                s, viol = epi.violation(sol)
+            if relative_gap(best.objective, bound) <= options.mip_gap:
                 status = Status.OPTIMAL
                 break
             if st is not Status.OPTIMAL:  # MILP itself stopped at the limit
-                status = Status.TIME_LIMIT if best_x is not None else Status.NO_SOLUTION
+                status = Status.TIME_LIMIT if best.x is not None else Status.NO_SOLUTION
                 break
-            tol = 1e-9 * max(1.0, abs(best_obj))
+            tol = 1e-9 * max(1.0, abs(best.objective))
             if not np.any(viol > tol):
                 status = Status.OPTIMAL
                 break
-            add_cuts(s, viol > tol)
+            epi.add_cuts(s, viol > tol)
         else:
-            status = Status.TIME_LIMIT if best_x is not None else Status.NO_SOLUTION
-        if status is Status.NO_SOLUTION and best_x is not None:
+            status = Status.TIME_LIMIT if best.x is not None else Status.NO_SOLUTION
+        if status is Status.NO_SOLUTION and best.x is not None:
             status = Status.TIME_LIMIT
-        log.debug("outer approximation: %d LP rounds (%.3f s), %d MILP rounds, %d cuts, %s in "
-                  "%.3f s", n_lp, t_lp, n_milp, h.getNumRow() - lp.num_row_, status.value,
-                  time.perf_counter() - t0)
-        x = best_x if status in (Status.OPTIMAL, Status.TIME_LIMIT) else None
-        result_bound = min(bound, best_obj) if status is Status.OPTIMAL else bound
-        return self._result(problem, status, x, float(result_bound),
-                            time.perf_counter() - t0, f"outer approximation: {text}")
+        return status, bound, text, n_milp
 
     @staticmethod
     def _set_start(h: highspy.Highs, values: NDArray[np.float64]) -> None:
@@ -213,3 +203,62 @@ class HighsOASolver(Solver):
         sol.col_value = list(values)
         sol.value_valid = True
         h.setSolution(sol)
+
+
+@dataclass
+class _Incumbent:
+    """The best decision found so far and its true objective."""
+
+    x: NDArray[np.float64] | None = None
+    objective: float = np.inf
+
+
+@dataclass
+class _Epigraph:
+    """The model with an epigraph column ``t_k`` (cost 1) per ``½ s_k²``, cut by tangents."""
+
+    h: highspy.Highs
+    form: LowRankForm
+    n: int
+    s_cols: NDArray[np.int32]
+    t_cols: NDArray[np.int32]
+
+    @classmethod
+    def attach(cls, h: highspy.Highs, lp: highspy.HighsLp, form: LowRankForm, n: int,
+               n_cols: int) -> _Epigraph:
+        """Pass ``lp`` to ``h`` with columns ``t_k >= 0`` after its ``n_cols`` and the cuts at
+        ``s = 0``."""
+        r = form.rank
+        h.passModel(lp)
+        h.addVars(r, np.zeros(r), np.full(r, highspy.kHighsInf))
+        t_cols = np.arange(n_cols, n_cols + r, dtype=np.int32)
+        s_cols = np.arange(n, n + r, dtype=np.int32)
+        h.changeColsCost(r, t_cols, np.ones(r))
+        epi = cls(h, form, n, s_cols, t_cols)
+        epi.add_cuts(np.zeros(r))
+        return epi
+
+    def add_cuts(self, points: NDArray[np.float64], ks: NDArray[np.bool_] | None = None) -> None:
+        """``t_k - a_k s_k >= -a_k² / 2`` at ``a = points`` for the ``k`` the mask ``ks`` selects."""
+        if ks is not None:
+            points = points[ks]
+        m = points.size
+        if m == 0:
+            return
+        tc, sc = (self.t_cols, self.s_cols) if ks is None else (self.t_cols[ks], self.s_cols[ks])
+        starts = np.arange(0, 2 * m, 2, dtype=np.int32)
+        index = np.column_stack([tc, sc]).reshape(-1).astype(np.int32)
+        value = np.column_stack([np.ones(m), -points]).reshape(-1)
+        self.h.addRows(m, -0.5 * points**2, np.full(m, highspy.kHighsInf), 2 * m, starts, index,
+                       value)
+
+    def true_objective(self, x_full: NDArray[np.float64]) -> float:
+        """The MIQP objective ``cᵀx + offset + ½‖s‖²`` of a solution of the model."""
+        s = x_full[self.n : self.n + self.form.rank]
+        return float(self.form.c @ x_full[: self.n] + self.form.offset + 0.5 * s @ s)
+
+    def violation(self, sol: NDArray[np.float64]) -> tuple[NDArray[np.float64],
+                                                          NDArray[np.float64]]:
+        """``s`` of a solution and how far each ``½ s_k²`` lies above its ``t_k``."""
+        s, t = sol[self.s_cols], sol[self.t_cols]
+        return s, 0.5 * s**2 - t

@@ -1403,3 +1403,31 @@ def test_cli_reissue_restore_and_serve_options(run_dir, tmp_path, capsys) -> Non
         assert main(["serve", "--run", str(run_dir), "--db", db, option, value]) == 2
         err = capsys.readouterr().err.strip()
         assert text in err and len(err.splitlines()) == 1
+
+
+def test_evaluate_reports_the_peoples_own_held_out_agreement(panel_run, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A study's export → train → resolve → evaluate: the run says how well the learned notion
+    predicts the people's own answers on weeks held out of the fit (overall and by rater) and
+    that its wins are judged by the simulated notion, not by the people."""
+    import json
+    import shutil
+
+    from fairtwin.elicit import StudyBrief
+
+    store = PreferenceStore(tmp_path / "panel.db")
+    study = ElicitationStudy(store, panel_run, seed=1, brief=StudyBrief(quota=30, anchors=0.4))
+    tokens = {name: store.add_rater(name)[1] for name in ("rosa", "rico", "tomas")}
+    _simulated_panel_answers(study, TestClient(create_app(study)), tokens)
+    run = tmp_path / "run"
+    shutil.copytree(panel_run, run)
+    study.export().save(tmp_path / "people.npz")
+    for argv in (["train", "--out", str(run), "--dataset", str(tmp_path / "people.npz")],
+                 ["resolve", "--out", str(run)], ["evaluate", "--out", str(run)]):
+        assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    people = json.loads((run / "metrics.json").read_text())["people"]
+    assert people["answers"] == 90 and people["judged_by"] == "rosenbrock"
+    by = {r["rater"]: r for r in people["by_rater"]}
+    assert set(by) == {"rosa", "rico", "tomas"} and sum(r["answers"] for r in by.values()) == 90
+    assert 0.0 <= people["held_out_agreement"] <= 1.0 and len(people["by_context"]) == 6
+    assert "the people's own 90 answers" in out and "not by the people" in out

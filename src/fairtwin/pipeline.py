@@ -46,6 +46,7 @@ from fairtwin.learn.evidence import (
     ModelChoice,
     assess_evidence,
     choose_tie_rule,
+    people_agreement,
     select_groups,
 )
 from fairtwin.learn.names import LOSSES
@@ -900,9 +901,14 @@ def train_stage(
     each re-solved decision with the nominal one and the ``n_best`` best-rated samples, and
     refits. With ``final_check`` the last model's re-solves are compared with the nominal
     decisions too, and the model whose re-solves the rater preferred in the most weeks is kept
-    (later models win ties): active rounds can also make a model worse.
+    (later models win ties): active rounds can also make a model worse. Answers from people
+    (:func:`from_people`) get no active rounds: the simulated rater's answers would join theirs.
     """
     _check_dataset_matches(dataset, scenario)
+    if from_people(dataset) and config.labels.rounds:
+        log.info("the answers come from people: no simulated active rounds (labels.rounds = %d "
+                 "ignored)", config.labels.rounds)
+        config = config.override(labels={"rounds": 0})
     rows = train_rows(dataset)
     fit = _Fitter(dataset, rows, config, scenario)
     rater = _rater(config, scenario, stage_seed(config, "active"))
@@ -1120,10 +1126,28 @@ def evaluate_stage(
         for key, attr in (("evidence", "evidence_"), ("model_choice", "model_choice_")):
             known = getattr(learner, attr, None)
             result[key] = known.to_dict() if known is not None else None
+        if from_people(dataset) and isinstance(learner, OutcomeCostLearner):
+            result["people"] = _people(learner, dataset, config, scenario)
     if out_dir is not None:
         _write_evaluation(RunFolder(out_dir).make(), result, weeks, bounds, dataset, decisions,
                           scenario, oracle, plot_week)
     return result
+
+
+def from_people(dataset: PreferenceDataset) -> bool:
+    """Whether the answers of ``dataset`` come from people (a rating study's export)."""
+    return dataset.info.get("source") == "fairtwin serve"
+
+
+def _people(learner: OutcomeCostLearner, dataset: PreferenceDataset, config: ExperimentConfig,
+            scenario: Scenario) -> dict[str, Any]:
+    """People's held-out agreement with the learned notion (their own answers on the training
+    weeks, by folds of weeks), and the simulated notion the other metrics are judged by."""
+    train = dataset.subset_contexts(train_rows(dataset))
+    agreement = people_agreement(
+        lambda: config.learner.make(0, learner.spec_, learner.ties, linear=learner.linear), train,
+        outcome_maps(scenario, train), random_state=stage_seed(config, "people"))
+    return {**agreement, "judged_by": oracle_name(config, scenario)}
 
 
 def _oracle_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,

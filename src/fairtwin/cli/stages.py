@@ -253,6 +253,14 @@ def _print_summary(metrics: dict[str, Any]) -> None:
         click.echo(ModelChoice.from_dict(chosen).describe())
     if evidence:
         click.echo(evidence["message"])
+    people = metrics.get("people")
+    if people:
+        raters = ", ".join(f"{r['rater']} {r['agreement']:.2f} of {r['answers']}"
+                           for r in people["by_rater"])
+        click.echo(f"people: on {word} held out of the fit, the learned notion agrees with "
+                   f"{people['held_out_agreement']:.2f} of the people's own {people['answers']} "
+                   f"answers ({raters}); the wins and ΔR above are judged by the simulated "
+                   f"notion {people['judged_by']!r}, not by the people")
 
 
 @click.command("sample")

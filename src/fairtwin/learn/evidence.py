@@ -41,7 +41,7 @@ from fairtwin.datasets import PreferenceDataset
 from fairtwin.twin.outcomes import Outcomes
 
 __all__ = ["Evidence", "ModelChoice", "assess_evidence", "choose_tie_rule", "fit_temperature",
-           "select_groups"]
+           "people_agreement", "select_groups"]
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +266,29 @@ def choose_tie_rule(make: Callable[[str], Any], dataset: PreferenceDataset,
     log.info("ties (%d) chosen by held-out weeks: %s (davidson %.3f, drop %.3f)", dataset.n_ties,
              chosen, acc["davidson"], acc["drop"])
     return chosen, [{"rule": rule, "cv_accuracy": a} for rule, a in acc.items()]
+
+
+def people_agreement(make: Callable[[], Any], dataset: PreferenceDataset,
+                     outcomes: Sequence[Outcomes], n_folds: int = 5,
+                     random_state: int | np.random.Generator | None = 0) -> dict[str, Any]:
+    """How well the learned notion predicts people's *own* answers on weeks it was not fitted
+    on: each answer (with a winner) is predicted by a model fitted on the other folds of
+    weeks. Returns ``held_out_agreement`` and ``answers``, ``by_rater`` (``rater``,
+    ``answers``, ``agreement``) and ``by_context`` (``context``: the week's index in the
+    scenario, ``answers``, ``agreement``). This, not a simulated rater's latent cost, is the
+    evidence a study with people has."""
+    logits = _held_out_logits(make, dataset, outcomes, n_folds, np.random.default_rng(random_state))
+    right = logits > 0
+    comps = dataset.comparisons
+
+    def table(keys: NDArray[np.int64], name: str, label: Callable[[int], Any]) -> list[dict[str, Any]]:
+        return [{name: label(int(k)), "answers": int(np.sum(keys == k)),
+                 "agreement": float(np.mean(right[keys == k]))} for k in np.unique(keys)]
+
+    return {"held_out_agreement": float(np.mean(right)) if right.size else float("nan"),
+            "answers": int(right.size),
+            "by_rater": table(dataset.rater, "rater", lambda k: dataset.rater_names[k]),
+            "by_context": table(comps[:, 0], "context", lambda k: int(dataset.context_ids[k]))}
 
 
 def fit_temperature(logits: NDArray[np.float64]) -> float:

@@ -959,7 +959,6 @@ class _Fitter:
         maps = outcome_maps(self.scenario, train)
         if choose and self.choosing:
             self.choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
-                                        linear=not config.learner.linear,
                                         random_state=stage_seed(config, "select"))
         if (choose and train.n_ties and config.learner.ties == "auto"
                 and config.learner.model == "outcomes"):

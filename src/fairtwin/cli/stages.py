@@ -243,6 +243,12 @@ def _print_summary(metrics: dict[str, Any]) -> None:
     click.echo(f"{'':<{width}}" + "".join(f"{split:>16}" for split in summary))
     for label, fmt in rows:
         click.echo(f"{label:<{width}}" + "".join(f"{fmt(s):>16}" for s in summary.values()))
+    _print_learning(metrics, word)
+
+
+def _print_learning(metrics: dict[str, Any], word: str) -> None:
+    """What the learner chose and what its answers support, and, for answers from people,
+    their own held-out agreement (``word``: the twin's word for its contexts)."""
     chosen = metrics.get("model_choice")
     evidence = metrics.get("evidence")
     if chosen or evidence:

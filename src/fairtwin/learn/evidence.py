@@ -193,18 +193,12 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     if len(ladder) == 1:
         return ModelChoice(base, "base", [])
 
-    def maker(name: str, groups: tuple[str, ...]) -> Any:
-        learner = make(groups)
-        if name == "base+linear":
-            learner.linear = True
-        return learner
-
     seed = np.random.default_rng(random_state).integers(2**31 - 1)
     agree: dict[str, NDArray[np.float64]] = {}
     table: list[dict[str, Any]] = []
     for name, groups in ladder:
-        logits = _held_out_logits(partial(maker, name, groups), dataset, outcomes, n_folds,
-                                  np.random.default_rng(seed))
+        logits = _held_out_logits(partial(_rung, make, name, groups), dataset, outcomes,
+                                  n_folds, np.random.default_rng(seed))
         agree[name] = (logits > 0).astype(np.float64)
         gain = agree[name] - agree["base"]
         table.append({"name": name, "groups": list(groups),
@@ -221,6 +215,15 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     log.info("outcome groups chosen by held-out weeks: %s (%s)", best, ", ".join(
         f"{r['name']} {r['cv_accuracy']:.3f}" for r in table))
     return ModelChoice(tuple(groups), best, table, linear=best == "base+linear")
+
+
+def _rung(make: Callable[..., Any], name: str, groups: tuple[str, ...]) -> Any:
+    """A fresh learner of one rung of the ladder (``make(groups)``, linear for the linear
+    rung)."""
+    learner = make(groups)
+    if name == "base+linear":
+        learner.linear = True
+    return learner
 
 
 def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool

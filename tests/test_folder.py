@@ -35,8 +35,8 @@ def doses(tmp_path: Path) -> Path:
 def test_only_the_twin_package_knows_the_icu_twin() -> None:
     """No module outside twin/ imports the ICU twin's modules: everything else uses the
     interface."""
-    icu_modules = {"fairtwin.twin.icu", "fairtwin.twin.icu_notions", "fairtwin.twin.regions",
-                   "fairtwin.twin.dpc"}
+    icu_modules = {"fairtwin.twin.icu", "fairtwin.twin.icu.notions", "fairtwin.twin.icu.regions",
+                   "fairtwin.twin.icu.dpc"}
     offenders = []
     for path in SRC.rglob("*.py"):
         if "twin" in path.relative_to(SRC).parts[:1]:
@@ -232,7 +232,7 @@ def test_exported_icu_twin_runs_to_the_same_metrics(tmp_path: Path) -> None:
     evaluate with the oracle bound) to the same numbers and decisions as the built-in twin."""
     import json
 
-    from fairtwin.twin.icu_folder import ICUFolderTwin
+    from fairtwin.twin.icu.folder import ICUFolderTwin
 
     folder = tmp_path / "icu"
     done = CliRunner().invoke(cli, ["export-twin", "--weeks", "0-33", "--out", str(folder)])

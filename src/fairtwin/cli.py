@@ -27,7 +27,8 @@ from fairtwin.exceptions import (
 )
 from fairtwin.runfolder import RunFolder, need_file
 from fairtwin.solvers import SOLVERS, SolverOptions, get_solver, solve
-from fairtwin.twin import SCENARIOS, Scenario, TwinConfig, get_scenario
+from fairtwin.tomlfile import read_toml
+from fairtwin.twin import SCENARIOS, Scenario, get_scenario
 
 log = logging.getLogger("fairtwin")
 
@@ -74,8 +75,10 @@ def _load_scenario(
     if config_path is not None:
         if not config_path.exists():
             raise DataUnavailableError(f"config file {config_path} does not exist")
-        config = TwinConfig.from_toml(config_path)
-    return get_scenario(scenario, seed=seed, data_path=data_path, config=config)
+        table = read_toml(config_path)  # its [twin] table, which the scenario's twin reads
+        config = table.get("twin", table)
+    return get_scenario(scenario, seed=seed, data_path=data_path, config=config,
+                        source=str(config_path))
 
 
 # ---------------------------------------------------------------------- the group
@@ -376,7 +379,7 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         allowed = available_oracles(twin.twin)
     else:
         from fairtwin.oracles import GENERIC_ORACLES
-        from fairtwin.twin import ICU_ORACLES
+        from fairtwin.twin.icu import ICU_ORACLES
 
         allowed = list(dict.fromkeys([*ICU_ORACLES, *GENERIC_ORACLES]))
     base, sep, rest = oracle.partition(":")

@@ -17,9 +17,9 @@ situation), that share their *decision* variables. fairtwin asks only this of it
 
 A context is any object with ``index`` (its position), ``label``, ``start`` (a date or ``None``)
 and ``features()`` (a numeric vector); :class:`TwinContext` is the plain one. The built-in ICU
-twin (:class:`~fairtwin.twin.icu.ICUTwin`) and the folder/linopy twin
+twin (the package :mod:`fairtwin.twin.icu`) and the folder/linopy twin
 (:class:`~fairtwin.twin.generic.GenericTwin`) implement this class; nothing downstream knows
-more than it. This module imports no solver.
+more than it, and nothing here knows the ICU twin. This module imports no solver.
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ class Twin(ABC):
     - the sampler's aimed decisions: :meth:`lure_scale`, :meth:`targeted_problem`;
     - the oracle bound's local moves: :meth:`neighbours`, :meth:`moves`, :meth:`move_steps`;
     - the twin's own notions of fairness: :meth:`oracles`; files an exported folder needs:
-      :meth:`folder_hooks`.
+      :meth:`folder_hooks`; its own settings, as a run's ``[twin]`` table records them:
+      :meth:`settings`.
 
     :func:`fairtwin.check.check_twin` (``fairtwin check-twin``) exercises a twin on a few
     contexts and reports every problem at once.
@@ -327,6 +328,11 @@ class Twin(ABC):
         """Two decisions as loads per region, for the regional rating page; ``None`` (the
         default): the page shows the named outcomes side by side."""
         return None
+
+    def settings(self) -> dict[str, Any]:
+        """The twin's own settings as the ``[twin]`` table of a run's ``config.toml`` records
+        them (:class:`~fairtwin.pipeline.ExperimentConfig`); ``{}`` (the default): none."""
+        return {}
 
     def folder_hooks(self, out: Any, contexts: Sequence[Any], ids: Sequence[str]) -> dict[str, Any] | None:
         """For a folder export (:func:`fairtwin.folder.export_twin`, contexts ``ids`` written to

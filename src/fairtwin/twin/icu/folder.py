@@ -7,7 +7,7 @@ transfer moves of its oracle bound — comes back through the ``[python]`` table
 
     oracle = "rosenbrock"
     [python]
-    twin = "fairtwin.twin.icu_folder:attach"
+    twin = "fairtwin.twin.icu.folder:attach"
     [python.settings]
     regions = "icu/regions.csv"   # code, name, abbreviation, lat, lon, population, icu_beds
     weeks = "icu/weeks.csv"       # id, pool, demand_<abbreviation>..., capacity_<abbreviation>...
@@ -37,10 +37,10 @@ from numpy.typing import ArrayLike, NDArray
 from fairtwin.csvfile import csv_rows
 from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.twin.base import DecisionReport, FairnessOracle, RegionalView, Twin
-from fairtwin.twin.icu import Context, ICUTwin, TwinConfig
+from fairtwin.twin.icu.model import Context, ICUTwin, TwinConfig
+from fairtwin.twin.icu.regions import RegionTable
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Problem
-from fairtwin.twin.regions import RegionTable
 
 __all__ = ["ICUFolderTwin", "attach", "write_files"]
 

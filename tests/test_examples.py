@@ -80,7 +80,7 @@ def _met_variance_qp(sc: Scenario, k: int):  # type: ignore[no-untyped-def]
     n = M.shape[0]
     cost = QuadraticCost.from_factor(100 * M.T @ (np.eye(n) - 1.0 / n), np.zeros(p.n_decision))
     g = twin.guard_row(p)
-    q = p.with_objective(c=p.c, quadratic=cost).with_rows("overflow_guard", g, -np.inf,
+    q = p.with_objective(c=p.c, quadratic=cost).with_rows("guard", g, -np.inf,
                                                           float(g @ nominal) + 1e-6)
     return q, nominal
 

@@ -238,7 +238,7 @@ def resolve_context(
     p = _with_learned_cost(problem, cost, scale, config)
     holds = config.mode in ("guard", "budget") or (config.mode == "blend" and config.guard)
     if holds and guard is not None:
-        p = p.with_rows("guard", guard, -np.inf, nominal_guard + 1e-6)
+        p = p.with_rows("guard", guard, -np.inf, nominal_guard + guard_slack(problem))
     if region is not None:
         A, lo, hi = region
         rows = np.zeros((A.shape[0], p.n_vars))
@@ -265,6 +265,18 @@ def resolve_context(
     if config.mode == "replace" and rise > 0.5:
         log.warning("replace mode raised the %s of %s by %.3g", twin.guard_name, context.label, rise)
     return Resolved(u, result, max(rise, 0.0), result.time_s, result.status.value)
+
+
+def guard_slack(problem: Problem) -> float:
+    """Room the guard row leaves above the nominal decision's guarded quantity.
+
+    None for a problem without integer variables: the nominal decision meets the row exactly and
+    the solvers hold it to their feasibility tolerance, while a slack let a continuous re-solve
+    withhold that much (the food-bank twin's 1e-6 tonnes: a gram of food in a week with
+    enough). ``1e-6`` for a problem with integer variables, below any step of an integral
+    guarded quantity (the ICU twin's patients): it absorbs the solver's integrality tolerance.
+    """
+    return 1e-6 if problem.is_mip else 0.0
 
 
 def _nominal(problem: Problem, options: SolverOptions, label: str) -> NDArray[np.float64]:

@@ -379,7 +379,7 @@ def _experiment_config(out_dir: Path, config_path: Path | None, kw: dict[str, An
         allowed = available_oracles(twin.twin)
     else:
         from fairtwin.oracles import GENERIC_ORACLES
-        from fairtwin.twin.icu import ICU_ORACLES
+        from fairtwin.twin import ICU_ORACLES
 
         allowed = list(dict.fromkeys([*ICU_ORACLES, *GENERIC_ORACLES]))
     base, sep, rest = oracle.partition(":")

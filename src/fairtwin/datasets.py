@@ -8,12 +8,16 @@ A :class:`PreferenceDataset` holds
   and the row of the context it belongs to;
 - ``comparisons`` (n_comparisons, 3): rows ``(context, winner, loser)`` of indices into the
   contexts and decisions (winner first, as in BoTorch), with ``rater`` (int ids into
-  ``rater_names``), ``round`` (active-learning round) and ``timestamp`` (Unix seconds) columns.
+  ``rater_names``), ``round`` (active-learning round) and ``timestamp`` (Unix seconds) columns;
+- ``ties`` (n_ties, 3): rows ``(context, a, b)`` of pairs a rater judged *equally fair*, with
+  ``tie_rater``. They are kept apart from ``comparisons`` (whose every row has a winner): the
+  outcome learner takes them as evidence (a Davidson model), the other learners ignore them.
 
 File format (``.npz``, NumPy's documented zip of ``.npy`` arrays, read with
 ``allow_pickle=False``): one array per field above plus ``meta``, a JSON string with
 ``format`` = ``"fairtwin-preferences"``, ``version``, ``scenario``, ``rater_names`` and free
-``info``. Floats are stored as float64, so a save/load round trip is exact.
+``info``. Floats are stored as float64, so a save/load round trip is exact. ``ties`` and
+``tie_rater`` are optional in a file (files written before them have none).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ _ARRAYS = (
     "round",
     "timestamp",
 )
+_OPTIONAL = ("ties", "tie_rater")
 
 
 def atomic_write(path: str | Path, write: Any, suffix: str = "") -> None:
@@ -91,6 +96,8 @@ class PreferenceDataset:
     scenario: str = ""
     rater_names: list[str] = field(default_factory=lambda: ["simulated"])
     info: dict[str, Any] = field(default_factory=dict)
+    ties: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+    tie_rater: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         self.context_ids = np.asarray(self.context_ids, dtype=np.int64).reshape(-1)
@@ -101,6 +108,8 @@ class PreferenceDataset:
         self.rater = np.asarray(self.rater, dtype=np.int64).reshape(-1)
         self.round = np.asarray(self.round, dtype=np.int64).reshape(-1)
         self.timestamp = np.asarray(self.timestamp, dtype=np.float64).reshape(-1)
+        self.ties = np.asarray(self.ties, dtype=np.int64).reshape(-1, 3)
+        self.tie_rater = np.asarray(self.tie_rater, dtype=np.int64).reshape(-1)
         self.validate()
 
     # ------------------------------------------------------------------ checks
@@ -129,25 +138,32 @@ class PreferenceDataset:
         for name in ("rater", "round", "timestamp"):
             if getattr(self, name).shape[0] != m:
                 raise ValidationError(f"{name} must have one entry per comparison ({m})")
-        if m:
-            c, w, lo = self.comparisons.T
-            if c.min() < 0 or c.max() >= n_ctx:
-                raise ValidationError("a comparison refers to a context that does not exist")
-            n_dec = self.decisions.shape[0]
-            if min(w.min(), lo.min()) < 0 or max(w.max(), lo.max()) >= n_dec:
-                raise ValidationError("a comparison refers to a decision that does not exist")
-            if np.any(self.decision_context[w] != c) or np.any(self.decision_context[lo] != c):
-                raise ValidationError("a comparison pairs decisions of another context")
-            if np.any(w == lo):
-                raise ValidationError("a comparison compares a decision with itself")
-            if self.rater.min() < 0 or self.rater.max() >= len(self.rater_names):
-                raise ValidationError("a comparison's rater id has no name in rater_names")
+        self._validate_pairs(self.comparisons, self.rater, "comparison")
+        self._validate_pairs(self.ties, self.tie_rater, "tie")
         counts = np.bincount(self.decision_context, minlength=n_ctx)
         if n_ctx and counts.min() < 2:
             few = [int(self.context_ids[i]) for i in np.flatnonzero(counts < 2)][:5]
             raise ValidationError(
                 f"every context needs at least two decisions to compare; weeks {few} have fewer"
             )
+
+    def _validate_pairs(self, pairs: NDArray[np.int64], rater: NDArray[np.int64], what: str) -> None:
+        """Index checks of ``(context, a, b)`` rows and their raters."""
+        if rater.shape[0] != pairs.shape[0]:
+            raise ValidationError(f"the {what}s' raters must be one per {what} ({pairs.shape[0]})")
+        if not pairs.shape[0]:
+            return
+        c, a, b = pairs.T
+        if c.min() < 0 or c.max() >= self.n_contexts:
+            raise ValidationError(f"a {what} refers to a context that does not exist")
+        if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= self.n_decisions:
+            raise ValidationError(f"a {what} refers to a decision that does not exist")
+        if np.any(self.decision_context[a] != c) or np.any(self.decision_context[b] != c):
+            raise ValidationError(f"a {what} pairs decisions of another context")
+        if np.any(a == b):
+            raise ValidationError(f"a {what} pairs a decision with itself")
+        if rater.min() < 0 or rater.max() >= len(self.rater_names):
+            raise ValidationError(f"a {what}'s rater id has no name in rater_names")
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -161,6 +177,11 @@ class PreferenceDataset:
     @property
     def n_comparisons(self) -> int:
         return int(self.comparisons.shape[0])
+
+    @property
+    def n_ties(self) -> int:
+        """Pairs judged equally fair (:attr:`ties`)."""
+        return int(self.ties.shape[0])
 
     @property
     def n_vars(self) -> int:
@@ -217,6 +238,14 @@ class PreferenceDataset:
         self.timestamp = np.r_[self.timestamp, np.full(m, ts)]
         self.validate()
 
+    def add_ties(self, context_rows: ArrayLike, a: ArrayLike, b: ArrayLike, rater: int = 0) -> None:
+        """Append pairs judged equally fair (validated)."""
+        rows = np.column_stack([np.asarray(x, dtype=np.int64).reshape(-1)
+                                for x in (context_rows, a, b)])
+        self.ties = np.vstack([self.ties, rows])
+        self.tie_rater = np.r_[self.tie_rater, np.full(rows.shape[0], rater, dtype=np.int64)]
+        self.validate()
+
     def subset_contexts(self, rows: ArrayLike) -> PreferenceDataset:
         """The dataset restricted to some context rows (decisions and comparisons re-indexed)."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -227,6 +256,8 @@ class PreferenceDataset:
         dec_map[keep_dec] = np.arange(keep_dec.size)
         keep_cmp = np.flatnonzero(ctx_map[self.comparisons[:, 0]] >= 0)
         cmp = self.comparisons[keep_cmp]
+        keep_tie = np.flatnonzero(ctx_map[self.ties[:, 0]] >= 0)
+        tie = self.ties[keep_tie]
         return PreferenceDataset(
             context_ids=self.context_ids[rows],
             context_features=self.context_features[rows],
@@ -239,6 +270,8 @@ class PreferenceDataset:
             scenario=self.scenario,
             rater_names=list(self.rater_names),
             info=dict(self.info),
+            ties=np.column_stack([ctx_map[tie[:, 0]], dec_map[tie[:, 1]], dec_map[tie[:, 2]]]),
+            tie_rater=self.tie_rater[keep_tie],
         )
 
     # ------------------------------------------------------------------ files
@@ -252,6 +285,8 @@ class PreferenceDataset:
             "info": self.info,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
+        if self.n_ties:
+            arrays.update({name: getattr(self, name) for name in _OPTIONAL})
         np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
 
     def save(self, path: str | Path) -> Path:
@@ -276,7 +311,7 @@ class PreferenceDataset:
                 if missing:
                     raise DataFormatError(path, None, missing[0], "missing array in the dataset file")
                 meta = json.loads(str(data["meta"]))
-                arrays = {name: data[name] for name in _ARRAYS}
+                arrays = {name: data[name] for name in (*_ARRAYS, *_OPTIONAL) if name in files}
         except FileNotFoundError:
             raise DataFormatError(path, None, None, "no such file") from None
         except BROKEN_FILE as exc:

@@ -41,9 +41,15 @@ from fairtwin.evaluate.plots import plot_weeks
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.extras import require
 from fairtwin.learn import OutcomeCostLearner
-from fairtwin.learn.evidence import Evidence, ModelChoice, assess_evidence, select_groups
+from fairtwin.learn.evidence import (
+    Evidence,
+    ModelChoice,
+    assess_evidence,
+    choose_tie_rule,
+    select_groups,
+)
 from fairtwin.learn.names import LOSSES
-from fairtwin.learn.outcome import check_group_spec
+from fairtwin.learn.outcome import TIE_RULES, check_group_spec
 from fairtwin.oracles import (
     RATERS,
     FairnessOracle,
@@ -150,7 +156,10 @@ class LabelConfig:
 
     ``n_pairs`` is the total number of comparisons asked, active rounds included; each of the
     ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week, and the final
-    check (``final_check``) one more per week. The active rounds re-solve the training weeks to
+    check (``final_check``) one more per week. ``tie_margin`` (0: never) lets the rater answer
+    "equally fair" for pairs whose latent costs differ by at most that share of their mean
+    (:meth:`~fairtwin.oracles.Rater.judge`); the outcome learner takes such answers as
+    evidence (``[learner] ties``). The active rounds re-solve the training weeks to
     find what to ask; ``round_mip_gap`` and ``round_node_limit`` (0: the re-solve's own) let
     those re-solves stop earlier than the final one: they only pick what to ask. Measured
     (``benchmarks/bench_round_resolve.py``, 3 seeds; 5 notions, 10 % flipped labels and the real
@@ -168,10 +177,13 @@ class LabelConfig:
     final_check: bool = False
     round_mip_gap: float = 0.05
     round_node_limit: int = 20
+    tie_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rater not in RATERS:
             raise UnknownNameError("rater", self.rater, RATERS)
+        if not 0.0 <= self.tie_margin < 2.0:
+            raise ValidationError(f"tie_margin must lie in [0, 2), got {self.tie_margin}")
         if self.n_pairs < 1:
             raise ValidationError(f"n_pairs must be positive, got {self.n_pairs}")
         if self.rounds < 0 or self.n_best < 0:
@@ -215,13 +227,17 @@ class LearnerConfig:
     :class:`~fairtwin.learn.PreferenceCostLearner` (PCA + context MLP; uses every other setting).
     ``groups = ()`` (default) lets held-out weeks of the answers choose the outcome groups
     among the twin's base groups and its extra ones
-    (:func:`~fairtwin.learn.evidence.select_groups`); names fix them.
+    (:func:`~fairtwin.learn.evidence.select_groups`); names fix them. ``ties`` is what the
+    outcome learner does with answers "equally fair": ``"davidson"`` (evidence of a small gap),
+    ``"drop"``, or ``"auto"`` (default: whichever predicts held-out weeks' answers better,
+    :func:`~fairtwin.learn.evidence.choose_tie_rule`).
     """
 
     model: str = "outcomes"
     alpha: float = 0.01
     linear: bool = False
     groups: tuple[str, ...] = ()
+    ties: str = "auto"
     n_components: int = 30
     hidden: tuple[int, ...] = (20, 20, 20)
     loss: str = "hinge"
@@ -241,6 +257,8 @@ class LearnerConfig:
             raise UnknownNameError("learner model", self.model, LEARNER_MODELS)
         if self.loss not in LOSSES:
             raise UnknownNameError("loss", self.loss, LOSSES)
+        if self.ties not in ("auto", *TIE_RULES):
+            raise UnknownNameError("ties rule", self.ties, ("auto", *TIE_RULES))
 
     def check_available(self) -> None:
         """Raise :class:`~fairtwin.exceptions.MissingExtraError` now, before any work, when
@@ -249,17 +267,19 @@ class LearnerConfig:
             require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
 
     def make(self, random_state: np.random.Generator | int | None,
-             groups: tuple[str, ...] | None = None) -> Learner:
-        """A fresh learner; ``groups`` (the outcome learner's) overrides :attr:`groups`."""
+             groups: tuple[str, ...] | None = None, ties: str | None = None) -> Learner:
+        """A fresh learner; ``groups`` and ``ties`` (the outcome learner's) override
+        :attr:`groups` and :attr:`ties` (``"auto"`` alone makes a Davidson learner)."""
         if self.model == "outcomes":
             chosen = groups if groups is not None else (tuple(self.groups) or None)
+            rule = ties or ("davidson" if self.ties == "auto" else self.ties)
             return OutcomeCostLearner(alpha=self.alpha, linear=self.linear, groups=chosen,
-                                      random_state=random_state)
+                                      ties=rule, random_state=random_state)
         require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
         from fairtwin.learn.estimator import PreferenceCostLearner
 
         params = asdict(self)
-        del params["model"], params["alpha"], params["linear"], params["groups"]
+        del params["model"], params["alpha"], params["linear"], params["groups"], params["ties"]
         params["hidden"] = tuple(params["hidden"])
         params["n_components"] = None if self.n_components <= 0 else self.n_components
         return PreferenceCostLearner(**params, random_state=random_state)
@@ -557,19 +577,24 @@ def sample_stage(
 
 
 def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-    return get_rater(config.labels.rater, oracle_of(config, scenario), config.labels.noise, rng)
+    return get_rater(config.labels.rater, oracle_of(config, scenario), config.labels.noise, rng,
+                     tie_margin=config.labels.tie_margin)
 
 
 def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-untyped-def]
-    """Ask the rater about pairs (a[k], b[k]) of context rows ctx_rows[k]; store the answers."""
-    winners, losers = np.empty(len(a), dtype=np.int64), np.empty(len(a), dtype=np.int64)
+    """Ask the rater about pairs (a[k], b[k]) of context rows ctx_rows[k]; store the answers
+    (pairs judged equally fair as ties)."""
+    verdict = np.empty(len(a), dtype=np.int8)
     for row in np.unique(ctx_rows):
         sel = np.flatnonzero(ctx_rows == row)
         context = scenario.contexts[int(dataset.context_ids[row])]
-        pref_a = rater.prefers(dataset.decisions[a[sel]], dataset.decisions[b[sel]], context)
-        winners[sel] = np.where(pref_a, a[sel], b[sel])
-        losers[sel] = np.where(pref_a, b[sel], a[sel])
-    dataset.add_comparisons(ctx_rows, winners, losers, round=round_)
+        verdict[sel] = rater.judge(dataset.decisions[a[sel]], dataset.decisions[b[sel]], context)
+    won = verdict != 0
+    winners = np.where(verdict > 0, a, b)[won]
+    losers = np.where(verdict > 0, b, a)[won]
+    dataset.add_comparisons(np.asarray(ctx_rows)[won], winners, losers, round=round_)
+    if not won.all():
+        dataset.add_ties(np.asarray(ctx_rows)[~won], np.asarray(a)[~won], np.asarray(b)[~won])
 
 
 def label_stage(
@@ -826,18 +851,27 @@ def train_stage(
 
     choosing = config.learner.model == "outcomes" and not config.learner.groups
     choice: ModelChoice | None = None
+    ties: tuple[str, list[dict[str, Any]]] | None = None  # the tie rule held-out weeks chose
 
     def fit(choose: bool = False) -> tuple[Learner, float, float]:
         """Fit on the training weeks; returns the learner, f_scale and training accuracy.
-        With ``choose``, held-out weeks first choose the outcome groups (kept for later fits)."""
-        nonlocal choice
+        With ``choose``, held-out weeks first choose the outcome groups and, with answers
+        "equally fair", the tie rule (kept for later fits)."""
+        nonlocal choice, ties
         train = dataset.subset_contexts(rows)
         maps = outcome_maps(scenario, train)
         if choose and choosing:
             choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
                                    random_state=stage_seed(config, "select"))
-        learner = config.learner.make(int(rng.integers(0, 2**31 - 1)),
-                                      choice.groups if choice else None)
+        groups = choice.groups if choice else None
+        if (choose and train.n_ties and config.learner.ties == "auto"
+                and config.learner.model == "outcomes"):
+            ties = choose_tie_rule(lambda t: config.learner.make(0, groups, t), train, maps,
+                                   random_state=stage_seed(config, "ties"))
+            if choice:
+                choice = replace(choice, ties=ties[0], tie_table=ties[1])
+        learner = config.learner.make(int(rng.integers(0, 2**31 - 1)), groups,
+                                      ties[0] if ties else None)
         learner.fit(train, outcomes=maps)
         if choice and isinstance(learner, OutcomeCostLearner):
             learner.model_choice_ = choice

@@ -265,15 +265,16 @@ class ElicitationStudy:
 
     # ------------------------------------------------------------------ export
     def export(self) -> PreferenceDataset:
-        """The answers as a preference dataset (ties are counted in ``info``, not compared)."""
+        """The answers as a preference dataset (ties as :attr:`~PreferenceDataset.ties`)."""
         return export_answers(self.store, self.dataset)
 
 
 def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> PreferenceDataset:
     """Build the pipeline's dataset from the samples and every A-or-B answer of the store.
 
-    "Equally fair" (``tie``) and "can't tell" (``unsure``) answers are no comparisons: they are
-    counted in ``info`` (``ties``, ``cant_tell``, and ``answers``, every answer), not learned.
+    "Equally fair" (``tie``) answers become the dataset's :attr:`~PreferenceDataset.ties`
+    (evidence for the outcome learner); "can't tell" (``unsure``) answers are kept in the store
+    and counted in ``info`` (``ties``, ``cant_tell``, and ``answers``, every answer), not learned.
     ``rater_names`` lists every registered rater (``rater`` indexes it); ``info["raters_answering"]``
     counts those with at least one answer.
     """
@@ -288,12 +289,17 @@ def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> Prefer
     shown_a = 0
     skipped = {"tie": 0, "unsure": 0}
     rows, win, lose, rater, ts = [], [], [], [], []
+    ties: list[tuple[int, int, int]] = []
+    tie_rater: list[int] = []
     for a in store.answers():
-        if a.choice in skipped:
-            skipped[a.choice] += 1
-            continue
         if a.left_decision >= samples.n_decisions or a.right_decision >= samples.n_decisions:
             raise ValidationError(f"answer {a.id} refers to a decision the samples do not have")
+        if a.choice in skipped:
+            skipped[a.choice] += 1
+            if a.choice == "tie":
+                ties.append((a.context_row, a.left_decision, a.right_decision))
+                tie_rater.append(index[a.rater_id])
+            continue
         shown_a += a.choice == "a"
         w, lo = ((a.left_decision, a.right_decision) if a.choice == "a"
                  else (a.right_decision, a.left_decision))
@@ -307,6 +313,10 @@ def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> Prefer
         out.rater = np.array(rater, dtype=np.int64)
         out.round = np.zeros(len(rows), dtype=np.int64)
         out.timestamp = np.array(ts, dtype=np.float64)
+    if ties:
+        out.ties = np.array(ties, dtype=np.int64)
+        out.tie_rater = np.array(tie_rater, dtype=np.int64)
+    if rows or ties:
         out.validate()
     out.info.update({"answers": sum(r.n_answers for r in raters), "ties": skipped["tie"],
                      "cant_tell": skipped["unsure"], "left_chosen": int(shown_a),

@@ -29,6 +29,18 @@ large ones) and makes a typical preference gap mean the same in every week of a 
 
 Fitting is a convex problem (the Bradley–Terry likelihood of ``2 G`` parameters with an L2
 penalty ``alpha``, ``a_g ≥ 0``), solved by L-BFGS-B: deterministic, a fraction of a second.
+Pairs judged *equally fair* (:attr:`~fairtwin.datasets.PreferenceDataset.ties`) are evidence
+too: with ties the likelihood is Davidson's (1970) extension of Bradley–Terry, with ``d`` the
+learned cost gap of a pair and ``ν ≥ 0`` a fitted tie propensity,
+
+.. math::
+
+    P(A ≻ B) = \\frac{e^{d/2}}{e^{d/2} + e^{-d/2} + ν}, \\qquad
+    P(A = B) = \\frac{ν}{e^{d/2} + e^{-d/2} + ν},
+
+which is Bradley–Terry at ``ν = 0`` and stays jointly convex in the weights and ``log ν``: a
+tie says the pair's gap is small, which pins down the weights' *relative* size where
+answers with a winner only bound it. Without ties the fit is exactly Bradley–Terry.
 No torch is needed; saved models are an ``.npz`` of arrays and a JSON header.
 """
 
@@ -37,6 +49,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +63,13 @@ from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.learn.evidence import Evidence, ModelChoice
 from fairtwin.twin.outcomes import Outcomes
 
-__all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT", "check_group_spec"]
+__all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT", "check_group_spec", "TIE_RULES"]
 
 log = logging.getLogger(__name__)
 
 OUTCOME_MODEL_FORMAT = "fairtwin-outcome-model"
+#: what the outcome learner does with pairs judged equally fair
+TIE_RULES = ("davidson", "drop")
 
 
 class OutcomeCostLearner:
@@ -74,6 +89,9 @@ class OutcomeCostLearner:
         its :attr:`~fairtwin.twin.Outcomes.extra` ones). ``"g@"`` adds per-member weights of
         group ``g`` (:meth:`~fairtwin.twin.Outcomes.select`); ``"g^"`` adds the peak term
         ``c_g max_i z_{g,i}`` of group ``g`` (which must be among the groups).
+    ties : {"davidson", "drop"}
+        What pairs judged equally fair are: evidence of a small gap (Davidson's model, the
+        default) or nothing (dropped, as before they were kept).
     random_state : int, Generator or None
         Unused (the fit is deterministic); accepted for the estimator interface.
 
@@ -96,6 +114,10 @@ class OutcomeCostLearner:
     n_vars_ : int
     n_parameters_ : int
     train_accuracy_ : float
+    tie_propensity_ : float
+        Davidson's ``ν`` fitted to the ties (0 without ties, or with ``ties="drop"``).
+    n_ties_ : int
+        Ties the fit used.
     scenario_ : str
     """
 
@@ -105,12 +127,13 @@ class OutcomeCostLearner:
     model_choice_: ModelChoice
 
     def __init__(self, alpha: float = 1e-2, scale_group: str | None = None, linear: bool = False,
-                 groups: Sequence[str] | None = None,
+                 groups: Sequence[str] | None = None, ties: str = "davidson",
                  random_state: int | np.random.Generator | None = None) -> None:
         self.alpha = alpha
         self.scale_group = scale_group
         self.linear = linear
         self.groups = groups
+        self.ties = ties
         self.random_state = random_state
 
     # ------------------------------------------------------------------ helpers
@@ -191,6 +214,8 @@ class OutcomeCostLearner:
             raise ValidationError("the dataset has no comparisons to learn from")
         if not self.alpha >= 0:
             raise ValidationError(f"alpha must be non-negative, got {self.alpha}")
+        if self.ties not in TIE_RULES:
+            raise ValidationError(f"unknown ties rule {self.ties!r}; allowed: {', '.join(TIE_RULES)}")
         for attr in ("spec_", "groups_", "peaks_", "quadratic_", "bootstrap_"):  # chosen anew
             self.__dict__.pop(attr, None)
         outcomes = self._need_outcomes(dataset, outcomes)
@@ -215,31 +240,38 @@ class OutcomeCostLearner:
 
         comps = dataset.comparisons
         dF = Fn[comps[:, 1]] - Fn[comps[:, 2]]  # winner − loser: f(winner) < f(loser) wanted
+        tie_rows = dataset.ties if self.ties == "davidson" else np.zeros((0, 3), dtype=np.int64)
+        answers = _Answers(dF, weights, comps[:, 0].copy(),
+                           Fn[tie_rows[:, 1]] - Fn[tie_rows[:, 2]],
+                           np.full(tie_rows.shape[0], weights.mean()), tie_rows[:, 0].copy())
         alpha = float(self.alpha)
         P = len(self.peaks_)
         lin: tuple[float | None, float | None] = (None, None) if self.linear else (0.0, 0.0)
         bounds: list[tuple[float | None, float | None]] = (
             [(0.0, None)] * G + [lin] * G + [(0.0, None)] * P)
-        theta = _fit_weights(dF, weights, alpha, bounds, np.zeros(2 * G + P))
-        # kept (not saved) for bootstrap_draws: the week of each comparison and its features
-        self._train = (dF, weights, comps[:, 0].copy(), bounds)
+        theta, log_nu = _fit_weights(answers, alpha, bounds, np.zeros(2 * G + P))
+        # kept (not saved) for bootstrap_draws: the answers' features and weeks
+        self._train = (answers, bounds)
         self.quadratic_ = theta[:G].copy()
         self.linear_ = theta[G:2 * G].copy()
         self.peak_ = theta[2 * G:].copy()
+        self.n_ties_ = answers.n_ties
+        self.tie_propensity_ = float(np.exp(log_nu)) if answers.n_ties else 0.0
         free = self._free()
         self.n_parameters_ = int(free.sum())
-        self.covariance_ = _laplace_covariance(dF, theta, weights, alpha, free)
+        self.covariance_ = _laplace_covariance(answers, theta, log_nu, alpha, free)
         # where the fit stopped at a bound (a_g = 0) the answers push further; the Gaussian is
         # centred on the unconstrained optimum (one Newton step), so its cut at a_g ≥ 0 keeps
         # such a weight near 0 instead of spreading it over the prior's width
-        grad = _objective(theta, dF, weights / weights.sum(), alpha)[1] * m
+        grad = _objective(np.r_[theta, log_nu], answers.normalised(), alpha)[1][:theta.size]
+        grad = grad * (m + answers.n_ties)
         grad[~free] = 0.0
         self.posterior_mean_ = theta - self.covariance_ @ grad
         self.n_comparisons_ = m
         f = Fn @ theta
         self.train_accuracy_ = float(np.mean(f[comps[:, 1]] < f[comps[:, 2]]))
-        log.info("outcome cost fitted on %d comparisons: training accuracy %.3f; a = %s, b = %s, "
-                 "c = %s", m, self.train_accuracy_, np.round(self.quadratic_, 3),
+        log.info("outcome cost fitted on %d comparisons and %d ties: training accuracy %.3f; a = %s, "
+                 "b = %s, c = %s", m, answers.n_ties, self.train_accuracy_, np.round(self.quadratic_, 3),
                  np.round(self.linear_, 3), np.round(self.peak_, 3))
         return self
 
@@ -302,17 +334,20 @@ class OutcomeCostLearner:
                                   "(a loaded model keeps its draws, not its answers)")
         if n_draws < 2:
             raise ValidationError(f"n_draws must be at least 2, got {n_draws}")
-        dF, weights, week, bounds = train
+        answers, bounds = train
         rng = np.random.default_rng(random_state)
-        weeks, inverse = np.unique(week, return_inverse=True)
+        weeks, inverse = np.unique(np.r_[answers.week, answers.tie_week], return_inverse=True)
+        m = answers.week.size
+        start = np.r_[self.theta_, np.log(self.tie_propensity_) if answers.n_ties else 0.0]
         draws = np.zeros((n_draws, self.theta_.size))
         for k in range(n_draws):
             times = np.bincount(rng.integers(0, weeks.size, size=weeks.size), minlength=weeks.size)
-            w = weights * times[inverse]
-            if w.sum() <= 0:
+            resampled = answers.reweighted(times[inverse[:m]], times[inverse[m:]])
+            if resampled.total <= 0:
                 draws[k] = self.theta_
                 continue
-            draws[k] = _fit_weights(dF, w, float(self.alpha), bounds, self.theta_)
+            draws[k] = _fit_weights(resampled, float(self.alpha), bounds, self.theta_,
+                                    start_log_nu=float(start[-1]))[0]
         self.bootstrap_ = draws
         return self
 
@@ -556,38 +591,109 @@ class OutcomeCostLearner:
         return model
 
 
-def _objective(theta: NDArray[np.float64], dF: NDArray[np.float64], w: NDArray[np.float64],
+@dataclass(frozen=True)
+class _Answers:
+    """A fit's answers as feature differences: ``dF`` (winner − loser) with weights ``w`` and
+    weeks ``week``, and the ties' ``dT`` (either order) with ``wt`` and ``tie_week``."""
+
+    dF: NDArray[np.float64]
+    w: NDArray[np.float64]
+    week: NDArray[np.int64]
+    dT: NDArray[np.float64]
+    wt: NDArray[np.float64]
+    tie_week: NDArray[np.int64]
+
+    @property
+    def n_ties(self) -> int:
+        return int(self.dT.shape[0])
+
+    @property
+    def total(self) -> float:
+        return float(self.w.sum() + self.wt.sum())
+
+    def normalised(self) -> _Answers:
+        """The same answers with weights summing to one."""
+        t = self.total
+        return _Answers(self.dF, self.w / t, self.week, self.dT, self.wt / t, self.tie_week)
+
+    def reweighted(self, times: NDArray[np.int64], tie_times: NDArray[np.int64]) -> _Answers:
+        """Each answer's weight times how often its week was drawn (a bootstrap resample)."""
+        return _Answers(self.dF, self.w * times, self.week, self.dT, self.wt * tie_times,
+                        self.tie_week)
+
+
+def _objective(x: NDArray[np.float64], answers: _Answers,
                alpha: float) -> tuple[float, NDArray[np.float64]]:
-    """The penalised Bradley–Terry loss of weights ``theta`` (answers weighted by ``w``, summing
-    to one) and its gradient. einsum, not BLAS: a threaded BLAS sums in an order that depends
-    on its thread count, and the last bits would steer L-BFGS-B elsewhere on another machine."""
-    t = np.einsum("ij,j->i", dF, theta)
-    loss = float(np.einsum("i,i->", w, np.logaddexp(0.0, t))) + alpha * float(theta @ theta)
-    grad = np.einsum("ij,i->j", dF, w * _sigmoid(t)) + 2 * alpha * theta
+    """The penalised negative log-likelihood of weights ``x = (θ, log ν)`` (answers' weights
+    summing to one) and its gradient: Bradley–Terry without ties (``log ν`` unused, gradient
+    0), Davidson's model with them. einsum, not BLAS: a threaded BLAS sums in an order that
+    depends on its thread count, and the last bits would steer L-BFGS-B elsewhere on another
+    machine."""
+    theta, eta = x[:-1], float(x[-1])
+    if not answers.n_ties:
+        loss, grad = _bradley_terry(theta, answers, alpha)
+        return loss, np.r_[grad, 0.0]
+    t = np.einsum("ij,j->i", answers.dF, theta)
+    tt = np.einsum("ij,j->i", answers.dT, theta)
+    D, dD, dDeta = _davidson_log_norm(t, eta)
+    Dt, dDt, dDteta = _davidson_log_norm(tt, eta)
+    loss = (float(np.einsum("i,i->", answers.w, D + 0.5 * t))
+            + float(np.einsum("i,i->", answers.wt, Dt - eta)) + alpha * float(theta @ theta))
+    grad = (np.einsum("ij,i->j", answers.dF, answers.w * (dD + 0.5))
+            + np.einsum("ij,i->j", answers.dT, answers.wt * dDt) + 2 * alpha * theta)
+    g_eta = float(answers.w @ dDeta + answers.wt @ (dDteta - 1.0))
+    return loss, np.r_[grad, g_eta]
+
+
+def _bradley_terry(theta: NDArray[np.float64], answers: _Answers,
+                   alpha: float) -> tuple[float, NDArray[np.float64]]:
+    """The penalised Bradley–Terry loss of the answers with a winner, and its gradient."""
+    t = np.einsum("ij,j->i", answers.dF, theta)
+    loss = float(np.einsum("i,i->", answers.w, np.logaddexp(0.0, t))) + alpha * float(theta @ theta)
+    grad = np.einsum("ij,i->j", answers.dF, answers.w * _sigmoid(t)) + 2 * alpha * theta
     return loss, grad
 
 
-def _fit_weights(dF: NDArray[np.float64], weights: NDArray[np.float64], alpha: float,
-                 bounds: list[tuple[float | None, float | None]],
-                 start: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The weights minimising :func:`_objective` within ``bounds`` (L-BFGS-B)."""
-    w = weights / weights.sum()
-    res = minimize(_objective, start, args=(dF, w, alpha), jac=True, method="L-BFGS-B",
-                   bounds=bounds, options={"maxiter": 2000, "gtol": 1e-10})
-    return np.asarray(res.x, dtype=np.float64)
+def _davidson_log_norm(t: NDArray[np.float64], eta: float
+                       ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``D = log(e^{t/2} + e^{−t/2} + e^η)`` and its derivatives in ``t`` and ``η``."""
+    D = np.logaddexp(np.logaddexp(0.5 * t, -0.5 * t), eta)
+    dD = 0.5 * (np.exp(0.5 * t - D) - np.exp(-0.5 * t - D))
+    return D, dD, np.exp(eta - D)
 
 
-def _laplace_covariance(dF: NDArray[np.float64], theta: NDArray[np.float64],
-                        weights: NDArray[np.float64], alpha: float,
-                        free: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """Inverse Hessian of the penalised Bradley–Terry negative log-likelihood (summed over the
-    comparisons, each with its weight) at ``theta``, on the ``free`` parameters (the others
-    are fixed at 0: zero rows and columns)."""
-    m = weights.shape[0]
-    scale = m / weights.sum()  # weights as counts: the mean weight is one answer
-    t = np.einsum("ij,j->i", dF, theta)
-    curv = scale * weights * _sigmoid(t) * _sigmoid(-t)
-    X = dF[:, free]
+def _fit_weights(answers: _Answers, alpha: float, bounds: list[tuple[float | None, float | None]],
+                 start: NDArray[np.float64], start_log_nu: float = 0.0
+                 ) -> tuple[NDArray[np.float64], float]:
+    """The weights minimising :func:`_objective` within ``bounds`` (L-BFGS-B), and ``log ν``
+    (0 without ties)."""
+    normed = answers.normalised()
+    options = {"maxiter": 2000, "gtol": 1e-10}
+    if not answers.n_ties:  # Bradley–Terry: the weights alone
+        res = minimize(_bradley_terry, start, args=(normed, alpha), jac=True, method="L-BFGS-B",
+                       bounds=bounds, options=options)
+        return np.asarray(res.x, dtype=np.float64), 0.0
+    res = minimize(_objective, np.r_[start, start_log_nu], args=(normed, alpha), jac=True,
+                   method="L-BFGS-B", bounds=[*bounds, (-20.0, 20.0)], options=options)
+    x = np.asarray(res.x, dtype=np.float64)
+    return x[:-1], float(x[-1])
+
+
+def _laplace_covariance(answers: _Answers, theta: NDArray[np.float64], log_nu: float,
+                        alpha: float, free: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Inverse Hessian of the penalised negative log-likelihood (summed over the answers, each
+    with its weight; ``ν`` held at its fit) at ``theta``, on the ``free`` parameters (the
+    others are fixed at 0: zero rows and columns)."""
+    m = answers.w.shape[0] + answers.n_ties
+    scale = m / answers.total  # weights as counts: the mean weight is one answer
+    X = np.vstack([answers.dF, answers.dT])[:, free]
+    t = np.einsum("ij,j->i", np.vstack([answers.dF, answers.dT]), theta)
+    if answers.n_ties:
+        D, dD, _ = _davidson_log_norm(t, log_nu)
+        second = 0.25 * (np.exp(0.5 * t - D) + np.exp(-0.5 * t - D)) - dD * dD
+    else:
+        second = _sigmoid(t) * _sigmoid(-t)
+    curv = scale * np.r_[answers.w, answers.wt] * second
     k = int(free.sum())
     H = np.einsum("ij,i,ik->jk", X, curv, X) + 2.0 * alpha * m * np.eye(k)
     cov = np.zeros((theta.size, theta.size))

@@ -5,6 +5,10 @@
 - :class:`LogisticRater` is a Bradley–Terry rater: it prefers A with probability
   ``σ((R_B − R_A) / (T · (|R_A| + |R_B|) / 2))``, so its errors grow as the two decisions get
   closer in relative terms; ``T`` is the temperature.
+
+Either answers "equally fair" (:meth:`Rater.judge` returns 0) for pairs whose latent costs lie
+within ``tie_margin`` of each other, relative to their mean (``|R_A − R_B| ≤ m (|R_A| + |R_B|) / 2``;
+0, the default, never): a rater who cannot see a difference says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ __all__ = ["Rater", "SimulatedRater", "LogisticRater", "get_rater", "RATERS"]
 
 
 class Rater:
-    """Base class: ``prefers(UA, UB, context)`` → True where A is judged fairer."""
+    """Base class: ``prefers(UA, UB, context)`` → True where A is judged fairer; ``judge``
+    adds "equally fair" answers within ``tie_margin``."""
 
     name = "rater"
+    tie_margin: float = 0.0
 
     def __init__(
         self, oracle: FairnessOracle, random_state: int | np.random.Generator | None = None
@@ -33,6 +39,18 @@ class Rater:
 
     def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         raise NotImplementedError
+
+    def judge(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.int8]:
+        """``1`` where A is judged fairer, ``-1`` where B is, ``0`` where the two are judged
+        equally fair (within :attr:`tie_margin`). Draws from the generator as :meth:`prefers`
+        does, so a margin of 0 answers exactly as it."""
+        out = np.where(self.prefers(UA, UB, context), 1, -1).astype(np.int8)
+        if self.tie_margin > 0:
+            ra = self.oracle.cost(np.atleast_2d(UA), context)
+            rb = self.oracle.cost(np.atleast_2d(UB), context)
+            scale = np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
+            out[np.abs(ra - rb) <= self.tie_margin * scale] = 0
+        return out
 
 
 class SimulatedRater(Rater):
@@ -94,10 +112,18 @@ def get_rater(
     oracle: FairnessOracle,
     noise: float = 0.0,
     random_state: int | np.random.Generator | None = None,
+    tie_margin: float = 0.0,
 ) -> Rater:
-    """``flip`` with ``noise`` = flip rate, or ``logistic`` with ``noise`` = temperature."""
+    """``flip`` with ``noise`` = flip rate, or ``logistic`` with ``noise`` = temperature; both
+    answer "equally fair" within ``tie_margin`` (see :meth:`Rater.judge`)."""
+    if not 0.0 <= tie_margin < 2.0:
+        raise ValidationError(f"tie_margin must lie in [0, 2), got {tie_margin}")
+    rater: Rater
     if name == "flip":
-        return SimulatedRater(oracle, flip_rate=noise, random_state=random_state)
-    if name == "logistic":
-        return LogisticRater(oracle, temperature=noise or 0.05, random_state=random_state)
-    raise UnknownNameError("rater", name, RATERS)
+        rater = SimulatedRater(oracle, flip_rate=noise, random_state=random_state)
+    elif name == "logistic":
+        rater = LogisticRater(oracle, temperature=noise or 0.05, random_state=random_state)
+    else:
+        raise UnknownNameError("rater", name, RATERS)
+    rater.tie_margin = float(tie_margin)
+    return rater

@@ -40,7 +40,7 @@ class Rater:
     def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         raise NotImplementedError
 
-    def judge(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.int8]:
+    def judge(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.int8]:
         """``1`` where A is judged fairer, ``-1`` where B is, ``0`` where the two are judged
         equally fair (within :attr:`tie_margin`). Draws from the generator as :meth:`prefers`
         does, so a margin of 0 answers exactly as it."""

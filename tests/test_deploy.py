@@ -21,7 +21,7 @@ from fairtwin.datasets import PreferenceDataset
 from fairtwin.deploy import choose, support_of
 from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
-from fairtwin.learn.evidence import assess_evidence, fit_temperature
+from fairtwin.learn.evidence import ModelChoice, assess_evidence, fit_temperature
 from fairtwin.twin import Outcomes
 
 N_DEC, K = 6, 8  # decision entries, decisions per week
@@ -219,9 +219,29 @@ def test_model_selection_picks_the_planted_family(planted: bool) -> None:
     ds, outs = synthetic_with_extra(30, 900, planted)
     choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, random_state=0)
     assert choice.groups == (("g1", "g2", "g3") if planted else ("g1", "g2"))
-    assert [r["name"] for r in choice.table] == ["base", "base+g3", "base+max:g1", "base+max:g2"]
+    assert [r["name"] for r in choice.table] == ["base", "base+g3", "base+max:g1", "base+max:g2",
+                                                 "base+linear"]
     model = OutcomeCostLearner().fit(ds, outcomes=outs)  # no groups: the base only
     assert model.groups_ == ("g1", "g2")
+
+
+@pytest.mark.parametrize("planted", [True, False])
+def test_model_selection_adds_linear_weights_only_when_planted(planted: bool) -> None:
+    """A notion that counts every unit of a group alike (a price per unit, like every
+    patient-km) is linear in the outcomes: the ladder's linear rung is chosen for it, and
+    not for a quadratic notion."""
+    from fairtwin.learn.evidence import select_groups
+
+    ds, outs = synthetic(30, 0)
+    rng = np.random.default_rng(5)
+    phi = np.array([outs[c](u)[0] for u, c in zip(ds.decisions, ds.decision_context, strict=True)])
+    cost = 0.5 * np.sum(phi[:, :2] ** 2, axis=1) + 0.25 * np.sum(phi[:, 2:] ** 2, axis=1)
+    if planted:
+        cost = cost + 2.0 * phi[:, 2:].sum(axis=1)
+    answer(ds, cost, 900, rng)
+    choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, random_state=0)
+    assert choice.name == ("base+linear" if planted else "base") and choice.linear == planted
+    assert ModelChoice.from_dict(choice.to_dict()) == choice
 
 
 def synthetic_peak(n_weeks: int, n_pairs: int, peak: float, seed: int = 0

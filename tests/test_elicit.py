@@ -637,8 +637,9 @@ def test_equal_and_cant_tell_are_separate_and_counted_alike(run_dir, tmp_path, c
     expected = {"gina": (10, 6, 2, 2), "hugo": (9, 8, 0, 1), "ivan": (0, 0, 0, 0)}
     assert {r.name: (r.n_answers, r.n_decided, r.n_equal, r.n_unsure)
             for r in store.raters()} == expected
-    ds = study.export()  # "I can't tell" and "equally fair" are not learned from
+    ds = study.export()  # "equally fair" becomes ties (evidence), "I can't tell" is not learned
     assert ds.n_comparisons == 14 and (ds.info["ties"], ds.info["cant_tell"]) == (2, 3)
+    assert ds.n_ties == 2 and set(ds.tie_rater) == {ds.rater_names.index("gina")}
     assert ds.info["answers"] == 19 and ds.info["raters_answering"] == 2
     listed = TestClient(create_app(study)).get(
         "/admin/raters", headers={"Authorization": f"Bearer {admin}"}).json()

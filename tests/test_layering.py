@@ -167,14 +167,14 @@ def test_a_metrics_file_with_the_old_names_reads_with_the_new() -> None:
 
 # ---------------------------------------------------------------------- the ICU twin, a package
 #: the ICU twin's package, its names offered by ``fairtwin.twin``, and who may import them: the
-#: package itself, the old name of its folder hook (exported folders name it) and the CLI, whose
-#: default scenario is the ICU twin's
+#: package itself, the old name of its folder hook (exported folders name it) and the CLI's
+#: stages, which list the ICU notions (the default scenario is the ICU twin's)
 ICU_PACKAGE = "fairtwin.twin.icu"
 ICU_NAMES_OF_TWIN = {"Allocation", "Context", "CostBreakdown", "GiniOracle", "ICUTwin",
                      "ICU_ORACLES", "LoadOracle", "MaxMinOracle", "RegionTable",
                      "RosenbrockOracle", "SquaredDeviationOracle", "TravelBurdenOracle",
                      "TwinConfig", "italian_regions", "post_decision_loads"}
-MAY_IMPORT_ICU = ("twin/icu/", "twin/icu_folder.py", "cli.py")
+MAY_IMPORT_ICU = ("twin/icu/", "twin/icu_folder.py", "cli/stages.py")
 
 
 def icu_imports(path: Path) -> list[str]:

@@ -267,14 +267,16 @@ class LearnerConfig:
             require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
 
     def make(self, random_state: np.random.Generator | int | None,
-             groups: tuple[str, ...] | None = None, ties: str | None = None) -> Learner:
+             groups: tuple[str, ...] | None = None, ties: str | None = None,
+             linear: bool = False) -> Learner:
         """A fresh learner; ``groups`` and ``ties`` (the outcome learner's) override
-        :attr:`groups` and :attr:`ties` (``"auto"`` alone makes a Davidson learner)."""
+        :attr:`groups` and :attr:`ties` (``"auto"`` alone makes a Davidson learner);
+        ``linear`` adds linear weights (as :attr:`linear` does)."""
         if self.model == "outcomes":
             chosen = groups if groups is not None else (tuple(self.groups) or None)
             rule = ties or ("davidson" if self.ties == "auto" else self.ties)
-            return OutcomeCostLearner(alpha=self.alpha, linear=self.linear, groups=chosen,
-                                      ties=rule, random_state=random_state)
+            return OutcomeCostLearner(alpha=self.alpha, linear=self.linear or linear,
+                                      groups=chosen, ties=rule, random_state=random_state)
         require("torch", "paper", "the paper's Siamese learner (learner model 'siamese')")
         from fairtwin.learn.estimator import PreferenceCostLearner
 
@@ -583,7 +585,7 @@ def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generato
 
 def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-untyped-def]
     """Ask the rater about pairs (a[k], b[k]) of context rows ctx_rows[k]; store the answers
-    (pairs judged equally fair as ties)."""
+    (pairs judged equally fair as ties) and return the verdicts (1: a, −1: b, 0: equal)."""
     verdict = np.empty(len(a), dtype=np.int8)
     for row in np.unique(ctx_rows):
         sel = np.flatnonzero(ctx_rows == row)
@@ -595,6 +597,7 @@ def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-u
     dataset.add_comparisons(np.asarray(ctx_rows)[won], winners, losers, round=round_)
     if not won.all():
         dataset.add_ties(np.asarray(ctx_rows)[~won], np.asarray(a)[~won], np.asarray(b)[~won])
+    return verdict
 
 
 def label_stage(
@@ -862,16 +865,19 @@ def train_stage(
         maps = outcome_maps(scenario, train)
         if choose and choosing:
             choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
+                                   linear=not config.learner.linear,
                                    random_state=stage_seed(config, "select"))
         groups = choice.groups if choice else None
         if (choose and train.n_ties and config.learner.ties == "auto"
                 and config.learner.model == "outcomes"):
-            ties = choose_tie_rule(lambda t: config.learner.make(0, groups, t), train, maps,
-                                   random_state=stage_seed(config, "ties"))
+            lin = bool(choice and choice.linear)
+            ties = choose_tie_rule(lambda t: config.learner.make(0, groups, t, linear=lin), train,
+                                   maps, random_state=stage_seed(config, "ties"))
             if choice:
                 choice = replace(choice, ties=ties[0], tie_table=ties[1])
         learner = config.learner.make(int(rng.integers(0, 2**31 - 1)), groups,
-                                      ties[0] if ties else None)
+                                      ties[0] if ties else None,
+                                      linear=bool(choice and choice.linear))
         learner.fit(train, outcomes=maps)
         if choice and isinstance(learner, OutcomeCostLearner):
             learner.model_choice_ = choice
@@ -928,11 +934,9 @@ def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,
                 b.append(opp)
     if not a:
         return 0
-    m0 = dataset.n_comparisons
-    a_arr, b_arr = np.array(a), np.array(b)
-    _ask(dataset, scenario, rater, np.array(ctx_rows), a_arr, b_arr, r)
-    new = dataset.comparisons[m0:]
-    return int(np.sum((new[:, 1] == a_arr) & (b_arr == nom[new[:, 0]])))
+    ctx_arr, b_arr = np.array(ctx_rows), np.array(b)
+    verdict = _ask(dataset, scenario, rater, ctx_arr, np.array(a), b_arr, r)
+    return int(np.sum((verdict > 0) & (b_arr == nom[ctx_arr])))
 
 
 def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: ExperimentConfig,
@@ -940,7 +944,8 @@ def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: Exper
     """What the training answers support (:func:`assess_evidence`) and the bootstrap posterior
     (200 refits on resampled weeks), kept on the learner."""
     learner.evidence_ = assess_evidence(
-        lambda: config.learner.make(0, learner.groups_), train, outcome_maps(scenario, train),
+        lambda: config.learner.make(0, learner.spec_, learner.ties, linear=learner.linear), train,
+        outcome_maps(scenario, train),
         nominal_indices(train), random_state=stage_seed(config, "evidence"))
     learner.bootstrap(200, random_state=stage_seed(config, "bootstrap"))
 

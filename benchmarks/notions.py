@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.twin.base import FairnessOracle
-from fairtwin.twin.icu_notions import LoadOracle, national_of, ratios_of
+from fairtwin.twin.icu.notions import LoadOracle, national_of, ratios_of
 
 __all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS",
            "AnyUnexplainable", "AnyFavoured", "AnyWorstOff", "VaccinePerResident",

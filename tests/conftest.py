@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings
 
 from fairtwin.twin import Context, ICUTwin, Scenario, TwinConfig, italian_regions
-from fairtwin.twin.regions import RegionTable
+from fairtwin.twin.icu.regions import RegionTable
 
 # Property tests draw from a fixed seed, so a run is reproducible and CI does not pass or fail by
 # luck; FAIRTWIN_HYPOTHESIS=explore draws fresh examples (with FAIRTWIN_FUZZ_EXAMPLES, to hunt).

@@ -35,8 +35,8 @@ def doses(tmp_path: Path) -> Path:
 def test_only_the_twin_package_knows_the_icu_twin() -> None:
     """No module outside twin/ imports the ICU twin's modules: everything else uses the
     interface."""
-    icu_modules = {"fairtwin.twin.icu", "fairtwin.twin.icu_notions", "fairtwin.twin.regions",
-                   "fairtwin.twin.dpc"}
+    icu_modules = {"fairtwin.twin.icu", "fairtwin.twin.icu.model", "fairtwin.twin.icu.notions",
+                   "fairtwin.twin.icu.regions", "fairtwin.twin.icu.dpc"}
     offenders = []
     for path in SRC.rglob("*.py"):
         if "twin" in path.relative_to(SRC).parts[:1]:
@@ -232,7 +232,7 @@ def test_exported_icu_twin_runs_to_the_same_metrics(tmp_path: Path) -> None:
     evaluate with the oracle bound) to the same numbers and decisions as the built-in twin."""
     import json
 
-    from fairtwin.twin.icu_folder import ICUFolderTwin
+    from fairtwin.twin.icu.folder import ICUFolderTwin
 
     folder = tmp_path / "icu"
     done = CliRunner().invoke(cli, ["export-twin", "--weeks", "0-33", "--out", str(folder)])
@@ -961,13 +961,49 @@ def test_check_twin_takes_a_python_twin(doses: Path, tmp_path: Path,
     for spec in ("my_twins:scenario", "my_twins:twin", "my_twins:make"):
         report = check_twin(spec)
         assert report.clean and report.name == "doses", (spec, report.problems)
-    assert check_twin(load_twin_folder(doses), n_contexts=12).checked[-2].startswith("12 of 12")
+    assert check_twin(load_twin_folder(doses), n_contexts=12).checked[-3].startswith("12 of 12")
     for spec, said in (("my_twins:not_a_twin", "is a int, not a fairtwin Twin"),
                        ("my_twins:broken", "my_twins:broken raised RuntimeError: no data"),
                        ("no_such_module_xyz:t", "cannot import the module"),
                        ("nowhere", "neither a twin folder nor package.module:object")):
         report = check_twin(spec)
         assert [said in p for p in report.problems] == [True], (spec, report.problems)
+
+
+def test_the_twin_says_what_is_required_and_which_capabilities_it_has(
+        doses: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24: the narrow interface in code: REQUIRED members, optional CAPABILITIES; a twin
+    says which it has (the ICU twin all, a folder twin those its files give); check-twin lists
+    them, and names the required members a Python twin lacks."""
+    from fairtwin.twin import get_scenario
+    from fairtwin.twin.base import CAPABILITIES, REQUIRED, Twin, missing_required
+
+    assert REQUIRED == ("decision_names", "build", "complete", "outcomes")
+    assert get_scenario().twin.capabilities() == tuple(CAPABILITIES)
+    lines = check_twin(doses).checked
+    assert lines[-1] == ("capabilities: guard (people without a dose); presentation (generic: "
+                         "categories, sampler targets, oracle-bound moves, notions, folder hooks, "
+                         "settings)"), lines
+    no_guard = write_doses_twin(tmp_path / "plain", n_contexts=4, guard=False)
+    assert check_twin(no_guard).checked[-1].startswith("capabilities: presentation (generic: guard")
+
+    class Half(Twin):
+        def build(self, context):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    assert missing_required(Half) == ["decision_names", "complete", "outcomes"]
+    (tmp_path / "half_twin.py").write_text(
+        "from fairtwin.twin import Twin\n"
+        "class Half(Twin):\n    def build(self, context): ...\n"
+        "class Duck:\n    def build(self, context): ...\n    def outcomes(self, context): ...\n"
+        "duck = Duck()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert check_twin("half_twin:Half").problems == [
+        "half_twin:Half is the twin class Half, which lacks the required decision_names, "
+        "complete, outcomes: name an instance of it, or a function returning one"]
+    [said] = check_twin("half_twin:duck").problems
+    assert said.endswith("implements decision_names, build, complete, outcomes (it lacks "
+                         "decision_names, complete)"), said
 
 
 def test_the_python_route_takes_ids_per_context_outcomes_and_one_naming(

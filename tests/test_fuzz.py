@@ -21,7 +21,7 @@ from fairtwin.experiments.runner import ExperimentFolder, ResultRow, RunRecord
 from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.pipeline import ExperimentConfig, load_decisions, save_decisions
 from fairtwin.twin import Outcomes, italian_regions
-from fairtwin.twin.dpc import read_dpc_csv
+from fairtwin.twin.icu.dpc import read_dpc_csv
 from tests.conftest import write_dpc_csv
 
 EXAMPLES = int(os.environ.get("FAIRTWIN_FUZZ_EXAMPLES", "30"))

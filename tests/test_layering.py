@@ -163,3 +163,89 @@ def test_a_metrics_file_with_the_old_names_reads_with_the_new() -> None:
     assert new["contexts"] == [{"week": 0, "guard_nom": 3.0, "guard_sur": 2.0, "dJ_price": 1.0}]
     assert new["sample_coverage"] == {"n_contexts": 4, "contexts_with_fairer": 3}
     assert upgrade_metrics(new) == new and icu_words(str(new)) == []
+
+
+# ---------------------------------------------------------------------- the ICU twin, a package
+#: the ICU twin's package, its names offered by ``fairtwin.twin``, and who may import them: the
+#: package itself, the old name of its folder hook (exported folders name it) and the CLI's
+#: stages, which list the ICU notions (the default scenario is the ICU twin's)
+ICU_PACKAGE = "fairtwin.twin.icu"
+ICU_NAMES_OF_TWIN = {"Allocation", "Context", "CostBreakdown", "GiniOracle", "ICUTwin",
+                     "ICU_ORACLES", "LoadOracle", "MaxMinOracle", "RegionTable",
+                     "RosenbrockOracle", "SquaredDeviationOracle", "TravelBurdenOracle",
+                     "TwinConfig", "italian_regions", "post_decision_loads"}
+MAY_IMPORT_ICU = ("twin/icu/", "twin/icu_folder.py", "cli/stages.py")
+
+
+def icu_imports(path: Path) -> list[str]:
+    """Where ``path`` imports the ICU twin: its package or a module of it (or an old module name,
+    ``fairtwin.twin.icu_*``, ``regions``, ``dpc``), or one of its names from ``fairtwin.twin``,
+    at any depth (a function's lazy import counts)."""
+    old = ("fairtwin.twin.icu_", "fairtwin.twin.regions", "fairtwin.twin.dpc")
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+            if node.module == "fairtwin.twin":
+                modules += [f"fairtwin.twin.{a.name}" for a in node.names
+                            if a.name in ICU_NAMES_OF_TWIN or a.name == "icu"]
+        for m in modules:
+            if (m == ICU_PACKAGE or m.startswith((ICU_PACKAGE + ".", *old))
+                    or m.removeprefix("fairtwin.twin.") in ICU_NAMES_OF_TWIN):
+                found.append(f"{path.name}:{node.lineno}: {m}")
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in modules() if not str(p.relative_to(SRC)).startswith(
+    MAY_IMPORT_ICU)], ids=lambda p: str(p.relative_to(SRC)))
+def test_no_generic_module_imports_the_icu_twin(path: Path) -> None:
+    """Issue 24: the ICU twin is a package that implements the Twin interface like any user's;
+    the interface (twin/base.py), the folder and linopy twins, the scenario registry, the
+    pipeline, resolve, deploy, learn/, solvers/, oracles/ (raters.py typed its contexts with the
+    ICU ``Context``), evaluate/, elicit/ and experiments/ import nothing of it."""
+    assert icu_imports(path) == []
+
+
+def test_the_icu_check_finds_every_form_of_import(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import fairtwin.twin.icu\nfrom fairtwin.twin.icu.model import Context\n"
+                     "from fairtwin.twin import Scenario, Context\nfrom fairtwin.twin import icu\n"
+                     "def f():\n    from fairtwin.twin.icu_notions import LoadOracle\n"
+                     "from fairtwin.twin.scenarios import Scenario\nfrom fairtwin.twin.base import Twin\n")
+    assert [h.split(": ")[1] for h in icu_imports(probe)] == [
+        "fairtwin.twin.icu", "fairtwin.twin.icu.model", "fairtwin.twin.Context",
+        "fairtwin.twin.icu", "fairtwin.twin.icu_notions"]
+
+
+def test_a_folder_twin_loads_and_runs_its_names_without_the_icu_package(tmp_path: Path) -> None:
+    """At run time too: loading a folder twin, checking it and the pipeline's, the oracles', the
+    re-solve's and the CLI's modules import no module of the ICU twin (nor matplotlib's ICU
+    figure); and the ICU package imports first without a cycle."""
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from twin_folders import write_doses_twin
+
+    folder = write_doses_twin(tmp_path / "doses", n_contexts=4)
+    code = (
+        "import sys\n"
+        "import fairtwin.cli, fairtwin.pipeline, fairtwin.resolve, fairtwin.deploy, fairtwin.check\n"
+        "import fairtwin.oracles, fairtwin.evaluate, fairtwin.learn, fairtwin.solvers, fairtwin.folder\n"
+        "from fairtwin.check import check_twin\n"
+        f"sc = fairtwin.folder.load_twin_folder({str(folder)!r})\n"
+        "check_twin(sc)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('fairtwin.twin.icu')))\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(SRC.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    for first in ("fairtwin.twin.icu.model", "fairtwin.twin.icu.scenarios", "fairtwin.twin.icu"):
+        out = subprocess.run([sys.executable, "-c", f"import {first}"], capture_output=True,
+                             text=True, env=env, check=False)
+        assert out.returncode == 0, (first, out.stderr)

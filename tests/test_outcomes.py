@@ -23,7 +23,7 @@ from fairtwin.oracles import get_oracle
 from fairtwin.pipeline import ExperimentConfig, outcome_maps, sample_stage
 from fairtwin.resolve import ResolveConfig, resolve_context
 from fairtwin.twin import Context, GiniOracle, ICUTwin, Outcomes, Scenario, TwinConfig
-from fairtwin.twin.regions import RegionTable
+from fairtwin.twin.icu.regions import RegionTable
 
 
 def _random_decision(twin: ICUTwin, context: Context, rng: np.random.Generator) -> np.ndarray:

@@ -132,9 +132,9 @@ def test_resolve_modes(overloaded_week, mode: str, caplog) -> None:  # type: ign
     res = resolve_context(twin, ctx, cost, f_scale=1.0, config=ResolveConfig(mode=mode))
     assert twin.check(res.decision, ctx).feasible
     if mode == "guard":
-        assert res.overflow_rise == 0
-    if mode == "replace" and res.overflow_rise > 0.5:
-        assert "raised the overflow" in caplog.text
+        assert res.guard_rise == 0
+    if mode == "replace" and res.guard_rise > 0.5:
+        assert f"raised the {twin.guard_name}" in caplog.text
 
 
 def test_blend_holds_overflow_unless_told_not_to(overloaded_week) -> None:  # type: ignore[no-untyped-def]
@@ -146,10 +146,31 @@ def test_blend_holds_overflow_unless_told_not_to(overloaded_week) -> None:  # ty
     held = resolve_context(twin, ctx, cost, 1.0, ResolveConfig(blend_lambda=1e4))
     free = resolve_context(twin, ctx, cost, 1.0, ResolveConfig(blend_lambda=1e4, guard=False))
     assert twin.check(held.decision, ctx).feasible and twin.check(free.decision, ctx).feasible
-    assert held.overflow_rise == 0
-    assert free.overflow_rise > 0  # the guard was what held it
+    assert held.guard_rise == 0
+    assert free.guard_rise > 0  # the guard was what held it
     nominal = resolve_context(twin, ctx, QuadraticCost.linear(0 * q), 1.0, ResolveConfig())
     assert q @ free.decision < q @ nominal.decision
+
+
+def test_the_resolve_speaks_of_the_guard_and_reads_its_old_names(overloaded_week) -> None:  # type: ignore[no-untyped-def]
+    """Issue 24: resolve.py says ``guard`` (the twin's guarded quantity), not the ICU twin's
+    overflow; the public old names still work, with a DeprecationWarning."""
+    import fairtwin.resolve as resolve_module
+    from fairtwin.resolve import select_candidate
+
+    assert "overflow" not in Path(resolve_module.__file__).read_text().replace(
+        "overflow_rise", "").replace("nominal_overflow", "")
+    twin, ctx = overloaded_week
+    q = np.r_[np.ones(twin.n_regions), np.zeros(twin.n_pairs)]
+    res = resolve_context(twin, ctx, QuadraticCost.linear(q), 1.0, ResolveConfig(mode="guard"))
+    with pytest.warns(DeprecationWarning, match="guard_rise"):
+        assert res.overflow_rise == res.guard_rise == 0
+    U = np.stack([res.decision, np.zeros(twin.n_decision)])
+    g = twin.guarded(res.decision, ctx)
+    new = select_candidate(twin, ctx, QuadraticCost.linear(q), U, g)
+    with pytest.warns(DeprecationWarning, match="nominal_guard"):
+        old = select_candidate(twin, ctx, QuadraticCost.linear(q), U, nominal_overflow=g)
+    np.testing.assert_array_equal(old.decision, new.decision)
 
 
 @pytest.mark.parametrize("mode", ["blend", "guard"])

@@ -19,7 +19,7 @@ from fairtwin.exceptions import (
 )
 from fairtwin.solvers import solve
 from fairtwin.twin import get_scenario, italian_regions
-from fairtwin.twin.dpc import fetch_dpc_csv, read_dpc_csv, weekly_demand
+from fairtwin.twin.icu.dpc import fetch_dpc_csv, read_dpc_csv, weekly_demand
 from tests.conftest import DPC_HEADER, write_dpc_csv
 
 

@@ -3,6 +3,8 @@ the nominal cost, and consistency between the problem's objective and the cost t
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -155,6 +157,30 @@ def test_twin_config_from_toml(tmp_path) -> None:
         TwinConfig.from_toml(path)
     with pytest.raises(ValidationError, match="transfer_share must lie"):
         TwinConfig(transfer_share=2.0)
+
+
+def test_the_twin_table_is_the_twins_own_settings(tmp_path) -> None:
+    """Issue 24: the ``[twin]`` table is a plain table the scenario's twin reads (the pipeline
+    knows no TwinConfig): the ICU scenarios check it when the configuration is read (errors name
+    the file), fill in their defaults when they build, and a run records its twin's settings."""
+    from fairtwin.pipeline import ExperimentConfig
+    from fairtwin.twin.scenarios import twin_settings
+
+    cfg = ExperimentConfig.from_dict({"twin": {"transfer_share": 0.2}})
+    assert cfg.twin == {"transfer_share": 0.2} and ExperimentConfig().twin == {}
+    assert ExperimentConfig.from_dict(cfg.to_dict()) == cfg
+    assert "twin" not in ExperimentConfig().to_dict()  # nothing given: nothing recorded
+    full = twin_settings("italy-synthetic", cfg.twin)
+    assert full == {**asdict(TwinConfig()), "transfer_share": 0.2}
+    assert twin_settings("my-own", {"crews": 3}) == {"crews": 3}  # another twin's: as given
+    with pytest.raises(ValidationError, match=r"c.toml \[twin\]: transfer_share must lie"):
+        ExperimentConfig.from_dict({"twin": {"transfer_share": 2.0}}, source="c.toml")
+    with pytest.raises(ValidationError, match="unknown twin setting"):
+        ExperimentConfig.from_dict({"twin": {"beds": 2}}, source="c.toml")
+    sc = get_scenario("italy-synthetic", config=cfg.twin)
+    assert sc.twin.config == TwinConfig(transfer_share=0.2)
+    assert sc.twin.settings() == TwinConfig(transfer_share=0.2).to_dict()
+    assert cfg.override(twin=sc.twin.settings()).twin == sc.twin.settings()
 
 
 @pytest.mark.parametrize("notion", ["rosenbrock", "gini", "max-min", "quadratic", "gini-travel"])

@@ -12,7 +12,11 @@ returning one), or such an object itself, and exercises it the way a run will:
    and ones between) the nominal decision completes to a feasible point whose nominal cost is
    finite, and the named outcomes and the guarded quantity evaluate to finite values;
 4. the twin's default notion of fairness exists (an outcome group it names is one of the
-   twin's) and rates the nominal decisions.
+   twin's) and rates the nominal decisions;
+5. which optional capabilities it has (:meth:`~fairtwin.twin.base.Twin.capabilities`: a guard,
+   categories, ... of :data:`~fairtwin.twin.base.CAPABILITIES`; the guard and categories only
+   when its contexts use them), and a Python object that is no complete twin says which
+   required members (:data:`~fairtwin.twin.base.REQUIRED`) it lacks.
 
 Problems are collected, not raised: the report lists each, one line naming the file (and line
 and field) or the context, and is clean when there are none. A run stops at the first.
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from fairtwin.exceptions import FairtwinError, ValidationError
-from fairtwin.twin.base import Twin
+from fairtwin.twin.base import CAPABILITIES, REQUIRED, Twin, missing_required
 from fairtwin.twin.scenarios import Scenario
 
 __all__ = ["TwinCheck", "check_twin"]
@@ -94,7 +98,28 @@ def check_twin(target: str | os.PathLike[str] | Twin | Scenario, n_contexts: int
                               "nominal decision completed and feasible, cost, guard and "
                               "outcomes finite")
     _oracle(scenario, nominal, report)
+    _capabilities(scenario, report)
     return report
+
+
+def _capabilities(scenario: Scenario, report: TwinCheck) -> None:
+    """The twin's optional capabilities, as one line of the report: those its class declares,
+    less a guard its first context's problem has no row for and categories it does not use."""
+    twin = scenario.twin
+    try:
+        has = list(twin.capabilities())
+        if "guard" in has and twin.guard_row(twin.build(scenario.contexts[0])) is None:
+            has.remove("guard")
+        if "categories" in has and len(tuple(twin.categories)) < 2:
+            has.remove("categories")
+    except Exception as exc:  # a user's code: said once, the rest of the report stands
+        report.problems.append(f"capabilities: {type(exc).__name__}: {exc}")
+        return
+    named = [f"guard ({twin.guard_name})" if c == "guard" else
+             f"categories ({', '.join(twin.categories)})" if c == "categories" else c for c in has]
+    rest = [c for c in CAPABILITIES if c not in has]
+    report.checked.append("capabilities: " + ("; ".join(named) or "none beyond the required")
+                          + (f" (generic: {', '.join(rest)})" if rest else ""))
 
 
 def _target_name(target: Any) -> str:
@@ -144,8 +169,19 @@ def _load(target: Any, report: TwinCheck) -> Scenario | None:
             return None
         report.checked.append(f"loads: twin of {len(contexts)} contexts")
         return Scenario(name=obj.name, description="", twin=obj, contexts=contexts)
+    if isinstance(obj, type) and issubclass(obj, Twin):
+        lacking = missing_required(obj)
+        report.problems.append(
+            f"{report.target} is the twin class {obj.__name__}"
+            + (f", which lacks the required {', '.join(lacking)}" if lacking else "")
+            + ": name an instance of it, or a function returning one")
+        return None
+    lacking = missing_required(obj)
     report.problems.append(f"{report.target} is a {type(obj).__name__}, not a fairtwin Twin or "
-                           "Scenario (nor a function returning one)")
+                           "Scenario (nor a function returning one); a twin subclasses "
+                           f"fairtwin.twin.Twin and implements {', '.join(REQUIRED)}"
+                           + (f" (it lacks {', '.join(lacking)})" if lacking != list(REQUIRED)
+                              else ""))
     return None
 
 

@@ -43,7 +43,7 @@ The ``[python]`` hook is for what only code can say: how the sampler aims at fai
 oracle bound's moves. It is called with the twin the files describe (a
 :class:`~fairtwin.twin.generic.GenericTwin`), the folder and the settings, and returns the
 :class:`~fairtwin.twin.base.Twin` to run, typically one that delegates the models and outcomes
-to the files' twin (see :mod:`fairtwin.twin.icu_folder`, the hook of an exported ICU twin).
+to the files' twin (see :mod:`fairtwin.twin.icu.folder`, the hook of an exported ICU twin).
 Its module must be importable (installed or on PYTHONPATH) and is imported only when a folder
 names it: as with an ``--oracle`` callable, read folders that name a hook only if you trust it.
 

@@ -68,8 +68,8 @@ from fairtwin.runfolder import RunFolder
 from fairtwin.sampling import SamplerConfig, sample_decisions
 from fairtwin.solvers import get_solver
 from fairtwin.tomlfile import check_setting_types, read_toml
-from fairtwin.twin import ICU_ORACLES, Outcomes, Scenario, Twin, TwinConfig, get_scenario
-from fairtwin.twin.scenarios import is_builtin
+from fairtwin.twin import Outcomes, Scenario, Twin, get_scenario
+from fairtwin.twin.scenarios import builtin_notions, is_builtin, twin_settings
 
 if TYPE_CHECKING:
     from fairtwin.learn.estimator import PreferenceCostLearner
@@ -304,7 +304,7 @@ class LearnerConfig:
 
 _SECTIONS: dict[str, type] = {
     "scenario": ScenarioConfig,
-    "twin": TwinConfig,
+    "twin": dict,
     "sampler": SamplerConfig,
     "labels": LabelConfig,
     "learner": LearnerConfig,
@@ -317,7 +317,9 @@ class ExperimentConfig:
     """Everything a run depends on; saved as ``config.toml`` in the output folder."""
 
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
-    twin: TwinConfig = field(default_factory=TwinConfig)
+    #: the ``[twin]`` table: the twin's own settings, which the scenario's twin interprets (the
+    #: ICU scenarios': :class:`~fairtwin.twin.icu.TwinConfig`'s fields); ``{}``: its defaults
+    twin: dict[str, Any] = field(default_factory=dict)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
@@ -350,8 +352,8 @@ class ExperimentConfig:
             _check_oracle_name(self.labels.oracle, available_oracles(scenario.twin))
             check_names(self, scenario)
         elif not self.scenario.twin_path and is_builtin(self.scenario.name):
-            _check_oracle_name(self.labels.oracle, list(dict.fromkeys([*ICU_ORACLES,
-                                                                       *GENERIC_ORACLES])))
+            _check_oracle_name(self.labels.oracle, list(dict.fromkeys(
+                [*builtin_notions(self.scenario.name), *GENERIC_ORACLES])))
         if self.resolve.solver != "auto":
             get_solver(self.resolve.solver)
         self.learner.check_available()
@@ -359,15 +361,18 @@ class ExperimentConfig:
     def to_dict(self) -> dict[str, Any]:
         """The settings as TOML-ready tables. A user's twin (a folder, or a scenario of another
         name) is recorded without the built-in scenarios' settings: no scenario name, seed or
-        data file for a folder, no ``[twin]`` table (the ICU twin's) unless the scenario is a
-        built-in one (:func:`~fairtwin.twin.scenarios.is_builtin`); they read back as the
-        defaults, which such a twin ignores."""
+        data file for a folder, no ``[twin]`` table (the built-in twin's settings) unless the
+        scenario is a built-in one (:func:`~fairtwin.twin.scenarios.is_builtin`) and settings
+        are given (a run records its twin's, :meth:`~fairtwin.twin.base.Twin.settings`); they
+        read back as the defaults, which such a twin ignores."""
         out: dict[str, Any] = {"seed": self.seed, "n_jobs": self.n_jobs}
         own_twin = bool(self.scenario.twin_path) or not is_builtin(self.scenario.name)
         for name in _SECTIONS:
             if name == "twin" and own_twin:
                 continue
-            section = asdict(getattr(self, name))
+            section = dict(self.twin) if name == "twin" else asdict(getattr(self, name))
+            if name == "twin" and not section:
+                continue
             if name == "scenario" and self.scenario.twin_path:
                 for key in ("name", "seed", "data_path"):
                     del section[key]
@@ -392,6 +397,17 @@ class ExperimentConfig:
                 raise ValidationError(f"{source} [twin]: path must be a string, got {twin_path!r}")
             data.setdefault("scenario", {})["twin_path"] = twin_path
         for name, section_cls in _SECTIONS.items():
+            if name == "twin":  # the twin's own settings: checked by the scenario's twin
+                table = data.get(name, {})
+                if not isinstance(table, dict):
+                    raise ValidationError(f"{source} [twin]: expected a table, got {table!r}")
+                sc_table: dict[str, Any] = (data["scenario"] if isinstance(data.get("scenario"), dict)
+                                            else {})
+                scenario_name = sc_table.get("name", ScenarioConfig.name)
+                if not sc_table.get("twin_path") and isinstance(scenario_name, str):
+                    twin_settings(scenario_name, table, source)  # errors name the file
+                kwargs[name] = dict(table)
+                continue
             values = dict(data.get(name, {}))
             names = {f.name for f in fields(section_cls)}
             bad = sorted(set(values) - names)
@@ -399,9 +415,6 @@ class ExperimentConfig:
                 raise ValidationError(
                     f"{source}: unknown setting(s) {bad} in [{name}]; allowed: {sorted(names)}"
                 )
-            if name == "twin":
-                kwargs[name] = TwinConfig.from_dict(values, source)
-                continue
             check_setting_types(section_cls, values, f"{source} [{name}]")
             for key in ("hidden", "groups"):
                 if key in values and name == "learner":
@@ -431,7 +444,9 @@ class ExperimentConfig:
                 changes[name] = values
                 continue
             values = {k: v for k, v in values.items() if v is not None}
-            if values:
+            if values and name == "twin":
+                changes[name] = {**self.twin, **values}
+            elif values:
                 changes[name] = replace(getattr(self, name), **values)
         return replace(self, **changes)
 
@@ -455,7 +470,7 @@ def load_scenario(config: ExperimentConfig) -> Scenario:
         scenario = load_twin_folder(sc.twin_path)
     else:
         scenario = get_scenario(sc.name, seed=sc.seed, data_path=sc.data_path or None,
-                                config=config.twin)
+                                config=config.twin or None)
     check_weeks(fit_split(config, scenario)[0], scenario)
     check_names(config, scenario)
     return scenario
@@ -1303,8 +1318,8 @@ def _fitted(config: ExperimentConfig, scenario: Scenario) -> ExperimentConfig:
     """The configuration of a run on ``scenario`` as ``config.toml`` records it (the scenario's
     name, the notion of fairness that runs, the split fitted), checked: the weeks, the names
     and the pair budget, before anything is written."""
-    if not config.scenario.twin_path:  # config.toml names the scenario that ran
-        config = config.override(scenario={"name": scenario.name})
+    if not config.scenario.twin_path:  # config.toml names the scenario that ran, and its twin's settings
+        config = config.override(scenario={"name": scenario.name}, twin=scenario.twin.settings())
     config, note = fit_split(with_oracle(config, scenario), scenario)
     if note:
         log.info(note)

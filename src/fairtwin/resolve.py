@@ -4,28 +4,30 @@ Given the learned cost ``f`` of a context (a :class:`~fairtwin.costs.QuadraticCo
 decision vector) and ``f_scale``, the median preference gap ``|f(a) − f(b)|`` on training
 pairs, three modes build the MIQP:
 
-- ``blend`` (default): ``J + λ · (w_overflow / f_scale) · f``: a typical preference gap is
-  worth ``λ`` overflow patients. With ``guard`` (the default) the overflow is also held at
-  most at the nominal decision's (row group ``overflow_guard``): ``J`` prices overflow, but
-  ``λ · f`` could otherwise buy fairness with patients left without a bed (on the real weeks
-  it did, up to 68 patients in a week at λ = 10).
-- ``guard``: total overflow held at its nominal minimum (a new row group ``overflow_guard``),
-  then ``(w_overflow / f_scale) · f`` plus a tiny tie-break ``ε_J · J``.
-- ``replace`` (the paper's): ``(w_overflow / f_scale) · f + ε_J · J``; overflow is not in the
-  learned decision vector, so it may rise: a warning says by how much.
+- ``blend`` (default): ``J + λ · (w / f_scale) · f``: a typical preference gap is worth ``λ``
+  price units. With ``guard`` (the default) the guarded quantity is also held at most at the
+  nominal decision's (row group ``guard``): ``J`` prices it, but ``λ · f`` could otherwise buy
+  fairness with it (on the ICU twin's real weeks, patients left without a bed: up to 68 in a
+  week at λ = 10).
+- ``guard``: the guarded quantity held at its nominal minimum (a new row group ``guard``),
+  then ``(w / f_scale) · f`` plus a tiny tie-break ``ε_J · J``.
+- ``replace`` (the paper's): ``(w / f_scale) · f + ε_J · J``; the guarded quantity is not in
+  the learned decision vector, so it may rise: a warning says by how much.
 - ``select``: no solve; among the context's own candidate decisions (the sampler's, nominal
-  included), the one with the lowest learned cost whose overflow is not above the nominal
-  decision's. It never leaves the decisions the rater's kind of comparison has checked, so it
+  included), the one with the lowest learned cost whose guarded quantity is not above the
+  nominal decision's. It never leaves the decisions the rater's kind of comparison has checked, so it
   is the floor any re-solve must beat on unseen weeks.
-- ``budget``: guard mode with the price of select: overflow held at its nominal minimum and the
+- ``budget``: guard mode with the price of select: the guarded quantity held at its nominal
+  minimum and the
   nominal cost ``J`` at most that of select's candidate (row group ``cost_budget``), then the
   learned cost. Select's candidate is feasible for it (and the warm start), so the decision is
   never ranked below it by ``f`` and never costs more; if the solve stops at a limit with a
   worse decision, select's candidate is returned.
 
-Here ``w_overflow`` is the twin's price unit (:attr:`~fairtwin.twin.base.Twin.price_unit`; for
-the ICU twin one patient without a bed) and *overflow* its guarded quantity
-(:meth:`~fairtwin.twin.base.Twin.guard_row`); a twin without one has no guard rows.
+Here ``w`` is the twin's price unit (:attr:`~fairtwin.twin.base.Twin.price_unit`; for the ICU
+twin one patient without a bed) and the guarded quantity is the twin's
+(:meth:`~fairtwin.twin.base.Twin.guard_row`; for the ICU twin its patients without a bed); a
+twin without one has no guard rows.
 
 The tie-break matters: directions outside the PCA span are otherwise free and stall the solver.
 """
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +69,9 @@ class ResolveConfig:
     ----------
     mode : {"guard", "budget", "blend", "replace", "select"}
     blend_lambda : float
-        ``λ`` of the blend mode, in overflow patients per typical preference gap.
+        ``λ`` of the blend mode, in price units per typical preference gap.
     guard : bool
-        In blend mode, hold the twin's guarded quantity (overflow) at most at the nominal
+        In blend mode, hold the twin's guarded quantity at most at the nominal
         decision's. Guard and budget modes always hold it, replace never; the paper's method
         (blend, λ = 3) did not.
     tie_break : float
@@ -152,8 +155,9 @@ class Resolved:
     decision : ndarray of shape (n_decision,)
     result : SolveResult or None
         The solve (``None`` in select mode, which solves nothing).
-    overflow_rise : float
-        Patients without a bed beyond the nominal decision's (> 0 only in replace mode).
+    guard_rise : float
+        The guarded quantity beyond the nominal decision's (> 0 only in replace mode; for the
+        ICU twin, patients without a bed). ``overflow_rise`` is its old, deprecated name.
     time_s : float
         Wall time of the rule.
     status : str
@@ -162,9 +166,16 @@ class Resolved:
 
     decision: NDArray[np.float64]
     result: SolveResult | None
-    overflow_rise: float
+    guard_rise: float
     time_s: float = float("nan")
     status: str = ""
+
+    @property
+    def overflow_rise(self) -> float:
+        """Deprecated name of :attr:`guard_rise`."""
+        warnings.warn("Resolved.overflow_rise is now Resolved.guard_rise", DeprecationWarning,
+                      stacklevel=2)
+        return self.guard_rise
 
 
 #: the re-solve's solver per problem kind when ``solver = "auto"``
@@ -199,7 +210,7 @@ def resolve_context(
     f_scale : float
         Median preference gap of the learned cost on training pairs (> 0).
     nominal : ndarray of shape (n_vars,), optional
-        The nominal MILP's full solution (a warm start, and the guard's overflow level).
+        The nominal MILP's full solution (a warm start, and the guarded quantity's level).
     candidates : ndarray of shape (k, n_decision), optional
         The context's candidate decisions (required by select mode).
     """
@@ -216,18 +227,18 @@ def resolve_context(
     if nominal is None:
         nominal = _nominal(problem, options, context.label)
     guard = twin.guard_row(problem)
-    nominal_overflow = float(guard @ nominal) if guard is not None else 0.0
+    nominal_guard = float(guard @ nominal) if guard is not None else 0.0
     if config.mode == "select":
-        return select_candidate(twin, context, cost, candidates, nominal_overflow)
+        return select_candidate(twin, context, cost, candidates, nominal_guard)
     floor = None
     if config.mode == "budget":
-        floor = select_candidate(twin, context, cost, candidates, nominal_overflow)
+        floor = select_candidate(twin, context, cost, candidates, nominal_guard)
     weight = twin.price_unit / f_scale
     scale = config.blend_lambda * weight if config.mode == "blend" else weight
     p = _with_learned_cost(problem, cost, scale, config)
     holds = config.mode in ("guard", "budget") or (config.mode == "blend" and config.guard)
     if holds and guard is not None:
-        p = p.with_rows("overflow_guard", guard, -np.inf, nominal_overflow + 1e-6)
+        p = p.with_rows("guard", guard, -np.inf, nominal_guard + guard_slack(problem))
     if region is not None:
         A, lo, hi = region
         rows = np.zeros((A.shape[0], p.n_vars))
@@ -250,10 +261,22 @@ def resolve_context(
         log.warning("the budget re-solve of %s ranked below select's candidate (%s); keeping "
                     "the candidate", context.label, result.status.value)
         return Resolved(floor.decision, result, 0.0, result.time_s, "selected")
-    rise = twin.guarded(u, context) - nominal_overflow if guard is not None else 0.0
+    rise = twin.guarded(u, context) - nominal_guard if guard is not None else 0.0
     if config.mode == "replace" and rise > 0.5:
         log.warning("replace mode raised the %s of %s by %.3g", twin.guard_name, context.label, rise)
     return Resolved(u, result, max(rise, 0.0), result.time_s, result.status.value)
+
+
+def guard_slack(problem: Problem) -> float:
+    """Room the guard row leaves above the nominal decision's guarded quantity.
+
+    None for a problem without integer variables: the nominal decision meets the row exactly and
+    the solvers hold it to their feasibility tolerance, while a slack let a continuous re-solve
+    withhold that much (the food-bank twin's 1e-6 tonnes: a gram of food in a week with
+    enough). ``1e-6`` for a problem with integer variables, below any step of an integral
+    guarded quantity (the ICU twin's patients): it absorbs the solver's integrality tolerance.
+    """
+    return 1e-6 if problem.is_mip else 0.0
 
 
 def _nominal(problem: Problem, options: SolverOptions, label: str) -> NDArray[np.float64]:
@@ -299,22 +322,32 @@ def select_candidate(
     context: Any,
     cost: QuadraticCost,
     candidates: NDArray[np.float64] | None,
-    nominal_overflow: float,
+    nominal_guard: float | None = None,
+    *,
+    nominal_overflow: float | None = None,
 ) -> Resolved:
-    """The candidate with the lowest learned cost among those whose overflow is not above
-    ``nominal_overflow`` (select mode)."""
+    """The candidate with the lowest learned cost among those whose guarded quantity is not
+    above ``nominal_guard`` (select mode; ``nominal_overflow`` is its old, deprecated name)."""
     t0 = time.perf_counter()
+    if nominal_overflow is not None:
+        warnings.warn("select_candidate(nominal_overflow=...) is now nominal_guard=...",
+                      DeprecationWarning, stacklevel=2)
+        if nominal_guard is None:
+            nominal_guard = nominal_overflow
+    if nominal_guard is None:
+        raise ValidationError("select_candidate needs nominal_guard, the nominal decision's "
+                              "guarded quantity")
     if candidates is None or len(candidates) == 0:
         raise ValidationError(
             f"select mode needs the candidate decisions of {context.label}; none were given"
         )
     U = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
-    overflow = np.array([twin.guarded(u, context) for u in U])
-    ok = overflow <= nominal_overflow + 1e-6
+    guarded = np.array([twin.guarded(u, context) for u in U])
+    ok = guarded <= nominal_guard + 1e-6
     if not ok.any():
         raise ValidationError(
             f"no candidate of {context.label} keeps the {twin.guard_name} at the nominal decision's "
-            f"({nominal_overflow:g}); include the nominal decision among the candidates"
+            f"({nominal_guard:g}); include the nominal decision among the candidates"
         )
     f = np.atleast_1d(cost(U))
     best = int(np.flatnonzero(ok)[np.argmin(f[ok])])

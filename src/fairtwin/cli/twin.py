@@ -12,7 +12,8 @@ import numpy as np
 
 from fairtwin.exceptions import DataUnavailableError, ValidationError
 from fairtwin.solvers import SOLVERS, SolverOptions, get_solver, solve
-from fairtwin.twin import SCENARIOS, Scenario, TwinConfig, get_scenario
+from fairtwin.tomlfile import read_toml
+from fairtwin.twin import SCENARIOS, Scenario, get_scenario
 
 
 def _scenario_options(fn: Any) -> Any:
@@ -51,8 +52,10 @@ def _load_scenario(
     if config_path is not None:
         if not config_path.exists():
             raise DataUnavailableError(f"config file {config_path} does not exist")
-        config = TwinConfig.from_toml(config_path)
-    return get_scenario(scenario, seed=seed, data_path=data_path, config=config)
+        table = read_toml(config_path)  # its [twin] table, which the scenario's twin reads
+        config = table.get("twin", table)
+    return get_scenario(scenario, seed=seed, data_path=data_path, config=config,
+                        source=str(config_path))
 
 
 @click.command("scenarios")

@@ -36,6 +36,7 @@ from fairtwin.pipeline import (
     train_stage,
 )
 from fairtwin.twin import Scenario
+from fairtwin.twin.scenarios import twin_settings
 
 __all__ = ["SeedData", "SeedCache", "sample_key", "oracle_key"]
 
@@ -58,7 +59,8 @@ def sample_key(config: ExperimentConfig) -> str:
         scenario["twin_files"] = sorted(
             (str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
             for f in root.rglob("*") if f.is_file())
-    return _digest({"scenario": scenario, "twin": asdict(config.twin),
+    twin = twin_settings(config.scenario.name, config.twin)  # as before: every setting
+    return _digest({"scenario": scenario, "twin": twin,
                     "sampler": asdict(config.sampler), "seed": config.seed})
 
 

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import UnknownNameError, ValidationError
 from fairtwin.oracles.base import FairnessOracle
-from fairtwin.twin import Context
+from fairtwin.twin.base import ContextLike
 from fairtwin.twin.scenarios import as_generator
 
 __all__ = ["Rater", "SimulatedRater", "LogisticRater", "get_rater", "RATERS"]
@@ -37,10 +37,10 @@ class Rater:
         self.oracle = oracle
         self.rng = as_generator(random_state)
 
-    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.bool_]:
+    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         raise NotImplementedError
 
-    def judge(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.int8]:
+    def judge(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.int8]:
         """``1`` where A is judged fairer, ``-1`` where B is, ``0`` where the two are judged
         equally fair (within :attr:`tie_margin`). Draws from the generator as :meth:`prefers`
         does, so a margin of 0 answers exactly as it."""
@@ -69,7 +69,7 @@ class SimulatedRater(Rater):
             raise ValidationError(f"flip_rate must lie in [0, 0.5], got {flip_rate}")
         self.flip_rate = flip_rate
 
-    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.bool_]:
+    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         ra = self.oracle.cost(np.atleast_2d(UA), context)
         rb = self.oracle.cost(np.atleast_2d(UB), context)
         truth = ra < rb
@@ -93,14 +93,14 @@ class LogisticRater(Rater):
             raise ValidationError(f"temperature must be positive, got {temperature}")
         self.temperature = temperature
 
-    def prob_a(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.float64]:
+    def prob_a(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.float64]:
         """Probability of preferring A, shape (n_pairs,)."""
         ra = self.oracle.cost(np.atleast_2d(UA), context)
         rb = self.oracle.cost(np.atleast_2d(UB), context)
         scale = np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
         return 1.0 / (1.0 + np.exp(-np.clip((rb - ra) / (self.temperature * scale), -50, 50)))
 
-    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: Context) -> NDArray[np.bool_]:
+    def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         return self.rng.random(np.atleast_2d(UA).shape[0]) < self.prob_a(UA, UB, context)
 
 

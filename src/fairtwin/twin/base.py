@@ -17,13 +17,14 @@ situation), that share their *decision* variables. fairtwin asks only this of it
 
 A context is any object with ``index`` (its position), ``label``, ``start`` (a date or ``None``)
 and ``features()`` (a numeric vector); :class:`TwinContext` is the plain one. The built-in ICU
-twin (:class:`~fairtwin.twin.icu.ICUTwin`) and the folder/linopy twin
+twin (the package :mod:`fairtwin.twin.icu`) and the folder/linopy twin
 (:class:`~fairtwin.twin.generic.GenericTwin`) implement this class; nothing downstream knows
-more than it. This module imports no solver.
+more than it, and nothing here knows the ICU twin. This module imports no solver.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,33 @@ from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.presentation import MembersView
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 
-__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle", "DecisionReport"]
+__all__ = ["ContextLike", "TwinContext", "Twin", "FairnessOracle", "DecisionReport", "REQUIRED",
+           "CAPABILITIES", "missing_required"]
+
+#: what every twin implements (abstract in :class:`Twin`)
+REQUIRED: tuple[str, ...] = ("decision_names", "build", "complete", "outcomes")
+
+#: the optional capabilities of a twin, each with the members that provide it; :class:`Twin`
+#: has a generic default for each, a twin that overrides one of them has the capability
+#: (:meth:`Twin.capabilities`)
+CAPABILITIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "guard": ("guard_row",),
+    "categories": ("categories", "category"),
+    "presentation": ("decision_totals", "report", "describe", "plot_decisions", "members_view"),
+    "sampler targets": ("lure_scale", "targeted_problem"),
+    "oracle-bound moves": ("neighbours", "moves", "move_steps"),
+    "notions": ("oracles",),
+    "folder hooks": ("folder_hooks",),
+    "settings": ("settings",),
+})
+
+
+def missing_required(obj: Any) -> list[str]:
+    """The members of :data:`REQUIRED` that ``obj`` (a twin, or its class) lacks or leaves
+    abstract: what :func:`fairtwin.check.check_twin` reports of an incomplete twin."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    abstract: frozenset[str] = getattr(cls, "__abstractmethods__", frozenset())
+    return [n for n in REQUIRED if n in abstract or not hasattr(cls, n)]
 
 
 @runtime_checkable
@@ -123,10 +150,13 @@ class Twin(ABC):
     - the sampler's aimed decisions: :meth:`lure_scale`, :meth:`targeted_problem`;
     - the oracle bound's local moves: :meth:`neighbours`, :meth:`moves`, :meth:`move_steps`;
     - the twin's own notions of fairness: :meth:`oracles`; files an exported folder needs:
-      :meth:`folder_hooks`.
+      :meth:`folder_hooks`; its own settings, as a run's ``[twin]`` table records them:
+      :meth:`settings`.
 
-    :func:`fairtwin.check.check_twin` (``fairtwin check-twin``) exercises a twin on a few
-    contexts and reports every problem at once.
+    The same in code: :data:`REQUIRED`, :data:`CAPABILITIES` (the groups above, by name) and
+    :meth:`capabilities` (those a twin has). :func:`fairtwin.check.check_twin` (``fairtwin
+    check-twin``) exercises a twin on a few contexts, reports every problem at once (a missing
+    required member among them) and lists the twin's capabilities.
     """
 
     name: str = "twin"
@@ -165,6 +195,15 @@ class Twin(ABC):
     @abstractmethod
     def outcomes(self, context: Any) -> Outcomes:
         """The named outcomes of the context's decisions."""
+
+    def capabilities(self) -> tuple[str, ...]:
+        """The optional capabilities (:data:`CAPABILITIES`) this twin's class provides: those
+        one of whose members it overrides. A twin whose data decide (a folder's guard or
+        categories) declares them all the same; ``check_twin`` says which its contexts use."""
+        cls = type(self)
+        return tuple(name for name, members in CAPABILITIES.items()
+                     if any(hasattr(cls, m) and hasattr(Twin, m) and inspect.getattr_static(cls, m)
+                            is not inspect.getattr_static(Twin, m) for m in members))
 
     # ------------------------------------------------------------------ generic defaults
     def decision(self, u: ArrayLike) -> NDArray[np.float64]:
@@ -299,6 +338,11 @@ class Twin(ABC):
         members, totals, the situation) for the rating page; ``None`` (the default): the page
         shows the named outcomes side by side."""
         return None
+
+    def settings(self) -> dict[str, Any]:
+        """The twin's own settings as the ``[twin]`` table of a run's ``config.toml`` records
+        them (:class:`~fairtwin.pipeline.ExperimentConfig`); ``{}`` (the default): none."""
+        return {}
 
     def folder_hooks(self, out: Any, contexts: Sequence[Any], ids: Sequence[str]) -> dict[str, Any] | None:
         """For a folder export (:func:`fairtwin.folder.export_twin`, contexts ``ids`` written to

@@ -36,10 +36,10 @@ from fairtwin.twin.base import (
     Twin,
     deviation_problem,
 )
+from fairtwin.twin.icu.regions import RegionTable
 from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.presentation import Fact, MembersView, Move, Quantity
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
-from fairtwin.twin.regions import RegionTable
 
 __all__ = ["TwinConfig", "Context", "ICUTwin", "Allocation", "CostBreakdown"]
 
@@ -99,6 +99,18 @@ class TwinConfig:
             return cls(**data)
         except ValidationError as exc:  # name the file and the section
             raise ValidationError(f"{source} [twin]: {exc}") from None
+
+    @classmethod
+    def coerce(cls, value: TwinConfig | Mapping[str, Any] | None,
+               source: str = "config") -> TwinConfig | None:
+        """``value`` as settings: itself, ``None``, or a ``[twin]`` table read by
+        :meth:`from_dict` (errors name ``source``)."""
+        if value is None or isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            return cls.from_dict(dict(value), source)
+        raise ValidationError(f"{source} [twin]: expected a table of the ICU twin's settings, "
+                              f"got {type(value).__name__}")
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TwinConfig:
@@ -231,7 +243,7 @@ class ICUTwin(Twin):
     One implementation of :class:`~fairtwin.twin.base.Twin`: its guarded quantity is the
     overflow (patients without an ICU bed), its price unit one overflow patient
     (``w_overflow``), its weeks are ``overloaded``, ``normal`` or ``near-zero``, its own notions
-    of fairness are those of :mod:`fairtwin.twin.icu_notions` and its sampler aims at random
+    of fairness are those of :mod:`fairtwin.twin.icu.notions` and its sampler aims at random
     per-region load targets.
 
     Parameters
@@ -622,7 +634,7 @@ class ICUTwin(Twin):
         return {"beds": float(u[:R].sum()), "transfers": float(u[R:].sum())}
 
     def oracles(self) -> dict[str, Any]:
-        from fairtwin.twin.icu_notions import ICU_ORACLES
+        from fairtwin.twin.icu.notions import ICU_ORACLES
 
         return dict(ICU_ORACLES)
 
@@ -672,18 +684,22 @@ class ICUTwin(Twin):
     def plot_decisions(self, oracle: Any, context: Context,
                        decisions: Mapping[str, NDArray[np.float64]], out_dir: Any) -> Path | None:
         """Regional load ratios (``loads_week<k>.png``) for a notion over the loads."""
-        from fairtwin.twin.icu_notions import LoadOracle
-        from fairtwin.twin.icu_plots import plot_loads
+        from fairtwin.twin.icu.notions import LoadOracle
+        from fairtwin.twin.icu.plots import plot_loads
 
         if not isinstance(oracle, LoadOracle):
             return None
         return plot_loads(oracle, context, dict(decisions), Path(out_dir) / f"loads_week{context.index}.png")
 
+    def settings(self) -> dict[str, Any]:
+        """The ``[twin]`` table of a run: this twin's :class:`TwinConfig`."""
+        return self.config.to_dict()
+
     def folder_hooks(self, out: Path, contexts: Sequence[Context],
                      ids: Sequence[str]) -> dict[str, Any]:
         """Writes the regions and weeks (``icu/``) the folder needs to read back as this twin:
-        :func:`fairtwin.twin.icu_folder.attach` restores the sampler, notions and moves."""
-        from fairtwin.twin.icu_folder import write_files
+        :func:`fairtwin.twin.icu.folder.attach` restores the sampler, notions and moves."""
+        from fairtwin.twin.icu.folder import write_files
 
         return write_files(self, Path(out), contexts, ids)
 

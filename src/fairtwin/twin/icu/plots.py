@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
-from fairtwin.twin.icu_notions import LoadOracle  # noqa: E402
+from fairtwin.twin.icu.notions import LoadOracle  # noqa: E402
 
 __all__ = ["plot_loads"]
 

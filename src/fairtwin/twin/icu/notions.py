@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.twin.base import FairnessOracle
-from fairtwin.twin.icu import Context, ICUTwin
+from fairtwin.twin.icu.model import Context, ICUTwin
 
 __all__ = [
     "LoadOracle",

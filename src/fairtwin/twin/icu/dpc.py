@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fairtwin.exceptions import DataFormatError, DataUnavailableError
-from fairtwin.twin.regions import RegionTable
+from fairtwin.twin.icu.regions import RegionTable
 
 __all__ = [
     "DPC_URL",

@@ -87,7 +87,7 @@ class RegionTable:
 @cache
 def italian_regions() -> RegionTable:
     """The 21 Italian regions and autonomous provinces, in Civil Protection code order."""
-    text = resources.files("fairtwin.twin").joinpath("data/regions.csv").read_text("utf-8")
+    text = resources.files("fairtwin.twin.icu").joinpath("data/regions.csv").read_text("utf-8")
     rows = list(csv.DictReader(text.splitlines()))
     rows.sort(key=lambda r: int(r["codice_regione"]))
     return RegionTable(

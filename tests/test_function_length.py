@@ -9,9 +9,10 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "fairtwin"
 LIMIT = 60
 #: long functions in modules whose split is other work in progress (issue 22 names them)
-NOT_YET = {"elicit/app.py::create_app", "learn/estimator.py::_fit",
+NOT_YET = {"learn/estimator.py::_fit",
            "learn/evidence.py::assess_evidence", "learn/outcome.py::fit",
-           "resolve.py::resolve_context", "twin/dpc.py::read_dpc_csv", "twin/icu.py::outcomes"}
+           "resolve.py::resolve_context", "twin/icu/dpc.py::read_dpc_csv",
+           "twin/icu/model.py::outcomes"}
 
 
 def long_functions(path: Path, root: Path = SRC) -> list[str]:

@@ -1,5 +1,6 @@
-"""The lean core: the default pipeline runs where torch, the web stack and SCIP cannot be
-imported, and a feature whose extra is missing says, in one line, which extra to install."""
+"""The lean core: the default pipeline runs where torch, the web stack, SCIP and matplotlib
+cannot be imported (its figures skipped, in one line), and a feature whose extra is missing
+says, in one line, which extra to install."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fairtwin.extras import require
 
 #: what a lean install (``pip install fairtwin``, no extras) does not have
 OPTIONAL = ("torch", "starlette", "uvicorn", "sqlalchemy", "jinja2", "multipart", "python_multipart",
-            "pyscipopt", "linopy", "distributed", "psycopg")
+            "pyscipopt", "linopy", "distributed", "psycopg", "matplotlib")
 
 BLOCKER = textwrap.dedent(f"""
     import importlib.abc, sys
@@ -49,6 +50,10 @@ def test_the_default_pipeline_runs_without_torch_or_the_web_stack(tmp_path: Path
     assert "STATUS 0 LOADED []" in proc.stdout, proc.stdout + proc.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["summary"]["held-out"]["n_contexts"] == 3
+    # no figures without matplotlib, and one line that says so (naming the extra)
+    assert not (tmp_path / "run" / "weeks.png").exists()
+    skipped = [line for line in proc.stderr.splitlines() if "figures skipped" in line]
+    assert len(skipped) == 1 and "pip install 'fairtwin[plots]'" in skipped[0], proc.stderr
 
 
 @pytest.mark.parametrize(("args", "extra"), [

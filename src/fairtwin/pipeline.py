@@ -36,10 +36,8 @@ from tqdm.auto import tqdm
 from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
 from fairtwin.deploy import Deployment, Support, choose, support_of
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
-from fairtwin.evaluate.plots import plot_week as plot_context
-from fairtwin.evaluate.plots import plot_weeks
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
-from fairtwin.extras import require
+from fairtwin.extras import has_extra, missing_extra_line, require
 from fairtwin.learn import OutcomeCostLearner
 from fairtwin.learn.evidence import (
     Evidence,
@@ -1228,6 +1226,12 @@ def _write_evaluation(run: RunFolder, result: dict[str, Any], weeks: list[WeekMe
     text = json.dumps(result, indent=2)
     atomic_write(run.metrics, lambda tmp: Path(tmp).write_text(text))
     np.savez(run.file("oracle_bound"), decisions=np.array(bounds))
+    if not has_extra("plots"):
+        log.warning("figures skipped (weeks.png and the week's plot): %s", missing_extra_line("plots"))
+        return
+    from fairtwin.evaluate.plots import plot_week as plot_context
+    from fairtwin.evaluate.plots import plot_weeks
+
     plot_weeks(weeks, run.file("weeks_plot"), scenario.twin.price_unit_name)
     if plot_week is None:
         over = [w for w in weeks if w.category == "overloaded" and w.split == "train"]

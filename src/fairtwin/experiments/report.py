@@ -17,16 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
+from fairtwin.datasets import atomic_write
+from fairtwin.experiments.runner import ExperimentFolder, RunSpec
+from fairtwin.experiments.studies import BASELINES, STUDIES
+from fairtwin.extras import require
 
-from fairtwin.datasets import atomic_write  # noqa: E402
-from fairtwin.experiments.runner import ExperimentFolder, RunSpec  # noqa: E402
-from fairtwin.experiments.studies import BASELINES, STUDIES  # noqa: E402
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (the ``plots`` extra; one line when missing)."""
+    matplotlib = require("matplotlib", "plots", "the experiments' figures")
+    matplotlib.use("Agg")
+    return require("matplotlib.pyplot", "plots", "the experiments' figures")
 
 __all__ = ["StudyTables", "collect", "write_study", "Estimate", "estimate", "paired",
            "write_results_md", "CSV_FIRST"]
@@ -157,6 +161,7 @@ def _stage_times(rows: list[dict[str, Any]]) -> str:
 def _wins_heatmap(rows: list[dict[str, Any]], variants: list[str], pairs: list[Any],
                   noise: list[Any], path: Path) -> None:
     """Table 1's figure: mean in-sample wins per pairs x flipped labels, a panel per variant."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(variants), figsize=(4.6 * len(variants), 3.8), squeeze=False,
                              sharey=True)
     for ax, variant in zip(axes[0], variants, strict=True):
@@ -247,6 +252,7 @@ def _claim_pairs_vs_noise(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _report_pca(t: StudyTables, out: Path) -> list[str]:
+    plt = _pyplot()
     rows = t.rows
     ranks = list(dict.fromkeys(r["r"] for r in sorted(
         rows, key=lambda r: 10**9 if r["r"] == "none" else int(r["r"]))))
@@ -283,6 +289,7 @@ def _report_pca(t: StudyTables, out: Path) -> list[str]:
 
 
 def _report_seeds(t: StudyTables, out: Path) -> list[str]:
+    plt = _pyplot()
     weeks = [w for w in t.weeks if w["split"] == "train"]
     order = sorted({w["week"] for w in weeks})
     data = [[w["dR"] for w in weeks if w["week"] == k] for k in order]
@@ -322,6 +329,7 @@ def _report_seeds(t: StudyTables, out: Path) -> list[str]:
 
 
 def _report_tradeoff(t: StudyTables, out: Path) -> list[str]:
+    plt = _pyplot()
     rows = t.rows
     split = "held_out" if _has(rows, "mean_dR_held_out") else "train"
     learned = [r for r in rows if r["method"] == "learned"]
@@ -362,6 +370,7 @@ def _report_tradeoff(t: StudyTables, out: Path) -> list[str]:
 
 
 def _report_baselines(t: StudyTables, out: Path) -> list[str]:
+    plt = _pyplot()
     rows = t.rows
     names = [b for b in BASELINES if _select(rows, baseline=b)]
     labels = {"full": "full model (paper), blend", "guard": "full model, guard mode",

@@ -39,7 +39,7 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "postgres": ("a PostgreSQL answer store", ("psycopg",)),
     "linopy": ("twins built from linopy models", ("linopy",)),
     "cluster": ("experiments on a Dask cluster", ("distributed",)),
-    "plots": ("the figures", ("matplotlib",)),
+    "plots": ("drawing the figures", ("matplotlib",)),
 }
 
 

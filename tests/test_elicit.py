@@ -1431,3 +1431,48 @@ def test_evaluate_reports_the_peoples_own_held_out_agreement(panel_run, tmp_path
     assert set(by) == {"rosa", "rico", "tomas"} and sum(r["answers"] for r in by.values()) == 90
     assert 0.0 <= people["held_out_agreement"] <= 1.0 and len(people["by_context"]) == 6
     assert "the people's own 90 answers" in out and "not by the people" in out
+
+
+def test_a_check_round_gives_the_peoples_verdict_on_the_deployed_decisions(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A finished run → `raters check-round` (its held-out weeks whose deployed decision is not
+    the nominal one) → two raters judging by the run's notion answer through the HTTP API →
+    `raters verdict` counts, per week, the answers for the deployed decision: exactly the weeks
+    the notion ranks it fairer, twice."""
+    from fairtwin.elicit.check import check_samples, verdict
+    from fairtwin.oracles import get_oracle
+    from fairtwin.pipeline import run_pipeline
+    from tests.test_pipeline import tiny_config
+
+    run = tmp_path / "run"
+    run_pipeline(tiny_config().override(labels={"oracle": "rosenbrock"}), run)
+    check = tmp_path / "check"
+    assert main(["raters", "check-round", "--run", str(run), "--out", str(check)]) == 0
+    samples = check_samples(run)
+    assert "check round of" in capsys.readouterr().out and samples.n_contexts >= 1
+    assert np.all(np.bincount(samples.decision_context) == 2)
+    store = PreferenceStore(tmp_path / "check.db")
+    study = ElicitationStudy(store, check, seed=0)
+    assert study.n_pairs == samples.n_contexts  # one pair a week: deployed against nominal
+    oracle = get_oracle("rosenbrock", study.scenario.twin)
+    client = TestClient(create_app(study))
+    for name in ("ana", "ben"):
+        auth = {"Authorization": f"Bearer {store.add_rater(name)[1]}"}
+        while not (nxt := client.get("/api/next", headers=auth).json())["done"]:
+            q = store.query(nxt["query_id"])
+            context = study.scenario.contexts[int(samples.context_ids[q.context_row])]
+            cost = oracle.cost(np.stack([samples.decisions[q.left], samples.decisions[q.right]]),
+                               context)
+            client.post("/api/answer", headers=auth, json={
+                "query_id": nxt["query_id"], "choice": "a" if cost[0] <= cost[1] else "b"})
+    fairer = [bool(np.diff(oracle.cost(samples.decisions[2 * r:2 * r + 2],
+                                       study.scenario.contexts[int(samples.context_ids[r])]))[0] < 0)
+              for r in range(samples.n_contexts)]
+    result = verdict(store, samples)
+    assert [w["deployed"] for w in result.weeks] == [2 * f for f in fairer]
+    assert result.deployed + result.nominal == 2 * samples.n_contexts
+    assert result.low <= result.share <= result.high
+    assert main(["raters", "verdict", "--db", str(tmp_path / "check.db"), "--run", str(check)]) == 0
+    assert "the people's verdict" in capsys.readouterr().out
+    # not a check round: said in one line
+    assert main(["raters", "verdict", "--db", str(tmp_path / "check.db"), "--run", str(run)]) == 2
+    assert "is not a check round" in capsys.readouterr().err

@@ -280,3 +280,43 @@ def raters_reliability_cmd(db: str, run_dir: Path, model_path: Path | None, epoc
     if model_path is not None:
         model.learner_.save(model_path)
         click.echo(f"\naggregate model -> {model_path}")
+
+
+@raters_group.command("check-round")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/latest"), show_default=True,
+              help="A finished run (samples, decisions.npz, config.toml).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="A new folder for the check round (serve it with `fairtwin serve --run OUT`).")
+@click.option("--split", default="held-out", show_default=True,
+              help="The weeks to check: held-out, train or all.")
+def raters_check_round_cmd(run_dir: Path, out_dir: Path, split: str) -> None:
+    """Ask people "the deployed decision or the nominal one?": a study of the run's weeks
+    whose deployed decision differs from the nominal one (see `raters verdict`)."""
+    from fairtwin.datasets import PreferenceDataset
+    from fairtwin.elicit.check import write_check_round
+
+    out = write_check_round(run_dir, out_dir, split)
+    n = PreferenceDataset.load(out / "samples.npz").n_contexts
+    click.echo(f"check round of {n} {split} weeks (deployed against nominal) -> {out}; serve it "
+               f"with: fairtwin serve --run {out} --db check.db --quota {n}")
+
+
+@raters_group.command("verdict")
+@_DB_OPTION
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="The check round's folder (`raters check-round --out`).")
+def raters_verdict_cmd(db: str, run_dir: Path) -> None:
+    """The people's verdict on a check round: the share of their answers for the deployed
+    decision over the nominal one, per week and overall."""
+    from fairtwin.datasets import PreferenceDataset
+    from fairtwin.elicit import PreferenceStore
+    from fairtwin.elicit.check import verdict
+    from fairtwin.runfolder import RunFolder
+
+    samples = PreferenceDataset.load(RunFolder(run_dir).need("samples"))
+    if "check_round" not in samples.info:
+        raise click.UsageError(f"{run_dir} is not a check round (make one with `fairtwin raters "
+                               "check-round`)")
+    for line in verdict(PreferenceStore(db), samples).lines():
+        click.echo(line)

@@ -8,11 +8,6 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "fairtwin"
 LIMIT = 60
-#: long functions in modules whose split is other work in progress (issue 22 names them)
-NOT_YET = {"learn/estimator.py::_fit",
-           "learn/evidence.py::assess_evidence", "learn/outcome.py::fit",
-           "resolve.py::resolve_context", "twin/icu/dpc.py::read_dpc_csv",
-           "twin/icu/model.py::outcomes"}
 
 
 def long_functions(path: Path, root: Path = SRC) -> list[str]:
@@ -28,8 +23,8 @@ def long_functions(path: Path, root: Path = SRC) -> list[str]:
 
 
 def test_no_long_function_without_a_reason() -> None:
-    found = {hit for path in SRC.rglob("*.py") for hit in long_functions(path)}
-    assert not found - NOT_YET, sorted(found - NOT_YET)
+    found = sorted(hit for path in SRC.rglob("*.py") for hit in long_functions(path))
+    assert not found, found
 
 
 def test_the_length_check_counts_lines_and_reads_the_reason(tmp_path: Path) -> None:

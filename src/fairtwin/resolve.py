@@ -214,13 +214,7 @@ def resolve_context(
     candidates : ndarray of shape (k, n_decision), optional
         The context's candidate decisions (required by select mode).
     """
-    if cost.n_vars != twin.n_decision:
-        raise ValidationError(
-            f"the learned cost has {cost.n_vars} variables but the twin's decision has "
-            f"{twin.n_decision}; was the model trained on another scenario?"
-        )
-    if not (np.isfinite(f_scale) and f_scale > 0):
-        raise ValidationError(f"f_scale must be positive and finite, got {f_scale}")
+    _check_learned_cost(twin, cost, f_scale)
     problem = twin.build(context)
     options = SolverOptions(time_limit_s=config.time_limit_s, mip_gap=config.mip_gap,
                             heuristics=config.heuristics, node_limit=config.node_limit or None)
@@ -235,15 +229,8 @@ def resolve_context(
         floor = select_candidate(twin, context, cost, candidates, nominal_guard)
     weight = twin.price_unit / f_scale
     scale = config.blend_lambda * weight if config.mode == "blend" else weight
-    p = _with_learned_cost(problem, cost, scale, config)
-    holds = config.mode in ("guard", "budget") or (config.mode == "blend" and config.guard)
-    if holds and guard is not None:
-        p = p.with_rows("guard", guard, -np.inf, nominal_guard + guard_slack(problem))
-    if region is not None:
-        A, lo, hi = region
-        rows = np.zeros((A.shape[0], p.n_vars))
-        rows[:, problem.decision_index] = A
-        p = p.with_rows("trust_region", rows, lo, hi)
+    p = _with_limits(_with_learned_cost(problem, cost, scale, config), problem, config, guard,
+                     nominal_guard, region)
     start = nominal
     if floor is not None:
         start = twin.complete(floor.decision, context)
@@ -252,12 +239,7 @@ def resolve_context(
     result = _solve_re(p, config, options, start, context.label)
     assert result.x is not None
     u = result.x[problem.decision_index]
-
-    def objective(v: NDArray[np.float64]) -> float:
-        return scale * float(cost(v)) + config.tie_break * twin.nominal_cost(v, context)
-
-    if floor is not None and objective(u) > objective(floor.decision) + 1e-9 * max(
-            1.0, abs(objective(floor.decision))):
+    if floor is not None and _ranks_below(twin, context, cost, scale, config, u, floor.decision):
         log.warning("the budget re-solve of %s ranked below select's candidate (%s); keeping "
                     "the candidate", context.label, result.status.value)
         return Resolved(floor.decision, result, 0.0, result.time_s, "selected")
@@ -265,6 +247,47 @@ def resolve_context(
     if config.mode == "replace" and rise > 0.5:
         log.warning("replace mode raised the %s of %s by %.3g", twin.guard_name, context.label, rise)
     return Resolved(u, result, max(rise, 0.0), result.time_s, result.status.value)
+
+
+def _check_learned_cost(twin: Twin, cost: QuadraticCost, f_scale: float) -> None:
+    """Refuse a learned cost over another number of variables, or a non-positive scale."""
+    if cost.n_vars != twin.n_decision:
+        raise ValidationError(
+            f"the learned cost has {cost.n_vars} variables but the twin's decision has "
+            f"{twin.n_decision}; was the model trained on another scenario?"
+        )
+    if not (np.isfinite(f_scale) and f_scale > 0):
+        raise ValidationError(f"f_scale must be positive and finite, got {f_scale}")
+
+
+def _with_limits(
+    p: Problem, problem: Problem, config: ResolveConfig, guard: NDArray[np.float64] | None,
+    nominal_guard: float,
+    region: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None,
+) -> Problem:
+    """``p`` with the row groups of the rule: ``guard`` (the guarded quantity at most the
+    nominal decision's, plus slack) where the mode holds it, and ``trust_region``."""
+    holds = config.mode in ("guard", "budget") or (config.mode == "blend" and config.guard)
+    if holds and guard is not None:
+        p = p.with_rows("guard", guard, -np.inf, nominal_guard + guard_slack(problem))
+    if region is not None:
+        A, lo, hi = region
+        rows = np.zeros((A.shape[0], p.n_vars))
+        rows[:, problem.decision_index] = A
+        p = p.with_rows("trust_region", rows, lo, hi)
+    return p
+
+
+def _ranks_below(twin: Twin, context: Any, cost: QuadraticCost, scale: float,
+                 config: ResolveConfig, u: NDArray[np.float64],
+                 candidate: NDArray[np.float64]) -> bool:
+    """Whether the re-solved ``u`` ranks below select's ``candidate`` on the re-solve's
+    objective (beyond a relative 1e-9)."""
+
+    def objective(v: NDArray[np.float64]) -> float:
+        return scale * float(cost(v)) + config.tie_break * twin.nominal_cost(v, context)
+
+    return objective(u) > objective(candidate) + 1e-9 * max(1.0, abs(objective(candidate)))
 
 
 def guard_slack(problem: Problem) -> float:

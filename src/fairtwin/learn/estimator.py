@@ -43,6 +43,19 @@ MODEL_FORMAT = "fairtwin-model"
 
 
 @dataclass(frozen=True)
+class _Tensors:
+    """The training data as tensors: scaled context features ``Xc``, PCA decisions ``Z``, the
+    comparisons' context, winner and loser rows ``c, w, lo`` and their weights ``W``."""
+
+    Xc: torch.Tensor
+    Z: torch.Tensor
+    c: torch.Tensor
+    w: torch.Tensor
+    lo: torch.Tensor
+    W: torch.Tensor
+
+
+@dataclass(frozen=True)
 class EpochRecord:
     """One epoch of training history."""
 
@@ -198,19 +211,47 @@ class PreferenceCostLearner:
 
     def _fit(self, dataset: PreferenceDataset,
              sample_weight: ArrayLike | None) -> PreferenceCostLearner:
+        """The fit of :meth:`fit` (on the threads it set): check, scale, split, train."""
         self._check_dataset(dataset)
-        if sample_weight is not None:
-            weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if weights.shape[0] != dataset.n_comparisons:
-                raise ValidationError(
-                    f"sample_weight has {weights.shape[0]} entries for {dataset.n_comparisons} "
-                    "comparisons"
-                )
-            if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0 or weights.sum() <= 0:
-                raise ValidationError("sample_weight must be finite, non-negative, not all zero")
-        else:
-            weights = np.ones(dataset.n_comparisons)
-        W = torch.from_numpy(weights)
+        W = torch.from_numpy(self._sample_weights(dataset, sample_weight))
+        self._check_options()
+        rng = as_generator(self.random_state)
+        torch_seed = int(rng.integers(0, 2**31 - 1))
+        self._fit_scaling(dataset)
+        Z = torch.from_numpy(self.pca_.transform(dataset.decisions))
+        Xc = self._features(dataset.context_features)
+        c, w, lo = (torch.from_numpy(a) for a in dataset.comparisons.T)
+        data = _Tensors(Xc, Z, c, w, lo, W)
+        valid, train = self._split(dataset, rng)
+        net, history, best_epoch, best_key = self._train(data, train, valid, torch_seed)
+        net.eval()
+        self.net_ = net
+        self.n_parameters_ = net.n_parameters
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        log.info("trained %d epochs on %d comparisons; best epoch %d (validation accuracy %.3f)",
+                 self.max_epochs, train.size, best_epoch,
+                 best_key[0] if valid.size else float("nan"))
+        return self
+
+    @staticmethod
+    def _sample_weights(dataset: PreferenceDataset,
+                        sample_weight: ArrayLike | None) -> NDArray[np.float64]:
+        """One checked weight per comparison (ones when ``sample_weight`` is ``None``)."""
+        if sample_weight is None:
+            return np.ones(dataset.n_comparisons)
+        weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if weights.shape[0] != dataset.n_comparisons:
+            raise ValidationError(
+                f"sample_weight has {weights.shape[0]} entries for {dataset.n_comparisons} "
+                "comparisons"
+            )
+        if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0 or weights.sum() <= 0:
+            raise ValidationError("sample_weight must be finite, non-negative, not all zero")
+        return weights
+
+    def _check_options(self) -> None:
+        """Refuse an unknown loss, validation split or cost structure, or a bad fraction."""
         if self.loss not in LOSSES:
             raise UnknownNameError("loss", self.loss, LOSSES)
         if self.validation_split not in ("pairs", "contexts"):
@@ -221,8 +262,9 @@ class PreferenceCostLearner:
             raise ValidationError(
                 f"validation_fraction must lie in [0, 1), got {self.validation_fraction}"
             )
-        rng = as_generator(self.random_state)
-        torch_seed = int(rng.integers(0, 2**31 - 1))
+
+    def _fit_scaling(self, dataset: PreferenceDataset) -> None:
+        """Learn the dataset's shapes, the decisions' PCA and the context features' scaling."""
         self.n_vars_ = dataset.n_vars
         self.n_features_ = dataset.context_features.shape[1]
         self.scenario_ = dataset.scenario
@@ -231,9 +273,10 @@ class PreferenceCostLearner:
         self.feature_mean_ = X.mean(axis=0)
         self.feature_scale_ = np.where(X.std(axis=0) > 1e-12, X.std(axis=0), 1.0)
 
-        Z = torch.from_numpy(self.pca_.transform(dataset.decisions))
-        Xc = self._features(X)
-        c, w, lo = (torch.from_numpy(a) for a in dataset.comparisons.T)
+    def _split(self, dataset: PreferenceDataset, rng: np.random.Generator
+               ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The comparisons held out for validation and those trained on (``(valid, train)``):
+        whole contexts or single pairs, as ``validation_split`` says."""
         m = dataset.n_comparisons
         if self.validation_split == "contexts":
             used = np.unique(dataset.comparisons[:, 0])
@@ -246,8 +289,15 @@ class PreferenceCostLearner:
             order = rng.permutation(m)
             n_hold = int(round(self.validation_fraction * m)) if m >= 10 else 0
             valid, train = order[:n_hold], order[n_hold:]
-        n_valid = valid.size
+        return valid, train
 
+    def _train(self, data: _Tensors, train: NDArray[np.int64], valid: NDArray[np.int64],
+               torch_seed: int) -> tuple[SiameseCostNet, list[EpochRecord], int,
+                                         tuple[float, float]]:
+        """Train a fresh network for ``max_epochs`` under ``torch_seed``; return it at its best
+        epoch (validation accuracy, then loss; the last epoch without validation), the history,
+        the best epoch and its key."""
+        n_valid = valid.size
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(torch_seed)
             net = SiameseCostNet(self.n_features_, self.pca_.n_components_, tuple(self.hidden),
@@ -258,30 +308,13 @@ class PreferenceCostLearner:
             train_t = torch.from_numpy(train)
             history: list[EpochRecord] = []
             best_state = {k: v.clone() for k, v in net.state_dict().items()}
-            best_key = (-np.inf, -np.inf)
+            best_key: tuple[float, float] = (-np.inf, -np.inf)
             best_epoch = 0
             for epoch in range(1, self.max_epochs + 1):
-                net.train()
-                perm = train_t[torch.randperm(train_t.numel(), generator=gen)]
-                total = 0.0
-                for start in range(0, perm.numel(), self.batch_size):
-                    b = perm[start : start + self.batch_size]
-                    xb = Xc[c[b]]
-                    loss = self._pair_loss(*net.compare(xb, Z[w[b]], Z[lo[b]]), W[b])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * float(W[b].sum())
-                train_loss = total / max(float(W[train_t].sum()), 1e-12)
+                train_loss = self._train_epoch(net, opt, data, train_t, gen)
                 if n_valid:
-                    with torch.no_grad():
-                        vb = torch.from_numpy(valid)
-                        xb = Xc[c[vb]]
-                        fw, fl = net.compare(xb, Z[w[vb]], Z[lo[vb]])
-                        wv = W[vb]
-                        v_loss = float(self._pair_loss(fw, fl, wv))
-                        v_acc = float(((fw < fl).double() * wv).sum() / torch.clamp(wv.sum(), min=1e-12))
-                    key = (v_acc, -v_loss)
+                    v_loss, v_acc = self._validate(net, data, valid)
+                    key: tuple[float, float] = (v_acc, -v_loss)
                 else:
                     v_loss, v_acc = float("nan"), float("nan")
                     key = (epoch, 0.0)
@@ -291,14 +324,37 @@ class PreferenceCostLearner:
                     best_epoch = epoch
                     best_state = {k: v.clone() for k, v in net.state_dict().items()}
             net.load_state_dict(best_state)
-        net.eval()
-        self.net_ = net
-        self.n_parameters_ = net.n_parameters
-        self.history_ = history
-        self.best_epoch_ = best_epoch
-        log.info("trained %d epochs on %d comparisons; best epoch %d (validation accuracy %.3f)",
-                 self.max_epochs, train.size, best_epoch, best_key[0] if n_valid else float("nan"))
-        return self
+        return net, history, best_epoch, best_key
+
+    def _train_epoch(self, net: SiameseCostNet, opt: torch.optim.Optimizer, data: _Tensors,
+                     train_t: torch.Tensor, gen: torch.Generator) -> float:
+        """One pass over the training comparisons in shuffled mini-batches; the epoch's
+        weighted mean training loss."""
+        net.train()
+        c, w, lo, W = data.c, data.w, data.lo, data.W
+        perm = train_t[torch.randperm(train_t.numel(), generator=gen)]
+        total = 0.0
+        for start in range(0, perm.numel(), self.batch_size):
+            b = perm[start : start + self.batch_size]
+            xb = data.Xc[c[b]]
+            loss = self._pair_loss(*net.compare(xb, data.Z[w[b]], data.Z[lo[b]]), W[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * float(W[b].sum())
+        return total / max(float(W[train_t].sum()), 1e-12)
+
+    def _validate(self, net: SiameseCostNet, data: _Tensors,
+                  valid: NDArray[np.int64]) -> tuple[float, float]:
+        """The weighted loss and accuracy of ``net`` on the held-out comparisons ``valid``."""
+        with torch.no_grad():
+            vb = torch.from_numpy(valid)
+            xb = data.Xc[data.c[vb]]
+            fw, fl = net.compare(xb, data.Z[data.w[vb]], data.Z[data.lo[vb]])
+            wv = data.W[vb]
+            v_loss = float(self._pair_loss(fw, fl, wv))
+            v_acc = float(((fw < fl).double() * wv).sum() / torch.clamp(wv.sum(), min=1e-12))
+        return v_loss, v_acc
 
     # ------------------------------------------------------------------ use
     def cost_z(self, context_features: ArrayLike) -> QuadraticCost:

@@ -387,24 +387,7 @@ def assess_evidence(
     explained = 1.0 - cv_log_loss / LOG2
     tau = fit_temperature(logits)
 
-    # pair folds: every week keeps most of its pairs, so free scores can be fitted
-    pair_fold = _folds(m, n_folds, rng)
-    agree_out = np.zeros(m, dtype=bool)
-    agree_flex = np.zeros(m, dtype=bool)
-    for k in np.unique(pair_fold):
-        keep = pair_fold != k
-        train, test = comps[keep], comps[~keep]
-        sub = PreferenceDataset(
-            context_ids=dataset.context_ids, context_features=dataset.context_features,
-            decisions=dataset.decisions, decision_context=dataset.decision_context,
-            comparisons=train, rater=dataset.rater[keep], round=dataset.round[keep],
-            timestamp=dataset.timestamp[keep], scenario=dataset.scenario,
-            rater_names=list(dataset.rater_names), info=dict(dataset.info),
-            ties=dataset.ties, tie_rater=dataset.tie_rater)
-        f = make().fit(sub, outcomes=outcomes).costs_of(dataset, outcomes)
-        agree_out[pair_fold == k] = f[test[:, 1]] < f[test[:, 2]]
-        s = _flexible_scores(dataset, train)
-        agree_flex[pair_fold == k] = s[test[:, 1]] > s[test[:, 2]]
+    agree_out, agree_flex = _held_out_pair_agreement(make, dataset, outcomes, n_folds, rng)
     pair_accuracy = float(np.mean(agree_out)) if m else float("nan")
     flexible_accuracy = float(np.mean(agree_flex)) if m else float("nan")
     diff = agree_flex.astype(float) - agree_out.astype(float)
@@ -412,8 +395,59 @@ def assess_evidence(
     gap = flexible_accuracy - pair_accuracy
     lack_of_fit = bool(gap > margin and gap > 2.0 * gap_se)
 
+    on_n, on_obs, on_pred = _on_policy(dataset, nominal, logits, tau)
+
+    chance = cv_accuracy > 0.5 + 2.0 * np.sqrt(0.25 / max(m, 1))
+    supported = bool(chance and not lack_of_fit)
+    message = _verdict(lack_of_fit, bool(chance), cv_accuracy, tau, flexible_accuracy,
+                       pair_accuracy)
+    log.info("%s", message)
+    return Evidence(m, cv_accuracy, cv_log_loss, explained, tau, pair_accuracy,
+                    flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
+                    message)
+
+
+def _without_pairs(dataset: PreferenceDataset, keep: NDArray[np.bool_]) -> PreferenceDataset:
+    """``dataset`` with only the comparisons ``keep`` marks (every context, decision and tie)."""
+    return PreferenceDataset(
+        context_ids=dataset.context_ids, context_features=dataset.context_features,
+        decisions=dataset.decisions, decision_context=dataset.decision_context,
+        comparisons=dataset.comparisons[keep], rater=dataset.rater[keep],
+        round=dataset.round[keep], timestamp=dataset.timestamp[keep], scenario=dataset.scenario,
+        rater_names=list(dataset.rater_names), info=dict(dataset.info),
+        ties=dataset.ties, tie_rater=dataset.tie_rater)
+
+
+def _held_out_pair_agreement(
+    make: Callable[[], Any], dataset: PreferenceDataset, outcomes: Sequence[Outcomes],
+    n_folds: int, rng: np.random.Generator,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per comparison, whether the outcome learner and the free scores, fitted on the other
+    pair folds, agree with it. Pair folds: every week keeps most of its pairs, so free scores
+    can be fitted."""
+    comps = dataset.comparisons
+    m = comps.shape[0]
+    pair_fold = _folds(m, n_folds, rng)
+    agree_out = np.zeros(m, dtype=bool)
+    agree_flex = np.zeros(m, dtype=bool)
+    for k in np.unique(pair_fold):
+        keep = pair_fold != k
+        train, test = comps[keep], comps[~keep]
+        sub = _without_pairs(dataset, keep)
+        f = make().fit(sub, outcomes=outcomes).costs_of(dataset, outcomes)
+        agree_out[pair_fold == k] = f[test[:, 1]] < f[test[:, 2]]
+        s = _flexible_scores(dataset, train)
+        agree_flex[pair_fold == k] = s[test[:, 1]] > s[test[:, 2]]
+    return agree_out, agree_flex
+
+
+def _on_policy(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None,
+               logits: NDArray[np.float64], tau: float) -> tuple[int, float, float]:
+    """The on-policy answers (a later-round decision against its context's nominal one): how
+    many, the share the nominal lost, and the calibrated held-out prediction of that share."""
+    comps = dataset.comparisons
     on_n, on_obs, on_pred = 0, float("nan"), float("nan")
-    if nominal is not None and m:
+    if nominal is not None and comps.shape[0]:
         nom = np.asarray(nominal)[comps[:, 0]]
         late = dataset.round > 0
         vs_nominal = late & ((comps[:, 1] == nom) | (comps[:, 2] == nom))
@@ -423,21 +457,19 @@ def assess_evidence(
             on_obs = float(np.mean(resolved_won))
             p_winner = 1.0 / (1.0 + np.exp(-tau * logits[vs_nominal]))
             on_pred = float(np.mean(np.where(resolved_won, p_winner, 1.0 - p_winner)))
+    return on_n, on_obs, on_pred
 
-    chance = cv_accuracy > 0.5 + 2.0 * np.sqrt(0.25 / max(m, 1))
-    supported = bool(chance and not lack_of_fit)
+
+def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, tau: float,
+             flexible_accuracy: float, pair_accuracy: float) -> str:
+    """The assessment in one sentence: lack of fit, no evidence, or evidence."""
     if lack_of_fit:
-        message = (f"lack of fit: the answers are consistent (a free score per decision predicts "
-                   f"{flexible_accuracy:.2f} of held-out pairs) but the outcomes explain fewer "
-                   f"({pair_accuracy:.2f}); the learned cost is not deployed")
-    elif not chance:
-        message = (f"no evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} "
-                   "of the answers, no better than a coin; nothing is deployed")
-    else:
-        message = (f"evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} of "
-                   f"the answers (calibration τ = {tau:.2f}); free scores {flexible_accuracy:.2f} "
-                   f"vs outcomes {pair_accuracy:.2f} on held-out pairs: no lack of fit")
-    log.info("%s", message)
-    return Evidence(m, cv_accuracy, cv_log_loss, explained, tau, pair_accuracy,
-                    flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
-                    message)
+        return (f"lack of fit: the answers are consistent (a free score per decision predicts "
+                f"{flexible_accuracy:.2f} of held-out pairs) but the outcomes explain fewer "
+                f"({pair_accuracy:.2f}); the learned cost is not deployed")
+    if not chance:
+        return (f"no evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} "
+                "of the answers, no better than a coin; nothing is deployed")
+    return (f"evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} of "
+            f"the answers (calibration τ = {tau:.2f}); free scores {flexible_accuracy:.2f} "
+            f"vs outcomes {pair_accuracy:.2f} on held-out pairs: no lack of fit")

@@ -208,6 +208,35 @@ class OutcomeCostLearner:
 
         ``outcomes`` gives the twin's outcomes of each context row of the dataset.
         """
+        self._check_fit_options(dataset)
+        for attr in ("spec_", "groups_", "peaks_", "quadratic_", "bootstrap_"):  # chosen anew
+            self.__dict__.pop(attr, None)
+        outcomes = self._need_outcomes(dataset, outcomes)
+        m = dataset.n_comparisons
+        weights = _sample_weights(sample_weight, m)
+        self.n_vars_ = dataset.n_vars
+        self.scenario_ = dataset.scenario
+        if self.scale_group is not None and self.scale_group not in self.groups_:
+            raise ValidationError(
+                f"scale_group {self.scale_group!r} is not an outcome group; allowed: {list(self.groups_)}"
+            )
+        self._scale_k = 0 if self.scale_group is None else self.groups_.index(self.scale_group)
+        Fn = self._fit_scales(dataset, outcomes)
+
+        comps = dataset.comparisons
+        answers = self._answers(dataset, Fn, weights)
+        theta, log_nu = self._fit_theta(answers)
+        self._fit_posterior(answers, theta, log_nu, m)
+        self.n_comparisons_ = m
+        f = Fn @ theta
+        self.train_accuracy_ = float(np.mean(f[comps[:, 1]] < f[comps[:, 2]]))
+        log.info("outcome cost fitted on %d comparisons and %d ties: training accuracy %.3f; a = %s, "
+                 "b = %s, c = %s", m, answers.n_ties, self.train_accuracy_, np.round(self.quadratic_, 3),
+                 np.round(self.linear_, 3), np.round(self.peak_, 3))
+        return self
+
+    def _check_fit_options(self, dataset: PreferenceDataset) -> None:
+        """Refuse a dataset without comparisons, a negative ``alpha`` or an unknown ties rule."""
         if not isinstance(dataset, PreferenceDataset):
             raise ValidationError(f"expected a PreferenceDataset, got {type(dataset).__name__}")
         if dataset.n_comparisons == 0:
@@ -216,34 +245,22 @@ class OutcomeCostLearner:
             raise ValidationError(f"alpha must be non-negative, got {self.alpha}")
         if self.ties not in TIE_RULES:
             raise ValidationError(f"unknown ties rule {self.ties!r}; allowed: {', '.join(TIE_RULES)}")
-        for attr in ("spec_", "groups_", "peaks_", "quadratic_", "bootstrap_"):  # chosen anew
-            self.__dict__.pop(attr, None)
-        outcomes = self._need_outcomes(dataset, outcomes)
-        m = dataset.n_comparisons
-        if sample_weight is None:
-            weights = np.ones(m)
-        else:
-            weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if weights.shape[0] != m:
-                raise ValidationError(f"sample_weight has {weights.shape[0]} entries for {m} comparisons")
-            if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0 or weights.sum() <= 0:
-                raise ValidationError("sample_weight must be finite, non-negative, not all zero")
-        self.n_vars_ = dataset.n_vars
-        self.scenario_ = dataset.scenario
-        if self.scale_group is not None and self.scale_group not in self.groups_:
-            raise ValidationError(
-                f"scale_group {self.scale_group!r} is not an outcome group; allowed: {list(self.groups_)}"
-            )
-        G = len(self.groups_)
-        self._scale_k = 0 if self.scale_group is None else self.groups_.index(self.scale_group)
-        Fn = self._fit_scales(dataset, outcomes)
 
+    def _answers(self, dataset: PreferenceDataset, Fn: NDArray[np.float64],
+                 weights: NDArray[np.float64]) -> _Answers:
+        """The answers as feature differences (winner − loser: ``f(winner) < f(loser)`` wanted),
+        with the ties when the ties rule is ``davidson`` (each weighted by the mean weight)."""
         comps = dataset.comparisons
-        dF = Fn[comps[:, 1]] - Fn[comps[:, 2]]  # winner − loser: f(winner) < f(loser) wanted
+        dF = Fn[comps[:, 1]] - Fn[comps[:, 2]]
         tie_rows = dataset.ties if self.ties == "davidson" else np.zeros((0, 3), dtype=np.int64)
-        answers = _Answers(dF, weights, comps[:, 0].copy(),
-                           Fn[tie_rows[:, 1]] - Fn[tie_rows[:, 2]],
-                           np.full(tie_rows.shape[0], weights.mean()), tie_rows[:, 0].copy())
+        return _Answers(dF, weights, comps[:, 0].copy(),
+                        Fn[tie_rows[:, 1]] - Fn[tie_rows[:, 2]],
+                        np.full(tie_rows.shape[0], weights.mean()), tie_rows[:, 0].copy())
+
+    def _fit_theta(self, answers: _Answers) -> tuple[NDArray[np.float64], float]:
+        """Fit the weights ``(a, b, c)`` (``a, c ≥ 0``; ``b = 0`` unless ``linear``) and the
+        log tie propensity; keep the weights and, for bootstrap_draws, the answers."""
+        G = len(self.groups_)
         alpha = float(self.alpha)
         P = len(self.peaks_)
         lin: tuple[float | None, float | None] = (None, None) if self.linear else (0.0, 0.0)
@@ -255,6 +272,13 @@ class OutcomeCostLearner:
         self.quadratic_ = theta[:G].copy()
         self.linear_ = theta[G:2 * G].copy()
         self.peak_ = theta[2 * G:].copy()
+        return theta, log_nu
+
+    def _fit_posterior(self, answers: _Answers, theta: NDArray[np.float64], log_nu: float,
+                       m: int) -> None:
+        """The tie propensity, the free parameters and the Laplace posterior (covariance and
+        mean) around the fitted weights ``theta``."""
+        alpha = float(self.alpha)
         self.n_ties_ = answers.n_ties
         self.tie_propensity_ = float(np.exp(log_nu)) if answers.n_ties else 0.0
         free = self._free()
@@ -267,13 +291,6 @@ class OutcomeCostLearner:
         grad = grad * (m + answers.n_ties)
         grad[~free] = 0.0
         self.posterior_mean_ = theta - self.covariance_ @ grad
-        self.n_comparisons_ = m
-        f = Fn @ theta
-        self.train_accuracy_ = float(np.mean(f[comps[:, 1]] < f[comps[:, 2]]))
-        log.info("outcome cost fitted on %d comparisons and %d ties: training accuracy %.3f; a = %s, "
-                 "b = %s, c = %s", m, answers.n_ties, self.train_accuracy_, np.round(self.quadratic_, 3),
-                 np.round(self.linear_, 3), np.round(self.peak_, 3))
-        return self
 
     def _fit_scales(self, dataset: PreferenceDataset,
                     outcomes: Sequence[Outcomes]) -> NDArray[np.float64]:
@@ -660,6 +677,18 @@ def _davidson_log_norm(t: NDArray[np.float64], eta: float
     D = np.logaddexp(np.logaddexp(0.5 * t, -0.5 * t), eta)
     dD = 0.5 * (np.exp(0.5 * t - D) - np.exp(-0.5 * t - D))
     return D, dD, np.exp(eta - D)
+
+
+def _sample_weights(sample_weight: ArrayLike | None, m: int) -> NDArray[np.float64]:
+    """One checked weight per comparison (ones when ``sample_weight`` is ``None``)."""
+    if sample_weight is None:
+        return np.ones(m)
+    weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if weights.shape[0] != m:
+        raise ValidationError(f"sample_weight has {weights.shape[0]} entries for {m} comparisons")
+    if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0 or weights.sum() <= 0:
+        raise ValidationError("sample_weight must be finite, non-negative, not all zero")
+    return weights
 
 
 def _fit_weights(answers: _Answers, alpha: float, bounds: list[tuple[float | None, float | None]],

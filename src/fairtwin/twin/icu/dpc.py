@@ -20,6 +20,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -143,38 +144,8 @@ def read_dpc_csv(
     """
     path = Path(path)
     fh = io.StringIO(_read_text(path), newline="")
-    values: dict[tuple[date, int], int] = {}
-    first_line: dict[tuple[date, int], int] = {}
     with fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataFormatError(path, 1, None, "the file is empty") from None
-        header = [h.strip() for h in header]
-        for col in REQUIRED_COLUMNS:
-            if col not in header:
-                raise DataFormatError(
-                    path, 1, col, f"missing column; the header must contain {list(REQUIRED_COLUMNS)}"
-                )
-        pos = {col: header.index(col) for col in REQUIRED_COLUMNS}
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) < len(header):
-                raise DataFormatError(
-                    path, line, None, f"expected {len(header)} fields, found {len(row)}"
-                )
-            key, count = _parse_row(path, line, row, pos, regions)
-            if key in values:
-                raise DataFormatError(
-                    path, line, "data",
-                    f"duplicate day {key[0]} for {regions.names[key[1]]} "
-                    f"(first seen on line {first_line[key]})",
-                )
-            values[key] = count
-            first_line[key] = line
+        values = _read_counts(path, fh, regions)
     if not values:
         raise DataFormatError(path, None, None, "the file has a header but no data rows")
     days = sorted({d for d, _ in values})
@@ -183,6 +154,50 @@ def read_dpc_csv(
     for (d, r), v in values.items():
         occupancy[index[d], r] = v
     return days, occupancy
+
+
+def _read_header(path: Path, reader: Iterator[list[str]]) -> tuple[list[str], dict[str, int]]:
+    """The stripped header and the position of each required column; an error names the
+    missing column."""
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataFormatError(path, 1, None, "the file is empty") from None
+    header = [h.strip() for h in header]
+    for col in REQUIRED_COLUMNS:
+        if col not in header:
+            raise DataFormatError(
+                path, 1, col, f"missing column; the header must contain {list(REQUIRED_COLUMNS)}"
+            )
+    return header, {col: header.index(col) for col in REQUIRED_COLUMNS}
+
+
+def _read_counts(path: Path, fh: io.StringIO,
+                 regions: RegionTable) -> dict[tuple[date, int], int]:
+    """ICU patients by ``(day, region index)`` from the CSV text ``fh`` (header first),
+    skipping blank rows; an error names the line of a short row or a repeated day."""
+    reader = csv.reader(fh)
+    header, pos = _read_header(path, reader)
+    values: dict[tuple[date, int], int] = {}
+    first_line: dict[tuple[date, int], int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            raise DataFormatError(
+                path, line, None, f"expected {len(header)} fields, found {len(row)}"
+            )
+        key, count = _parse_row(path, line, row, pos, regions)
+        if key in values:
+            raise DataFormatError(
+                path, line, "data",
+                f"duplicate day {key[0]} for {regions.names[key[1]]} "
+                f"(first seen on line {first_line[key]})",
+            )
+        values[key] = count
+        first_line[key] = line
+    return values
 
 
 def _read_text(path: Path) -> str:

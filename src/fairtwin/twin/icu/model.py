@@ -485,6 +485,29 @@ class ICUTwin(Twin):
         D = context.demand.astype(np.float64)
         C = np.maximum(context.capacity, 1).astype(np.float64)
         patients = max(float(D.sum()), 1.0)
+        pair_cols = R + np.arange(P)
+        load, load_b = self._load_gap_rows(context, D, C)
+        beds = np.zeros((R, n))
+        beds[np.arange(R), np.arange(R)] = 1.0 / C
+        sent = np.zeros((R, n))
+        sent[self._src, pair_cols] = 1.0 / C[self._src]
+        travel = np.zeros((1, n))
+        travel[0, R:] = self.pair_km / patients
+        moved = np.zeros((1, n))
+        moved[0, R:] = 1.0 / patients
+        received = np.zeros((R, n))
+        received[self._dst, pair_cols] = 1.0 / C[self._dst]
+        present, present_b, bed_rows, bed_b = self._per_resident_rows(context, D, C, patients)
+        return self._named_outcomes(
+            np.vstack([load, beds, sent, travel, moved, received, present, bed_rows]),
+            np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b]))
+
+    def _load_gap_rows(self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64]
+                       ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The ``load_gap`` rows and offsets: patients per base bed above the national
+        average, minus their capacity-weighted mean (``D`` demand, ``C`` base beds ≥ 1)."""
+        R, P = self.n_regions, self.n_pairs
+        n = self.n_decision
         rho0 = float(D.sum()) / (float(C.sum()) + float(context.pool))
         pair_cols = R + np.arange(P)
         load = np.zeros((R, n))
@@ -496,16 +519,16 @@ class ICUTwin(Twin):
         w = C / C.sum()
         load -= w @ load
         load_b = load_b - w @ load_b
-        beds = np.zeros((R, n))
-        beds[np.arange(R), np.arange(R)] = 1.0 / C
-        sent = np.zeros((R, n))
-        sent[self._src, pair_cols] = 1.0 / C[self._src]
-        travel = np.zeros((1, n))
-        travel[0, R:] = self.pair_km / patients
-        moved = np.zeros((1, n))
-        moved[0, R:] = 1.0 / patients
-        received = np.zeros((R, n))
-        received[self._dst, pair_cols] = 1.0 / C[self._dst]
+        return load, load_b
+
+    def _per_resident_rows(
+        self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64], patients: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """The ``patients_per_resident`` and ``beds_per_resident`` rows and offsets, relative
+        to the national values (``patients`` the week's ICU patients, at least 1)."""
+        R, P = self.n_regions, self.n_pairs
+        n = self.n_decision
+        pair_cols = R + np.arange(P)
         pop = np.maximum(self.regions.population, 1).astype(np.float64)
         per_patient = patients / float(pop.sum())  # national patients per resident
         present = np.zeros((R, n))
@@ -517,10 +540,17 @@ class ICUTwin(Twin):
         bed_rows = np.zeros((R, n))
         bed_rows[np.arange(R), np.arange(R)] = 1.0 / (pop * per_bed)
         bed_b = C / (pop * per_bed) - 1.0
+        return present, present_b, bed_rows, bed_b
+
+    def _named_outcomes(self, matrix: NDArray[np.float64],
+                        offset: NDArray[np.float64]) -> Outcomes:
+        """The outcomes ``matrix u + offset`` with the names, groups and units of
+        :meth:`outcomes`."""
+        R = self.n_regions
         names = list(self.regions.names)
         return Outcomes(
-            matrix=np.vstack([load, beds, sent, travel, moved, received, present, bed_rows]),
-            offset=np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b]),
+            matrix=matrix,
+            offset=offset,
             names=tuple(names * 3 + ["all regions", "all regions"] + names * 3),
             groups=tuple(["load_gap"] * R + ["beds_added"] * R + ["sent_away"] * R
                          + ["travel", "moved"] + ["received"] * R

@@ -295,9 +295,10 @@ def raters_check_round_cmd(run_dir: Path, out_dir: Path, split: str) -> None:
     whose deployed decision differs from the nominal one (see `raters verdict`)."""
     from fairtwin.datasets import PreferenceDataset
     from fairtwin.elicit.check import write_check_round
+    from fairtwin.runfolder import RunFolder
 
     out = write_check_round(run_dir, out_dir, split)
-    n = PreferenceDataset.load(out / "samples.npz").n_contexts
+    n = PreferenceDataset.load(RunFolder(out).samples).n_contexts
     click.echo(f"check round of {n} {split} weeks (deployed against nominal) -> {out}; serve it "
                f"with: fairtwin serve --run {out} --db check.db --quota {n}")
 

@@ -42,10 +42,12 @@ from fairtwin.exceptions import DataFormatError, ValidationError
 #: for one whose flags say "encrypted"
 BROKEN_FILE = (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError, zipfile.BadZipFile,
                zlib.error, NotImplementedError, RuntimeError)
-__all__ = ["PreferenceDataset", "FORMAT_NAME", "FORMAT_VERSION", "atomic_write"]
+__all__ = ["PreferenceDataset", "FORMAT_NAME", "FORMAT_VERSION", "PEOPLE_SOURCE", "atomic_write"]
 
 FORMAT_NAME = "fairtwin-preferences"
 FORMAT_VERSION = 1
+#: ``info["source"]`` of a dataset exported from a rating study: its answers are people's
+PEOPLE_SOURCE = "fairtwin serve"
 
 _ARRAYS = (
     "context_ids",

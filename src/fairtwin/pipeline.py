@@ -33,7 +33,7 @@ from joblib import Parallel, delayed
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from fairtwin.datasets import BROKEN_FILE, PreferenceDataset, atomic_write
+from fairtwin.datasets import BROKEN_FILE, PEOPLE_SOURCE, PreferenceDataset, atomic_write
 from fairtwin.deploy import Deployment, Support, choose, support_of
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
@@ -1041,10 +1041,15 @@ def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: Exper
     """What the training answers support (:func:`assess_evidence`) and the bootstrap posterior
     (200 refits on resampled weeks), kept on the learner."""
     learner.evidence_ = assess_evidence(
-        lambda: config.learner.make(0, learner.spec_, learner.ties, linear=learner.linear), train,
-        outcome_maps(scenario, train),
-        nominal_indices(train), random_state=stage_seed(config, "evidence"))
+        _refit(learner, config), train, outcome_maps(scenario, train), nominal_indices(train),
+        random_state=stage_seed(config, "evidence"))
     learner.bootstrap(200, random_state=stage_seed(config, "bootstrap"))
+
+
+def _refit(learner: OutcomeCostLearner, config: ExperimentConfig) -> Callable[[], Learner]:
+    """A maker of fresh, unfitted learners of ``learner``'s model (its groups and peaks, tie
+    rule and linear weights), for the held-out fits that judge it."""
+    return lambda: config.learner.make(0, learner.spec_, learner.ties, linear=learner.linear)
 
 
 def _copeland(dataset: PreferenceDataset, row: int) -> dict[int, int]:
@@ -1148,7 +1153,7 @@ def evaluate_stage(
 
 def from_people(dataset: PreferenceDataset) -> bool:
     """Whether the answers of ``dataset`` come from people (a rating study's export)."""
-    return dataset.info.get("source") == "fairtwin serve"
+    return dataset.info.get("source") == PEOPLE_SOURCE
 
 
 def _people(learner: OutcomeCostLearner, dataset: PreferenceDataset, config: ExperimentConfig,
@@ -1156,9 +1161,8 @@ def _people(learner: OutcomeCostLearner, dataset: PreferenceDataset, config: Exp
     """People's held-out agreement with the learned notion (their own answers on the training
     weeks, by folds of weeks), and the simulated notion the other metrics are judged by."""
     train = dataset.subset_contexts(train_rows(dataset))
-    agreement = people_agreement(
-        lambda: config.learner.make(0, learner.spec_, learner.ties, linear=learner.linear), train,
-        outcome_maps(scenario, train), random_state=stage_seed(config, "people"))
+    agreement = people_agreement(_refit(learner, config), train, outcome_maps(scenario, train),
+                                 random_state=stage_seed(config, "people"))
     return {**agreement, "judged_by": oracle_name(config, scenario)}
 
 

@@ -110,6 +110,7 @@ def raters_group() -> None:
 def raters_add_cmd(name: str, db: str, base_url: str, expires: str | None) -> None:
     """Register a rater and print their invite link (it holds their secret token)."""
     from fairtwin.elicit import PreferenceStore
+    from fairtwin.elicit.store import invite_link
 
     store = PreferenceStore(db)
     until = _expiry(expires) if expires else None
@@ -119,7 +120,7 @@ def raters_add_cmd(name: str, db: str, base_url: str, expires: str | None) -> No
 
         click.echo(f"the invite expires {_dt.datetime.fromtimestamp(until).isoformat(timespec='minutes')}")
     click.echo(f"rater {rater.name!r} added; invite link (share it only with them):")
-    click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+    click.echo(invite_link(base_url, token))
 
 
 def _expiry(text: str) -> float:
@@ -157,11 +158,12 @@ def raters_revoke_cmd(name: str, db: str) -> None:
 def raters_reissue_cmd(name: str, db: str, base_url: str) -> None:
     """A new invite link for a rater who lost theirs (the old link and its sessions stop)."""
     from fairtwin.elicit import PreferenceStore
+    from fairtwin.elicit.store import invite_link
 
     rater, token = PreferenceStore(db).reissue_token(name)
     click.echo(f"rater {rater.name!r}: new invite link (the old one no longer works; "
                f"{rater.n_answers} answers kept):")
-    click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+    click.echo(invite_link(base_url, token))
 
 
 @raters_group.command("restore")

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from fairtwin.elicit.panel import PanelReport, panel_report
-from fairtwin.elicit.store import PreferenceStore
+from fairtwin.elicit.store import PreferenceStore, invite_link
 from fairtwin.elicit.web import HEADERS, AppContext, TooManyFailures, same_origin
 from fairtwin.exceptions import ValidationError
 
@@ -136,7 +136,7 @@ def admin_routes(ctx: AppContext) -> list[Route]:
         try:
             if action == "reissue":
                 _, token = store.reissue_token(rater.name)
-                link = f"{str(request.base_url).rstrip('/')}/invite/{token}"
+                link = invite_link(str(request.base_url), token)
                 return admin_page(request, notice=t("admin.reissued", name=rater.name), link=link)
             if action == "revoke":
                 store.revoke_rater(rater.name)

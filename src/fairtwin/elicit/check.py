@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.elicit.store import PreferenceStore
+from fairtwin.elicit.store import PreferenceStore, decided
 from fairtwin.exceptions import ValidationError
 from fairtwin.pipeline import load_decisions, nominal_indices, train_rows
 from fairtwin.runfolder import RunFolder
@@ -128,11 +128,11 @@ def verdict(store: PreferenceStore, samples: PreferenceDataset) -> Verdict:
         if w is None:
             raise ValidationError(f"answer {a.id} is of week row {a.context_row}, which the check "
                                   "round does not have: is this the check round's database?")
-        if a.choice in ("tie", "unsure"):
+        choice = decided(a)
+        if choice is None:
             w["equal" if a.choice == "tie" else "unsure"] += 1
             continue
-        chosen = a.left_decision if a.choice == "a" else a.right_decision
-        w["deployed" if chosen == 2 * a.context_row + 1 else "nominal"] += 1
+        w["deployed" if choice[0] == 2 * a.context_row + 1 else "nominal"] += 1
     for w in weeks.values():
         n = w["deployed"] + w["nominal"]
         w["share"] = w["deployed"] / n if n else math.nan

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from fairtwin.elicit.store import PreferenceStore
+from fairtwin.elicit.store import PreferenceStore, decided
 
 __all__ = ["PanelReport", "panel_report"]
 
@@ -147,15 +147,15 @@ def _votes(store: PreferenceStore) -> tuple[list[str], dict[tuple[int, int, int]
     index: dict[int, int] = {}
     votes: dict[tuple[int, int, int], dict[int, int]] = {}
     for a in store.answers():
-        if a.choice not in ("a", "b"):
+        choice = decided(a)
+        if choice is None:
             continue
         if a.rater_id not in index:
             index[a.rater_id] = len(names)
             names.append(str(a.rater))
         pair = (int(a.context_row), min(a.left_decision, a.right_decision),
                 max(a.left_decision, a.right_decision))
-        chosen = a.left_decision if a.choice == "a" else a.right_decision
-        votes.setdefault(pair, {})[index[a.rater_id]] = int(chosen)
+        votes.setdefault(pair, {})[index[a.rater_id]] = choice[0]
     return names, votes
 
 

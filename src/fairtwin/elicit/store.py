@@ -42,6 +42,7 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -49,9 +50,24 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from fairtwin.exceptions import FairtwinError, UnknownNameError, ValidationError
 
 __all__ = ["PreferenceStore", "RaterRecord", "Query", "Outcome", "CHOICES", "database_url",
-           "StoreError"]
+           "StoreError", "invite_link", "decided"]
 
 log = logging.getLogger(__name__)
+
+
+def invite_link(base_url: str, token: str) -> str:
+    """A rater's invite link on the rating app at ``base_url``."""
+    return f"{base_url.rstrip('/')}/invite/{token}"
+
+
+def decided(answer: Any) -> tuple[int, int] | None:
+    """The decision an A-or-B answer (a row of :meth:`PreferenceStore.answers`) chose and
+    the one it did not; ``None`` for "equally fair" and "I can't tell"."""
+    if answer.choice == "a":
+        return int(answer.left_decision), int(answer.right_decision)
+    if answer.choice == "b":
+        return int(answer.right_decision), int(answer.left_decision)
+    return None
 
 CHOICES = ("a", "b", "tie", "unsure")
 SCHEMA_VERSION = 2
@@ -521,6 +537,8 @@ class PreferenceStore:
         return (_query(row, answered=True), str(row.choice)) if row else None
 
     def answers(self) -> list[sa.Row]:
+        """Every answer (a row of the answers table with its rater's name as ``rater``), in
+        the order they were given."""
         with self.engine.connect() as c:
             return list(c.execute(sa.select(ANSWERS, RATERS.c.name.label("rater"))
                                   .join(RATERS, RATERS.c.id == ANSWERS.c.rater_id)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from fairtwin.datasets import PreferenceDataset
+from fairtwin.datasets import PEOPLE_SOURCE, PreferenceDataset
 from fairtwin.elicit.selection import PairSelector, SelectorConfig
-from fairtwin.elicit.store import Outcome, PreferenceStore, Query
+from fairtwin.elicit.store import Outcome, PreferenceStore, Query, decided
 from fairtwin.exceptions import DataFormatError, DataUnavailableError, ValidationError
 from fairtwin.pipeline import (
     ExperimentConfig,
@@ -346,7 +346,7 @@ def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> Prefer
         context_ids=samples.context_ids, context_features=samples.context_features,
         decisions=samples.decisions, decision_context=samples.decision_context,
         scenario=samples.scenario, rater_names=[r.name for r in raters] or ["nobody"],
-        info={**samples.info, "source": "fairtwin serve"},
+        info={**samples.info, "source": PEOPLE_SOURCE},
     )
     shown_a = 0
     skipped = {"tie": 0, "unsure": 0}
@@ -356,15 +356,15 @@ def export_answers(store: PreferenceStore, samples: PreferenceDataset) -> Prefer
     for a in store.answers():
         if a.left_decision >= samples.n_decisions or a.right_decision >= samples.n_decisions:
             raise ValidationError(f"answer {a.id} refers to a decision the samples do not have")
-        if a.choice in skipped:
+        choice = decided(a)
+        if choice is None:  # "equally fair" or "I can't tell"
             skipped[a.choice] += 1
             if a.choice == "tie":
                 ties.append((a.context_row, a.left_decision, a.right_decision))
                 tie_rater.append(index[a.rater_id])
             continue
         shown_a += a.choice == "a"
-        w, lo = ((a.left_decision, a.right_decision) if a.choice == "a"
-                 else (a.right_decision, a.left_decision))
+        w, lo = choice
         rows.append(a.context_row)
         win.append(w)
         lose.append(lo)

@@ -4,7 +4,8 @@ Usage:
     python benchmarks/bench_deploy.py [--seeds 0 1 2 3 4]
         [--notions rosenbrock quadratic gini max-min gini-travel per-resident favoured
                    worst-off unexplainable]
-        [--regimes default flip10 small small-active] [--dpc PATH] [--jobs 2]
+        [--regimes default flip10 small small-active] [--rules always laplace bootstrap]
+        [--dpc PATH] [--jobs 2]
         [--out runs/deploy] [--report-only] [--docs docs/benchmarks/deploy.md]
 
 For every notion (the simulated rater's latent cost; the last four are ours, in
@@ -21,9 +22,11 @@ Civil Protection weeks.
 
 Per held-out split and rule: wins and weeks made less fair than nominal (by the latent cost),
 median ΔR, ΔR_sur/ΔR_orc, mean ΔJ (overflow patients), the largest overflow rise, what was
-deployed (re-solve / select / nominal), the evidence line (lack of fit) and the reliability of
-the deployment probability (predicted vs the share of weeks whose re-solve the latent cost
-prefers). Rows go to ``OUT/results.jsonl`` as each model finishes (a rerun skips what is
+deployed (re-solve / select / nominal), the evidence line (lack of fit) and two reliability
+tables: the deployment probability ``p`` (predicted vs the share of weeks whose re-solve the
+latent cost prefers) and the answer probability (predicted vs the simulated rater's own
+probability of answering for the re-solve, its noise included). Each row also keeps its weeks'
+probabilities and outcomes (``weeks``) for analyses of other thresholds. Rows go to ``OUT/results.jsonl`` as each model finishes (a rerun skips what is
 there); ``OUT/report.md`` gives the means over seeds.
 """
 
@@ -49,6 +52,7 @@ from fairtwin.evaluate import week_metrics  # noqa: E402
 from fairtwin.evaluate.metrics import reliability_table  # noqa: E402
 from fairtwin.experiments.cache import SeedCache  # noqa: E402
 from fairtwin.folder import load_twin_folder  # noqa: E402
+from fairtwin.oracles import get_rater  # noqa: E402
 from fairtwin.pipeline import (  # noqa: E402
     ExperimentConfig,
     deploy_stage,
@@ -85,7 +89,7 @@ def seed_config(key: dict) -> ExperimentConfig:
     return config_of({**key, "regime": "default"})
 
 
-def run_one(key: dict, cache_dir: str) -> list[dict]:
+def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[dict]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     cfg = config_of(key)
     data = SeedCache(cache_dir).get(seed_config(key))
@@ -96,12 +100,13 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
     t0 = time.perf_counter()
     U, _, _ = resolve_stage(learner, f_scale, ds, cfg, scenario, rows=np.arange(n))
     t_resolve = time.perf_counter() - t0
-    deployments: dict[str, Deployment | None] = {"always": None}
-    for rule in RULES[1:]:
+    deployments: dict[str, Deployment | None] = {"always": None} if "always" in rules else {}
+    for rule in (r for r in rules if r != "always"):
         deployments[rule] = deploy_stage(learner, f_scale, ds, U,
                                          cfg.override(resolve={"posterior": rule}), scenario,
                                          rows=np.arange(n))
     oracle = oracle_of(cfg, scenario)
+    rater = get_rater(cfg.labels.rater, oracle, cfg.labels.noise, 0, cfg.labels.tie_margin)
     nom = nominal_indices(data.samples)
     evidence = learner.evidence_.to_dict()
     out = []
@@ -116,10 +121,14 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
                 w = week_metrics(scenario.twin, oracle, ctx, split, u_nom, decided[row],
                                  data.bound[row])
                 r = oracle.cost(np.stack([u_nom, U[row]]), ctx)
+                answered = rater.answer_probability(U[row][None, :], u_nom[None, :], ctx)[0]
                 ws.append(w.__class__(**{**w.__dict__,
                                          "deployed": "re-solve" if dep is None else dep.choice[row],
                                          "p_preferred": np.nan if dep is None
                                          else float(dep.probability[row]),
+                                         "p_answer": np.nan if dep is None
+                                         else float(dep.answer[row]),
+                                         "rater_answer": float(answered),
                                          "proposal_fairer": float(r[1] < r[0] * (1 - 1e-9))}))
             dR = np.array([w.dR for w in ws])
             dR_orc = np.array([w.dR_orc for w in ws])
@@ -133,6 +142,16 @@ def run_one(key: dict, cache_dir: str) -> list[dict]:
                 "max_overflow_rise": float(max(w.guard_sur - w.guard_nom for w in ws)),
                 "deployed": {c: sum(w.deployed == c for w in ws) for c in CHOICES},
                 "reliability": reliability_table(ws) if dep is not None else [],
+                "answer_reliability": reliability_table(ws, "answer") if dep is not None else [],
+                # each week, for analyses of other thresholds: the re-solve's posterior
+                # probability p and predicted answer probability, the simulated rater's answer
+                # probability and latent preference for it, the deployed ΔR and rung
+                "weeks": {"p": [w.p_preferred for w in ws], "answer": [w.p_answer for w in ws],
+                          "rater": [w.rater_answer for w in ws],
+                          "fairer": [w.proposal_fairer for w in ws],
+                          "dR": [w.dR for w in ws], "dR_orc": [w.dR_orc for w in ws],
+                          "loss": [bool(w.loss) for w in ws], "win": [bool(w.win) for w in ws],
+                          "choice": [w.deployed for w in ws]},
                 "model": model,
                 "lack_of_fit": evidence["lack_of_fit"], "evidence": evidence,
                 "t_train_s": t_train, "t_resolve_s": t_resolve,
@@ -213,27 +232,42 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
             f"| {100 * m('mean_dR'):.0f} % | {m('ratio'):.2f} | {m('mean_dJ'):.2f} "
             f"| {max(r['max_overflow_rise'] for r in rs):.0f} | {dep} "
             f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)} | {model_of(rs)} | {len(rs)} |")
-    # reliability of each rule's probability, pooled over every cell
-    pooled: dict[tuple[str, float, float], list[float]] = {}
-    for r in rows:
-        if r["split"] == "held-out" and r["rule"] != "always":
-            for b in r["reliability"]:
-                acc = pooled.setdefault((r["rule"], b["low"], b["high"]), [0, 0.0, 0.0])
-                n = b.get("contexts", b.get("weeks", 0))  # "weeks" in rows cached before
-                acc[0] += n
-                acc[1] += b["predicted"] * n
-                acc[2] += b["observed"] * n
-    lines += ["", "Reliability of the deployment probability (held-out weeks of every cell "
-              "pooled; observed: share of weeks whose re-solve the latent cost prefers to "
-              "nominal):", "", "| rule | p bin | weeks | mean predicted | observed |",
-              "|---|---|---:|---:|---:|"]
-    for (rule, lo, hi), (nw, sp, so) in sorted(pooled.items()):
-        lines.append(f"| {rule} | [{lo:.1f}, {hi:.1f}) | {nw} | {sp / nw:.2f} | {so / nw:.2f} |")
+    lines += reliability_lines(rows, "reliability", "Reliability of the deployment "
+                               "probability *p* (held-out weeks of every cell pooled; predicted: "
+                               "the posterior probability that the learned notion ranks the "
+                               "re-solve fairer; observed: share of weeks whose re-solve the "
+                               "latent cost prefers to nominal)")
+    lines += reliability_lines(rows, "answer_reliability", "Reliability of the answer "
+                               "probability (cells run since it is kept; predicted: the "
+                               "probability that a rater answers for the re-solve against the "
+                               "nominal decision, averaged over the posterior; observed: the "
+                               "simulated rater's own probability of that answer, its noise "
+                               "included)")
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
     if docs is not None:
         docs.write_text(text)
     return text
+
+
+def reliability_lines(rows: list[dict], field: str, title: str) -> list[str]:
+    """A reliability table of each rule's probability, pooled over every held-out cell."""
+    pooled: dict[tuple[str, float, float], list[float]] = {}
+    for r in rows:
+        if r["split"] == "held-out" and r["rule"] != "always":
+            for b in r.get(field, []):
+                acc = pooled.setdefault((r["rule"], b["low"], b["high"]), [0, 0.0, 0.0])
+                n = b.get("contexts", b.get("weeks", 0))  # "weeks" in rows cached before
+                acc[0] += n
+                acc[1] += b["predicted"] * n
+                acc[2] += b["observed"] * n
+    if not pooled:
+        return []
+    lines = ["", title + ":", "", "| rule | bin | weeks | mean predicted | observed |",
+             "|---|---|---:|---:|---:|"]
+    for (rule, lo, hi), (nw, sp, so) in sorted(pooled.items()):
+        lines.append(f"| {rule} | [{lo:.1f}, {hi:.1f}) | {nw} | {sp / nw:.2f} | {so / nw:.2f} |")
+    return lines
 
 
 def main() -> None:
@@ -251,6 +285,8 @@ def main() -> None:
                     help="notions of the folder twin: the generic ones by name (gini, max-min, "
                          "quadratic) and ours for any twin (any-favoured, any-worst-off, "
                          "any-unexplainable, vaccine-per-resident)")
+    ap.add_argument("--rules", nargs="+", default=list(RULES), choices=list(RULES),
+                    help="deployment rules to run (each re-solves the weeks its ladder needs)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/deploy"))
     ap.add_argument("--report-only", action="store_true")
@@ -281,7 +317,7 @@ def main() -> None:
         print(f"seed data ready in {time.perf_counter() - t0:.0f} s", flush=True)
         runner = Parallel(n_jobs=args.jobs, return_as="generator_unordered")
         commit = _commit()
-        for rows in runner(delayed(run_one)(k, cache) for k in todo):
+        for rows in runner(delayed(run_one)(k, cache, tuple(args.rules)) for k in todo):
             with open(results, "a") as fh:
                 for r in rows:
                     r["commit"] = commit

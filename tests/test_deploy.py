@@ -151,6 +151,8 @@ def test_the_deploy_stage_keeps_nominal_without_support(tiny_run) -> None:  # ty
     U, _, _ = resolve_stage(learner, f_scale, ds, config, scenario)
     dep = deploy_stage(learner, f_scale, ds, U, config, scenario)
     assert len(dep.choice) == ds.n_contexts and np.all(np.isfinite(dep.probability))
+    # a rater's answer probability, its posterior mean and 90 % interval
+    assert np.all((dep.low <= dep.high) & (dep.answer >= 0) & (dep.answer <= 1))
     learner.evidence_ = replace(learner.evidence_, supported=False, lack_of_fit=True)
     none = deploy_stage(learner, f_scale, ds, U, config, scenario)
     nom = nominal_indices(ds)
@@ -369,3 +371,26 @@ def test_unexplainable_answers_deploy_nothing() -> None:
     assert dep.choice == ["nominal"] * ds.n_contexts
     np.testing.assert_array_equal(dep.decisions, ds.decisions[nominal_indices(ds)])
     np.testing.assert_array_equal(dep.probability, 0.5)
+
+
+def test_the_evaluation_tables_both_probabilities_against_the_simulated_rater(tiny_run) -> None:  # type: ignore[no-untyped-def]
+    """Each deployed week carries the predicted answer probability and the simulated rater's
+    own (exact) probability of answering for the proposal; the summary tables both."""
+    from fairtwin.pipeline import deploy_stage, evaluate_stage, resolve_stage
+
+    scenario, config, ds, learner, f_scale = tiny_run
+    U, times, statuses = resolve_stage(learner, f_scale, ds, config, scenario)
+    dep = deploy_stage(learner, f_scale, ds, U, config, scenario)
+    result = evaluate_stage(ds, dep.decisions, times, statuses, config, scenario, deployment=dep)
+    weeks = result["contexts"]
+    answered = np.array([w["rater_answer"] for w in weeks])
+    fairer = np.array([w["proposal_fairer"] for w in weeks])
+    np.testing.assert_allclose([w["p_answer"] for w in weeks], dep.answer)
+    # the run's rater flips labels at rate `noise`: it answers for a fairer proposal with 1 − noise
+    noise = config.labels.noise
+    np.testing.assert_allclose(answered, np.where(fairer == 1.0, 1 - noise, noise))
+    for split in result["summary"].values():
+        table = split["answer_reliability"]
+        assert sum(r["contexts"] for r in table) == split["n_contexts"]
+        for r in table:
+            assert r["low"] <= r["predicted"] <= r["high"] and 0 <= r["observed"] <= 1

@@ -201,6 +201,15 @@ def test_judge_ties_exactly_the_pairs_within_the_margin(tiny_scenario: Scenario)
     assert np.array_equal(with_margin[~close] == 1, plain[~close])
     with pytest.raises(ValidationError, match="tie_margin"):
         get_rater("flip", oracle, tie_margin=-0.1)
+    # the exact answer probability: the share of a rater's A-or-B answers that are A
+    flip = get_rater("flip", oracle, 0.1, tie_margin=0.2).answer_probability(UA, UB, ctx)
+    np.testing.assert_allclose(flip, np.where(close, 0.5, np.where(ra < rb, 0.9, 0.1)))
+    logistic = get_rater("logistic", oracle, 0.1, random_state=5)
+    p = logistic.answer_probability(UA, UB, ctx)
+    np.testing.assert_allclose(p, logistic.prob_a(UA, UB, ctx))
+    draws = np.mean([get_rater("logistic", oracle, 0.1, random_state=s).prefers(UA, UB, ctx)
+                     for s in range(400)], axis=0)
+    assert np.max(np.abs(draws - p)) < 0.1  # 400 draws: 4 SE of a coin is 0.1
 
 
 def test_the_learner_config_checks_its_tie_rule() -> None:

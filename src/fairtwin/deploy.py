@@ -100,10 +100,13 @@ class Deployment:
         The re-solve's proposals (deployed or not).
     choice : list of str
         One of :data:`CHOICES` per row.
-    probability, low, high : ndarray of shape (n_rows,)
-        The re-solve proposal's :class:`Support`: ``better`` (the probability that the
-        raters' notion, as learned, prefers it to the nominal decision) and the 90 % interval
-        of a rater's answer probability.
+    probability : ndarray of shape (n_rows,)
+        The re-solve proposal's ``better``: the posterior probability that the raters' notion,
+        as learned, prefers it to the nominal decision (what the rule deploys on).
+    low, high, answer : ndarray of shape (n_rows,)
+        The 90 % interval and the mean over the posterior of the probability that a rater
+        answers for the re-solve proposal against the nominal decision
+        (:attr:`Support.probability`; nan in records written before it was kept).
     """
 
     decisions: NDArray[np.float64]
@@ -112,6 +115,7 @@ class Deployment:
     probability: NDArray[np.float64]
     low: NDArray[np.float64]
     high: NDArray[np.float64]
+    answer: NDArray[np.float64]
 
     def counts(self, rows: NDArray[np.int64] | None = None) -> dict[str, int]:
         """How many rows (of ``rows``, default all) deployed each choice."""

@@ -54,6 +54,7 @@ from fairtwin.oracles import (
     RATERS,
     FairnessOracle,
     OutcomeGroupOracle,
+    Rater,
     available_oracles,
     get_oracle,
     get_rater,
@@ -649,7 +650,7 @@ def reuse_samples(samples: PreferenceDataset, config: ExperimentConfig,
     return samples.subset_contexts(np.arange(samples.n_contexts))
 
 
-def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator) -> Rater:
     return get_rater(config.labels.rater, oracle_of(config, scenario), config.labels.noise, rng,
                      tie_margin=config.labels.tie_margin)
 
@@ -789,12 +790,12 @@ def deploy_stage(
     if (config.resolve.deploy == "always" or evidence is None
             or not isinstance(learner, OutcomeCostLearner)):
         return Deployment(proposed.copy(), proposed.copy(), ["re-solve"] * n, nan, nan.copy(),
-                          nan.copy())
+                          nan.copy(), nan.copy())
     nom = nominal_indices(dataset)
     if not evidence.supported:
         half = np.full(n, 0.5)
         return Deployment(dataset.decisions[nom[rows]], proposed.copy(), ["nominal"] * n, half,
-                          half.copy(), half.copy())
+                          half.copy(), half.copy(), half.copy())
     maps = outcome_maps(scenario, dataset)
     method = config.resolve.posterior
     if method == "bootstrap" and getattr(learner, "bootstrap_", None) is None:
@@ -806,7 +807,7 @@ def deploy_stage(
     cautious = learner.cautious_weights(draws)
     decisions = proposed.copy()
     choice: list[str] = []
-    prob, low, high = nan.copy(), nan.copy(), nan.copy()
+    prob, low, high, answer = nan.copy(), nan.copy(), nan.copy(), nan.copy()
     jobs = []
     for k, row in enumerate(rows):
         row = int(row)
@@ -815,10 +816,10 @@ def deploy_stage(
             maps[row], dataset.decisions[dataset.decisions_of(row)], dataset.decisions[nom[row]],
             proposed[k], draws, cautious, evidence, config.resolve))
     for k, (first, name, u) in enumerate(Parallel(n_jobs=config.n_jobs)(jobs)):
-        prob[k], low[k], high[k] = first.better, first.low, first.high
+        prob[k], low[k], high[k], answer[k] = first.better, first.low, first.high, first.probability
         choice.append(name)
         decisions[k] = u
-    return Deployment(decisions, proposed.copy(), choice, prob, low, high)
+    return Deployment(decisions, proposed.copy(), choice, prob, low, high, answer)
 
 
 def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context: Any,
@@ -1121,14 +1122,16 @@ def evaluate_stage(
     cost's pairwise accuracy on each week's candidates, judged by the simulated rater's latent
     cost: on held-out weeks this measures how the ranking carries to weeks nobody rated.
     ``deployment`` (what :func:`deploy_stage` chose; ``decisions`` are then its deployed
-    decisions) adds each week's choice, the proposal's predicted probability and whether the
-    simulated rater's latent cost prefers the proposal (the reliability table). ``learner``
+    decisions) adds each week's choice, the proposal's predicted probabilities, whether the
+    simulated rater's latent cost prefers the proposal and how likely the simulated rater
+    answers for it (the two reliability tables). ``learner``
     adds what the outcome learner knows of its answers: its evidence and its model choice.
     """
     oracle = oracle_of(config, scenario)
     bounds = _oracle_bounds(oracle, dataset, decisions, scenario, config.n_jobs, progress)
+    rater = None if from_people(dataset) else _rater(config, scenario, np.random.default_rng(0))
     weeks = _weeks(oracle, dataset, decisions, bounds, times, statuses, scenario,
-                   candidate_costs, deployment)
+                   candidate_costs, deployment, rater)
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
     twin = scenario.twin
@@ -1185,8 +1188,9 @@ def _oracle_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,
 def _weeks(oracle: FairnessOracle, dataset: PreferenceDataset, decisions: NDArray[np.float64],
            bounds: list[NDArray[np.float64]], times: NDArray[np.float64], statuses: list[str],
            scenario: Scenario, candidate_costs: NDArray[np.float64] | None,
-           deployment: Deployment | None) -> list[WeekMetrics]:
-    """Every week's metrics (:func:`~fairtwin.evaluate.week_metrics`), with its deployment."""
+           deployment: Deployment | None, rater: Rater | None = None) -> list[WeekMetrics]:
+    """Every week's metrics (:func:`~fairtwin.evaluate.week_metrics`), with its deployment
+    (and, with the simulated ``rater``, how likely it answers for each proposal)."""
     nom = nominal_indices(dataset)
     n_train = len(train_rows(dataset))
     weeks: list[WeekMetrics] = []
@@ -1201,22 +1205,28 @@ def _weeks(oracle: FairnessOracle, dataset: PreferenceDataset, decisions: NDArra
         ))
         if deployment is not None:
             weeks[-1] = _with_deployment(weeks[-1], deployment, row, oracle, context,
-                                         dataset.decisions[nom[row]])
+                                         dataset.decisions[nom[row]], rater)
     return weeks
 
 
 def _with_deployment(week: WeekMetrics, deployment: Deployment, row: int,
-                     oracle: FairnessOracle, context: Any, nominal: NDArray[np.float64]
-                     ) -> WeekMetrics:
-    """A week's metrics with what the deployment rule chose, the proposal's probability and
-    whether the simulated rater's latent cost prefers the proposal (nan without a probability)."""
-    fairer = float("nan")
+                     oracle: FairnessOracle, context: Any, nominal: NDArray[np.float64],
+                     rater: Rater | None) -> WeekMetrics:
+    """A week's metrics with what the deployment rule chose, the proposal's probabilities,
+    whether the simulated rater's latent cost prefers the proposal and how likely the simulated
+    ``rater`` answers for it (nan without a probability, or without a simulated rater)."""
+    fairer = answered = float("nan")
     if np.isfinite(deployment.probability[row]):
-        r = oracle.cost(np.stack([nominal, deployment.proposed[row]]), context)
+        proposal = deployment.proposed[row]
+        r = oracle.cost(np.stack([nominal, proposal]), context)
         fairer = float(r[1] < r[0] * (1 - 1e-9))
+        if rater is not None:
+            answered = float(rater.answer_probability(proposal[None, :], nominal[None, :],
+                                                      context)[0])
     return replace(week, deployed=deployment.choice[row],
                    p_preferred=float(deployment.probability[row]),
                    p_low=float(deployment.low[row]), p_high=float(deployment.high[row]),
+                   p_answer=float(deployment.answer[row]), rater_answer=answered,
                    proposal_fairer=fairer)
 
 
@@ -1346,7 +1356,7 @@ def save_decisions(path: Path, dataset: PreferenceDataset, U: NDArray[np.float64
     if deployment is not None:
         extra = {"proposed": deployment.proposed, "choice": np.array(deployment.choice),
                  "probability": deployment.probability, "low": deployment.low,
-                 "high": deployment.high}
+                 "high": deployment.high, "answer": deployment.answer}
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
@@ -1361,8 +1371,9 @@ def load_deployment(path: Path) -> Deployment | None:
         with np.load(path, allow_pickle=False) as d:
             if "choice" not in d.files:
                 return None
+            answer = d["answer"] if "answer" in d.files else np.full(len(d["choice"]), np.nan)
             return Deployment(d["decisions"], d["proposed"], [str(c) for c in d["choice"]],
-                              d["probability"], d["low"], d["high"])
+                              d["probability"], d["low"], d["high"], answer)
     except FileNotFoundError:
         raise DataFormatError(path, None, None, "no such file; run `fairtwin resolve` first") from None
     except (*BROKEN_FILE, KeyError) as exc:

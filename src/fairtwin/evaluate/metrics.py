@@ -64,6 +64,8 @@ class WeekMetrics:
     p_low: float = float("nan")
     p_high: float = float("nan")
     proposal_fairer: float = float("nan")
+    p_answer: float = float("nan")
+    rater_answer: float = float("nan")
 
     # the names before they were generic (read-only)
     @property
@@ -186,6 +188,7 @@ class Summary:
     losses: int = 0
     deployed: dict[str, int] = field(default_factory=dict)
     reliability: list[dict[str, float]] = field(default_factory=list)
+    answer_reliability: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -237,6 +240,7 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
         deployed={c: sum(w.deployed == c for w in ws)
                   for c in dict.fromkeys(w.deployed for w in ws) if c},
         reliability=reliability_table(ws),
+        answer_reliability=reliability_table(ws, "answer"),
     )
 
 
@@ -244,13 +248,25 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
 RELIABILITY_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-def reliability_table(weeks: list[WeekMetrics]) -> list[dict[str, float]]:
-    """Calibration of the deployment rule's probability: per bin of the re-solve proposal's
-    predicted probability that raters prefer it to the nominal decision, the number of weeks,
-    their mean prediction and the share where the simulated rater's latent cost prefers it."""
+def reliability_table(weeks: list[WeekMetrics], kind: str = "notion") -> list[dict[str, float]]:
+    """Calibration of the deployment rule's probabilities, per bin of the prediction: the
+    number of weeks, their mean prediction and what the simulated rater does.
+
+    ``kind="notion"``: the posterior probability that the learned notion ranks the re-solve
+    proposal fairer than the nominal decision (``p_preferred``, what the rule deploys on)
+    against the share of weeks whose proposal the simulated rater's latent cost prefers.
+    ``kind="answer"``: the predicted probability that a rater answers for the proposal
+    (``p_answer``) against the simulated rater's own probability of answering for it, noise
+    included (``rater_answer``)."""
+    if kind not in ("notion", "answer"):
+        raise ValueError(f"unknown reliability kind {kind!r}; allowed: notion, answer")
     rows = []
-    p = np.array([w.p_preferred for w in weeks])
-    y = np.array([w.proposal_fairer for w in weeks])
+    if kind == "notion":
+        p = np.array([w.p_preferred for w in weeks])
+        y = np.array([w.proposal_fairer for w in weeks])
+    else:
+        p = np.array([w.p_answer for w in weeks])
+        y = np.array([w.rater_answer for w in weeks])
     ok = np.isfinite(p) & np.isfinite(y)
     for lo, hi in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:], strict=True):
         sel = ok & (p >= lo) & ((p < hi) | (hi == 1.0))

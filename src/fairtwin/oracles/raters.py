@@ -40,6 +40,22 @@ class Rater:
     def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         raise NotImplementedError
 
+    def answer_probability(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike
+                           ) -> NDArray[np.float64]:
+        """Probability that the rater's A-or-B answer is A (exact: no draws), shape
+        (n_pairs,); ½ for pairs it would call equally fair (within :attr:`tie_margin`). The
+        share of its answers that a calibrated prediction of its answers must match."""
+        ra = self.oracle.cost(np.atleast_2d(UA), context)
+        rb = self.oracle.cost(np.atleast_2d(UB), context)
+        p = self._prob_a(ra, rb)
+        if self.tie_margin > 0:
+            scale = np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
+            p[np.abs(ra - rb) <= self.tie_margin * scale] = 0.5
+        return p
+
+    def _prob_a(self, ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.float64]:
+        raise NotImplementedError
+
     def judge(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.int8]:
         """``1`` where A is judged fairer, ``-1`` where B is, ``0`` where the two are judged
         equally fair (within :attr:`tie_margin`). Draws from the generator as :meth:`prefers`
@@ -76,6 +92,9 @@ class SimulatedRater(Rater):
         flip = self.rng.random(truth.shape) < self.flip_rate
         return truth ^ flip
 
+    def _prob_a(self, ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.where(ra < rb, 1.0 - self.flip_rate, self.flip_rate)
+
 
 class LogisticRater(Rater):
     """Bradley–Terry rater whose error rate rises as the decisions get closer."""
@@ -97,6 +116,9 @@ class LogisticRater(Rater):
         """Probability of preferring A, shape (n_pairs,)."""
         ra = self.oracle.cost(np.atleast_2d(UA), context)
         rb = self.oracle.cost(np.atleast_2d(UB), context)
+        return self._prob_a(ra, rb)
+
+    def _prob_a(self, ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.float64]:
         scale = np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
         return 1.0 / (1.0 + np.exp(-np.clip((rb - ra) / (self.temperature * scale), -50, 50)))
 

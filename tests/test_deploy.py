@@ -21,7 +21,13 @@ from fairtwin.datasets import PreferenceDataset
 from fairtwin.deploy import choose, support_of
 from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
-from fairtwin.learn.evidence import ModelChoice, assess_evidence, fit_temperature
+from fairtwin.learn.evidence import (
+    AnswerLink,
+    ModelChoice,
+    assess_evidence,
+    fit_link,
+    fit_temperature,
+)
 from fairtwin.twin import Outcomes
 
 N_DEC, K = 6, 8  # decision entries, decisions per week
@@ -75,7 +81,9 @@ def test_the_posterior_narrows_and_support_rises_with_the_evidence(method: str) 
         draws = model.posterior_draws(2000, random_state=0, method=method)
         u_bad = cand[0] + 3.0
         gaps = model.preference_gaps(outs[0], np.zeros((1, N_DEC)), u_bad[None, :], cand, draws)
-        betters.append(support_of(gaps[:, 0], 1.0).better)
+        f = model.learned_costs(outs[0], np.stack([np.zeros(N_DEC), u_bad]), cand, draws)
+        np.testing.assert_allclose(f[:, 1] - f[:, 0], gaps[:, 0], rtol=1e-9, atol=1e-12)
+        betters.append(support_of(f[:, 0], f[:, 1], AnswerLink("absolute", 1.0).probability).better)
     assert spreads[0] > spreads[1] > spreads[2]
     assert betters[0] <= betters[1] <= betters[2]
     assert betters[2] > 0.99
@@ -133,10 +141,42 @@ def test_calibration_temperature() -> None:
     assert fit_temperature(rng.normal(size=1000)) < 0.2  # no signal: (nearly) nothing
 
 
+@pytest.mark.parametrize("rater", ["lapse", "relative"])
+def test_the_answer_link_is_chosen_and_calibrated_by_held_out_answers(rater: str) -> None:
+    """Answers of a rater who slips (a fifth of the answers flipped, whatever the gap) give a
+    lapse of ~0.4; a rater whose certainty follows relative gaps gets the relative link; in both
+    the fitted probabilities match the rater's own within 0.05 in every decile."""
+    rng = np.random.default_rng(1)
+    n = 6000
+    f_a = np.exp(rng.normal(size=n) * 1.5)  # learned costs of two decisions, many scales
+    f_b = f_a * np.exp(rng.normal(size=n) * 0.5)
+    if rater == "lapse":
+        truth = 0.2 + 0.6 / (1 + np.exp(-3.0 * (f_b - f_a)))
+    else:
+        truth = 1 / (1 + np.exp(-4.0 * (f_b - f_a) / (0.5 * (f_a + f_b))))
+    a_won = rng.random(n) < truth
+    link = fit_link(np.where(a_won, f_a, f_b), np.where(a_won, f_b, f_a))
+    if rater == "lapse":
+        assert link.kind == "absolute" and abs(link.lapse - 0.4) < 0.05
+        assert 1.5 < link.temperature < 4.5  # weakly pinned: most gaps are far from 0
+    else:
+        assert link.kind == "relative" and link.lapse < 0.05
+    p = link.probability(f_a, f_b)
+    for lo, hi in zip(np.arange(0, 1, 0.1), np.arange(0.1, 1.1, 0.1), strict=True):
+        sel = (p >= lo) & (p < hi)
+        if sel.sum() > 100:
+            assert abs(truth[sel].mean() - p[sel].mean()) < 0.05
+    # answers that say nothing: every probability ½
+    coin = rng.random(n) < 0.5
+    none = fit_link(np.where(coin, f_a, f_b), np.where(coin, f_b, f_a))
+    assert np.allclose(none.probability(f_a, f_b), 0.5, atol=0.03)
+
+
 def test_a_week_without_supported_improvement_keeps_its_nominal_decision() -> None:
-    no = support_of(np.array([1.0, -1.0, 2.0, -2.0]), 1.0)
-    yes = support_of(np.full(100, 3.0), 1.0)
-    unexplained = support_of(np.full(100, 3.0), 1.0, supported=False)
+    link = AnswerLink("absolute", 1.0).probability
+    no = support_of(np.zeros(4), np.array([1.0, -1.0, 2.0, -2.0]), link)
+    yes = support_of(np.zeros(100), np.full(100, 3.0), link)
+    unexplained = support_of(np.zeros(100), np.full(100, 3.0), link, supported=False)
     assert no.better == 0.5 and yes.better == 1.0 and unexplained.better == 0.5
     assert choose([no, no], 0.9) == -1
     assert choose([no, yes], 0.9) == 1

@@ -24,13 +24,14 @@ and deploys the first whose ``p`` reaches ``min_probability``; a context with no
 nominal decision (a tie, not a loss). The rule ``always`` deploys the re-solve (the paper's
 method, and the active rounds, which ask about proposals precisely to learn where they are
 wrong). :class:`Support` also carries the probability a noisy rater answers for the proposal,
-``E_θ σ(τ (f_θ(u_nom) − f_θ(u)))`` with ``τ`` the out-of-week calibration temperature, and its
-90 % interval over the posterior.
+``E_θ P(u ≻ u_nom | f_θ)`` with the answer model that unseen weeks' answers calibrated
+(:class:`~fairtwin.learn.evidence.AnswerLink`: temperature, lapse, absolute or relative gaps),
+and its 90 % interval over the posterior.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,16 +65,22 @@ class Support:
     better: float
 
 
-def support_of(gaps: NDArray[np.float64], temperature: float, supported: bool = True) -> Support:
-    """Support from posterior draws of ``f(nominal) − f(proposal)`` (shape (n_draws,)).
+def support_of(f_proposal: NDArray[np.float64], f_nominal: NDArray[np.float64],
+               answer: Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]],
+               supported: bool = True) -> Support:
+    """Support from posterior draws of the learned costs of the proposal and of the nominal
+    decision (each of shape (n_draws,)); ``answer(f_a, f_b)`` is the probability that a rater
+    answers for A (:meth:`~fairtwin.learn.evidence.AnswerLink.probability`).
 
     Without ``supported`` (lack of fit, or no agreement with unseen weeks) every probability is
     ½: nothing is supported.
     """
-    g = np.asarray(gaps, dtype=np.float64).reshape(-1)
+    fa = np.asarray(f_proposal, dtype=np.float64).reshape(-1)
+    fb = np.asarray(f_nominal, dtype=np.float64).reshape(-1)
+    g = fb - fa
     if not supported:
         return Support(0.5, 0.5, 0.5, 0.5)
-    p = 1.0 / (1.0 + np.exp(-np.clip(temperature * g, -50.0, 50.0)))
+    p = answer(fa, fb)
     lo, hi = np.quantile(p, [0.05, 0.95])
     return Support(float(p.mean()), float(lo), float(hi), float(np.mean(g > 0)))
 

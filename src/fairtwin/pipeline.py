@@ -831,8 +831,8 @@ def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context
     it gets only its own context's data)."""
 
     def support(u: NDArray[np.float64]) -> Support:
-        gaps = learner.preference_gaps(outcomes, u[None, :], u_nom[None, :], candidates, draws)
-        return support_of(gaps[:, 0], evidence.temperature, evidence.supported)
+        f = learner.learned_costs(outcomes, np.stack([u, u_nom]), candidates, draws)
+        return support_of(f[:, 0], f[:, 1], evidence.answer_link.probability, evidence.supported)
 
     def careful(region: bool) -> NDArray[np.float64]:
         cost = learner.cost(outcomes, candidates, cautious)

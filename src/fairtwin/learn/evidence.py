@@ -7,9 +7,12 @@ re-solve deploys anything, :func:`assess_evidence` measures, on the training ans
 
 1. **Out-of-week agreement.** The contexts (weeks) are split into ``n_folds`` folds; each fold's
    comparisons are predicted by a model fitted on the other weeks. From these held-out logits
-   ``t``: pairwise accuracy, log-loss against a coin's ``log 2``, and the calibration
-   temperature ``τ = argmax_τ Σ log σ(τ t y)``: the factor by which the model's confidence must
-   be scaled to match how often unseen weeks' answers agree with it (``τ < 1``: over-confident).
+   ``t``: pairwise accuracy, log-loss against a coin's ``log 2``, and the answer model
+   (:class:`AnswerLink`, :func:`fit_link`): how likely a rater answers for a decision, from
+   the learned costs: a temperature ``τ`` (the factor by which the model's confidence must be
+   scaled to match how often unseen weeks' answers agree with it), a lapse rate (answers a coin
+   decides, whatever the gap) and whether the gaps count in absolute or relative terms, all
+   chosen by the unseen weeks' answers.
 2. **What the answers allow.** A flexible model that knows nothing of the twin (one free score
    per decision, fitted within each week, ridge-penalised) predicts held-out *pairs* (split by
    pair, every week kept) from the others by transitivity; the outcome model is fitted and
@@ -34,13 +37,14 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize, minimize_scalar
 
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.twin.outcomes import Outcomes
 
-__all__ = ["Evidence", "ModelChoice", "assess_evidence", "choose_tie_rule", "fit_temperature",
+__all__ = ["AnswerLink", "Evidence", "ModelChoice", "assess_evidence", "choose_tie_rule",
+           "fit_link", "fit_temperature",
            "people_agreement", "select_groups"]
 
 log = logging.getLogger(__name__)
@@ -63,7 +67,8 @@ class Evidence:
         ``1 − cv_log_loss / log 2``: the share of a coin's uncertainty the model removes on
         unseen weeks (≤ 0: nothing).
     temperature : float
-        Calibration factor ``τ`` of the model's logits on unseen weeks.
+        Calibration factor ``τ`` of the model's logits on unseen weeks (of the chosen
+        :attr:`link`).
     pair_accuracy : float
         The outcome model's accuracy on held-out pairs (folds of pairs).
     flexible_accuracy : float
@@ -85,6 +90,10 @@ class Evidence:
         coin's.)
     message : str
         One line for the run's printout.
+    link, lapse : str, float
+        The answer model chosen by unseen weeks' answers (:class:`AnswerLink`): ``absolute``
+        or ``relative`` learned-cost gaps, and the lapse rate (the share of answers a
+        coin decides, whatever the gap).
     """
 
     n_comparisons: int
@@ -101,13 +110,21 @@ class Evidence:
     lack_of_fit: bool
     supported: bool
     message: str
+    link: str = "absolute"
+    lapse: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        fields = cls.__dataclass_fields__
+        return cls(**{k: data[k] for k in fields if k in data or k not in ("link", "lapse")})
+
+    @property
+    def answer_link(self) -> AnswerLink:
+        """How likely a rater answers for a decision, from the learned costs (:class:`AnswerLink`)."""
+        return AnswerLink(self.link, self.temperature, self.lapse)
 
 
 @dataclass(frozen=True)
@@ -309,6 +326,82 @@ def fit_temperature(logits: NDArray[np.float64]) -> float:
     return float(res.x) if res.fun < LOG2 - 1e-9 else 0.0
 
 
+#: the answer models' kinds of learned-cost gap (:class:`AnswerLink`)
+LINKS = ("absolute", "relative")
+
+
+@dataclass(frozen=True)
+class AnswerLink:
+    """How likely a rater answers for A against B, from their learned costs ``f_A, f_B``:
+
+    .. math::
+
+        P(A) = λ / 2 + (1 − λ)\\, σ(τ t), \\quad t = f_B − f_A \\text{ (absolute) or }
+        \\frac{f_B − f_A}{(|f_A| + |f_B|) / 2} \\text{ (relative)}.
+
+    ``λ`` (the lapse) is the share of answers a coin decides whatever the gap (a rater who
+    slips, a label flipped); ``relative`` gaps are for raters whose certainty follows how much
+    fairer a decision is *in proportion* (two nearly fair decisions far apart relatively are
+    told apart as surely as two unfair ones far apart in absolute terms). Fitted on unseen
+    weeks' answers by :func:`fit_link`, which also chooses the kind.
+    """
+
+    kind: str = "absolute"
+    temperature: float = 0.0
+    lapse: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LINKS:
+            raise ValueError(f"unknown answer link {self.kind!r}; allowed: {', '.join(LINKS)}")
+
+    def probability(self, f_a: ArrayLike, f_b: ArrayLike) -> NDArray[np.float64]:
+        """Probability of an answer for A (arrays broadcast)."""
+        t = _link_gaps(self.kind, np.asarray(f_a, dtype=np.float64),
+                       np.asarray(f_b, dtype=np.float64))
+        return _lapsed(self.temperature * t, self.lapse)
+
+
+def _link_gaps(kind: str, f_a: NDArray[np.float64], f_b: NDArray[np.float64]
+               ) -> NDArray[np.float64]:
+    gap = f_b - f_a
+    if kind == "relative":
+        return gap / np.maximum(0.5 * (np.abs(f_a) + np.abs(f_b)), 1e-12)
+    return gap
+
+
+def _lapsed(t: NDArray[np.float64], lapse: float) -> NDArray[np.float64]:
+    return 0.5 * lapse + (1.0 - lapse) / (1.0 + np.exp(-np.clip(t, -50.0, 50.0)))
+
+
+def fit_link(f_win: NDArray[np.float64], f_lose: NDArray[np.float64]) -> AnswerLink:
+    """The answer model (:class:`AnswerLink`) that best predicts answers whose chosen decision
+    has learned cost ``f_win`` and the other ``f_lose`` (held-out costs): each kind's
+    temperature and lapse by maximum likelihood, the kind of the higher likelihood. Answers
+    that a coin predicts as well (within Akaike's two parameters) get temperature 0 (every
+    probability ½)."""
+    f_win = np.asarray(f_win, dtype=np.float64)
+    f_lose = np.asarray(f_lose, dtype=np.float64)
+    # a link must beat a coin by its two parameters' worth (Akaike): chance gains do not count
+    best, best_loss = AnswerLink(), LOG2 - 2.0 / max(f_win.size, 1)
+    for kind in LINKS:
+        t = _link_gaps(kind, f_win, f_lose)
+        rms = float(np.sqrt(np.mean(t ** 2))) if t.size else 0.0
+        if rms == 0.0 or not np.isfinite(rms):
+            continue
+        tn = t / rms
+
+        def loss(x: NDArray[np.float64], tn: NDArray[np.float64] = tn) -> float:
+            return float(-np.mean(np.log(_lapsed(x[0] * tn, x[1]))))
+
+        starts = [(max(fit_temperature(tn), 0.1), lapse) for lapse in (0.01, 0.2)]
+        fits = [minimize(loss, np.array(x0), method="L-BFGS-B",
+                         bounds=[(0.0, 200.0), (0.0, 0.5)]) for x0 in starts]
+        res = min(fits, key=lambda r: float(r.fun))
+        if float(res.fun) < best_loss - 1e-9:
+            best, best_loss = AnswerLink(kind, float(res.x[0]) / rms, float(res.x[1])), float(res.fun)
+    return best
+
+
 def _folds(n: int, k: int, rng: np.random.Generator) -> NDArray[np.int64]:
     k = max(2, min(k, n))
     return rng.permutation(np.arange(n) % k)
@@ -319,11 +412,20 @@ def _held_out_logits(make: Callable[[], Any], dataset: PreferenceDataset,
                      rng: np.random.Generator) -> NDArray[np.float64]:
     """Logit of the recorded winner (``f(loser) − f(winner)``) of every comparison, each from a
     model fitted on the other folds of weeks."""
+    f_win, f_lose = _held_out_costs(make, dataset, outcomes, n_folds, rng)
+    return f_lose - f_win
+
+
+def _held_out_costs(make: Callable[[], Any], dataset: PreferenceDataset,
+                    outcomes: Sequence[Outcomes], n_folds: int, rng: np.random.Generator
+                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The learned costs of every comparison's winner and loser, each from a model fitted on
+    the other folds of weeks (0 and 0 where no model could be fitted)."""
     rows = np.unique(dataset.comparisons[:, 0])
     fold_of_row = np.full(dataset.n_contexts, -1)
     fold_of_row[rows] = _folds(rows.size, n_folds, rng)
     comps = dataset.comparisons
-    logits = np.zeros(comps.shape[0])
+    f_win, f_lose = np.zeros(comps.shape[0]), np.zeros(comps.shape[0])
     for k in np.unique(fold_of_row[rows]):
         train = np.flatnonzero((fold_of_row != k) & (fold_of_row >= 0))
         test = np.flatnonzero(fold_of_row == k)
@@ -333,8 +435,8 @@ def _held_out_logits(make: Callable[[], Any], dataset: PreferenceDataset,
         model = make().fit(sub, outcomes=[outcomes[int(r)] for r in train])
         f = model.costs_of(dataset, outcomes)
         sel = np.isin(comps[:, 0], test)
-        logits[sel] = f[comps[sel, 2]] - f[comps[sel, 1]]
-    return logits
+        f_win[sel], f_lose[sel] = f[comps[sel, 1]], f[comps[sel, 2]]
+    return f_win, f_lose
 
 
 def _flexible_scores(dataset: PreferenceDataset, comps: NDArray[np.int64],
@@ -381,11 +483,12 @@ def assess_evidence(
     rng = np.random.default_rng(random_state)
     comps = dataset.comparisons
     m = comps.shape[0]
-    logits = _held_out_logits(make, dataset, outcomes, n_folds, rng)
+    f_win, f_lose = _held_out_costs(make, dataset, outcomes, n_folds, rng)
+    logits = f_lose - f_win
     cv_accuracy = float(np.mean(logits > 0)) if m else float("nan")
     cv_log_loss = float(np.mean(np.logaddexp(0.0, -logits))) if m else LOG2
     explained = 1.0 - cv_log_loss / LOG2
-    tau = fit_temperature(logits)
+    link = fit_link(f_win, f_lose)
 
     agree_out, agree_flex = _held_out_pair_agreement(make, dataset, outcomes, n_folds, rng)
     pair_accuracy = float(np.mean(agree_out)) if m else float("nan")
@@ -395,16 +498,16 @@ def assess_evidence(
     gap = flexible_accuracy - pair_accuracy
     lack_of_fit = bool(gap > margin and gap > 2.0 * gap_se)
 
-    on_n, on_obs, on_pred = _on_policy(dataset, nominal, logits, tau)
+    on_n, on_obs, on_pred = _on_policy(dataset, nominal, link.probability(f_win, f_lose))
 
     chance = cv_accuracy > 0.5 + 2.0 * np.sqrt(0.25 / max(m, 1))
     supported = bool(chance and not lack_of_fit)
-    message = _verdict(lack_of_fit, bool(chance), cv_accuracy, tau, flexible_accuracy,
+    message = _verdict(lack_of_fit, bool(chance), cv_accuracy, link, flexible_accuracy,
                        pair_accuracy)
     log.info("%s", message)
-    return Evidence(m, cv_accuracy, cv_log_loss, explained, tau, pair_accuracy,
+    return Evidence(m, cv_accuracy, cv_log_loss, explained, link.temperature, pair_accuracy,
                     flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
-                    message)
+                    message, link.kind, link.lapse)
 
 
 def _without_pairs(dataset: PreferenceDataset, keep: NDArray[np.bool_]) -> PreferenceDataset:
@@ -442,9 +545,10 @@ def _held_out_pair_agreement(
 
 
 def _on_policy(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None,
-               logits: NDArray[np.float64], tau: float) -> tuple[int, float, float]:
+               p_winner: NDArray[np.float64]) -> tuple[int, float, float]:
     """The on-policy answers (a later-round decision against its context's nominal one): how
-    many, the share the nominal lost, and the calibrated held-out prediction of that share."""
+    many, the share the nominal lost, and the calibrated held-out prediction of that share
+    (``p_winner``: each comparison's held-out probability of the answer given)."""
     comps = dataset.comparisons
     on_n, on_obs, on_pred = 0, float("nan"), float("nan")
     if nominal is not None and comps.shape[0]:
@@ -455,12 +559,12 @@ def _on_policy(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None,
         if on_n:
             resolved_won = comps[vs_nominal, 2] == nom[vs_nominal]
             on_obs = float(np.mean(resolved_won))
-            p_winner = 1.0 / (1.0 + np.exp(-tau * logits[vs_nominal]))
-            on_pred = float(np.mean(np.where(resolved_won, p_winner, 1.0 - p_winner)))
+            p = p_winner[vs_nominal]
+            on_pred = float(np.mean(np.where(resolved_won, p, 1.0 - p)))
     return on_n, on_obs, on_pred
 
 
-def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, tau: float,
+def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, link: AnswerLink,
              flexible_accuracy: float, pair_accuracy: float) -> str:
     """The assessment in one sentence: lack of fit, no evidence, or evidence."""
     if lack_of_fit:
@@ -471,5 +575,6 @@ def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, tau: float,
         return (f"no evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} "
                 "of the answers, no better than a coin; nothing is deployed")
     return (f"evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} of "
-            f"the answers (calibration τ = {tau:.2f}); free scores {flexible_accuracy:.2f} "
+            f"the answers (calibration: {link.kind} gaps, τ = {link.temperature:.3g}, lapse "
+            f"{link.lapse:.2f}); free scores {flexible_accuracy:.2f} "
             f"vs outcomes {pair_accuracy:.2f} on held-out pairs: no lack of fit")

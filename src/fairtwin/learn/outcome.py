@@ -436,6 +436,18 @@ class OutcomeCostLearner:
             draws[~ok] = self.theta_
         return draws
 
+    def learned_costs(self, outcomes: Outcomes, U: ArrayLike, candidates: ArrayLike,
+                      draws: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The learned cost of decisions ``U`` (shape (k, n_decision)) under each row of
+        ``draws``, shape (n_draws, k), in the units of :meth:`costs_of` (``candidates``, the
+        context's own, set its scale ``s_x``)."""
+        self._check_fitted()
+        outcomes = self.model_outcomes(outcomes)
+        F = self._features_of(outcomes, np.atleast_2d(np.asarray(U, dtype=np.float64)))
+        s = self._week_scale(self._features_of(outcomes, np.atleast_2d(
+            np.asarray(candidates, dtype=np.float64))))
+        return np.einsum("kj,sj->sk", F / s, draws)
+
     def preference_gaps(self, outcomes: Outcomes, UA: ArrayLike, UB: ArrayLike,
                         candidates: ArrayLike, draws: NDArray[np.float64] | None = None
                         ) -> NDArray[np.float64]:

@@ -3,6 +3,7 @@ whole pipeline; their shared options and the run's summary table."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -221,6 +222,8 @@ def _print_summary(metrics: dict[str, Any]) -> None:
     if any(s.get("deployed") for s in summary.values()):
         rows += [(f"  deployed: {c}", lambda s, c=c: str(s.get("deployed", {}).get(c, 0)))
                  for c in ("re-solve", "cautious", "bounded", "select", "nominal")]
+    if any(math.isfinite(s.get("mean_p_answer", math.nan)) for s in summary.values()):
+        rows.append(("P(rater picks re-solve)", lambda s: f"{s.get('mean_p_answer', math.nan):.2f}"))
     if cats != ["all"]:
         rows += [(f"  {names.get(c, c) if icu else c}",
                   lambda s, c=c: s["wins_by_category"].get(c, "0/0")) for c in cats]

@@ -189,6 +189,7 @@ class Summary:
     deployed: dict[str, int] = field(default_factory=dict)
     reliability: list[dict[str, float]] = field(default_factory=list)
     answer_reliability: list[dict[str, float]] = field(default_factory=list)
+    mean_p_answer: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -241,6 +242,7 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
                   for c in dict.fromkeys(w.deployed for w in ws) if c},
         reliability=reliability_table(ws),
         answer_reliability=reliability_table(ws, "answer"),
+        mean_p_answer=_nanmean([w.p_answer for w in ws]),
     )
 
 

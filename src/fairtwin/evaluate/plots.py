@@ -49,9 +49,13 @@ def plot_weeks(weeks: list[WeekMetrics], path: str | Path, price_unit: str = "co
     p = np.array([w.p_preferred for w in weeks])
     if np.isfinite(p).any():
         ax1b = ax1.twinx()
+        low, high = np.array([w.p_low for w in weeks]), np.array([w.p_high for w in weeks])
+        ok = np.isfinite(low) & np.isfinite(high)
+        ax1b.vlines(x[ok], low[ok], high[ok], color="tab:purple", lw=2, alpha=0.25)
         ax1b.plot(x, p, "o", color="tab:purple", ms=3, alpha=0.8)
         ax1b.set_ylim(0, 1.05)
-        ax1b.set_ylabel("p: re-solve fairer (posterior)", color="tab:purple", fontsize=8)
+        ax1b.set_ylabel("p: re-solve fairer (posterior);\nbars: P(rater picks it), 90 %",
+                        color="tab:purple", fontsize=8)
         ax1b.tick_params(axis="y", colors="tab:purple", labelsize=8)
     split_at = [w.week for w in weeks if w.split == "held-out"]
     for ax in (ax1, ax2):

@@ -233,6 +233,7 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
             f"| {100 * m('mean_dR'):.0f} % | {m('ratio'):.2f} | {m('mean_dJ'):.2f} "
             f"| {max(r['max_overflow_rise'] for r in rs):.0f} | {dep} "
             f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)} | {model_of(rs)} | {len(rs)} |")
+    lines += matrix_lines(rows)
     lines += reliability_lines(rows, "reliability", "Reliability of the deployment "
                                "probability *p* (held-out weeks of every cell pooled; predicted: "
                                "the posterior probability that the learned notion ranks the "
@@ -290,6 +291,47 @@ def threshold_lines(rows: list[dict], thresholds: tuple[float, ...] = (0.6, 0.7,
             lines.append(f"| {regime} | {t:.1f} | {len(sub)} | {w.mean():.1f} | {int(lo.sum())} "
                          f"| {ra.mean():.2f} | {int((w < 47).sum())} | {int((ra < 0.6).sum())} "
                          f"| {int((lo > 2).sum())} |")
+    return lines
+
+
+def matrix_lines(rows: list[dict], rule: str = "bootstrap") -> list[str]:
+    """Notions × regimes of one rule: mean held-out wins, weeks less fair (the most in a seed),
+    ΔR_sur/ΔR_orc and mean ΔJ (the price), with the seeds; a miss of the issue's targets is in
+    bold (wins < 47 or ratio < 0.6 on a learnable notion, more than 2 weeks less fair or an
+    aggregate ΔR below 0 on any)."""
+    cells: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        if r["split"] == "held-out" and r["rule"] == rule:
+            cells.setdefault((r["scenario"], r["notion"], r["regime"]), []).append(r)
+    if not cells:
+        return []
+    regimes = [g for g in REGIMES if any(k[2] == g for k in cells)]
+    lines = ["", f"Notions × regimes, rule *{rule}* (held out, means over seeds): wins / weeks "
+             "less fair (most in a seed) / ΔR_sur/ΔR_orc / mean ΔJ (the price, in the twin's "
+             "unit) · seeds. **Bold**: a target missed (learnable notions: wins < 47 or ratio "
+             "< 0.6; any notion: more than 2 weeks less fair in a seed, or mean ΔR < 0).", "",
+             "| scenario | notion | " + " | ".join(regimes) + " |",
+             "|---|---|" + "---:|" * len(regimes)]
+    for scen, notion in sorted({(k[0], k[1]) for k in cells}):
+        out = []
+        for g in regimes:
+            rs = cells.get((scen, notion, g))
+            if not rs:
+                out.append("–")
+                continue
+            wins = float(np.mean([r["wins"] for r in rs]))
+            worst = max(r["losses"] for r in rs)
+            ratio = float(np.mean([r["ratio"] for r in rs]))
+            learnable = notion not in UNLEARNABLE
+            w = f"{wins:.1f}"
+            w = f"**{w}**" if learnable and wins < 47 else w
+            lf = f"{np.mean([r['losses'] for r in rs]):.1f} ({worst})"
+            lf = f"**{lf}**" if worst > 2 or min(r["mean_dR"] for r in rs) < 0 else lf
+            ra = f"{ratio:.2f}"
+            ra = f"**{ra}**" if learnable and ratio < 0.6 else ra
+            dj = float(np.mean([r["mean_dJ"] for r in rs]))
+            out.append(f"{w} / {lf} / {ra} / {dj:.2f} · {len(rs)}")
+        lines.append(f"| {scen} | {notion} | " + " | ".join(out) + " |")
     return lines
 
 

@@ -240,7 +240,8 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
                                "re-solve fairer; observed: share of weeks whose re-solve the "
                                "latent cost prefers to nominal)")
     lines += reliability_lines(rows, "answer_reliability", "Reliability of the answer "
-                               "probability (cells run since it is kept; predicted: the "
+                               "probability (cells run since its model is fitted on on-policy "
+                               "answers where there are 30; predicted: the "
                                "probability that a rater answers for the re-solve against the "
                                "nominal decision, averaged over the posterior; observed: the "
                                "simulated rater's own probability of that answer, its noise "
@@ -343,6 +344,8 @@ def reliability_lines(rows: list[dict], field: str, title: str) -> list[str]:
     """A reliability table of each rule's probability, pooled over every held-out cell."""
     pooled: dict[tuple[str, float, float], list[float]] = {}
     for r in rows:
+        if field == "answer_reliability" and "link_on_policy" not in r.get("evidence", {}):
+            continue  # rows of the answer model before it was fitted on on-policy answers
         if r["split"] == "held-out" and r["rule"] != "always":
             for b in r.get(field, []):
                 acc = pooled.setdefault((r["rule"], b["low"], b["high"]), [0, 0.0, 0.0])

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize, minimize_scalar
+from scipy.stats import beta as beta_dist
 
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.twin.outcomes import Outcomes
@@ -94,6 +95,9 @@ class Evidence:
         The answer model chosen by unseen weeks' answers (:class:`AnswerLink`): ``absolute``
         or ``relative`` learned-cost gaps, and the lapse rate (the share of answers a
         coin decides, whatever the gap).
+    link_on_policy : bool
+        Whether the answer model was fitted on the on-policy answers alone (at least
+        :data:`MIN_ON_POLICY` of them; their held-out predictions are then fitted, not a check).
     """
 
     n_comparisons: int
@@ -112,14 +116,27 @@ class Evidence:
     message: str
     link: str = "absolute"
     lapse: float = 0.0
+    link_on_policy: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
-        fields = cls.__dataclass_fields__
-        return cls(**{k: data[k] for k in fields if k in data or k not in ("link", "lapse")})
+        """From :meth:`to_dict` (files written before a field existed take its default)."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def base_rate(self) -> tuple[float, float, float]:
+        """The probability that a rater answers for a re-solve against the nominal decision
+        when no learned cost can say more (the answers unexplained): the on-policy answers'
+        share for the re-solve (posterior mean under a uniform prior) and its 90 % interval;
+        ½ without on-policy answers."""
+        if not self.on_policy_n or not np.isfinite(self.on_policy_observed):
+            return 0.5, 0.5, 0.5
+        k = round(self.on_policy_observed * self.on_policy_n)
+        a, b = k + 1, self.on_policy_n - k + 1
+        low, high = beta_dist.ppf([0.05, 0.95], a, b)
+        return a / (a + b), float(low), float(high)
 
     @property
     def answer_link(self) -> AnswerLink:
@@ -326,6 +343,9 @@ def fit_temperature(logits: NDArray[np.float64]) -> float:
     return float(res.x) if res.fun < LOG2 - 1e-9 else 0.0
 
 
+#: on-policy answers needed before the answer model is fitted on them alone
+MIN_ON_POLICY = 30
+
 #: the answer models' kinds of learned-cost gap (:class:`AnswerLink`)
 LINKS = ("absolute", "relative")
 
@@ -488,7 +508,12 @@ def assess_evidence(
     cv_accuracy = float(np.mean(logits > 0)) if m else float("nan")
     cv_log_loss = float(np.mean(np.logaddexp(0.0, -logits))) if m else LOG2
     explained = 1.0 - cv_log_loss / LOG2
-    link = fit_link(f_win, f_lose)
+    # the answer model from the answers most like a deployment's: the on-policy ones when
+    # there are enough (off-policy pairs' model errors read as lapses: under-confident)
+    on_policy = _on_policy_mask(dataset, nominal)
+    link_on_policy = int(on_policy.sum()) >= MIN_ON_POLICY
+    fit_on = on_policy if link_on_policy else np.ones(m, dtype=bool)
+    link = fit_link(f_win[fit_on], f_lose[fit_on])
 
     agree_out, agree_flex = _held_out_pair_agreement(make, dataset, outcomes, n_folds, rng)
     pair_accuracy = float(np.mean(agree_out)) if m else float("nan")
@@ -507,7 +532,7 @@ def assess_evidence(
     log.info("%s", message)
     return Evidence(m, cv_accuracy, cv_log_loss, explained, link.temperature, pair_accuracy,
                     flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
-                    message, link.kind, link.lapse)
+                    message, link.kind, link.lapse, link_on_policy)
 
 
 def _without_pairs(dataset: PreferenceDataset, keep: NDArray[np.bool_]) -> PreferenceDataset:
@@ -544,23 +569,31 @@ def _held_out_pair_agreement(
     return agree_out, agree_flex
 
 
+def _on_policy_mask(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None
+                    ) -> NDArray[np.bool_]:
+    """Which comparisons are on-policy: a later-round decision against its context's nominal
+    one (the kind of question a deployment answers)."""
+    comps = dataset.comparisons
+    if nominal is None or not comps.shape[0]:
+        return np.zeros(comps.shape[0], dtype=bool)
+    nom = np.asarray(nominal)[comps[:, 0]]
+    return (dataset.round > 0) & ((comps[:, 1] == nom) | (comps[:, 2] == nom))
+
+
 def _on_policy(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None,
                p_winner: NDArray[np.float64]) -> tuple[int, float, float]:
-    """The on-policy answers (a later-round decision against its context's nominal one): how
-    many, the share the nominal lost, and the calibrated held-out prediction of that share
-    (``p_winner``: each comparison's held-out probability of the answer given)."""
+    """The on-policy answers: how many, the share the nominal lost, and the calibrated
+    held-out prediction of that share (``p_winner``: each comparison's held-out probability of
+    the answer given)."""
     comps = dataset.comparisons
-    on_n, on_obs, on_pred = 0, float("nan"), float("nan")
-    if nominal is not None and comps.shape[0]:
-        nom = np.asarray(nominal)[comps[:, 0]]
-        late = dataset.round > 0
-        vs_nominal = late & ((comps[:, 1] == nom) | (comps[:, 2] == nom))
-        on_n = int(vs_nominal.sum())
-        if on_n:
-            resolved_won = comps[vs_nominal, 2] == nom[vs_nominal]
-            on_obs = float(np.mean(resolved_won))
-            p = p_winner[vs_nominal]
-            on_pred = float(np.mean(np.where(resolved_won, p, 1.0 - p)))
+    vs_nominal = _on_policy_mask(dataset, nominal)
+    on_n, on_obs, on_pred = int(vs_nominal.sum()), float("nan"), float("nan")
+    if on_n:
+        nom = np.asarray(nominal)[comps[vs_nominal, 0]]
+        resolved_won = comps[vs_nominal, 2] == nom
+        on_obs = float(np.mean(resolved_won))
+        p = p_winner[vs_nominal]
+        on_pred = float(np.mean(np.where(resolved_won, p, 1.0 - p)))
     return on_n, on_obs, on_pred
 
 

@@ -50,8 +50,8 @@ class Support:
     Attributes
     ----------
     probability : float
-        Probability that a rater answers for the proposal (the Bradley–Terry probability with
-        the calibration temperature, averaged over the posterior).
+        Probability that a rater answers for the proposal (the answer model of the evidence,
+        :class:`~fairtwin.learn.evidence.AnswerLink`, averaged over the posterior).
     low, high : float
         The 5 % and 95 % quantiles of that probability over the posterior.
     better : float

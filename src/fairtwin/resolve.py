@@ -98,11 +98,13 @@ class ResolveConfig:
         re-solves took a third of the time for objectives within the gap
         (``benchmarks/bench_solvers.py --run DIR``).
     deploy : {"supported", "always"}
-        ``supported``: a proposal replaces the nominal decision only when the posterior and
-        the out-of-week calibration give the raters' preference for it a probability of at
-        least ``min_probability``; else the context's best own candidate if that is supported,
-        else the nominal decision (:mod:`fairtwin.deploy`; learners without a posterior deploy
-        always). ``always``: deploy the re-solve (the paper's method).
+        ``supported``: the first rung of the ladder — the re-solve, a cautious re-solve, the
+        cautious re-solve within the candidates' range (both skipped in ``select`` mode), the
+        context's best own candidate — whose posterior probability of being fairer than the
+        nominal decision (``p``) reaches ``min_probability`` is deployed; else the nominal
+        decision (:mod:`fairtwin.deploy`; nothing when the evidence finds lack of fit or no
+        evidence; learners without a posterior deploy always). ``always``: deploy the
+        re-solve (the paper's method).
     min_probability : float
         The probability ``supported`` requires.
     posterior : {"bootstrap", "laplace"}

@@ -19,13 +19,16 @@ re-solve deploys anything, :func:`assess_evidence` measures, on the training ans
    scored on the same splits. When the flexible model agrees with held-out answers clearly more
    often than the outcome model (by ``margin`` and by two standard errors of the paired
    difference), the answers are consistent but not explained by the outcomes: **lack of fit**.
-3. **On-policy answers.** Comparisons of a re-solved decision with the nominal one (the active
-   rounds' questions) are the kind of comparison a deployment makes; their out-of-week
-   predicted probability is set beside the share the rater actually preferred.
+3. **On-policy answers.** Comparisons of a re-solved decision with the week's nominal one (those
+   of the active rounds' questions) are the kind of comparison a deployment makes; with at
+   least :data:`MIN_ON_POLICY` of them the answer model is fitted on them alone, and their
+   held-out predicted probability is set beside the share the rater actually preferred (then a
+   fit, not a check).
 
 The deployment rule (:mod:`fairtwin.deploy`) deploys nothing unless :attr:`Evidence.supported`
-(no lack of fit, and agreement with unseen weeks above chance); the calibration temperature
-scales the probability a rater answers for a proposal that it reports.
+(no lack of fit, and agreement with unseen weeks above chance: ``0.5 + 2 √(0.25 / m)`` for
+``m`` answers); the answer model gives the probability a rater answers for a proposal that it
+reports.
 """
 
 from __future__ import annotations

@@ -172,11 +172,10 @@ def test_the_answer_link_is_chosen_and_calibrated_by_held_out_answers(rater: str
     assert np.allclose(none.probability(f_a, f_b), 0.5, atol=0.03)
 
 
-def test_on_policy_answers_calibrate_the_answer_model_and_give_the_base_rate() -> None:
+def test_on_policy_answers_calibrate_the_answer_model() -> None:
     """With 30 or more answers of a later round against a week's nominal decision, the answer
     model is fitted on them alone: a rater who slips on a fifth of them (whatever the gap) gets a
-    lapse near 0.4 there, where the planted answers alone get none; unexplained answers give
-    the on-policy share as the base rate."""
+    lapse near 0.4 there, where the planted answers alone get none."""
     ds, outs = synthetic(40, 600, seed=3)
     plain = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
     assert not plain.link_on_policy and plain.lapse < 0.1
@@ -194,9 +193,6 @@ def test_on_policy_answers_calibrate_the_answer_model_and_give_the_base_rate() -
     ev = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, nominal=nominal, random_state=0)
     assert ev.on_policy_n == 80 and ev.link_on_policy
     assert 0.25 < ev.lapse < 0.55
-    rate, lo, hi = ev.base_rate()
-    assert abs(rate - ev.on_policy_observed) < 0.02 and lo < rate < hi
-    assert replace(ev, on_policy_n=0).base_rate() == (0.5, 0.5, 0.5)
 
 
 def test_a_week_without_supported_improvement_keeps_its_nominal_decision() -> None:
@@ -225,9 +221,7 @@ def test_the_deploy_stage_keeps_nominal_without_support(tiny_run) -> None:  # ty
     nom = nominal_indices(ds)
     assert none.choice == ["nominal"] * ds.n_contexts
     np.testing.assert_array_equal(none.probability, 0.5)  # p: nothing supported
-    rate, lo, hi = learner.evidence_.base_rate()  # a rater's answer: the on-policy base rate
-    np.testing.assert_array_equal(none.answer, rate)
-    assert lo <= rate <= hi
+    np.testing.assert_array_equal(none.answer, 0.5)  # nor any rater's answer
     np.testing.assert_array_equal(none.decisions, ds.decisions[nom])
     always = deploy_stage(learner, f_scale, ds, U, config.override(resolve={"deploy": "always"}),
                           scenario)

@@ -792,10 +792,10 @@ def deploy_stage(
         return Deployment(proposed.copy(), proposed.copy(), ["re-solve"] * n, nan, nan.copy(),
                           nan.copy(), nan.copy())
     nom = nominal_indices(dataset)
-    if not evidence.supported:  # no notion to go by: a rater's answer at its base rate
-        rate, lo, hi = evidence.base_rate()
-        return Deployment(dataset.decisions[nom[rows]], proposed.copy(), ["nominal"] * n,
-                          np.full(n, 0.5), np.full(n, lo), np.full(n, hi), np.full(n, rate))
+    if not evidence.supported:
+        half = np.full(n, 0.5)
+        return Deployment(dataset.decisions[nom[rows]], proposed.copy(), ["nominal"] * n, half,
+                          half.copy(), half.copy(), half.copy())
     maps = outcome_maps(scenario, dataset)
     method = config.resolve.posterior
     if method == "bootstrap" and getattr(learner, "bootstrap_", None) is None:

@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize, minimize_scalar
-from scipy.stats import beta as beta_dist
 
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.twin.outcomes import Outcomes
@@ -128,18 +127,6 @@ class Evidence:
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
         """From :meth:`to_dict` (files written before a field existed take its default)."""
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-
-    def base_rate(self) -> tuple[float, float, float]:
-        """The probability that a rater answers for a re-solve against the nominal decision
-        when no learned cost can say more (the answers unexplained): the on-policy answers'
-        share for the re-solve (posterior mean under a uniform prior) and its 90 % interval;
-        ½ without on-policy answers."""
-        if not self.on_policy_n or not np.isfinite(self.on_policy_observed):
-            return 0.5, 0.5, 0.5
-        k = round(self.on_policy_observed * self.on_policy_n)
-        a, b = k + 1, self.on_policy_n - k + 1
-        low, high = beta_dist.ppf([0.05, 0.95], a, b)
-        return a / (a + b), float(low), float(high)
 
     @property
     def answer_link(self) -> AnswerLink:

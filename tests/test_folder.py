@@ -629,7 +629,7 @@ def test_linopy_door_builds_a_twin_that_runs_and_matches_its_folder(tmp_path: Pa
 
     models = _linopy_models()
     sc = twin_from_linopy(models, decision=["dose"], guard=["short"], name="doses-linopy",
-                          price_unit=50.0)
+                          price_unit=50.0, default_resolve={"mode": "guard"})
     twin = sc.twin
     assert twin.decision_names == ("dose(north)", "dose(south)", "dose(east)", "dose(west)")
     ctx = sc.contexts[0]
@@ -650,6 +650,14 @@ def test_linopy_door_builds_a_twin_that_runs_and_matches_its_folder(tmp_path: Pa
     result = run_pipeline(cfg, tmp_path / "run", scenario=sc)
     assert result.metrics["summary"]["train"]["n_contexts"] == 6
     assert result.metrics["twin"]["oracle"] == "gini"
+    # the twin's own re-solve settings, as the CLI applies them; a caller's own are kept whole
+    from fairtwin.runfolder import RunFolder
+
+    assert ExperimentConfig.load(RunFolder(tmp_path / "run").config).resolve.mode == "guard"
+    own = cfg.override(resolve={"blend_lambda": 5.0})
+    run_pipeline(own, tmp_path / "own", scenario=sc)
+    kept = ExperimentConfig.load(RunFolder(tmp_path / "own").config).resolve
+    assert (kept.mode, kept.blend_lambda) == ("blend", 5.0)
     with pytest.raises(ValidationError, match="no variable 'dosis'"):
         twin_from_linopy(models, decision=["dosis"])
 

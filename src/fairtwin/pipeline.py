@@ -1277,16 +1277,17 @@ def run_pipeline(
     on_stage: Callable[[str, float], None] | None = None,
     scenario: Scenario | None = None,
     samples: PreferenceDataset | None = None,
+    twin_defaults: bool = True,
 ) -> RunResult:
-    """Run every stage and write the artefacts into ``out_dir``.
+    """Run every stage and write the artefacts into ``out_dir``; the configuration is checked
+    (:meth:`ExperimentConfig.check`) before anything runs.
 
+    ``twin_defaults``: re-solve settings left all at the defaults take the twin's own (a folder's
+    ``[resolve]``), as on the CLI (which merges them itself); any set by the caller are kept whole.
     ``scenario`` (e.g. from :func:`fairtwin.linopy_twin.twin_from_linopy`) replaces the
     configuration's scenario; the stages then need it passed again, the CLI cannot reload it.
     ``samples`` (an earlier run's ``samples.npz`` of the same scenario, weeks and split, no
-    comparisons) replaces the sample stage, e.g. to compare learning settings on the same
-    decisions (:func:`reuse_samples` checks them; ``samples`` itself is left unchanged).
-    The configuration is checked (:meth:`ExperimentConfig.check`) before anything runs.
-    """
+    comparisons) replaces the sample stage (:func:`reuse_samples` checks them; left unchanged)."""
     if scenario is None:  # a built-in scenario's names, before its data loads
         config.check()
     times: dict[str, float] = {}
@@ -1301,9 +1302,8 @@ def run_pipeline(
 
     given = scenario
     scenario = timed("scenario", lambda: given if given is not None else load_scenario(config))
-    config = _fitted(config, scenario)
+    config = _fitted(config, scenario, twin_defaults)
     run = RunFolder(out_dir).make()
-    out = run.path
     config.save(run.config)
     if samples is None:
         dataset = timed("sample", lambda: sample_stage(config, scenario, progress))
@@ -1322,20 +1322,24 @@ def run_pipeline(
     save_decisions(run.decisions, dataset, deployment.decisions, t, st, f_scale, deployment)
     f = learner.costs_of(dataset, outcome_maps(scenario, dataset))
     metrics = timed("evaluate", lambda: evaluate_stage(
-        dataset, deployment.decisions, t, st, config, scenario, out, progress=progress,
+        dataset, deployment.decisions, t, st, config, scenario, run.path, progress=progress,
         candidate_costs=f, deployment=deployment, learner=learner))
     metrics.update(stage_times_s=times, active_rounds=[asdict(r) for r in rounds],
                    n_comparisons=dataset.n_comparisons, f_scale=f_scale,
                    sample_coverage=asdict(coverage))
     text = json.dumps(metrics, indent=2)
     atomic_write(run.metrics, lambda tmp: Path(tmp).write_text(text))
-    return RunResult(out, metrics, times, rounds)
+    return RunResult(run.path, metrics, times, rounds)
 
 
-def _fitted(config: ExperimentConfig, scenario: Scenario) -> ExperimentConfig:
+def _fitted(config: ExperimentConfig, scenario: Scenario, twin_defaults: bool = False
+            ) -> ExperimentConfig:
     """The configuration of a run on ``scenario`` as ``config.toml`` records it (the scenario's
-    name, the notion of fairness that runs, the split fitted), checked: the weeks, the names
-    and the pair budget, before anything is written."""
+    name, the notion of fairness that runs, the split fitted, with ``twin_defaults`` the twin's
+    re-solve settings if the configuration's are all the defaults), checked: the weeks, the
+    names and the pair budget, before anything is written."""
+    if twin_defaults and config.resolve == ResolveConfig():
+        config = with_twin_defaults(config, scenario)
     if not config.scenario.twin_path:  # config.toml names the scenario that ran, and its twin's settings
         config = config.override(scenario={"name": scenario.name}, twin=scenario.twin.settings())
     config, note = fit_split(with_oracle(config, scenario), scenario)

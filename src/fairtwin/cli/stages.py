@@ -431,8 +431,8 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
         f"noise {config.labels.noise:g}, {config.learner.model} learner, {config.resolve.mode} "
         f"re-solve{_blend_note(config.resolve, guard_of(scenario))}, seed {config.seed}"
     )
-    result = run_pipeline(
-        config, out_dir, progress=tty(), scenario=scenario,
+    result = run_pipeline(  # the twin's own settings are merged with the user's already
+        config, out_dir, progress=tty(), scenario=scenario, twin_defaults=False,
         on_stage=lambda name, t: click.echo(f"  {name:<9} {t:7.1f} s", err=True),
     )
     cov = result.metrics["sample_coverage"]

@@ -122,7 +122,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                 w = week_metrics(scenario.twin, oracle, ctx, split, u_nom, decided[row],
                                  data.bound[row])
                 r = oracle.cost(np.stack([u_nom, U[row]]), ctx)
-                answered = rater.answer_probability(U[row][None, :], u_nom[None, :], ctx)[0]
+                answered = rater.answer_probability_of(r[1], r[0])[0]
                 ws.append(w.__class__(**{**w.__dict__,
                                          "deployed": "re-solve" if dep is None else dep.choice[row],
                                          "p_preferred": np.nan if dep is None

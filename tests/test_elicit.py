@@ -27,9 +27,14 @@ with warnings.catch_warnings():
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     """A pipeline run folder with the samples of 3 training + 3 held-out weeks."""
-    out = tmp_path_factory.mktemp("run")
-    config = ExperimentConfig().override(scenario={"n_train": 3}, sampler={"n_samples": 4},
-                                         n_jobs=1)
+    return sampled_run(tmp_path_factory.mktemp("run"), n_train=3, n_samples=4)
+
+
+def sampled_run(out: Path, n_train: int, n_samples: int) -> Path:
+    """``out`` as a run folder with its config and the samples of ``n_train`` training weeks
+    (and as many held out) of ``n_samples`` decisions each."""
+    config = ExperimentConfig().override(scenario={"n_train": n_train},
+                                         sampler={"n_samples": n_samples}, n_jobs=1)
     config.save(out / "config.toml")
     sample_stage(config, load_scenario(config)).save(out / "samples.npz")
     return out
@@ -417,6 +422,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def playwright_or_skip():  # type: ignore[no-untyped-def]
+    """Playwright's sync API, or a skip that says what is missing (Debian's Chromium, the dev
+    extra)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium "
+                    "(`make test` installs it as root: apt-get install chromium)")
+    return pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+
+
 def check_laptop_page(page, sync_api) -> None:  # type: ignore[no-untyped-def]
     """A and B side by side with their rows aligned, the week in one line, the synthetic
     notice, every member's bar on a scale fitted to the data, differences marked, the
@@ -487,10 +501,7 @@ def check_phone_page(phone, sync_api) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium "
-                    "(`make test` installs it as root: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    sync_api = playwright_or_skip()
     base, store, study = live_server
     rater, token = store.add_rater("frank")
     with sync_api.sync_playwright() as p:
@@ -562,9 +573,7 @@ def test_browser_rater_session_with_mouse_and_keyboard(live_server, tmp_path) ->
 
 
 def test_browser_intro_progress_bar_and_done_page(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    sync_api = playwright_or_skip()
     from fairtwin.elicit import StudyBrief
 
     store = PreferenceStore(tmp_path / "quota.db")
@@ -1057,9 +1066,7 @@ def test_the_language_comes_from_the_study_the_browser_or_the_switch(run_dir, tm
 def test_browser_italian_pages(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A browser asking for Italian gets the Italian pages, the question included; the switch
     in the header turns them English."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    sync_api = playwright_or_skip()
     store = PreferenceStore(tmp_path / "it.db")
     study = ElicitationStudy(store, run_dir, seed=4)
     _, token = store.add_rater("Dr.ssa Bianchi")
@@ -1226,12 +1233,7 @@ def test_admin_page_raters_reissue_restore_and_exports(run_dir, tmp_path) -> Non
 @pytest.fixture(scope="module")
 def panel_run(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     """A run with enough pairs for a panel: 6 training weeks of 6 sampled decisions."""
-    out = tmp_path_factory.mktemp("panel")
-    config = ExperimentConfig().override(scenario={"n_train": 6}, sampler={"n_samples": 6},
-                                         n_jobs=1)
-    config.save(out / "config.toml")
-    sample_stage(config, load_scenario(config)).save(out / "samples.npz")
-    return out
+    return sampled_run(tmp_path_factory.mktemp("panel"), n_train=6, n_samples=6)
 
 
 def test_anchor_pairs_are_asked_of_everyone_spread_over_the_quota(panel_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -1336,9 +1338,7 @@ def test_a_simulated_panel_report_separates_the_rater_of_another_notion(panel_ru
 def test_browser_admin_page(run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The organiser signs in with the admin token, sees the raters, re-issues a lost link
     (the new link works in another browser, the old one does not), revokes and restores."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    sync_api = playwright_or_skip()
     from fairtwin.elicit import StudyBrief
 
     store = PreferenceStore(tmp_path / "admin-live.db")

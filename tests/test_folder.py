@@ -779,12 +779,9 @@ def test_the_rating_page_shows_any_twins_outcomes(doses_run: Path, tmp_path: Pat
 
 
 def test_browser_rates_a_folder_twin(doses_run: Path, tmp_path: Path) -> None:
-    from test_elicit import CHROMIUM, CHROMIUM_ARGS, serving
+    from test_elicit import CHROMIUM, CHROMIUM_ARGS, playwright_or_skip, serving
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium "
-                    "(`make test` installs it as root: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    sync_api = playwright_or_skip()
 
     from fairtwin.elicit.store import PreferenceStore
     from fairtwin.elicit.study import ElicitationStudy

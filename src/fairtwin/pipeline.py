@@ -650,9 +650,11 @@ def reuse_samples(samples: PreferenceDataset, config: ExperimentConfig,
     return samples.subset_contexts(np.arange(samples.n_contexts))
 
 
-def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator) -> Rater:
-    return get_rater(config.labels.rater, oracle_of(config, scenario), config.labels.noise, rng,
-                     tie_margin=config.labels.tie_margin)
+def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generator,
+           oracle: FairnessOracle | None = None) -> Rater:
+    """The run's simulated rater (of ``oracle``, default the run's notion)."""
+    return get_rater(config.labels.rater, oracle if oracle is not None else oracle_of(config, scenario),
+                     config.labels.noise, rng, tie_margin=config.labels.tie_margin)
 
 
 def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-untyped-def]
@@ -1129,7 +1131,8 @@ def evaluate_stage(
     """
     oracle = oracle_of(config, scenario)
     bounds = _oracle_bounds(oracle, dataset, decisions, scenario, config.n_jobs, progress)
-    rater = None if from_people(dataset) else _rater(config, scenario, np.random.default_rng(0))
+    rater = None if from_people(dataset) else _rater(config, scenario, np.random.default_rng(0),
+                                                     oracle)
     weeks = _weeks(oracle, dataset, decisions, bounds, times, statuses, scenario,
                    candidate_costs, deployment, rater)
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
@@ -1217,12 +1220,10 @@ def _with_deployment(week: WeekMetrics, deployment: Deployment, row: int,
     ``rater`` answers for it (nan without a probability, or without a simulated rater)."""
     fairer = answered = float("nan")
     if np.isfinite(deployment.probability[row]):
-        proposal = deployment.proposed[row]
-        r = oracle.cost(np.stack([nominal, proposal]), context)
+        r = oracle.cost(np.stack([nominal, deployment.proposed[row]]), context)
         fairer = float(r[1] < r[0] * (1 - 1e-9))
         if rater is not None:
-            answered = float(rater.answer_probability(proposal[None, :], nominal[None, :],
-                                                      context)[0])
+            answered = float(rater.answer_probability_of(r[1], r[0])[0])
     return replace(week, deployed=deployment.choice[row],
                    p_preferred=float(deployment.probability[row]),
                    p_low=float(deployment.low[row]), p_high=float(deployment.high[row]),

@@ -513,7 +513,7 @@ def assess_evidence(
     gap = flexible_accuracy - pair_accuracy
     lack_of_fit = bool(gap > margin and gap > 2.0 * gap_se)
 
-    on_n, on_obs, on_pred = _on_policy(dataset, nominal, link.probability(f_win, f_lose))
+    on_n, on_obs, on_pred = _on_policy(dataset, nominal, on_policy, link.probability(f_win, f_lose))
 
     chance = cv_accuracy > 0.5 + 2.0 * np.sqrt(0.25 / max(m, 1))
     supported = bool(chance and not lack_of_fit)
@@ -571,12 +571,12 @@ def _on_policy_mask(dataset: PreferenceDataset, nominal: NDArray[np.int64] | Non
 
 
 def _on_policy(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None,
-               p_winner: NDArray[np.float64]) -> tuple[int, float, float]:
-    """The on-policy answers: how many, the share the nominal lost, and the calibrated
-    held-out prediction of that share (``p_winner``: each comparison's held-out probability of
-    the answer given)."""
+               vs_nominal: NDArray[np.bool_], p_winner: NDArray[np.float64]
+               ) -> tuple[int, float, float]:
+    """The on-policy answers (``vs_nominal``, :func:`_on_policy_mask`): how many, the share the
+    nominal lost, and the calibrated held-out prediction of that share (``p_winner``: each
+    comparison's held-out probability of the answer given)."""
     comps = dataset.comparisons
-    vs_nominal = _on_policy_mask(dataset, nominal)
     on_n, on_obs, on_pred = int(vs_nominal.sum()), float("nan"), float("nan")
     if on_n:
         nom = np.asarray(nominal)[comps[vs_nominal, 0]]

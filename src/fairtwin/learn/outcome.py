@@ -437,33 +437,29 @@ class OutcomeCostLearner:
         return draws
 
     def learned_costs(self, outcomes: Outcomes, U: ArrayLike, candidates: ArrayLike,
-                      draws: NDArray[np.float64]) -> NDArray[np.float64]:
-        """The learned cost of decisions ``U`` (shape (k, n_decision)) under each row of
-        ``draws``, shape (n_draws, k), in the units of :meth:`costs_of` (``candidates``, the
-        context's own, set its scale ``s_x``)."""
+                      draws: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+        """The learned cost of decisions ``U`` (shape (k, n_decision)) under the fitted weights
+        (shape (k,)) or under each row of ``draws`` (shape (n_draws, k)), in the units of
+        :meth:`costs_of` (``candidates``, the context's own, set its scale ``s_x``)."""
         self._check_fitted()
         outcomes = self.model_outcomes(outcomes)
         F = self._features_of(outcomes, np.atleast_2d(np.asarray(U, dtype=np.float64)))
         s = self._week_scale(self._features_of(outcomes, np.atleast_2d(
             np.asarray(candidates, dtype=np.float64))))
+        if draws is None:
+            return np.einsum("kj,j->k", F / s, self.theta_)
         return np.einsum("kj,sj->sk", F / s, draws)
 
     def preference_gaps(self, outcomes: Outcomes, UA: ArrayLike, UB: ArrayLike,
                         candidates: ArrayLike, draws: NDArray[np.float64] | None = None
                         ) -> NDArray[np.float64]:
         """``f(B) − f(A)`` of decision pairs (positive: A is fairer), under the fitted weights
-        (shape (k,)) or under each row of ``draws`` (shape (n_draws, k)). ``candidates`` are the
-        context's own candidates (they set its scale ``s_x``, as in :meth:`cost`)."""
-        self._check_fitted()
-        outcomes = self.model_outcomes(outcomes)
-        FA = self._features_of(outcomes, np.atleast_2d(np.asarray(UA, dtype=np.float64)))
-        FB = self._features_of(outcomes, np.atleast_2d(np.asarray(UB, dtype=np.float64)))
-        s = self._week_scale(self._features_of(outcomes, np.atleast_2d(
-            np.asarray(candidates, dtype=np.float64))))
-        D = (FB - FA) / s
-        if draws is None:
-            return np.einsum("kj,j->k", D, self.theta_)
-        return np.einsum("kj,sj->sk", D, draws)
+        (shape (k,)) or under each row of ``draws`` (shape (n_draws, k)): differences of
+        :meth:`learned_costs`."""
+        UA = np.atleast_2d(np.asarray(UA, dtype=np.float64))
+        f = self.learned_costs(outcomes, np.vstack([UA, np.atleast_2d(UB)]), candidates, draws)
+        k = UA.shape[0]
+        return f[..., k:] - f[..., :k]
 
     # ------------------------------------------------------------------ use
     def cost(self, outcomes: Outcomes, candidates: ArrayLike,

@@ -40,33 +40,43 @@ class Rater:
     def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         raise NotImplementedError
 
-    def answer_probability(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike
-                           ) -> NDArray[np.float64]:
-        """Probability that the rater's A-or-B answer is A (exact: no draws), shape
-        (n_pairs,); ½ for pairs it would call equally fair (within :attr:`tie_margin`). The
-        share of its answers that a calibrated prediction of its answers must match."""
-        ra = self.oracle.cost(np.atleast_2d(UA), context)
-        rb = self.oracle.cost(np.atleast_2d(UB), context)
-        p = self._prob_a(ra, rb)
-        if self.tie_margin > 0:
-            scale = np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
-            p[np.abs(ra - rb) <= self.tie_margin * scale] = 0.5
-        return p
-
-    def _prob_a(self, ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.float64]:
-        raise NotImplementedError
-
     def judge(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.int8]:
         """``1`` where A is judged fairer, ``-1`` where B is, ``0`` where the two are judged
         equally fair (within :attr:`tie_margin`). Draws from the generator as :meth:`prefers`
         does, so a margin of 0 answers exactly as it."""
         out = np.where(self.prefers(UA, UB, context), 1, -1).astype(np.int8)
         if self.tie_margin > 0:
-            ra = self.oracle.cost(np.atleast_2d(UA), context)
-            rb = self.oracle.cost(np.atleast_2d(UB), context)
-            scale = np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
-            out[np.abs(ra - rb) <= self.tie_margin * scale] = 0
+            out[self._equal(*self._costs(UA, UB, context))] = 0
         return out
+
+    def answer_probability(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike
+                           ) -> NDArray[np.float64]:
+        """Probability that the rater's A-or-B answer is A (exact: no draws), shape
+        (n_pairs,); ½ for pairs it would call equally fair (within :attr:`tie_margin`). The
+        share of its answers that a calibrated prediction of its answers must match."""
+        return self.answer_probability_of(*self._costs(UA, UB, context))
+
+    def answer_probability_of(self, ra: ArrayLike, rb: ArrayLike) -> NDArray[np.float64]:
+        """:meth:`answer_probability` from the latent costs ``ra``, ``rb`` of the decisions."""
+        ra = np.atleast_1d(np.asarray(ra, dtype=np.float64))
+        rb = np.atleast_1d(np.asarray(rb, dtype=np.float64))
+        p = self._prob_a(ra, rb)
+        p[self._equal(ra, rb)] = 0.5
+        return p
+
+    def _prob_a(self, ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def _costs(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike
+               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return (self.oracle.cost(np.atleast_2d(UA), context),
+                self.oracle.cost(np.atleast_2d(UB), context))
+
+    def _equal(self, ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Pairs the rater calls equally fair: within :attr:`tie_margin` of their mean."""
+        if self.tie_margin <= 0:
+            return np.zeros(ra.shape, dtype=bool)
+        return np.abs(ra - rb) <= self.tie_margin * _level(ra, rb)
 
 
 class SimulatedRater(Rater):
@@ -86,8 +96,7 @@ class SimulatedRater(Rater):
         self.flip_rate = flip_rate
 
     def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
-        ra = self.oracle.cost(np.atleast_2d(UA), context)
-        rb = self.oracle.cost(np.atleast_2d(UB), context)
+        ra, rb = self._costs(UA, UB, context)
         truth = ra < rb
         flip = self.rng.random(truth.shape) < self.flip_rate
         return truth ^ flip
@@ -114,19 +123,22 @@ class LogisticRater(Rater):
 
     def prob_a(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.float64]:
         """Probability of preferring A, shape (n_pairs,)."""
-        ra = self.oracle.cost(np.atleast_2d(UA), context)
-        rb = self.oracle.cost(np.atleast_2d(UB), context)
-        return self._prob_a(ra, rb)
+        return self._prob_a(*self._costs(UA, UB, context))
 
     def _prob_a(self, ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.float64]:
-        scale = np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
-        return 1.0 / (1.0 + np.exp(-np.clip((rb - ra) / (self.temperature * scale), -50, 50)))
+        t = (rb - ra) / (self.temperature * _level(ra, rb))
+        return 1.0 / (1.0 + np.exp(-np.clip(t, -50, 50)))
 
     def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         return self.rng.random(np.atleast_2d(UA).shape[0]) < self.prob_a(UA, UB, context)
 
 
 RATERS = {"flip": SimulatedRater, "logistic": LogisticRater}
+
+
+def _level(ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A pair's mean latent cost: the scale of its relative difference (never 0)."""
+    return np.maximum(0.5 * (np.abs(ra) + np.abs(rb)), 1e-12)
 
 
 def get_rater(

@@ -224,6 +224,18 @@ class Allocation:
     cost: CostBreakdown
 
 
+def reference_beds(D: NDArray[np.float64], C: NDArray[np.float64], pool: float
+                   ) -> NDArray[np.float64]:
+    """``K^ref``: the base beds ``C`` plus the pool shared over the regions' overflow ``D − C``
+    (in proportion when the pool is short) — the beds of a week without transfers, where the
+    ``load_gap`` outcomes equal the load ratios above the national one."""
+    excess = np.maximum(D - C, 0.0)
+    total = float(excess.sum())
+    if total <= 0.0:
+        return C
+    return C + excess * min(1.0, pool / total)
+
+
 def _fmt_ratio(v: float) -> str:
     return "inf" if not np.isfinite(v) else f"{v:.2f}"
 
@@ -460,10 +472,16 @@ class ICUTwin(Twin):
     def outcomes(self, context: Context) -> Outcomes:
         """The named outcomes of a context's decisions (affine in ``u``), by group:
 
-        - ``load_gap`` (one per region): patients per base ICU bed above the national average
-          after the decision, ``(L_i − ρ̄₀ K_i) / C_i`` minus its capacity-weighted mean, with
-          ``L_i`` the patients present, ``K_i = C_i + y_i`` the beds and ``ρ̄₀ = ΣD / (ΣC + B)``;
-          zero for every region when the loads are even;
+        - ``load_gap`` (one per region): the load ratio the rating page shows, patients per
+          bed above the national ratio after the decision, ``(L_i − ρ̄₀ K_i) / K^ref_i`` minus
+          its mean weighted by ``K^ref``, with ``L_i`` the patients present, ``K_i = C_i + y_i``
+          the beds, ``ρ̄₀ = ΣD / (ΣC + B)`` and ``K^ref`` the reference beds
+          (:func:`reference_beds`: a week without transfers); zero for every region when the
+          loads are even, and exactly ``ρ_i − ρ̄``, the ratio above the national one, at the
+          reference beds (the ratio ``L_i / K_i`` itself is not affine in ``u``). Per reference
+          bed, not per base bed: per base bed, a region given many beds weighed more in the
+          model than on the page, and the worst-off notion's re-solve left the fullest region
+          where it was (docs/explanation/learner.md);
         - ``beds_added`` (one per region): extra beds deployed per base bed, ``y_i / C_i``;
         - ``sent_away`` (one per region): patients transferred out per base bed;
         - ``travel``: patient-km of all transfers per ICU patient of the week;
@@ -504,19 +522,21 @@ class ICUTwin(Twin):
 
     def _load_gap_rows(self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64]
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The ``load_gap`` rows and offsets: patients per base bed above the national
-        average, minus their capacity-weighted mean (``D`` demand, ``C`` base beds ≥ 1)."""
+        """The ``load_gap`` rows and offsets: patients per reference bed above the national
+        ratio, minus their mean weighted by the reference beds (``D`` demand, ``C`` base beds
+        ≥ 1)."""
         R, P = self.n_regions, self.n_pairs
         n = self.n_decision
         rho0 = float(D.sum()) / (float(C.sum()) + float(context.pool))
+        ref = reference_beds(D, C, float(context.pool))
         pair_cols = R + np.arange(P)
         load = np.zeros((R, n))
         load[np.arange(R), np.arange(R)] = -rho0
         load[self._src, pair_cols] -= 1.0
         load[self._dst, pair_cols] += 1.0
-        load /= C[:, None]
-        load_b = (D - rho0 * C) / C
-        w = C / C.sum()
+        load /= ref[:, None]
+        load_b = (D - rho0 * C) / ref
+        w = ref / ref.sum()
         load -= w @ load
         load_b = load_b - w @ load_b
         return load, load_b
@@ -555,7 +575,7 @@ class ICUTwin(Twin):
             groups=tuple(["load_gap"] * R + ["beds_added"] * R + ["sent_away"] * R
                          + ["travel", "moved"] + ["received"] * R
                          + ["patients_per_resident"] * R + ["beds_per_resident"] * R),
-            units={"load_gap": "patients per base bed above the national average",
+            units={"load_gap": "patients per bed above the national ratio",
                    "beds_added": "extra beds per base bed",
                    "sent_away": "patients sent away per base bed",
                    "travel": "km per ICU patient",

@@ -176,7 +176,8 @@ def key_id(k: dict) -> tuple:
     return (k["scenario"], k["notion"], k["regime"], k["seed"])
 
 
-def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) -> str:
+def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
+           baseline: list[dict] | None = None) -> str:
     rows = [{**r, "rule": "laplace"} if r["rule"] == "supported" else r for r in rows]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -247,11 +248,46 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None) 
                                "simulated rater's own probability of that answer, its noise "
                                "included)")
     lines += threshold_lines(rows)
+    if baseline is not None:
+        lines += baseline_lines(rows, baseline)
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
     if docs is not None:
         docs.write_text(text)
     return text
+
+
+def baseline_lines(rows: list[dict], baseline: list[dict], rule: str = "bootstrap"
+                   ) -> list[str]:
+    """The default rule's held-out results against a baseline results file (an earlier
+    commit's), per scenario, notion and regime, over the seeds both hold: wins, weeks less fair
+    than nominal (total), ΔR_sur/ΔR_orc and mean ΔJ, new then baseline."""
+    def cells(rs: list[dict]) -> dict[tuple, dict]:
+        return {(r["scenario"], r["notion"], r["regime"], r["seed"]): r for r in rs
+                if r["split"] == "held-out" and r["rule"] == rule}
+
+    new, old = cells(rows), cells(baseline)
+    both: dict[tuple, list[tuple]] = {}
+    for k in sorted(set(new) & set(old)):
+        both.setdefault(k[:3], []).append(k)
+    if not both:
+        return []
+    lines = ["", f"## Against the baseline (rule {rule}, the seeds both runs hold)", "",
+             "Each cell: this run → the baseline's (commit). Wins and ΔR_sur/ΔR_orc are means "
+             "over the seeds, less fair is their total.", "",
+             "| scenario | notion | regime | seeds | wins | less fair | ΔR_sur/ΔR_orc | mean ΔJ "
+             "| baseline commit |", "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for cell, keys in both.items():
+        def pair(f: str, total: bool = False, digits: int = 1, keys: list = keys) -> str:
+            agg = np.sum if total else np.mean
+            a = agg([new[k][f] for k in keys])
+            b = agg([old[k][f] for k in keys])
+            return f"{a:.{digits}f} → {b:.{digits}f}"
+        commits = ", ".join(sorted({old[k].get("commit", "?") for k in keys}))
+        lines.append(f"| {cell[0]} | {cell[1]} | {cell[2]} | {len(keys)} | {pair('wins')} "
+                     f"| {pair('losses', True, 0)} | {pair('ratio', digits=3)} "
+                     f"| {pair('mean_dJ', digits=2)} | {commits} |")
+    return lines
 
 
 def threshold_lines(rows: list[dict], thresholds: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9)
@@ -383,6 +419,9 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/deploy"))
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="an earlier results.jsonl: the report compares the default rule's "
+                         "cells with it")
     ap.add_argument("--docs", type=Path, default=None,
                     help="also write the report as this docs page (docs/benchmarks/deploy.md)")
     args = ap.parse_args()
@@ -426,7 +465,9 @@ def main() -> None:
         i = shown.index("--docs")
         del shown[i:i + 2]
     command = "python benchmarks/bench_deploy.py " + " ".join(shown)
-    print(report(done, args.out, command.strip(), args.docs))
+    baseline = ([json.loads(line) for line in args.baseline.read_text().splitlines()]
+                if args.baseline else None)
+    print(report(done, args.out, command.strip(), args.docs, baseline))
 
 
 if __name__ == "__main__":

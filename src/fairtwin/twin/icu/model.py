@@ -479,9 +479,8 @@ class ICUTwin(Twin):
           (:func:`reference_beds`: a week without transfers); zero for every region when the
           loads are even, and exactly ``ρ_i − ρ̄``, the ratio above the national one, at the
           reference beds (the ratio ``L_i / K_i`` itself is not affine in ``u``). Per reference
-          bed, not per base bed: per base bed, a region given many beds weighed more in the
-          model than on the page, and the worst-off notion's re-solve left the fullest region
-          where it was (docs/explanation/learner.md);
+          bed, not per base bed: per base bed, a region given extra beds counted ``K_i / C_i``
+          times more in the model than on the page (docs/explanation/learner.md);
         - ``beds_added`` (one per region): extra beds deployed per base bed, ``y_i / C_i``;
         - ``sent_away`` (one per region): patients transferred out per base bed;
         - ``travel``: patient-km of all transfers per ICU patient of the week;

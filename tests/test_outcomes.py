@@ -77,8 +77,9 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
 
 def test_load_gap_is_the_load_ratio_above_the_national_one_at_the_reference_beds(
         tiny_twin: ICUTwin) -> None:
-    # the pool covers the overflow (regions 0 and 1): deploying exactly it, without transfers,
-    # puts the beds at the reference, where load_gap is the page's load ratio minus Italy's
+    # the pool (12) covers the overflow of regions 0 and 1 (4 + 6): deploying that overflow,
+    # without transfers, puts the beds at the reference, where load_gap is the page's load
+    # ratio minus the national one of those beds
     cap = np.array([10, 20, 30, 40])
     demand = np.array([14, 26, 12, 8])
     ctx = Context(index=0, label="ref", demand=demand, capacity=cap, pool=12)
@@ -89,9 +90,21 @@ def test_load_gap_is_the_load_ratio_above_the_national_one_at_the_reference_beds
     g = np.array(tiny_twin.outcomes(ctx).groups)
     phi = tiny_twin.outcomes(ctx)(u)[0][g == "load_gap"]
     np.testing.assert_allclose(phi, demand / ref - demand.sum() / ref.sum(), atol=1e-12)
-    # a short pool is shared in proportion to the overflow
-    np.testing.assert_allclose(reference_beds(demand.astype(float), cap.astype(float), 5.0),
-                               [10 + 4 * 0.5, 20 + 6 * 0.5, 30, 40])
+    # a short pool is shared in proportion to the overflow, and the outcome is exact at those
+    # (fractional) beds too, a transfer included; without overflow the reference is the base
+    for pool, want in ((5, [12.0, 23.0, 30.0, 40.0]), (0, [10.0, 20.0, 30.0, 40.0])):
+        ref = reference_beds(demand.astype(float), cap.astype(float), float(pool))
+        np.testing.assert_allclose(ref, want)
+        short = Context(index=0, label="short", demand=demand, capacity=cap, pool=pool)
+        u = np.zeros(tiny_twin.n_decision)
+        u[:4] = ref - cap
+        u[4] = 2.0  # two patients along the first transfer pair
+        load = tiny_twin.allocation(u, short)
+        present = demand - load.transfers_out + load.transfers_in
+        phi = tiny_twin.outcomes(short)(u)[0][g == "load_gap"]
+        np.testing.assert_allclose(phi, present / ref - present.sum() / ref.sum(), atol=1e-12)
+    calm = np.array([5, 8, 12, 20])
+    np.testing.assert_allclose(reference_beds(calm.astype(float), cap.astype(float), 7.0), cap)
 
 
 def test_load_gap_is_zero_when_loads_are_even(tiny_twin: ICUTwin) -> None:

@@ -41,7 +41,7 @@ from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.presentation import Fact, MembersView, Move, Quantity
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 
-__all__ = ["TwinConfig", "Context", "ICUTwin", "Allocation", "CostBreakdown"]
+__all__ = ["TwinConfig", "Context", "ICUTwin", "Allocation", "CostBreakdown", "reference_beds"]
 
 
 @dataclass(frozen=True)
@@ -226,9 +226,11 @@ class Allocation:
 
 def reference_beds(D: NDArray[np.float64], C: NDArray[np.float64], pool: float
                    ) -> NDArray[np.float64]:
-    """``K^ref``: the base beds ``C`` plus the pool shared over the regions' overflow ``D − C``
-    (in proportion when the pool is short) — the beds of a week without transfers, where the
-    ``load_gap`` outcomes equal the load ratios above the national one."""
+    """``K^ref``: the base beds ``C`` plus the pool ``pool`` shared over the regions' overflow
+    ``max(D − C, 0)`` — each region its own overflow when the pool covers them all (the rest of
+    the pool stays unused), in proportion to it when the pool is short: the beds of a week
+    without transfers (fractional when shared), where the ``load_gap`` outcomes equal the load
+    ratios minus the national one."""
     excess = np.maximum(D - C, 0.0)
     total = float(excess.sum())
     if total <= 0.0:
@@ -472,15 +474,19 @@ class ICUTwin(Twin):
     def outcomes(self, context: Context) -> Outcomes:
         """The named outcomes of a context's decisions (affine in ``u``), by group:
 
-        - ``load_gap`` (one per region): the load ratio the rating page shows, patients per
-          bed above the national ratio after the decision, ``(L_i − ρ̄₀ K_i) / K^ref_i`` minus
-          its mean weighted by ``K^ref``, with ``L_i`` the patients present, ``K_i = C_i + y_i``
-          the beds, ``ρ̄₀ = ΣD / (ΣC + B)`` and ``K^ref`` the reference beds
-          (:func:`reference_beds`: a week without transfers); zero for every region when the
-          loads are even, and exactly ``ρ_i − ρ̄``, the ratio above the national one, at the
-          reference beds (the ratio ``L_i / K_i`` itself is not affine in ``u``). Per reference
-          bed, not per base bed: per base bed, a region given extra beds counted ``K_i / C_i``
-          times more in the model than on the page (docs/explanation/learner.md);
+        - ``load_gap`` (one per region): the page's load ratio ``ρ_i = L_i / K_i`` minus the
+          national one ``ρ̄ = ΣL / ΣK`` after the decision, as an affine stand-in (the ratio
+          itself is not affine in ``u``): ``(L_i − ρ̄₀ K_i) / K^ref_i`` minus its mean weighted
+          by ``K^ref``, with ``L_i`` the patients present, ``K_i = C_i + y_i`` the beds,
+          ``ρ̄₀ = ΣD / (ΣC + B)`` and ``K^ref`` the reference beds (:func:`reference_beds`:
+          ``C_i + max(D_i − C_i, 0) · min(1, B / Σ_j max(D_j − C_j, 0))``, the beds of a week
+          without transfers). It equals ``ρ_i − ρ̄`` exactly wherever the beds are the
+          reference ones (whatever the transfers), and is zero for every region when the loads
+          are even at those beds or with the whole pool deployed. Elsewhere it is
+          ``(K_i / K^ref_i)(ρ_i − ρ̄₀)`` before the centring; until 2026-12-06 it was counted
+          per *base* bed, ``(K_i / C_i)(ρ_i − ρ̄₀)`` minus its capacity-weighted mean, so that a
+          region given extra beds counted more in the model than on the page
+          (docs/explanation/learner.md);
         - ``beds_added`` (one per region): extra beds deployed per base bed, ``y_i / C_i``;
         - ``sent_away`` (one per region): patients transferred out per base bed;
         - ``travel``: patient-km of all transfers per ICU patient of the week;

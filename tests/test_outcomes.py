@@ -23,7 +23,6 @@ from fairtwin.oracles import get_oracle
 from fairtwin.pipeline import ExperimentConfig, outcome_maps, sample_stage
 from fairtwin.resolve import ResolveConfig, resolve_context
 from fairtwin.twin import Context, GiniOracle, ICUTwin, Outcomes, Scenario, TwinConfig
-from fairtwin.twin.icu.model import reference_beds
 from fairtwin.twin.icu.regions import RegionTable
 
 
@@ -53,10 +52,9 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
         alloc = twin.allocation(u, context)
         C = np.maximum(context.capacity, 1)
         rho0 = context.demand.sum() / (C.sum() + context.pool)
-        ref = reference_beds(context.demand.astype(float), C.astype(float), context.pool)
         gap = (context.demand - alloc.transfers_out + alloc.transfers_in
-               - rho0 * (C + alloc.deployed)) / ref
-        gap -= ref @ gap / ref.sum()
+               - rho0 * (C + alloc.deployed)) / C
+        gap -= C @ gap / C.sum()
         g = np.array(out.groups)
         np.testing.assert_allclose(phi[g == "load_gap"], gap, atol=1e-12)
         np.testing.assert_allclose(phi[g == "beds_added"], alloc.deployed / C)
@@ -73,38 +71,6 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
         np.testing.assert_allclose(phi[g == "beds_per_resident"],
                                    beds_now / pop / ((C.sum() + context.pool) / pop.sum()) - 1,
                                    atol=1e-12)
-
-
-def test_load_gap_is_the_load_ratio_above_the_national_one_at_the_reference_beds(
-        tiny_twin: ICUTwin) -> None:
-    # the pool (12) covers the overflow of regions 0 and 1 (4 + 6): deploying that overflow,
-    # without transfers, puts the beds at the reference, where load_gap is the page's load
-    # ratio minus the national one of those beds
-    cap = np.array([10, 20, 30, 40])
-    demand = np.array([14, 26, 12, 8])
-    ctx = Context(index=0, label="ref", demand=demand, capacity=cap, pool=12)
-    ref = reference_beds(demand.astype(float), cap.astype(float), 12.0)
-    np.testing.assert_allclose(ref, [14, 26, 30, 40])
-    u = np.zeros(tiny_twin.n_decision)
-    u[:4] = ref - cap
-    g = np.array(tiny_twin.outcomes(ctx).groups)
-    phi = tiny_twin.outcomes(ctx)(u)[0][g == "load_gap"]
-    np.testing.assert_allclose(phi, demand / ref - demand.sum() / ref.sum(), atol=1e-12)
-    # a short pool is shared in proportion to the overflow, and the outcome is exact at those
-    # (fractional) beds too, a transfer included; without overflow the reference is the base
-    for pool, want in ((5, [12.0, 23.0, 30.0, 40.0]), (0, [10.0, 20.0, 30.0, 40.0])):
-        ref = reference_beds(demand.astype(float), cap.astype(float), float(pool))
-        np.testing.assert_allclose(ref, want)
-        short = Context(index=0, label="short", demand=demand, capacity=cap, pool=pool)
-        u = np.zeros(tiny_twin.n_decision)
-        u[:4] = ref - cap
-        u[4] = 2.0  # two patients along the first transfer pair
-        load = tiny_twin.allocation(u, short)
-        present = demand - load.transfers_out + load.transfers_in
-        phi = tiny_twin.outcomes(short)(u)[0][g == "load_gap"]
-        np.testing.assert_allclose(phi, present / ref - present.sum() / ref.sum(), atol=1e-12)
-    calm = np.array([5, 8, 12, 20])
-    np.testing.assert_allclose(reference_beds(calm.astype(float), cap.astype(float), 7.0), cap)
 
 
 def test_load_gap_is_zero_when_loads_are_even(tiny_twin: ICUTwin) -> None:

@@ -311,7 +311,7 @@ def low_rank_form(problem: Problem) -> LowRankForm:
         shape=(r, problem.n_vars),
     )
     # entries below ROUNDING of their row's largest are rounding left by cancellation (the ICU
-    # twin's load gaps: moving a patient leaves their weighted mean unchanged, up to
+    # twin's load gaps: moving a patient leaves the capacity-weighted mean unchanged, up to
     # 1e-17 per variable): 272k of the 291k non-zeros at 80 regions, dropped
     return LowRankForm(c, offset, drop_rounding(rows, row_max(rows)), r)
 

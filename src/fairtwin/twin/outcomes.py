@@ -1,7 +1,7 @@
 """Named outcomes: affine expressions of the decision that people look at when they judge.
 
 For a context, a twin describes what a decision *does* as ``m`` named outcomes
-``φ(u) = M u + b`` (e.g. "Lombardia: patients per bed above the national ratio after the
+``φ(u) = M u + b`` (e.g. "Lombardia: patients per base bed above the national average after the
 decision"), each in an outcome *group* with a unit. They are affine in ``u``, so a convex
 quadratic in the outcomes is a convex quadratic in the decision (the solver's form), and they
 mean the same in every context: a learned cost over them carries to weeks nobody rated.

@@ -41,7 +41,7 @@ from fairtwin.twin.outcomes import Outcomes
 from fairtwin.twin.presentation import Fact, MembersView, Move, Quantity
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 
-__all__ = ["TwinConfig", "Context", "ICUTwin", "Allocation", "CostBreakdown", "reference_beds"]
+__all__ = ["TwinConfig", "Context", "ICUTwin", "Allocation", "CostBreakdown"]
 
 
 @dataclass(frozen=True)
@@ -222,20 +222,6 @@ class Allocation:
     load_before: NDArray[np.float64]
     load_after: NDArray[np.float64]
     cost: CostBreakdown
-
-
-def reference_beds(D: NDArray[np.float64], C: NDArray[np.float64], pool: float
-                   ) -> NDArray[np.float64]:
-    """``K^ref``: the base beds ``C`` plus the pool ``pool`` shared over the regions' overflow
-    ``max(D − C, 0)`` — each region its own overflow when the pool covers them all (the rest of
-    the pool stays unused), in proportion to it when the pool is short: the beds of a week
-    without transfers (fractional when shared), where the ``load_gap`` outcomes equal the load
-    ratios minus the national one."""
-    excess = np.maximum(D - C, 0.0)
-    total = float(excess.sum())
-    if total <= 0.0:
-        return C
-    return C + excess * min(1.0, pool / total)
 
 
 def _fmt_ratio(v: float) -> str:
@@ -474,19 +460,10 @@ class ICUTwin(Twin):
     def outcomes(self, context: Context) -> Outcomes:
         """The named outcomes of a context's decisions (affine in ``u``), by group:
 
-        - ``load_gap`` (one per region): the page's load ratio ``ρ_i = L_i / K_i`` minus the
-          national one ``ρ̄ = ΣL / ΣK`` after the decision, as an affine stand-in (the ratio
-          itself is not affine in ``u``): ``(L_i − ρ̄₀ K_i) / K^ref_i`` minus its mean weighted
-          by ``K^ref``, with ``L_i`` the patients present, ``K_i = C_i + y_i`` the beds,
-          ``ρ̄₀ = ΣD / (ΣC + B)`` and ``K^ref`` the reference beds (:func:`reference_beds`:
-          ``C_i + max(D_i − C_i, 0) · min(1, B / Σ_j max(D_j − C_j, 0))``, the beds of a week
-          without transfers). It equals ``ρ_i − ρ̄`` exactly wherever the beds are the
-          reference ones (whatever the transfers), and is zero for every region when the loads
-          are even at those beds or with the whole pool deployed. Elsewhere it is
-          ``(K_i / K^ref_i)(ρ_i − ρ̄₀)`` before the centring; until 2026-12-06 it was counted
-          per *base* bed, ``(K_i / C_i)(ρ_i − ρ̄₀)`` minus its capacity-weighted mean, so that a
-          region given extra beds counted more in the model than on the page
-          (docs/explanation/learner.md);
+        - ``load_gap`` (one per region): patients per base ICU bed above the national average
+          after the decision, ``(L_i − ρ̄₀ K_i) / C_i`` minus its capacity-weighted mean, with
+          ``L_i`` the patients present, ``K_i = C_i + y_i`` the beds and ``ρ̄₀ = ΣD / (ΣC + B)``;
+          zero for every region when the loads are even;
         - ``beds_added`` (one per region): extra beds deployed per base bed, ``y_i / C_i``;
         - ``sent_away`` (one per region): patients transferred out per base bed;
         - ``travel``: patient-km of all transfers per ICU patient of the week;
@@ -527,21 +504,19 @@ class ICUTwin(Twin):
 
     def _load_gap_rows(self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64]
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The ``load_gap`` rows and offsets: patients per reference bed above the national
-        ratio, minus their mean weighted by the reference beds (``D`` demand, ``C`` base beds
-        ≥ 1)."""
+        """The ``load_gap`` rows and offsets: patients per base bed above the national
+        average, minus their capacity-weighted mean (``D`` demand, ``C`` base beds ≥ 1)."""
         R, P = self.n_regions, self.n_pairs
         n = self.n_decision
         rho0 = float(D.sum()) / (float(C.sum()) + float(context.pool))
-        ref = reference_beds(D, C, float(context.pool))
         pair_cols = R + np.arange(P)
         load = np.zeros((R, n))
         load[np.arange(R), np.arange(R)] = -rho0
         load[self._src, pair_cols] -= 1.0
         load[self._dst, pair_cols] += 1.0
-        load /= ref[:, None]
-        load_b = (D - rho0 * C) / ref
-        w = ref / ref.sum()
+        load /= C[:, None]
+        load_b = (D - rho0 * C) / C
+        w = C / C.sum()
         load -= w @ load
         load_b = load_b - w @ load_b
         return load, load_b
@@ -580,7 +555,7 @@ class ICUTwin(Twin):
             groups=tuple(["load_gap"] * R + ["beds_added"] * R + ["sent_away"] * R
                          + ["travel", "moved"] + ["received"] * R
                          + ["patients_per_resident"] * R + ["beds_per_resident"] * R),
-            units={"load_gap": "patients per bed above the national ratio",
+            units={"load_gap": "patients per base bed above the national average",
                    "beds_added": "extra beds per base bed",
                    "sent_away": "patients sent away per base bed",
                    "travel": "km per ICU patient",

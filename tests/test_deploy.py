@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.deploy import choose, support_of
+from fairtwin.deploy import choose, rivals_agree, support_of
 from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.learn.evidence import (
@@ -205,6 +205,52 @@ def test_a_week_without_supported_improvement_keeps_its_nominal_decision() -> No
     assert choose([no, yes], 0.9) == 1
     assert choose([yes, yes], 0.9) == 0
     assert choose([unexplained], 0.9) == -1
+
+
+def test_a_rival_model_that_ranks_a_proposal_less_fair_refuses_it() -> None:
+    link = AnswerLink("absolute", 1.0).probability
+    yes = support_of(np.zeros(100), np.full(100, 3.0), link)
+    refused = replace(yes, agreed=False)
+    assert choose([refused, yes], 0.9) == 1 and choose([refused], 0.9) == -1
+    assert rivals_agree([]) and rivals_agree([np.array([0.0, 1.0])])
+    assert not rivals_agree([np.array([0.0, 1.0]), np.array([1.0, 0.0])])
+    assert not rivals_agree([np.array([1.0, 1.0])])  # a tie is not fairer
+
+
+def test_the_deploy_stage_deploys_only_what_the_rival_models_rank_fairer(tiny_run) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    from fairtwin.pipeline import deploy_stage, nominal_indices, outcome_maps, resolve_stage
+
+    scenario, config, ds, trained, f_scale = tiny_run
+    learner = copy.copy(trained)
+    learner.evidence_ = replace(trained.evidence_, supported=True, lack_of_fit=False)
+    chosen = learner.model_choice_
+    blind = ("beds_added", "sent_away", "travel", "moved")  # a rival without the load gaps
+    learner.model_choice_ = ModelChoice(chosen.groups, chosen.name, [
+        {"name": chosen.name, "groups": list(chosen.groups), "cv_accuracy": 0.6},
+        {"name": "blind", "groups": list(blind), "cv_accuracy": 0.7},
+        {"name": "worse", "groups": ["moved"], "cv_accuracy": 0.5}])  # not a rival
+    U, _, _ = resolve_stage(learner, f_scale, ds, config, scenario)
+    alone = deploy_stage(learner, f_scale, ds, U, config.override(resolve={"rivals": False}),
+                         scenario)
+    dep = deploy_stage(learner, f_scale, ds, U, config, scenario)
+    rival = config.learner.make(0, blind, learner.ties)
+    maps = outcome_maps(scenario, ds)
+    rival.fit(ds, outcomes=maps)
+    nom = nominal_indices(ds)
+    refused = 0
+    for row in range(ds.n_contexts):
+        cand = ds.decisions[ds.decisions_of(row)]
+        f = rival.learned_costs(maps[row], np.stack([dep.decisions[row], ds.decisions[nom[row]]]),
+                                cand)
+        assert dep.choice[row] == "nominal" or f[0] < f[1]
+        g = rival.learned_costs(maps[row], np.stack([U[row], ds.decisions[nom[row]]]), cand)
+        if alone.choice[row] == "re-solve" and g[0] >= g[1]:
+            refused += 1
+            assert dep.choice[row] != "re-solve"
+    assert refused > 0  # the rival did refuse re-solves the model alone deployed
+    np.testing.assert_array_equal(dep.probability, alone.probability)  # p stays the model's
 
 
 def test_the_deploy_stage_keeps_nominal_without_support(tiny_run) -> None:  # type: ignore[no-untyped-def]

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Support", "Deployment", "support_of", "choose", "CHOICES"]
+__all__ = ["Support", "Deployment", "support_of", "choose", "rivals_agree", "CHOICES"]
 
 #: what a context deploys: the re-solve, its best own candidate, or the nominal decision
 CHOICES = ("re-solve", "cautious", "bounded", "select", "nominal")
@@ -57,12 +57,16 @@ class Support:
     better : float
         ``p``: posterior probability that the learned notion ranks the proposal fairer (½
         without evidence); the rule deploys on it.
+    agreed : bool
+        Whether every rival model (:func:`rivals_agree`) ranks the proposal fairer too; the
+        rule deploys only what they all do.
     """
 
     probability: float
     low: float
     high: float
     better: float
+    agreed: bool = True
 
 
 def support_of(f_proposal: NDArray[np.float64], f_nominal: NDArray[np.float64],
@@ -87,12 +91,28 @@ def support_of(f_proposal: NDArray[np.float64], f_nominal: NDArray[np.float64],
 
 def choose(supports: Iterable[Support], min_probability: float) -> int:
     """Index of the first proposal whose posterior probability of being fairer reaches
-    ``min_probability`` (the ladder is ordered boldest first), or -1: keep the nominal
-    decision. ``supports`` may be a generator: it is not read past the chosen rung."""
+    ``min_probability`` and that every rival model ranks fairer too (the ladder is ordered
+    boldest first), or -1: keep the nominal decision. ``supports`` may be a generator: it is
+    not read past the chosen rung."""
     for k, s in enumerate(supports):
-        if s.better >= min_probability:
+        if s.better >= min_probability and s.agreed:
             return k
     return -1
+
+
+def rivals_agree(costs: Iterable[NDArray[np.float64]]) -> bool:
+    """Whether every rival model's learned costs ``[f(proposal), f(nominal)]`` rank the
+    proposal fairer (true without rivals).
+
+    A posterior over one model's weights is confident about what that model gets wrong: with
+    260 answers of the per-resident notion the base model (which lacks patients per resident)
+    re-solved six held-out weeks at ``p`` 0.90–0.95 into decisions less fair than nominal. Its
+    rivals — the rungs of the model ladder whose held-out-week accuracy was *higher* than the
+    chosen model's, by less than the two standard errors that choosing them needs — are models
+    the answers do not rule out; a proposal one of them ranks less fair than nominal is not
+    supported by the answers.
+    """
+    return all(float(f[0]) < float(f[1]) for f in costs)
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from fairtwin.datasets import BROKEN_FILE, PEOPLE_SOURCE, PreferenceDataset, atomic_write
-from fairtwin.deploy import Deployment, Support, choose, support_of
+from fairtwin.deploy import Deployment, Support, choose, rivals_agree, support_of
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.extras import has_extra, missing_extra_line, require
@@ -786,8 +786,7 @@ def deploy_stage(
     (lack of fit, or no agreement with unseen weeks), every context keeps its nominal decision.
     """
     rows = np.arange(dataset.n_contexts) if rows is None else np.asarray(rows)
-    n = len(rows)
-    nan = np.full(n, np.nan)
+    n, nan = len(rows), np.full(len(rows), np.nan)
     evidence: Evidence | None = getattr(learner, "evidence_", None)
     if (config.resolve.deploy == "always" or evidence is None
             or not isinstance(learner, OutcomeCostLearner)):
@@ -807,34 +806,65 @@ def deploy_stage(
     draws = learner.posterior_draws(1000, random_state=stage_seed(config, "deploy"),
                                     fix_scale=True, method=method)
     cautious = learner.cautious_weights(draws)
+    rivals = _rival_models(learner, dataset, maps, config) if config.resolve.rivals else []
     decisions = proposed.copy()
     choice: list[str] = []
     prob, low, high, answer = nan.copy(), nan.copy(), nan.copy(), nan.copy()
     jobs = []
-    for k, row in enumerate(rows):
-        row = int(row)
+    for k, row in enumerate(map(int, rows)):
         jobs.append(delayed(_deploy_one)(
             learner, f_scale, scenario.twin, scenario.contexts[int(dataset.context_ids[row])],
             maps[row], dataset.decisions[dataset.decisions_of(row)], dataset.decisions[nom[row]],
-            proposed[k], draws, cautious, evidence, config.resolve))
+            proposed[k], draws, cautious, evidence, config.resolve, rivals))
+    refused = 0
     for k, (first, name, u) in enumerate(Parallel(n_jobs=config.n_jobs)(jobs)):
         prob[k], low[k], high[k], answer[k] = first.better, first.low, first.high, first.probability
+        refused += int(not first.agreed and first.better >= config.resolve.min_probability)
         choice.append(name)
         decisions[k] = u
+    log.info("rival models (%s) refused %d supported re-solve(s) of %d",
+             ", ".join(r.model_choice_.name for r in rivals) or "none", refused, n)
     return Deployment(decisions, proposed.copy(), choice, prob, low, high, answer)
+
+
+def _rival_models(learner: OutcomeCostLearner, dataset: PreferenceDataset,
+                  maps: list[Outcomes], config: ExperimentConfig) -> list[OutcomeCostLearner]:
+    """The chosen model's rivals, fitted on the same answers: the rungs of the model ladder
+    whose held-out-week accuracy was higher than the chosen one's without reaching the two
+    standard errors that choosing them needs (:func:`fairtwin.deploy.rivals_agree`)."""
+    choice = getattr(learner, "model_choice_", None)
+    if choice is None or not choice.table:
+        return []
+    best = {r["name"]: r["cv_accuracy"] for r in choice.table}.get(choice.name)
+    if best is None:
+        return []
+    rivals: list[OutcomeCostLearner] = []
+    for row in choice.table:
+        if row["cv_accuracy"] > best:
+            rival = config.learner.make(0, tuple(row["groups"]), learner.ties,
+                                        linear=row["name"] == "base+linear")
+            assert isinstance(rival, OutcomeCostLearner)
+            rival.fit(dataset, outcomes=maps)
+            rival.model_choice_ = ModelChoice(tuple(row["groups"]), row["name"], [])
+            rivals.append(rival)
+    return rivals
 
 
 def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context: Any,
                 outcomes: Outcomes, candidates: NDArray[np.float64], u_nom: NDArray[np.float64],
                 proposal: NDArray[np.float64], draws: NDArray[np.float64],
-                cautious: NDArray[np.float64], evidence: Evidence, resolve: ResolveConfig
+                cautious: NDArray[np.float64], evidence: Evidence, resolve: ResolveConfig,
+                rivals: Sequence[OutcomeCostLearner] = ()
                 ) -> tuple[Support, str, NDArray[np.float64]]:
     """One context's ladder: the proposal's support, the rung deployed and its decision (a job:
     it gets only its own context's data)."""
 
     def support(u: NDArray[np.float64]) -> Support:
-        f = learner.learned_costs(outcomes, np.stack([u, u_nom]), candidates, draws)
-        return support_of(f[:, 0], f[:, 1], evidence.answer_link.probability, evidence.supported)
+        pair = np.stack([u, u_nom])
+        f = learner.learned_costs(outcomes, pair, candidates, draws)
+        s = support_of(f[:, 0], f[:, 1], evidence.answer_link.probability, evidence.supported)
+        agreed = rivals_agree(r.learned_costs(outcomes, pair, candidates) for r in rivals)
+        return replace(s, agreed=agreed)
 
     def careful(region: bool) -> NDArray[np.float64]:
         cost = learner.cost(outcomes, candidates, cautious)

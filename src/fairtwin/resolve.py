@@ -107,6 +107,11 @@ class ResolveConfig:
         re-solve (the paper's method).
     min_probability : float
         The probability ``supported`` requires.
+    rivals : bool
+        ``supported`` also asks the chosen model's rivals — the rungs of the model ladder whose
+        held-out-week accuracy was higher without reaching the two standard errors that
+        choosing them needs — and deploys a rung only when every rival ranks it fairer than
+        the nominal decision too (:func:`fairtwin.deploy.rivals_agree`).
     posterior : {"bootstrap", "laplace"}
         Where ``supported`` draws the weights from: refits on resamples of the training weeks
         (default), or the Laplace approximation of the fit. Measured
@@ -128,6 +133,7 @@ class ResolveConfig:
     deploy: str = "supported"
     min_probability: float = 0.9
     posterior: str = "bootstrap"
+    rivals: bool = True
 
     def __post_init__(self) -> None:
         if self.solver != "auto" and self.solver not in SOLVERS:

@@ -45,6 +45,7 @@ from fairtwin.learn.evidence import (
     assess_evidence,
     choose_tie_rule,
     people_agreement,
+    rung_learner,
     select_groups,
 )
 from fairtwin.learn.names import LOSSES
@@ -822,8 +823,7 @@ def deploy_stage(
         refused += int(not first.agreed and first.better >= config.resolve.min_probability)
         choice.append(name)
         decisions[k] = u
-    log.info("rival models (%s) refused %d supported re-solve(s) of %d",
-             ", ".join(r.model_choice_.name for r in rivals) or "none", refused, n)
+    log.info("%d rival model(s) refused %d supported re-solve(s) of %d", len(rivals), refused, n)
     return Deployment(decisions, proposed.copy(), choice, prob, low, high, answer)
 
 
@@ -832,22 +832,17 @@ def _rival_models(learner: OutcomeCostLearner, dataset: PreferenceDataset,
     """The chosen model's rivals, fitted on the same answers: the rungs of the model ladder
     whose held-out-week accuracy was higher than the chosen one's without reaching the two
     standard errors that choosing them needs (:func:`fairtwin.deploy.rivals_agree`)."""
-    choice = getattr(learner, "model_choice_", None)
-    if choice is None or not choice.table:
+    choice: ModelChoice | None = getattr(learner, "model_choice_", None)
+    accuracy = {r["name"]: r["cv_accuracy"] for r in choice.table} if choice else {}
+    if choice is None or choice.name not in accuracy:  # no ladder climbed (a fixed model)
         return []
-    best = {r["name"]: r["cv_accuracy"] for r in choice.table}.get(choice.name)
-    if best is None:
-        return []
-    rivals: list[OutcomeCostLearner] = []
-    for row in choice.table:
-        if row["cv_accuracy"] > best:
-            rival = config.learner.make(0, tuple(row["groups"]), learner.ties,
-                                        linear=row["name"] == "base+linear")
-            assert isinstance(rival, OutcomeCostLearner)
-            rival.fit(dataset, outcomes=maps)
-            rival.model_choice_ = ModelChoice(tuple(row["groups"]), row["name"], [])
-            rivals.append(rival)
-    return rivals
+    best = accuracy[choice.name]
+    rows = [r for r in choice.table if r["cv_accuracy"] > best]
+    if rows:
+        log.info("rival models of %s: %s", choice.name, ", ".join(r["name"] for r in rows))
+    return [rung_learner(lambda groups: config.learner.make(0, groups, learner.ties),
+                         r["name"], tuple(r["groups"])).fit(dataset, outcomes=maps)
+            for r in rows]
 
 
 def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context: Any,

@@ -221,7 +221,7 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     agree: dict[str, NDArray[np.float64]] = {}
     table: list[dict[str, Any]] = []
     for name, groups in ladder:
-        logits = _held_out_logits(partial(_rung, make, name, groups), dataset, outcomes,
+        logits = _held_out_logits(partial(rung_learner, make, name, groups), dataset, outcomes,
                                   n_folds, np.random.default_rng(seed))
         agree[name] = (logits > 0).astype(np.float64)
         gain = agree[name] - agree["base"]
@@ -241,9 +241,9 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     return ModelChoice(tuple(groups), best, table, linear=best == "base+linear")
 
 
-def _rung(make: Callable[..., Any], name: str, groups: tuple[str, ...]) -> Any:
+def rung_learner(make: Callable[..., Any], name: str, groups: tuple[str, ...]) -> Any:
     """A fresh learner of one rung of the ladder (``make(groups)``, linear for the linear
-    rung)."""
+    rung): what :func:`select_groups` fits on folds, and the deploy stage's rival models."""
     learner = make(groups)
     if name == "base+linear":
         learner.linear = True

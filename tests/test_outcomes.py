@@ -127,6 +127,16 @@ def test_outcome_learner_ranks_unseen_weeks(learned) -> None:  # type: ignore[no
     assert agree / total > 0.8
 
 
+def test_costs_of_some_rows_equal_those_of_all(learned) -> None:  # type: ignore[no-untyped-def]
+    _, ds, maps, model, _ = learned
+    every = model.costs_of(ds, maps)
+    some = model.costs_of(ds, maps, rows=[3, 11])
+    idx = np.r_[ds.decisions_of(3), ds.decisions_of(11)]
+    np.testing.assert_array_equal(some[idx], every[idx])
+    rest = np.setdiff1d(np.arange(ds.n_decisions), idx)
+    assert np.all(some[rest] == 0.0) and np.any(every[rest] != 0.0)
+
+
 def test_decision_space_cost_matches_the_scores(learned) -> None:  # type: ignore[no-untyped-def]
     _, ds, maps, model, _ = learned
     f = model.costs_of(ds, maps)

@@ -443,7 +443,7 @@ def _held_out_costs(make: Callable[[], Any], dataset: PreferenceDataset,
         if sub.n_comparisons == 0:
             continue
         model = make().fit(sub, outcomes=[outcomes[int(r)] for r in train])
-        f = model.costs_of(dataset, outcomes)
+        f = model.costs_of(dataset, outcomes, rows=test)
         sel = np.isin(comps[:, 0], test)
         f_win[sel], f_lose[sel] = f[comps[sel, 1]], f[comps[sel, 2]]
     return f_win, f_lose
@@ -552,7 +552,8 @@ def _held_out_pair_agreement(
         keep = pair_fold != k
         train, test = comps[keep], comps[~keep]
         sub = _without_pairs(dataset, keep)
-        f = make().fit(sub, outcomes=outcomes).costs_of(dataset, outcomes)
+        f = make().fit(sub, outcomes=outcomes).costs_of(dataset, outcomes,
+                                                        rows=np.unique(test[:, 0]))
         agree_out[pair_fold == k] = f[test[:, 1]] < f[test[:, 2]]
         s = _flexible_scores(dataset, train)
         agree_flex[pair_fold == k] = s[test[:, 1]] > s[test[:, 2]]

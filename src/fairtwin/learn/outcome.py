@@ -520,14 +520,15 @@ class OutcomeCostLearner:
         theta[pos] = np.maximum(upper, 0.0)
         return theta
 
-    def costs_of(self, dataset: PreferenceDataset,
-                 outcomes: Sequence[Outcomes] | None = None) -> NDArray[np.float64]:
-        """Learned cost of every decision of ``dataset``, shape (n_decisions,)."""
+    def costs_of(self, dataset: PreferenceDataset, outcomes: Sequence[Outcomes] | None = None,
+                 rows: ArrayLike | None = None) -> NDArray[np.float64]:
+        """Learned cost of every decision of ``dataset``, shape (n_decisions,); with ``rows``
+        only of those contexts' decisions (the others' are 0)."""
         self._check_fitted()
         outcomes = self._need_outcomes(dataset, outcomes)
         theta = self.theta_
         f = np.zeros(dataset.n_decisions)
-        for row in range(dataset.n_contexts):
+        for row in range(dataset.n_contexts) if rows is None else np.asarray(rows).tolist():
             idx = dataset.decisions_of(row)
             if idx.size == 0:
                 continue

@@ -22,7 +22,7 @@ from fairtwin.solvers import solve
 from fairtwin.twin import GenericTwin, Twin, get_scenario
 
 sys.path.insert(0, str(Path(__file__).parent))
-from twin_folders import POPULATION, lp_text, write_doses_twin  # noqa: E402
+from twin_folders import POPULATION, lp_text, write_doses_twin, write_members  # noqa: E402
 
 SRC = Path(__file__).parent.parent / "src" / "fairtwin"
 
@@ -334,6 +334,12 @@ def _exit_and_message(args: list[str], capsys: pytest.CaptureFixture[str]) -> tu
     ("hook_import", "cannot import the module of twin hook 'no_such_module_xyz:extend'"),
     ("hook_raises", "the twin hook os.path:join raised TypeError"),
     ("hook_not_a_twin", "builtins:slice returned a slice, not a fairtwin Twin"),
+    ("members_not_given", "twin.toml, column 'compared_by': needs members"),
+    ("members_column", "members.csv, line 1, column 'residents': no such column"),
+    ("members_row", "members.csv: no row for member(s) ['district 3'] of outcome group "
+                    "'per_1000'"),
+    ("members_value", "members.csv, line 3, column 'population': must be positive, got -80"),
+    ("members_group", "twin.toml, column 'compared_by': names no outcome group: 'per_100'"),
 ])
 def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expected: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -377,6 +383,12 @@ def _break(doses: Path, breakage: str) -> None:
                  "bad_resolve_type": 'blend_lambda = "high"'}[breakage]
         with open(doses / "twin.toml", "a") as fh:
             fh.write(f"[resolve]\n{table}\n")
+    elif breakage.startswith("members"):
+        rows = {"members_row": POPULATION[:3],
+                "members_value": (120, -80, 200, 60)}.get(breakage, POPULATION)
+        write_members(doses, rows, "residents" if breakage == "members_column" else "population",
+                      members=breakage != "members_not_given",
+                      group="per_100" if breakage == "members_group" else "per_1000")
     elif breakage.startswith("hook"):
         table = {"hook_key": 'twin = "os.path:join"\nmodule = "os"',
                  "hook_import": 'twin = "no_such_module_xyz:extend"',
@@ -384,6 +396,27 @@ def _break(doses: Path, breakage: str) -> None:
                  "hook_not_a_twin": 'twin = "builtins:slice"'}[breakage]
         with open(doses / "twin.toml", "a") as fh:
             fh.write(f"[python]\n{table}\n")
+
+
+def test_compared_by_weighs_a_groups_mean_by_a_members_column(doses: Path,
+                                                              tmp_path: Path) -> None:
+    plain = load_twin_folder(doses).twin
+    write_members(doses, POPULATION, "population")
+    sc = load_twin_folder(doses)
+    ctx = sc.contexts[0]
+    out = sc.twin.outcomes(ctx)
+    assert out.compared == ("per_1000", "doses")
+    np.testing.assert_array_equal(out.weights["per_1000"], POPULATION)
+    u = np.array([[10.0, 3.0, 8.0, 1.0], [0.0, 9.0, 4.0, 7.0]])
+    rate = 1000 * u.sum(axis=1) / sum(POPULATION)  # doses per 1000 of all residents
+    z = out.relative()(u)[:, :4]
+    np.testing.assert_allclose(z, 1000 * u / np.array(POPULATION) - rate[:, None], rtol=1e-5)
+    before = plain.outcomes(ctx).relative()(u)[:, :4]  # the districts' average rate
+    assert not np.allclose(before, z, rtol=1e-3)
+    assert check_twin(doses).clean
+    back = load_twin_folder(export_twin(sc, tmp_path / "exported", hooks=False))
+    np.testing.assert_array_equal(back.twin.outcomes(back.contexts[0]).weights["per_1000"],
+                                  POPULATION)
 
 
 def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:

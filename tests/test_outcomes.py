@@ -261,3 +261,30 @@ def test_compared_groups_are_seen_relative_to_their_mean() -> None:
     assert Outcomes(out.matrix, out.offset, out.names, out.groups).relative() is not None
     with pytest.raises(ValidationError, match="unknown outcome group"):
         Outcomes(out.matrix, out.offset, out.names, out.groups, compared=("nope",))
+
+
+def test_a_weighted_group_is_taken_relative_to_its_weighted_mean() -> None:
+    rng = np.random.default_rng(3)
+    M, b = rng.normal(size=(5, 4)), rng.normal(size=5)
+    w = np.array([1.0, 3.0, 6.0])
+    out = Outcomes(M, b, ("a", "b", "c", "x", "y"), ("g", "g", "g", "h", "h"),
+                   compared=("g", "h"), weights={"g": w})
+    u = rng.normal(size=(7, 4))
+    z, raw = out.relative()(u), out(u)
+    np.testing.assert_allclose(z[:, :3], raw[:, :3] - (raw[:, :3] @ w / w.sum())[:, None])
+    np.testing.assert_allclose(z[:, 3:], raw[:, 3:] - raw[:, 3:].mean(axis=1, keepdims=True))
+    assert not np.allclose(z[:, :3], raw[:, :3] - raw[:, :3].mean(axis=1, keepdims=True))
+    np.testing.assert_array_equal(out.select(["g"]).weights["g"], w)  # kept by a selection
+    assert out.select(["h"]).weights == {}
+
+
+@pytest.mark.parametrize("weights, words", [
+    ({"h": [1.0, 2.0]}, "not a compared group"),
+    ({"g": [1.0, 2.0]}, "2 member weights for group 'g' of 3 members"),
+    ({"g": [1.0, 0.0, 2.0]}, "must be positive"),
+])
+def test_bad_member_weights_are_named(weights: dict, words: str) -> None:
+    M, b = np.eye(5, 4), np.zeros(5)
+    with pytest.raises(ValidationError, match=words):
+        Outcomes(M, b, ("a", "b", "c", "x", "y"), ("g", "g", "g", "h", "h"), compared=("g",),
+                 weights=weights)

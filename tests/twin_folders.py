@@ -47,3 +47,16 @@ def write_doses_twin(folder: Path, n_contexts: int = 12, seed: int = 0, outcomes
         rows += [f"doses,district {i},dose_{i},1" for i in range(4)]
         (folder / "outcomes.csv").write_text("\n".join(rows) + "\n")
     return folder
+
+
+def write_members(folder: Path, population: tuple[int, ...], column: str = "population",
+                  members: bool = True, group: str = "per_1000") -> None:
+    """A members table of the doses twin's districts (``population`` per district) and
+    twin.toml's ``compared_by``: ``group`` against its mean weighted by ``column``."""
+    rows = ["district,population,km"]
+    rows += [f"district {i},{p},{1.5 * i:g}" for i, p in enumerate(population)]
+    (folder / "members.csv").write_text("\n".join(rows) + "\n")
+    toml = (folder / "twin.toml").read_text()
+    if members:
+        toml = toml.replace('name = "doses"\n', 'name = "doses"\nmembers = "members.csv"\n')
+    (folder / "twin.toml").write_text(toml + f'[compared_by]\n{group} = "{column}"\n')

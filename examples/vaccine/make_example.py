@@ -127,7 +127,10 @@ def main() -> None:
         settings={"description": "Vaccine doses for 20 districts over 104 weeks (fairtwin example)",
                   "guard_name": "people left without a dose (hundreds)",
                   "price_unit": 20.0, "price_unit_name": "hundred people without a dose",
-                  "categories": ["short", "enough"], "oracle": "gini:served"},
+                  "categories": ["short", "enough"], "oracle": "gini:served",
+                  # doses per 1000 residents against the rate of all residents (the
+                  # population-weighted mean), not the average of the districts' rates
+                  "members": "districts.csv", "compared_by": {"per_1000": "population"}},
         resolve={"mode": "guard"})  # measured best for this twin (README, the second example)
     with open(out / "contexts.csv", newline="") as fh:
         n = sum(1 for _ in csv.reader(fh)) - 1

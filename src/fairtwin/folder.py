@@ -29,6 +29,11 @@ A twin folder holds::
                                       # their mean (default: every group of two or more)
     extra = ["dose_per_staff"]        # optional: groups the learner weighs only when held-out
                                       # weeks show the answers call for them
+    members = "districts.csv"         # optional: a table of members (first column: their names
+                                      # in outcomes.csv; other columns: numeric attributes)
+    [compared_by]                     # optional: compare a group's members against their mean
+    dose = "population"               # weighted by a members column (the rate of all residents,
+                                      # not the average of the districts' rates)
     [units]                           # optional: the unit of each outcome group
     dose = "doses per 1000 people"
     [resolve]                         # optional: the re-solve settings this twin runs with
@@ -103,7 +108,8 @@ _TOML_KEYS: dict[str, type | tuple[type, ...]] = {
               "guard": list, "guard_name": str, "price_unit": (int, float),
               "price_unit_name": str, "models": str, "contexts": str, "outcomes": str,
               "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str,
-              "compared": list, "extra": list, "resolve": dict, "python": dict}
+              "compared": list, "extra": list, "members": str, "compared_by": dict,
+              "resolve": dict, "python": dict}
 
 
 def complete_with_highs(problem: Problem, u: NDArray[np.float64]) -> NDArray[np.float64] | None:
@@ -326,6 +332,102 @@ def _decision_problems(toml: Path, cfg: dict[str, Any], cols: tuple[str, ...], f
     return tuple(c for c in cols if c.startswith(prefixes)), prefixes
 
 
+def _declared_groups(folder: Path, toml: Path, cfg: dict[str, Any],
+                     outcomes: OutcomeDefinition) -> OutcomeDefinition:
+    """``outcomes`` with twin.toml's ``compared``, ``extra`` and ``compared_by`` groups; the
+    first problem raises."""
+    if "compared" in cfg or "extra" in cfg:
+        outcomes = OutcomeDefinition(
+            outcomes.terms, outcomes.units,
+            tuple(str(g) for g in cfg["compared"]) if "compared" in cfg else outcomes.compared,
+            tuple(str(g) for g in cfg.get("extra", ())))
+        known = {t.group for t in outcomes.terms}
+        unknown = [g for g in outcomes.extra if g not in known]
+        if unknown:
+            raise DataFormatError(toml, None, "extra", f"names no outcome group: {unknown}; "
+                                  f"the groups are {sorted(known)}")
+    return _compared_by(folder, toml, cfg, outcomes)
+
+
+def _compared_by(folder: Path, toml: Path, cfg: dict[str, Any],
+                 outcomes: OutcomeDefinition) -> OutcomeDefinition:
+    """``outcomes`` with twin.toml's ``compared_by`` member weights (each group compared against
+    its mean weighted by a column of the ``members`` table); the first problem raises, naming
+    the file, line and field."""
+    by = {str(g): v for g, v in cfg.get("compared_by", {}).items()}
+    if not by:
+        return outcomes
+    if "members" not in cfg:
+        raise DataFormatError(toml, None, "compared_by", "needs members = \"<file>.csv\": the "
+                              "table of the members (first column: their names in outcomes.csv) "
+                              "whose columns weigh them")
+    groups = {t.group for t in outcomes.terms}
+    for g, column in by.items():
+        if g not in groups:
+            raise DataFormatError(toml, None, "compared_by", f"names no outcome group: {g!r}; "
+                                  f"the groups are {sorted(groups)}")
+        if not isinstance(column, str):
+            raise DataFormatError(toml, None, "compared_by", f"{g} must name a column of the "
+                                  f"members table, got {type(column).__name__}")
+    path = folder / str(cfg["members"])
+    table = _read_members(path, set(by.values()))
+    weights: dict[str, dict[str, float]] = {}
+    for g, column in by.items():
+        names = sorted({t.name for t in outcomes.terms if t.group == g})
+        missing = [n for n in names if n not in table]
+        if missing:
+            raise DataFormatError(path, None, None, f"no row for member(s) {missing[:5]} of "
+                                  f"outcome group {g!r} (compared_by); its first column names "
+                                  f"{sorted(table)[:10]}")
+        weights[g] = {n: _positive(path, table[n][0], column, table[n][1][column])
+                      for n in names}
+    return replace(outcomes, weights=weights)
+
+
+def _weights_kept(folder: Path, toml: Path, cfg: dict[str, Any], outcomes: OutcomeDefinition,
+                  errors: list[str]) -> OutcomeDefinition:
+    """``outcomes`` with the ``compared_by`` weights, or without them and their problem noted in
+    ``errors``."""
+    try:
+        return _compared_by(folder, toml, cfg, outcomes)
+    except DataFormatError as exc:
+        errors.append(str(exc))
+        return outcomes
+
+
+def _read_members(path: Path, columns: set[str]) -> dict[str, tuple[int, dict[str, str]]]:
+    """The members table: by the first column's names, the line and the cells of ``columns``."""
+    if not path.exists():
+        raise DataFormatError(path, None, None, "missing: twin.toml's members names this file")
+    out: dict[str, tuple[int, dict[str, str]]] = {}
+    with csv_rows(path) as rows:
+        header = list(rows.header)
+        if not header:
+            raise DataFormatError(path, 1, None, "no header: the first column names the "
+                                  "members, the others are their attributes")
+        for column in sorted(columns):
+            if column not in header[1:]:
+                raise DataFormatError(path, 1, column, f"no such column (compared_by); the "
+                                      f"columns are {header[1:]}")
+        for line, row in rows:
+            name = row[header[0]]
+            if name in out:
+                raise DataFormatError(path, line, header[0], f"member {name!r} appears twice")
+            out[name] = (line, {c: row[c] for c in columns})
+    return out
+
+
+def _positive(path: Path, line: int, column: str, text: str | None) -> float:
+    """A members table cell as a positive finite number."""
+    try:
+        value = float(text or "")
+    except ValueError:
+        raise DataFormatError(path, line, column, f"{text!r} is not a number") from None
+    if not (np.isfinite(value) and value > 0):
+        raise DataFormatError(path, line, column, f"must be positive, got {text}")
+    return value
+
+
 def _outcome_problems(toml: Path, cfg: dict[str, Any], out_path: Path, units: dict[str, str],
                       decision: tuple[str, ...], ids: list[str],
                       errors: list[str]) -> OutcomeDefinition:
@@ -424,16 +526,7 @@ def _load_twin_folder(folder: Path, validate: bool) -> Scenario:
         outcomes = _read_outcomes(out_path, units, [str(c.data["id"]) for c in contexts])
     else:
         outcomes = OutcomeDefinition(default_outcomes(decision).terms, units)
-    if "compared" in cfg or "extra" in cfg:
-        outcomes = OutcomeDefinition(
-            outcomes.terms, outcomes.units,
-            tuple(str(g) for g in cfg["compared"]) if "compared" in cfg else outcomes.compared,
-            tuple(str(g) for g in cfg.get("extra", ())))
-        known = {t.group for t in outcomes.terms}
-        unknown = [g for g in outcomes.extra if g not in known]
-        if unknown:
-            raise DataFormatError(toml, None, "extra", f"names no outcome group: {unknown}; "
-                                  f"the groups are {sorted(known)}")
+    outcomes = _declared_groups(folder, toml, cfg, outcomes)
     source = FolderModels(decision, tuple(str(g) for g in cfg.get("guard", [])),
                           () if cfg.get("decision_variables") else prefixes)
     settings = _twin_settings(toml, cfg)
@@ -507,7 +600,8 @@ def folder_problems(folder: str | os.PathLike[str], limit: int = 10) -> tuple[li
     :func:`load_twin_folder` stops at the first problem; this reads on: every setting of
     twin.toml, every row of contexts.csv and outcomes.csv, each decision prefix, every context's
     model and its decision variables (at most ``limit`` models' problems are listed, then how
-    many more have one), the groups named by ``compared`` and ``extra``, ``[resolve]`` and the
+    many more have one), the groups named by ``compared``, ``extra`` and ``compared_by`` (and
+    its members table), ``[resolve]`` and the
     ``[python]`` hook.
     """
     folder = Path(folder)
@@ -543,6 +637,7 @@ def folder_problems(folder: str | os.PathLike[str], limit: int = 10) -> tuple[li
     # the contexts without a problem still make a twin, to check what only running shows
     contexts = _reindex(good)
     outcomes = _outcomes_kept(outcomes, cfg, units, decision, contexts, out_path.exists())
+    outcomes = _weights_kept(folder, toml, cfg, outcomes, errors)
     name = cfg.get("name") or folder.name
     try:
         files = GenericTwin(name, contexts, source, decision, outcomes,
@@ -699,6 +794,7 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
     extra = twin.outcomes(contexts[0]).extra
     if extra:
         toml["extra"] = list(extra)  # and what it weighs only when the answers call for it
+    toml.update(_export_weights(twin.outcomes(contexts[0]), out))
     if twin.default_resolve:
         toml["resolve"] = dict(twin.default_resolve)
     table = twin.folder_hooks(out, contexts, ids) if hooks else None
@@ -707,6 +803,25 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
         toml["python"] = table
     (out / "twin.toml").write_text(tomli_w.dumps(toml))
     return out
+
+
+def _export_weights(outcomes: Outcomes, out: Path) -> dict[str, Any]:
+    """The twin.toml settings of member weights (``members``, ``compared_by``), their table
+    written to ``out/members.csv`` (a column per weighted group; empty: not its member)."""
+    if not outcomes.weights:
+        return {}
+    cells: dict[str, dict[str, str]] = {}
+    for g, w in outcomes.weights.items():
+        members = [n for n, gg in zip(outcomes.names, outcomes.groups, strict=True) if gg == g]
+        for name, value in zip(members, w, strict=True):
+            cells.setdefault(name, {})[f"{g} weight"] = f"{value:.17g}"
+    columns = [f"{g} weight" for g in outcomes.weights]
+    with open(out / "members.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["member", *columns])
+        writer.writerows([name, *(row.get(c, "") for c in columns)] for name, row in cells.items())
+    return {"members": "members.csv",
+            "compared_by": {g: f"{g} weight" for g in outcomes.weights}}
 
 
 def _export_model(problem: Problem, path: Path, block_names: list[str]) -> None:

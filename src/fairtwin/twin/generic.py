@@ -80,6 +80,9 @@ class OutcomeDefinition:
     compared: tuple[str, ...] | None = None
     #: groups the learner weighs only when the answers call for them (:attr:`Outcomes.extra`)
     extra: tuple[str, ...] = ()
+    #: member weights by group and member name: the group is compared against its weighted
+    #: mean (:attr:`Outcomes.weights`; a twin folder's ``compared_by``)
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def check(self, decision_names: Sequence[str], context_ids: Sequence[str] | None = None) -> None:
         """Every variable an outcome names must be a decision variable, and every context it
@@ -140,10 +143,26 @@ class OutcomeDefinition:
         groups = tuple(k[0] for k in keys)
         compared = self.compared if self.compared is not None else tuple(
             g for g in dict.fromkeys(groups) if groups.count(g) > 1)
+        compared = (*compared, *(g for g in self.weights if g not in compared))
         return Outcomes(M, b, tuple(k[1] for k in keys), groups,
                         {g: units.get(g, "") for g in dict.fromkeys(groups)},
                         tuple(g for g in compared if g in groups),
-                        tuple(g for g in self.extra if g in groups))
+                        tuple(g for g in self.extra if g in groups),
+                        self._member_weights(keys))
+
+    def _member_weights(self, keys: list[tuple[str, str]]) -> dict[str, NDArray[np.float64]]:
+        """The :attr:`weights` of the groups among ``keys`` (group, member), in their order; a
+        member without a weight raises, naming it."""
+        out = {}
+        for g, by_name in self.weights.items():
+            members = [name for group, name in keys if group == g]
+            missing = [m for m in members if m not in by_name]
+            if missing:
+                raise ValidationError(f"member(s) {missing[:5]} of outcome group {g!r} have no "
+                                      f"weight; weighted: {sorted(by_name)[:10]}")
+            if members:
+                out[g] = np.array([by_name[m] for m in members], dtype=np.float64)
+        return out
 
 
 def default_outcomes(decision_names: Sequence[str], unit: str = "") -> OutcomeDefinition:

@@ -39,6 +39,11 @@ class Outcomes:
         held-out weeks, :func:`fairtwin.learn.evidence.select_groups`): quantities people may
         look at that the twin's core groups leave out (the ICU twin's patients and beds per
         resident, patients received). The other groups form the base model.
+    weights : dict of str to ndarray
+        Member weights of :attr:`compared` groups (one per member, in the group's order, all
+        positive): such a group's outcomes are taken relative to their mean *weighted* by
+        them — doses per resident against the rate of all residents, not the average of the
+        districts' rates (a twin folder's ``compared_by``).
     """
 
     matrix: NDArray[np.float64]
@@ -48,6 +53,7 @@ class Outcomes:
     units: dict[str, str] = field(default_factory=dict)
     compared: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
+    weights: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         M = np.asarray(self.matrix, dtype=np.float64)
@@ -71,6 +77,24 @@ class Outcomes:
             raise ValidationError(f"compared or extra names unknown outcome group(s) {unknown}")
         if set(self.extra) >= set(self.groups):
             raise ValidationError("every outcome group is extra; the base model needs one")
+        object.__setattr__(self, "weights", self._checked_weights())
+
+    def _checked_weights(self) -> dict[str, NDArray[np.float64]]:
+        """:attr:`weights` as arrays; a group not compared, a count that is not the group's
+        or a weight that is not positive raises."""
+        out = {}
+        for g, w in self.weights.items():
+            w = np.asarray(w, dtype=np.float64).reshape(-1)
+            n = self.groups.count(g)
+            if g not in self.compared:
+                raise ValidationError(f"member weights are given for {g!r}, which is not a "
+                                      f"compared group; compared: {list(self.compared)}")
+            if w.size != n:
+                raise ValidationError(f"{w.size} member weights for group {g!r} of {n} members")
+            if not np.all(np.isfinite(w) & (w > 0)):
+                raise ValidationError(f"the member weights of group {g!r} must be positive")
+            out[g] = w
+        return out
 
     @property
     def base_groups(self) -> tuple[str, ...]:
@@ -107,7 +131,8 @@ class Outcomes:
         idx = np.array(rows, dtype=np.int64)
         units = {g: self.units.get(g.split("@")[0], "") for g in dict.fromkeys(group_of)}
         return Outcomes(self.matrix[idx], self.offset[idx], tuple(names), tuple(group_of),
-                        units, tuple(g for g in self.compared if g in plain))
+                        units, tuple(g for g in self.compared if g in plain),
+                        weights={g: w for g, w in self.weights.items() if g in plain})
 
     @property
     def n_outcomes(self) -> int:
@@ -129,15 +154,21 @@ class Outcomes:
 
     def relative(self) -> Outcomes:
         """The outcomes with every :attr:`compared` group taken relative to its mean (each
-        outcome minus the group's average; still affine in ``u``)."""
+        outcome minus the group's average, weighted by :attr:`weights` where it has them; still
+        affine in ``u``)."""
         if not self.compared:
             return self
         M, b = self.matrix.copy(), self.offset.copy()
         groups = np.array(self.groups)
         for g in self.compared:
             sel = groups == g
-            M[sel] -= M[sel].mean(axis=0)
-            b[sel] -= b[sel].mean()
+            if g in self.weights:
+                w = self.weights[g] / self.weights[g].sum()
+                M[sel] -= w @ M[sel]
+                b[sel] -= w @ b[sel]
+            else:
+                M[sel] -= M[sel].mean(axis=0)
+                b[sel] -= b[sel].mean()
         return Outcomes(M, b, self.names, self.groups, dict(self.units), extra=self.extra)
 
     def __call__(self, U: ArrayLike) -> NDArray[np.float64]:

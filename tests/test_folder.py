@@ -340,6 +340,9 @@ def _exit_and_message(args: list[str], capsys: pytest.CaptureFixture[str]) -> tu
                     "'per_1000'"),
     ("members_value", "members.csv, line 3, column 'population': must be positive, got -80"),
     ("members_group", "twin.toml, column 'compared_by': names no outcome group: 'per_100'"),
+    ("members_below", "twin.toml, column 'compared_by': holds ['members']: a setting written "
+                      "below the [compared_by] header"),
+    ("members_single", "twin.toml, column 'compared_by': group 'total' has 1 member"),
 ])
 def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expected: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -387,8 +390,16 @@ def _break(doses: Path, breakage: str) -> None:
         rows = {"members_row": POPULATION[:3],
                 "members_value": (120, -80, 200, 60)}.get(breakage, POPULATION)
         write_members(doses, rows, "residents" if breakage == "members_column" else "population",
-                      members=breakage != "members_not_given",
+                      members=breakage not in ("members_not_given", "members_below"),
                       group="per_100" if breakage == "members_group" else "per_1000")
+        if breakage == "members_single":
+            with open(doses / "outcomes.csv", "a") as fh:
+                fh.write("total,all districts,dose_0,1\n")
+            (doses / "twin.toml").write_text((doses / "twin.toml").read_text().replace(
+                'per_1000 = "population"', 'total = "population"'))
+        if breakage == "members_below":
+            with open(doses / "twin.toml", "a") as fh:
+                fh.write('members = "members.csv"\n')
     elif breakage.startswith("hook"):
         table = {"hook_key": 'twin = "os.path:join"\nmodule = "os"',
                  "hook_import": 'twin = "no_such_module_xyz:extend"',

@@ -31,9 +31,11 @@ A twin folder holds::
                                       # weeks show the answers call for them
     members = "districts.csv"         # optional: a table of members (first column: their names
                                       # in outcomes.csv; other columns: numeric attributes)
-    [compared_by]                     # optional: compare a group's members against their mean
-    dose = "population"               # weighted by a members column (the rate of all residents,
-                                      # not the average of the districts' rates)
+    compared_by = {"dose" = "population"}  # optional: a compared group's outcomes minus their
+                                      # mean weighted by a members column (doses per 1000 people
+                                      # against the rate of all people, not the average of the
+                                      # districts' rates); the group is compared whatever
+                                      # `compared` says; the weights are the same in every context
     [units]                           # optional: the unit of each outcome group
     dose = "doses per 1000 people"
     [resolve]                         # optional: the re-solve settings this twin runs with
@@ -356,7 +358,15 @@ def _compared_by(folder: Path, toml: Path, cfg: dict[str, Any],
     the file, line and field."""
     by = {str(g): v for g, v in cfg.get("compared_by", {}).items()}
     if not by:
+        if "members" in cfg:
+            log.warning("%s: members = %r is read only for compared_by, which names no group",
+                        toml, cfg["members"])
         return outcomes
+    stray = [k for k in by if k in _TOML_KEYS]
+    if stray:
+        raise DataFormatError(toml, None, "compared_by", f"holds {stray}: a setting written "
+                              f"below the [compared_by] header belongs to that table; move it "
+                              f"above the first [table] header")
     if "members" not in cfg:
         raise DataFormatError(toml, None, "compared_by", "needs members = \"<file>.csv\": the "
                               "table of the members (first column: their names in outcomes.csv) "
@@ -374,6 +384,10 @@ def _compared_by(folder: Path, toml: Path, cfg: dict[str, Any],
     weights: dict[str, dict[str, float]] = {}
     for g, column in by.items():
         names = sorted({t.name for t in outcomes.terms if t.group == g})
+        if len(names) < 2:
+            raise DataFormatError(toml, None, "compared_by", f"group {g!r} has {len(names)} "
+                                  f"member: against its own mean it is always 0; compared_by "
+                                  f"needs a group of two or more")
         missing = [n for n in names if n not in table]
         if missing:
             raise DataFormatError(path, None, None, f"no row for member(s) {missing[:5]} of "
@@ -405,6 +419,9 @@ def _read_members(path: Path, columns: set[str]) -> dict[str, tuple[int, dict[st
         if not header:
             raise DataFormatError(path, 1, None, "no header: the first column names the "
                                   "members, the others are their attributes")
+        if len(header) == 1 and ";" in header[0]:
+            raise DataFormatError(path, 1, None, "one column only: separate the columns with "
+                                  "commas, not semicolons")
         for column in sorted(columns):
             if column not in header[1:]:
                 raise DataFormatError(path, 1, column, f"no such column (compared_by); the "

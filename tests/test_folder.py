@@ -16,7 +16,7 @@ from fairtwin.check import check_twin
 from fairtwin.cli import cli, main
 from fairtwin.exceptions import TwinFolderError, UnknownNameError, ValidationError
 from fairtwin.folder import export_twin, load_twin_folder
-from fairtwin.oracles import get_oracle
+from fairtwin.oracles import get_oracle, oracle_bound
 from fairtwin.pipeline import ExperimentConfig, load_scenario, oracle_name
 from fairtwin.solvers import solve
 from fairtwin.twin import GenericTwin, Twin, get_scenario
@@ -428,6 +428,24 @@ def test_compared_by_weighs_a_groups_mean_by_a_members_column(doses: Path,
     back = load_twin_folder(export_twin(sc, tmp_path / "exported", hooks=False))
     np.testing.assert_array_equal(back.twin.outcomes(back.contexts[0]).weights["per_1000"],
                                   POPULATION)
+
+
+def test_the_oracle_bound_can_hold_the_guard(doses: Path) -> None:
+    sc = load_twin_folder(doses)
+    twin, oracle = sc.twin, get_oracle("gini:per_1000", sc.twin)
+    raised = 0
+    for ctx in sc.contexts[:4]:
+        problem = twin.build(ctx)
+        u0 = solve(problem, "highs").x[problem.decision_index]
+        limit = twin.guarded(u0, ctx)
+        free, r_free = oracle_bound(oracle, ctx, u0[None])
+        kept, r_kept = oracle_bound(oracle, ctx, u0[None], guard_limit=limit)
+        assert twin.check(kept, ctx).feasible and twin.guarded(kept, ctx) <= limit + 1e-6
+        assert r_free <= r_kept + 1e-12 and r_kept <= oracle.cost(u0[None], ctx)[0]
+        raised += twin.guarded(free, ctx) > limit + 1e-6
+    assert raised >= 1  # unheld, the bound leaves more people without a dose somewhere
+    with pytest.raises(ValidationError, match="no start of the oracle bound"):
+        oracle_bound(oracle, ctx, u0[None], guard_limit=limit - 1)
 
 
 def test_infeasible_contexts_can_be_dropped(doses: Path) -> None:

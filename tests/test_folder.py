@@ -127,6 +127,9 @@ def test_pipeline_runs_on_a_folder_twin(doses: Path, tmp_path: Path) -> None:
     assert list(out.glob("outcomes_week*.png")) and (out / "weeks.png").exists()
     for w in metrics["contexts"]:
         assert w["R_orc"] <= w["R_nom"] + 1e-12
+        assert w["dR_orc_held"] <= w["dR_orc"] + 1e-12  # a bound within the guard gains less
+    assert train["dR_ratio_held"] >= train["dR_ratio_aggregate"] - 1e-12
+    assert "bound holding the guard" in result.output
     # the stages one by one read the same folder from the saved configuration
     again = CliRunner().invoke(cli, ["evaluate", "--out", str(out)])
     assert again.exit_code == 0, again.output

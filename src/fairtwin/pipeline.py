@@ -1156,9 +1156,10 @@ def evaluate_stage(
     """
     oracle = oracle_of(config, scenario)
     bounds = _oracle_bounds(oracle, dataset, decisions, scenario, config.n_jobs, progress)
+    held = _held_bounds(oracle, dataset, decisions, bounds, scenario, config)
     rater = None if from_people(dataset) else _rater(config, scenario, np.random.default_rng(0),
                                                      oracle)
-    weeks = _weeks(oracle, dataset, decisions, bounds, times, statuses, scenario,
+    weeks = _weeks(oracle, dataset, decisions, (bounds, held), times, statuses, scenario,
                    candidate_costs, deployment, rater)
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
@@ -1213,12 +1214,43 @@ def _oracle_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,
                      disable=not progress))
 
 
+def _held_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,
+                 decisions: NDArray[np.float64], bounds: list[NDArray[np.float64]],
+                 scenario: Scenario, config: ExperimentConfig
+                 ) -> list[NDArray[np.float64] | None]:
+    """Where the re-solve holds the guard and a week's oracle bound does not (it leaves more
+    people unserved than the nominal decision), the bound that holds it
+    (:func:`~fairtwin.oracles.oracle_bound` with ``guard_limit``, from the week's samples and
+    its decision); ``None`` elsewhere (the bound holds it: the same)."""
+    twin, nom = scenario.twin, nominal_indices(dataset)
+    out: list[NDArray[np.float64] | None] = [None] * dataset.n_contexts
+    if not config.resolve.holds_guard:
+        return out
+    jobs = {}
+    for row in range(dataset.n_contexts):
+        context = scenario.contexts[int(dataset.context_ids[row])]
+        limit = twin.guarded(dataset.decisions[nom[row]], context)
+        if twin.guarded(bounds[row], context) > limit + 1e-6:
+            starts = np.vstack([dataset.decisions[dataset.decisions_of(row)], decisions[row]])
+            jobs[row] = delayed(_held_one)(oracle, context, starts, limit)
+    for row, u in zip(jobs, Parallel(n_jobs=config.n_jobs)(jobs.values()), strict=True):
+        out[row] = u
+    return out
+
+
+def _held_one(oracle, context, starts, limit):  # type: ignore[no-untyped-def]
+    return oracle_bound(oracle, context, starts, guard_limit=limit)[0]
+
+
 def _weeks(oracle: FairnessOracle, dataset: PreferenceDataset, decisions: NDArray[np.float64],
-           bounds: list[NDArray[np.float64]], times: NDArray[np.float64], statuses: list[str],
+           bounds: tuple[list[NDArray[np.float64]], list[NDArray[np.float64] | None]],
+           times: NDArray[np.float64], statuses: list[str],
            scenario: Scenario, candidate_costs: NDArray[np.float64] | None,
            deployment: Deployment | None, rater: Rater | None = None) -> list[WeekMetrics]:
-    """Every week's metrics (:func:`~fairtwin.evaluate.week_metrics`), with its deployment
-    (and, with the simulated ``rater``, how likely it answers for each proposal)."""
+    """Every week's metrics (:func:`~fairtwin.evaluate.week_metrics`; ``bounds``: the oracle
+    bound's decisions and, where it breaks the guard, those of the bound that holds it), with
+    its deployment (and, with the simulated ``rater``, how likely it answers for each
+    proposal)."""
     nom = nominal_indices(dataset)
     n_train = len(train_rows(dataset))
     weeks: list[WeekMetrics] = []
@@ -1227,9 +1259,9 @@ def _weeks(oracle: FairnessOracle, dataset: PreferenceDataset, decisions: NDArra
         idx = dataset.decisions_of(row)
         weeks.append(week_metrics(
             scenario.twin, oracle, context, "train" if row < n_train else "held-out",
-            dataset.decisions[nom[row]], decisions[row], bounds[row],
+            dataset.decisions[nom[row]], decisions[row], bounds[0][row],
             float(times[row]), statuses[row], dataset.decisions[idx],
-            None if candidate_costs is None else candidate_costs[idx],
+            None if candidate_costs is None else candidate_costs[idx], bounds[1][row],
         ))
         if deployment is not None:
             weeks[-1] = _with_deployment(weeks[-1], deployment, row, oracle, context,

@@ -153,6 +153,13 @@ class ResolveConfig:
         if self.node_limit < 0:
             raise ValidationError(f"node_limit must be 0 (none) or positive, got {self.node_limit}")
 
+    @property
+    def holds_guard(self) -> bool:
+        """Whether the re-solve keeps the twin's guarded quantity at most the nominal
+        decision's (guard and budget modes, and blend with ``guard``; select's candidates are
+        held too, by their filter)."""
+        return self.mode in ("guard", "budget", "select") or (self.mode == "blend" and self.guard)
+
 
 @dataclass(frozen=True, eq=False)
 class Resolved:
@@ -275,8 +282,7 @@ def _with_limits(
 ) -> Problem:
     """``p`` with the row groups of the rule: ``guard`` (the guarded quantity at most the
     nominal decision's, plus slack) where the mode holds it, and ``trust_region``."""
-    holds = config.mode in ("guard", "budget") or (config.mode == "blend" and config.guard)
-    if holds and guard is not None:
+    if config.holds_guard and config.mode != "select" and guard is not None:
         p = p.with_rows("guard", guard, -np.inf, nominal_guard + guard_slack(problem))
     if region is not None:
         A, lo, hi = region

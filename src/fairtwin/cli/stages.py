@@ -231,6 +231,10 @@ def _print_summary(metrics: dict[str, Any]) -> None:
         ("median ΔR", lambda s: f"{100 * s['median_dR']:.1f} %"),
         ("median ΔR oracle bound", lambda s: f"{100 * s['median_dR_orc']:.1f} %"),
         ("ΔR_sur / ΔR_orc", lambda s: f"{s['dR_ratio_aggregate']:.2f}"),
+    ]
+    if guard and any(math.isfinite(s.get("dR_ratio_held", math.nan)) for s in summary.values()):
+        rows.append(("  bound holding the guard", lambda s: f"{s.get('dR_ratio_held', math.nan):.2f}"))
+    rows += [
         ("median ΔJ", lambda s: f"{s['median_dJ']:.0f}"),
         ("mean ΔJ (overflow pat.)" if icu else f"mean ΔJ ({price})",
          lambda s: f"{s['mean_dJ_price']:.2f}"),

@@ -66,6 +66,9 @@ class WeekMetrics:
     proposal_fairer: float = float("nan")
     p_answer: float = float("nan")
     rater_answer: float = float("nan")
+    #: ΔR of the oracle bound that holds the guard (the bound a re-solve holding it can reach;
+    #: ``dR_orc`` where the bound kept the guard; nan in records written before it existed)
+    dR_orc_held: float = float("nan")
 
     # the names before they were generic (read-only)
     @property
@@ -124,11 +127,16 @@ def week_metrics(
     solve_status: str = "",
     candidates: NDArray[np.float64] | None = None,
     candidate_costs: NDArray[np.float64] | None = None,
+    u_orc_held: NDArray[np.float64] | None = None,
 ) -> WeekMetrics:
     """Metrics of one context; with ``candidates`` and their learned ``candidate_costs``, also
-    the learned cost's pairwise accuracy on them, judged by the oracle (nobody is asked)."""
+    the learned cost's pairwise accuracy on them, judged by the oracle (nobody is asked).
+    ``u_orc_held`` is the bound that holds the guard where ``u_orc`` does not (else ``u_orc``
+    holds it: the same gain)."""
     R_nom, R_sur, R_orc = (float(v) for v in oracle.cost(np.stack([u_nom, u_sur, u_orc]), context))
     R_orc = min(R_orc, R_sur, R_nom)  # the bound is the best decision seen
+    R_held = R_orc if u_orc_held is None else min(
+        float(oracle.cost(u_orc_held[None], context)[0]), R_sur, R_nom)
     J_nom = twin.nominal_cost(u_nom, context)
     J_sur = twin.nominal_cost(u_sur, context)
     dR, dR_orc = _rel(R_nom, R_sur), _rel(R_nom, R_orc)
@@ -150,6 +158,7 @@ def week_metrics(
         loss=bool(R_sur > R_nom + _tie(R_nom)),
         dR=dR,
         dR_orc=dR_orc,
+        dR_orc_held=_rel(R_nom, R_held),
         dR_ratio=dR / dR_orc if dR_orc > 0 else 0.0,
         dJ=J_sur - J_nom,
         dJ_price=(J_sur - J_nom) / twin.price_unit,
@@ -190,6 +199,8 @@ class Summary:
     reliability: list[dict[str, float]] = field(default_factory=list)
     answer_reliability: list[dict[str, float]] = field(default_factory=list)
     mean_p_answer: float = float("nan")
+    #: ``Σ ΔR_sur / Σ ΔR_orc`` against the bound that holds the guard (``dR_orc_held``)
+    dR_ratio_held: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -243,7 +254,15 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
         reliability=reliability_table(ws),
         answer_reliability=reliability_table(ws, "answer"),
         mean_p_answer=_nanmean([w.p_answer for w in ws]),
+        dR_ratio_held=_ratio(dR, np.array([w.dR_orc_held for w in ws])),
     )
+
+
+def _ratio(dR: NDArray[np.float64], dR_orc: NDArray[np.float64]) -> float:
+    """``Σ dR / Σ dR_orc`` (0 without a gain to reach; nan if a week lacks its bound's)."""
+    if np.isnan(dR_orc).any():
+        return float("nan")
+    return float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0
 
 
 #: edges of the reliability table's bins of the predicted probability

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_deploy import config_of, seed_config  # noqa: E402
 
-from fairtwin.evaluate.metrics import _rel  # noqa: E402  (week_metrics' relative gain)
+from fairtwin.evaluate.metrics import relative_gain  # noqa: E402
 from fairtwin.experiments.cache import SeedCache  # noqa: E402
 from fairtwin.oracles import oracle_bound  # noqa: E402
 from fairtwin.pipeline import load_scenario, nominal_indices, oracle_of, train_rows  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
         b = bounds[(s, d, n, seed)]
         dR = np.array(r["weeks"]["dR"])
         rise = np.array(b["rise"])  # weeks whose bound kept the guard: the row's own gain
-        held = np.array([_rel(rn, rh) if up > 1e-6 else orc for rn, rh, up, orc in
+        held = np.array([relative_gain(rn, rh) if up > 1e-6 else orc for rn, rh, up, orc in
                          zip(b["R_nom"], b["R_held"], rise, r["weeks"]["dR_orc"], strict=True)])
         held = np.maximum(held, dR)  # the bound is the best decision seen (as week_metrics')
         ratio_held = float(dR.sum() / held.sum()) if held.sum() > 0 else 0.0

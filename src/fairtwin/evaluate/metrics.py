@@ -29,7 +29,8 @@ from numpy.typing import NDArray
 from fairtwin.oracles import FairnessOracle
 from fairtwin.twin.base import Twin
 
-__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "upgrade_metrics", "TIE"]
+__all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "upgrade_metrics", "TIE",
+           "relative_gain"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,12 @@ def _tie(R_nom: float) -> float:
     # moves by 1e-17, and the guard row's slack of 1e-6 (in the guarded unit) lets a re-solve
     # withhold a gram of 80 tonnes, moving a spread of shares by up to ~2e-6
     return TIE * max(1.0, abs(R_nom))
+
+
+def relative_gain(before: float, after: float) -> float:
+    """The relative fairness gain ``(R_before − R_after) / R_before`` of the metrics (ΔR), with
+    their ties: 0 where the decisions are equally fair or the first is already perfectly fair."""
+    return _rel(before, after)
 
 
 def _rel(before: float, after: float) -> float:

@@ -50,13 +50,14 @@ from notions import GENERIC_NOTIONS, NOTIONS  # noqa: E402
 
 from fairtwin.deploy import CHOICES, Deployment  # noqa: E402
 from fairtwin.evaluate import week_metrics  # noqa: E402
-from fairtwin.evaluate.metrics import reliability_table  # noqa: E402
+from fairtwin.evaluate.metrics import reliability_table, summarise  # noqa: E402
 from fairtwin.experiments.cache import SeedCache  # noqa: E402
 from fairtwin.folder import load_twin_folder  # noqa: E402
 from fairtwin.oracles import get_rater  # noqa: E402
 from fairtwin.pipeline import (  # noqa: E402
     ExperimentConfig,
     deploy_stage,
+    guard_held_bounds,
     load_scenario,
     nominal_indices,
     oracle_of,
@@ -109,6 +110,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
     oracle = oracle_of(cfg, scenario)
     rater = get_rater(cfg.labels.rater, oracle, cfg.labels.noise, 0, cfg.labels.tie_margin)
     nom = nominal_indices(data.samples)
+    held = guard_held_bounds(oracle, data.samples, U, list(data.bound), scenario, cfg)
     evidence = learner.evidence_.to_dict()
     out = []
     model = learner.model_choice_.name if getattr(learner, "model_choice_", None) else "base"
@@ -120,7 +122,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                 ctx = scenario.contexts[int(data.samples.context_ids[row])]
                 u_nom = data.samples.decisions[nom[row]]
                 w = week_metrics(scenario.twin, oracle, ctx, split, u_nom, decided[row],
-                                 data.bound[row])
+                                 data.bound[row], u_orc_held=held[row])
                 r = oracle.cost(np.stack([u_nom, U[row]]), ctx)
                 answered = rater.answer_probability_of(r[1], r[0])[0]
                 ws.append(w.__class__(**{**w.__dict__,
@@ -139,6 +141,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                 "worst_dR": float(dR.min()),
                 "median_dR": float(np.median(dR)), "mean_dR": float(np.mean(dR)),
                 "ratio": float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
+                "ratio_held": summarise(ws, split).dR_ratio_held,
                 "mean_dJ": float(np.mean([w.dJ_price for w in ws])),
                 "max_overflow_rise": float(max(w.guard_sur - w.guard_nom for w in ws)),
                 "deployed": {c: sum(w.deployed == c for w in ws) for c in CHOICES},
@@ -151,6 +154,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                           "rater": [w.rater_answer for w in ws],
                           "fairer": [w.proposal_fairer for w in ws],
                           "dR": [w.dR for w in ws], "dR_orc": [w.dR_orc for w in ws],
+                          "dR_orc_held": [w.dR_orc_held for w in ws],
                           "loss": [bool(w.loss) for w in ws], "win": [bool(w.win) for w in ws],
                           "choice": [w.deployed for w in ws]},
                 "model": model,
@@ -218,8 +222,9 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
         "patients; deployed: re-solve / cautious / bounded / select / nominal.",
         "",
         "| scenario | notion | regime | rule | wins | less fair (max) | median ΔR | mean ΔR "
-        "| ΔR_sur/ΔR_orc | mean ΔJ | max overflow rise | deployed | lack of fit | model | seeds |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
+        "| ΔR_sur/ΔR_orc | the same, bound holding the guard | mean ΔJ | max overflow rise "
+        "| deployed | lack of fit | model | seeds |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     for k in sorted(groups):
         rs = groups[k]
@@ -231,7 +236,7 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
         lines.append(
             f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {m('wins'):.1f} | {m('losses'):.1f} "
             f"({max(r['losses'] for r in rs)}) | {100 * m('median_dR'):.0f} % "
-            f"| {100 * m('mean_dR'):.0f} % | {m('ratio'):.2f} | {m('mean_dJ'):.2f} "
+            f"| {100 * m('mean_dR'):.0f} % | {m('ratio'):.2f} | {_held(rs)} | {m('mean_dJ'):.2f} "
             f"| {max(r['max_overflow_rise'] for r in rs):.0f} | {dep} "
             f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)} | {model_of(rs)} | {len(rs)} |")
     lines += matrix_lines(rows)
@@ -255,6 +260,12 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
     if docs is not None:
         docs.write_text(text)
     return text
+
+
+def _held(rows: list[dict]) -> str:
+    """The mean ratio against the bound that holds the guard ("–" if a row predates it)."""
+    vals = [r.get("ratio_held", float("nan")) for r in rows]
+    return "–" if any(v is None or not np.isfinite(v) for v in vals) else f"{np.mean(vals):.2f}"
 
 
 def baseline_lines(rows: list[dict], baseline: list[dict], rule: str = "bootstrap"

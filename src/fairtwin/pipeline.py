@@ -88,6 +88,7 @@ __all__ = [
     "train_stage",
     "resolve_stage",
     "evaluate_stage",
+    "guard_held_bounds",
     "coverage_stage",
     "deploy_stage",
     "run_pipeline",
@@ -1156,7 +1157,7 @@ def evaluate_stage(
     """
     oracle = oracle_of(config, scenario)
     bounds = _oracle_bounds(oracle, dataset, decisions, scenario, config.n_jobs, progress)
-    held = _held_bounds(oracle, dataset, decisions, bounds, scenario, config)
+    held = guard_held_bounds(oracle, dataset, decisions, bounds, scenario, config)
     rater = None if from_people(dataset) else _rater(config, scenario, np.random.default_rng(0),
                                                      oracle)
     weeks = _weeks(oracle, dataset, decisions, (bounds, held), times, statuses, scenario,
@@ -1214,10 +1215,10 @@ def _oracle_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,
                      disable=not progress))
 
 
-def _held_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,
-                 decisions: NDArray[np.float64], bounds: list[NDArray[np.float64]],
-                 scenario: Scenario, config: ExperimentConfig
-                 ) -> list[NDArray[np.float64] | None]:
+def guard_held_bounds(oracle: FairnessOracle, dataset: PreferenceDataset,
+                      decisions: NDArray[np.float64], bounds: Sequence[NDArray[np.float64]],
+                      scenario: Scenario, config: ExperimentConfig
+                      ) -> list[NDArray[np.float64] | None]:
     """Where the re-solve holds the guard and a week's oracle bound does not (it leaves more
     people unserved than the nominal decision), the bound that holds it
     (:func:`~fairtwin.oracles.oracle_bound` with ``guard_limit``, from the week's samples and

@@ -36,29 +36,34 @@ from bench_deploy import config_of, seed_config  # noqa: E402
 
 from fairtwin.evaluate.metrics import relative_gain  # noqa: E402
 from fairtwin.experiments.cache import SeedCache  # noqa: E402
-from fairtwin.oracles import oracle_bound  # noqa: E402
-from fairtwin.pipeline import load_scenario, nominal_indices, oracle_of, train_rows  # noqa: E402
+from fairtwin.pipeline import (  # noqa: E402
+    guard_held_bounds,
+    load_scenario,
+    nominal_indices,
+    oracle_of,
+    train_rows,
+)
 
 
 def held_bounds(key: dict, cache: str) -> dict:
     """Per held-out week: the nominal latent cost, the cached bound's and the guard-holding
-    bound's, and the cached bound's rise of the guarded quantity."""
+    bound's (:func:`fairtwin.pipeline.guard_held_bounds`, from the week's samples: its
+    nominal decision is one of them), and the cached bound's rise of the guarded quantity."""
     cfg = config_of(key)
     data = SeedCache(cache).get(seed_config(key))
     scenario = load_scenario(cfg)
     twin, oracle = scenario.twin, oracle_of(cfg, scenario)
-    samples, nom = data.samples, nominal_indices(data.samples)
+    rows = np.arange(len(train_rows(data.samples)), data.samples.n_contexts)
+    held_out = data.samples.subset_contexts(rows)
+    nominal = held_out.decisions[nominal_indices(held_out)]
+    bounds = [data.bound[r] for r in rows]
+    held = guard_held_bounds(oracle, held_out, nominal, bounds, scenario, cfg)
     out: dict[str, list[float]] = {"R_nom": [], "R_orc": [], "R_held": [], "rise": []}
-    for row in range(len(train_rows(samples)), samples.n_contexts):
-        ctx = scenario.contexts[int(samples.context_ids[row])]
-        u_nom = samples.decisions[nom[row]]
-        limit = twin.guarded(u_nom, ctx)
-        r_nom, r_orc = oracle.cost(np.stack([u_nom, data.bound[row]]), ctx)
-        rise = twin.guarded(data.bound[row], ctx) - limit
-        r_held = r_orc
-        if rise > 1e-6:
-            starts = samples.decisions[samples.decisions_of(row)]
-            r_held = oracle_bound(oracle, ctx, starts, guard_limit=limit)[1]
+    for k, row in enumerate(rows):
+        ctx = scenario.contexts[int(data.samples.context_ids[row])]
+        u_held = bounds[k] if held[k] is None else held[k]
+        r_nom, r_orc, r_held = oracle.cost(np.stack([nominal[k], bounds[k], u_held]), ctx)
+        rise = twin.guarded(bounds[k], ctx) - twin.guarded(nominal[k], ctx)
         for name, value in (("R_nom", r_nom), ("R_orc", r_orc), ("R_held", r_held),
                             ("rise", rise)):
             out[name].append(float(value))

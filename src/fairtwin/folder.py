@@ -800,6 +800,7 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
         w = csv.writer(fh)
         w.writerow(["group", "name", "variable", "coefficient", "unit", "context"])
         w.writerows(out_rows)
+    first = twin.outcomes(contexts[0])
     toml: dict[str, Any] = {"name": f"{scenario.name}-export",
                             "description": f"{scenario.name} exported by fairtwin export-twin",
                             "decision_variables": names}
@@ -807,11 +808,11 @@ def export_twin(scenario: Scenario, out: str | os.PathLike[str], weeks: list[int
         toml.update(guard=[guard], guard_name=twin.guard_name)
     toml.update(price_unit=float(twin.price_unit), price_unit_name=twin.price_unit_name,
                 categories=list(twin.categories),
-                compared=list(twin.outcomes(contexts[0]).compared))  # what the learner compares
-    extra = twin.outcomes(contexts[0]).extra
+                compared=list(first.compared))  # what the learner compares
+    extra = first.extra
     if extra:
         toml["extra"] = list(extra)  # and what it weighs only when the answers call for it
-    toml.update(_export_weights(twin.outcomes(contexts[0]), out))
+    toml.update(_export_weights(first, out))
     if twin.default_resolve:
         toml["resolve"] = dict(twin.default_resolve)
     table = twin.folder_hooks(out, contexts, ids) if hooks else None

@@ -1160,8 +1160,8 @@ def evaluate_stage(
     held = guard_held_bounds(oracle, dataset, decisions, bounds, scenario, config)
     rater = None if from_people(dataset) else _rater(config, scenario, np.random.default_rng(0),
                                                      oracle)
-    weeks = _weeks(oracle, dataset, decisions, (bounds, held), times, statuses, scenario,
-                   candidate_costs, deployment, rater)
+    weeks = _weeks(oracle, dataset, decisions, bounds, times, statuses, scenario,
+                   candidate_costs, deployment, rater, held)
     summaries = {s: summarise(weeks, s, scenario.twin.categories).to_dict() for s in ("train", "held-out")
                  if any(w.split == s for w in weeks)}
     twin = scenario.twin
@@ -1244,14 +1244,13 @@ def _held_one(oracle, context, starts, limit):  # type: ignore[no-untyped-def]
 
 
 def _weeks(oracle: FairnessOracle, dataset: PreferenceDataset, decisions: NDArray[np.float64],
-           bounds: tuple[list[NDArray[np.float64]], list[NDArray[np.float64] | None]],
-           times: NDArray[np.float64], statuses: list[str],
+           bounds: list[NDArray[np.float64]], times: NDArray[np.float64], statuses: list[str],
            scenario: Scenario, candidate_costs: NDArray[np.float64] | None,
-           deployment: Deployment | None, rater: Rater | None = None) -> list[WeekMetrics]:
-    """Every week's metrics (:func:`~fairtwin.evaluate.week_metrics`; ``bounds``: the oracle
-    bound's decisions and, where it breaks the guard, those of the bound that holds it), with
-    its deployment (and, with the simulated ``rater``, how likely it answers for each
-    proposal)."""
+           deployment: Deployment | None, rater: Rater | None = None,
+           held: list[NDArray[np.float64] | None] | None = None) -> list[WeekMetrics]:
+    """Every week's metrics (:func:`~fairtwin.evaluate.week_metrics`), with its deployment
+    (and, with the simulated ``rater``, how likely it answers for each proposal; with
+    ``held``, the bound that holds the guard where the oracle bound does not)."""
     nom = nominal_indices(dataset)
     n_train = len(train_rows(dataset))
     weeks: list[WeekMetrics] = []
@@ -1260,9 +1259,10 @@ def _weeks(oracle: FairnessOracle, dataset: PreferenceDataset, decisions: NDArra
         idx = dataset.decisions_of(row)
         weeks.append(week_metrics(
             scenario.twin, oracle, context, "train" if row < n_train else "held-out",
-            dataset.decisions[nom[row]], decisions[row], bounds[0][row],
+            dataset.decisions[nom[row]], decisions[row], bounds[row],
             float(times[row]), statuses[row], dataset.decisions[idx],
-            None if candidate_costs is None else candidate_costs[idx], bounds[1][row],
+            None if candidate_costs is None else candidate_costs[idx],
+            None if held is None else held[row],
         ))
         if deployment is not None:
             weeks[-1] = _with_deployment(weeks[-1], deployment, row, oracle, context,

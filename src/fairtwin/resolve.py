@@ -282,7 +282,7 @@ def _with_limits(
 ) -> Problem:
     """``p`` with the row groups of the rule: ``guard`` (the guarded quantity at most the
     nominal decision's, plus slack) where the mode holds it, and ``trust_region``."""
-    if config.holds_guard and config.mode != "select" and guard is not None:
+    if config.holds_guard and guard is not None:  # (select mode returns before this)
         p = p.with_rows("guard", guard, -np.inf, nominal_guard + guard_slack(problem))
     if region is not None:
         A, lo, hi = region

@@ -111,10 +111,6 @@ def _tie(R_nom: float) -> float:
 def relative_gain(before: float, after: float) -> float:
     """The relative fairness gain ``(R_before − R_after) / R_before`` of the metrics (ΔR), with
     their ties: 0 where the decisions are equally fair or the first is already perfectly fair."""
-    return _rel(before, after)
-
-
-def _rel(before: float, after: float) -> float:
     # a nominal decision that is already perfectly fair (up to the tie) has no relative gain or
     # loss, nor has a decision that ties with it
     if before <= _tie(before) or abs(before - after) <= _tie(before):
@@ -146,7 +142,7 @@ def week_metrics(
         float(oracle.cost(u_orc_held[None], context)[0]), R_sur, R_nom)
     J_nom = twin.nominal_cost(u_nom, context)
     J_sur = twin.nominal_cost(u_sur, context)
-    dR, dR_orc = _rel(R_nom, R_sur), _rel(R_nom, R_orc)
+    dR, dR_orc = relative_gain(R_nom, R_sur), relative_gain(R_nom, R_orc)
     upper = twin.build(context).upper[: twin.n_decision]
     has_room = upper > 0
     at_upper = np.abs(u_sur - upper) < 0.5
@@ -165,7 +161,7 @@ def week_metrics(
         loss=bool(R_sur > R_nom + _tie(R_nom)),
         dR=dR,
         dR_orc=dR_orc,
-        dR_orc_held=_rel(R_nom, R_held),
+        dR_orc_held=relative_gain(R_nom, R_held),
         dR_ratio=dR / dR_orc if dR_orc > 0 else 0.0,
         dJ=J_sur - J_nom,
         dJ_price=(J_sur - J_nom) / twin.price_unit,
@@ -246,7 +242,7 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
         median_dR=float(np.median(dR)),
         mean_dR=float(np.mean(dR)),
         median_dR_orc=float(np.median(dR_orc)),
-        dR_ratio_aggregate=float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
+        dR_ratio_aggregate=_ratio(dR, dR_orc),
         median_dR_ratio=float(np.median([w.dR_ratio for w in ws])),
         median_dJ=float(np.median([w.dJ for w in ws])),
         mean_dJ_price=float(np.mean([w.dJ_price for w in ws])),

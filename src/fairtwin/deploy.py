@@ -84,9 +84,11 @@ def support_of(f_proposal: NDArray[np.float64], f_nominal: NDArray[np.float64],
     g = fb - fa
     if not supported:
         return Support(0.5, 0.5, 0.5, 0.5)
-    p = answer(fa, fb)
-    lo, hi = np.quantile(p, [0.05, 0.95])
-    return Support(float(p.mean()), float(lo), float(hi), float(np.mean(g > 0)))
+    lo, hi = np.quantile(answer(fa, fb), [0.05, 0.95])
+    # the answer model was fitted on unseen weeks' predictions, whose errors already hold the
+    # weights' uncertainty: at the posterior mean, not averaged over the posterior again
+    p = float(answer(fa.mean(keepdims=True), fb.mean(keepdims=True))[0])
+    return Support(p, float(min(lo, p)), float(max(hi, p)), float(np.mean(g > 0)))
 
 
 def choose(supports: Iterable[Support], min_probability: float) -> int:

@@ -24,9 +24,10 @@ and deploys the first whose ``p`` reaches ``min_probability``; a context with no
 nominal decision (a tie, not a loss). The rule ``always`` deploys the re-solve (the paper's
 method, and the active rounds, which ask about proposals precisely to learn where they are
 wrong). :class:`Support` also carries the probability a noisy rater answers for the proposal,
-``E_θ P(u ≻ u_nom | f_θ)`` with the answer model that unseen weeks' answers calibrated
-(:class:`~fairtwin.learn.evidence.AnswerLink`: temperature, lapse, absolute or relative gaps),
-and its 90 % interval over the posterior.
+``P(u ≻ u_nom | f_θ̄)`` at the posterior mean ``θ̄`` with the answer model that unseen weeks'
+answers calibrated (:class:`~fairtwin.learn.evidence.AnswerLink`: temperature, lapse, absolute
+or relative gaps; fitted on predictions of models that never saw those weeks, so their errors
+already hold the weights' uncertainty), and its 90 % interval over the posterior.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class Support:
     ----------
     probability : float
         Probability that a rater answers for the proposal (the answer model of the evidence,
-        :class:`~fairtwin.learn.evidence.AnswerLink`, averaged over the posterior).
+        :class:`~fairtwin.learn.evidence.AnswerLink`, at the posterior mean of the learned
+        costs).
     low, high : float
         The 5 % and 95 % quantiles of that probability over the posterior.
     better : float

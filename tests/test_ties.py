@@ -212,6 +212,27 @@ def test_judge_ties_exactly_the_pairs_within_the_margin(tiny_scenario: Scenario)
     assert np.max(np.abs(draws - p)) < 0.1  # 400 draws: 4 SE of a coin is 0.1
 
 
+def test_a_flip_rater_answers_exactly_equal_decisions_by_a_coin(tiny_scenario: Scenario) -> None:
+    from tests.test_outcomes import _random_decision
+
+    ctx = tiny_scenario.contexts[3]
+    twin = tiny_scenario.twin
+    rng = np.random.default_rng(1)
+    U = np.stack([_random_decision(twin, ctx, rng) for _ in range(200)])
+    oracle = get_oracle("rosenbrock", twin)
+    other = np.roll(U, 1, axis=0)
+    for flip in (0.0, 0.2):
+        same = get_rater("flip", oracle, flip, random_state=3).prefers(U, U, ctx)
+        assert 0.35 < same.mean() < 0.65  # was always False (B)
+        np.testing.assert_allclose(
+            get_rater("flip", oracle, flip).answer_probability(U, U, ctx), 0.5)
+        # pairs that differ keep their answers: one draw per pair either way
+        mixed = np.r_[U[:100], U[100:]], np.r_[other[:100], U[100:]]
+        both = get_rater("flip", oracle, flip, random_state=3).prefers(*mixed, ctx)
+        apart = get_rater("flip", oracle, flip, random_state=3).prefers(U, other, ctx)
+        assert np.array_equal(both[:100], apart[:100])
+
+
 def test_the_learner_config_checks_its_tie_rule() -> None:
     from fairtwin.exceptions import UnknownNameError
 

@@ -1,7 +1,8 @@
 """Simulated raters: pairwise labels from a latent fairness cost, with noise.
 
 - :class:`SimulatedRater` with ``flip_rate = p`` answers like the oracle and then flips each
-  label independently with probability ``p`` (the paper's 0/10/20/30 % noise).
+  label independently with probability ``p`` (the paper's 0/10/20/30 % noise); two decisions
+  of exactly the same latent cost get a coin's answer.
 - :class:`LogisticRater` is a Bradley–Terry rater: it prefers A with probability
   ``σ((R_B − R_A) / (T · (|R_A| + |R_B|) / 2))``, so its errors grow as the two decisions get
   closer in relative terms; ``T`` is the temperature.
@@ -97,12 +98,14 @@ class SimulatedRater(Rater):
 
     def prefers(self, UA: ArrayLike, UB: ArrayLike, context: ContextLike) -> NDArray[np.bool_]:
         ra, rb = self._costs(UA, UB, context)
-        truth = ra < rb
-        flip = self.rng.random(truth.shape) < self.flip_rate
-        return truth ^ flip
+        draw = self.rng.random(ra.shape)
+        # two decisions exactly as fair (a notion blind to what tells them apart, such as the
+        # largest load when the worst-off region is untouched): a forced choice is a coin, not
+        # always B; one draw per pair either way, so other pairs' answers do not change
+        return np.where(ra == rb, draw < 0.5, (ra < rb) ^ (draw < self.flip_rate))
 
     def _prob_a(self, ra: NDArray[np.float64], rb: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.where(ra < rb, 1.0 - self.flip_rate, self.flip_rate)
+        return np.where(ra == rb, 0.5, np.where(ra < rb, 1.0 - self.flip_rate, self.flip_rate))
 
 
 class LogisticRater(Rater):

@@ -71,6 +71,11 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
         np.testing.assert_allclose(phi[g == "beds_per_resident"],
                                    beds_now / pop / ((C.sum() + context.pool) / pop.sum()) - 1,
                                    atol=1e-12)
+        # compared by residents: against Italy's beds per resident after the decision
+        rel = out.relative()(u)[0][g == "beds_per_resident"]
+        np.testing.assert_allclose(
+            rel, (beds_now / pop - beds_now.sum() / pop.sum()) / ((C.sum() + context.pool)
+                                                                  / pop.sum()), atol=1e-12)
 
 
 def test_load_gap_is_zero_when_loads_are_even(tiny_twin: ICUTwin) -> None:

@@ -477,7 +477,10 @@ class ICUTwin(Twin):
         - ``patients_per_resident`` (one per region): ICU patients present per resident after
           the decision, relative to the national value (``L_i / P_i / (ΣD / ΣP) − 1``);
         - ``beds_per_resident`` (one per region): ICU beds per resident after the decision,
-          relative to the national value with the whole pool deployed.
+          relative to the national value with the whole pool deployed; a *compared* group
+          weighted by the residents (:meth:`~fairtwin.twin.Outcomes.relative`), so the
+          learner sees each region's beds per resident against Italy's after the decision
+          (scaled by the value with the whole pool: a constant of the week).
         """
         self._check_context(context)
         R, P = self.n_regions, self.n_pairs
@@ -564,6 +567,10 @@ class ICUTwin(Twin):
                    "patients_per_resident": "ICU patients per resident, relative to Italy's",
                    "beds_per_resident": "ICU beds per resident, relative to Italy's"},
             extra=("received", "patients_per_resident", "beds_per_resident"),
+            # the beds per resident the notion compares are the regions' against Italy's *after*
+            # the decision: the residents' mean, not the value with the whole pool deployed
+            compared=("beds_per_resident",),
+            weights={"beds_per_resident": np.maximum(self.regions.population, 1).astype(float)},
         )
 
     def allocation(self, u: ArrayLike, context: Context) -> Allocation:

@@ -195,6 +195,27 @@ def test_on_policy_answers_calibrate_the_answer_model() -> None:
     assert 0.25 < ev.lapse < 0.55
 
 
+def test_proposals_the_raters_turned_down_are_rejected() -> None:
+    """On-policy answers where the nominal decision beat the proposals in most weeks (the
+    random pairs well explained all the same) reject the learned cost; where the proposals won,
+    or with fewer than 30 such answers, they do not."""
+    ds0, outs = synthetic(40, 600, seed=4)
+    nominal = np.arange(40) * K
+    rng = np.random.default_rng(4)
+    rows = np.repeat(np.arange(40), 2)
+    other = rows * K + rng.integers(1, K, size=rows.size)
+    for share_for_proposal, n, rejected in ((0.2, 80, True), (0.8, 80, False), (0.2, 20, False)):
+        ds = ds0.subset_contexts(np.arange(40))
+        won = rng.permutation(n) < share_for_proposal * n
+        r, o = rows[:n], other[:n]
+        ds.add_comparisons(r, np.where(won, o, nominal[r]), np.where(won, nominal[r], o), round=1)
+        ev = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, nominal=nominal,
+                             random_state=0)
+        assert ev.on_policy_n == n and ev.rejected is rejected
+        assert ev.supported is not rejected and not ev.lack_of_fit
+        assert ev.message.startswith("rejected:") is rejected
+
+
 def test_a_week_without_supported_improvement_keeps_its_nominal_decision() -> None:
     link = AnswerLink("absolute", 1.0).probability
     no = support_of(np.zeros(4), np.array([1.0, -1.0, 2.0, -2.0]), link)

@@ -23,12 +23,17 @@ re-solve deploys anything, :func:`assess_evidence` measures, on the training ans
    of the active rounds' questions) are the kind of comparison a deployment makes; with at
    least :data:`MIN_ON_POLICY` of them the answer model is fitted on them alone, and their
    held-out predicted probability is set beside the share the rater actually preferred (then a
-   fit, not a check).
+   fit, not a check). When the raters preferred the nominal decision to the learned cost's own
+   proposals in most of them (the share for the proposals below ½ by two standard errors),
+   the proposals are **rejected**: the model fits the random pairs and is wrong where it
+   extrapolates (measured: beds spread by residents, a notion the first outcome dictionary
+   misread, with 10 % flipped labels: the raters took the re-solves in 0.11 of 193 on-policy
+   answers, and deploying them made 22 held-out weeks less fair at ``p`` ≥ 0.9).
 
 The deployment rule (:mod:`fairtwin.deploy`) deploys nothing unless :attr:`Evidence.supported`
-(no lack of fit, and agreement with unseen weeks above chance: ``0.5 + 2 √(0.25 / m)`` for
-``m`` answers); the answer model gives the probability a rater answers for a proposal that it
-reports.
+(no lack of fit, proposals not rejected, and agreement with unseen weeks above chance:
+``0.5 + 2 √(0.25 / m)`` for ``m`` answers); the answer model gives the probability a rater
+answers for a proposal that it reports.
 """
 
 from __future__ import annotations
@@ -86,7 +91,8 @@ class Evidence:
         Mean out-of-week predicted probability of the same (nan without any).
     lack_of_fit : bool
     supported : bool
-        Whether the answers support deploying anything: no lack of fit, and an out-of-week
+        Whether the answers support deploying anything: no lack of fit, proposals not
+        :attr:`rejected`, and an out-of-week
         pair accuracy above chance by two standard errors. (Accuracy, not log-loss: a cost
         that ranks unseen weeks' pairs well can still have badly scaled logits; measured:
         rosenbrock with 260 noisy answers ranked 0.8 of them right at a log-loss above a
@@ -100,6 +106,10 @@ class Evidence:
     link_on_policy : bool
         Whether the answer model was fitted on the on-policy answers alone (at least
         :data:`MIN_ON_POLICY` of them; their held-out predictions are then fitted, not a check).
+    rejected : bool
+        Whether the raters preferred the nominal decision to the learned cost's own proposals:
+        at least :data:`MIN_ON_POLICY` on-policy answers, and the share for the proposals below
+        ``0.5 − 2 √(0.25 / n)``.
     """
 
     n_comparisons: int
@@ -119,6 +129,7 @@ class Evidence:
     link: str = "absolute"
     lapse: float = 0.0
     link_on_policy: bool = False
+    rejected: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -516,13 +527,18 @@ def assess_evidence(
     on_n, on_obs, on_pred = _on_policy(dataset, nominal, on_policy, link.probability(f_win, f_lose))
 
     chance = cv_accuracy > 0.5 + 2.0 * np.sqrt(0.25 / max(m, 1))
-    supported = bool(chance and not lack_of_fit)
+    rejected = bool(on_n >= MIN_ON_POLICY and on_obs < 0.5 - 2.0 * np.sqrt(0.25 / on_n))
+    supported = bool(chance and not lack_of_fit and not rejected)
     message = _verdict(lack_of_fit, bool(chance), cv_accuracy, link, flexible_accuracy,
                        pair_accuracy)
+    if rejected and not lack_of_fit:
+        message = (f"rejected: the raters preferred the nominal decision to the learned cost's "
+                   f"own proposals in {1.0 - on_obs:.2f} of {on_n} on-policy answers; the "
+                   "learned cost is not deployed")
     log.info("%s", message)
     return Evidence(m, cv_accuracy, cv_log_loss, explained, link.temperature, pair_accuracy,
                     flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
-                    message, link.kind, link.lapse, link_on_policy)
+                    message, link.kind, link.lapse, link_on_policy, rejected)
 
 
 def _without_pairs(dataset: PreferenceDataset, keep: NDArray[np.bool_]) -> PreferenceDataset:

@@ -46,7 +46,7 @@ from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from notions import GENERIC_NOTIONS, NOTIONS  # noqa: E402
+from notions import BLIND_NOTIONS, GENERIC_NOTIONS, NOTIONS  # noqa: E402
 
 from fairtwin.deploy import CHOICES, Deployment  # noqa: E402
 from fairtwin.evaluate import week_metrics  # noqa: E402
@@ -75,7 +75,7 @@ RULES = ("always", "laplace", "bootstrap")
 
 
 def config_of(key: dict) -> ExperimentConfig:
-    oracle = {**NOTIONS, **GENERIC_NOTIONS}.get(key["notion"], key["notion"])
+    oracle = {**NOTIONS, **BLIND_NOTIONS, **GENERIC_NOTIONS}.get(key["notion"], key["notion"])
     cfg = ExperimentConfig().override(labels={"oracle": oracle, **REGIMES[key["regime"]]},
                                       seed=key["seed"], n_jobs=1)
     if key["scenario"] == "italy-dpc":
@@ -159,6 +159,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                           "choice": [w.deployed for w in ws]},
                 "model": model,
                 "lack_of_fit": evidence["lack_of_fit"], "evidence": evidence,
+                "answer_at": "posterior mean",  # rows before commit e1969b3 averaged over it
                 "t_train_s": t_train, "t_resolve_s": t_resolve,
             })
     return out
@@ -246,10 +247,10 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
                                "re-solve fairer; observed: share of weeks whose re-solve the "
                                "latent cost prefers to nominal)")
     lines += reliability_lines(rows, "answer_reliability", "Reliability of the answer "
-                               "probability (cells run since its model is fitted on on-policy "
-                               "answers where there are 30; predicted: the "
+                               "probability (cells run since it is taken at the posterior mean, "
+                               "commit e1969b3; predicted: the "
                                "probability that a rater answers for the re-solve against the "
-                               "nominal decision, averaged over the posterior; observed: the "
+                               "nominal decision, at the posterior mean; observed: the "
                                "simulated rater's own probability of that answer, its noise "
                                "included)")
     lines += threshold_lines(rows)
@@ -395,24 +396,33 @@ UNLEARNABLE = ("unexplainable", "any-unexplainable")
 
 
 def reliability_lines(rows: list[dict], field: str, title: str) -> list[str]:
-    """A reliability table of each rule's probability, pooled over every held-out cell."""
-    pooled: dict[tuple[str, float, float], list[float]] = {}
+    """A reliability table of each rule's probability, pooled over every held-out cell; the
+    answer probability's also by what its answer model was fitted on (on-policy answers, or
+    random pairs where there were fewer than 30), from rows that take it at the posterior
+    mean."""
+    pooled: dict[tuple[str, str, float, float], list[float]] = {}
     for r in rows:
-        if field == "answer_reliability" and "link_on_policy" not in r.get("evidence", {}):
-            continue  # rows of the answer model before it was fitted on on-policy answers
+        fitted = ""
+        if field == "answer_reliability":
+            if "answer_at" not in r:
+                continue  # rows that averaged it over the posterior (before commit e1969b3)
+            fitted = "on-policy" if r["evidence"].get("link_on_policy") else "random pairs"
         if r["split"] == "held-out" and r["rule"] != "always":
             for b in r.get(field, []):
-                acc = pooled.setdefault((r["rule"], b["low"], b["high"]), [0, 0.0, 0.0])
+                acc = pooled.setdefault((r["rule"], fitted, b["low"], b["high"]), [0, 0.0, 0.0])
                 n = b.get("contexts", b.get("weeks", 0))  # "weeks" in rows cached before
                 acc[0] += n
                 acc[1] += b["predicted"] * n
                 acc[2] += b["observed"] * n
     if not pooled:
         return []
-    lines = ["", title + ":", "", "| rule | bin | weeks | mean predicted | observed |",
-             "|---|---|---:|---:|---:|"]
-    for (rule, lo, hi), (nw, sp, so) in sorted(pooled.items()):
-        lines.append(f"| {rule} | [{lo:.1f}, {hi:.1f}) | {nw} | {sp / nw:.2f} | {so / nw:.2f} |")
+    by_fit = field == "answer_reliability"
+    lines = ["", title + ":", "", "| rule |" + (" answer model fitted on |" if by_fit else "")
+             + " bin | weeks | mean predicted | observed |",
+             "|---|" + ("---|" if by_fit else "") + "---|---:|---:|---:|"]
+    for (rule, fitted, lo, hi), (nw, sp, so) in sorted(pooled.items()):
+        lines.append(f"| {rule} |" + (f" {fitted} |" if by_fit else "")
+                     + f" [{lo:.1f}, {hi:.1f}) | {nw} | {sp / nw:.2f} | {so / nw:.2f} |")
     return lines
 
 

@@ -27,7 +27,8 @@ from fairtwin.twin.icu.notions import LoadOracle, national_of, ratios_of
 
 __all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS",
            "AnyUnexplainable", "AnyFavoured", "AnyWorstOff", "VaccinePerResident",
-           "GENERIC_NOTIONS"]
+           "GENERIC_NOTIONS", "WeeklyFavoured", "Threshold", "TransferAverse",
+           "BedsPerResident", "BLIND_NOTIONS"]
 
 
 class PerResident(LoadOracle):
@@ -106,6 +107,74 @@ class TravelAverse(LoadOracle):
 
 
 NOTIONS["travel-averse"] = "notions:TravelAverse"
+
+
+# Four more, written after the learner was built and not tuned to: a blind check of the
+# deployment rule on kinds the team's hidden notions may have.
+
+
+class WeeklyFavoured(LoadOracle):
+    """``½ Σ_i w_i (ρ_i − ρ̄)²`` with ``w_k = 10`` for one region drawn from the week's index,
+    1 for the others: a rater who favours one member per week, not knowable from the
+    outcomes."""
+
+    name = "weekly-favoured"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        R = load.shape[1]
+        k = np.random.default_rng([20261207, int(getattr(context, "index", 0))]).integers(R)
+        w = np.where(np.arange(R) == k, 10.0, 1.0)
+        rho = ratios_of(load, beds)
+        return 0.5 * np.sum(w * (rho - national_of(load, beds)[:, None]) ** 2, axis=1)
+
+
+class Threshold(LoadOracle):
+    """``10⁻³ + Σ_i max(0, ρ_i − 0.85)²``: only loads above 85 % of the beds count (a hinge;
+    the constant keeps the cost positive in quiet weeks)."""
+
+    name = "threshold"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        rho = ratios_of(load, beds)
+        return 1e-3 + np.sum(np.maximum(rho - 0.85, 0.0) ** 2, axis=1)
+
+
+class TransferAverse(LoadOracle):
+    """``½ Σ_i (ρ_i − ρ̄)² + transfers / patients``: even loads, but every patient moved counts
+    as much as one patient of the week's total."""
+
+    name = "transfer-averse"
+
+    def linear_cost(self, context: object) -> NDArray[np.float64]:
+        patients = max(float(np.sum(getattr(context, "demand", 1.0))), 1.0)
+        return np.concatenate([np.zeros(self.twin.n_regions),
+                               np.full(self.twin.n_pairs, 1.0 / patients)])
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        rho = ratios_of(load, beds)
+        return 0.5 * np.sum((rho - national_of(load, beds)[:, None]) ** 2, axis=1)
+
+
+class BedsPerResident(LoadOracle):
+    """``10⁻³ + ½ Σ_i (b_i/p_i ÷ b̄ − 1)²`` with ``b_i`` the ICU beds after the decision and
+    ``p_i`` the region's residents: beds, not patients, spread by population (twin data the
+    outcome groups leave out)."""
+
+    name = "beds-per-resident"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        pop = self.twin.regions.population.astype(np.float64)
+        per = beds / pop
+        mean = beds.sum(axis=1, keepdims=True) / pop.sum()
+        return 1e-3 + 0.5 * np.sum((per / np.maximum(mean, 1e-12) - 1.0) ** 2, axis=1)
+
+
+BLIND_NOTIONS = {c.name: f"notions:{c.__name__}"
+                 for c in (WeeklyFavoured, Threshold, TransferAverse, BedsPerResident)}
 
 
 # ---------------------------------------------------------------------- any twin's notions

@@ -339,17 +339,19 @@ def answer(ds: PreferenceDataset, cost: np.ndarray, n_pairs: int,
     ds.add_comparisons(rows, np.where(a_wins, a, b), np.where(a_wins, b, a))
 
 
-def synthetic_with_extra(n_weeks: int, n_pairs: int, planted_extra: bool,
+def synthetic_with_extra(n_weeks: int, n_pairs: int, planted: str,
                          seed: int = 0) -> tuple[PreferenceDataset, list[Outcomes]]:
-    """Like :func:`synthetic`, with a third, extra group ``g3`` that the planted cost weighs
-    (``planted_extra``) or ignores."""
+    """Like :func:`synthetic`, with a third, extra group ``g3`` that the planted cost ignores
+    (``planted = "base"``), weighs beside the base groups (``"base+g3"``) or weighs alone
+    (``"only:g3"``: a notion of data the base groups leave out, which they only blur)."""
     ds, outs = synthetic(n_weeks, 0, seed=seed)
     rng = np.random.default_rng(seed + 100)
     extended = [Outcomes(np.vstack([o.matrix, rng.normal(size=(2, N_DEC))]),
                          np.r_[o.offset, 0.0, 0.0], (*o.names, "e", "f"),
                          (*o.groups, "g3", "g3"), extra=("g3",)) for o in outs]
-    w3 = 3.0 if planted_extra else 0.0
-    cost = np.array([0.5 * np.sum(phi[:2] ** 2) + 0.25 * np.sum(phi[2:4] ** 2)
+    w3 = 0.0 if planted == "base" else 3.0
+    w0 = 0.0 if planted == "only:g3" else 1.0
+    cost = np.array([w0 * (0.5 * np.sum(phi[:2] ** 2) + 0.25 * np.sum(phi[2:4] ** 2))
                      + 0.5 * w3 * np.sum(phi[4:] ** 2)
                      for phi in (extended[c](u)[0] for u, c in zip(ds.decisions, ds.decision_context,
                                                                      strict=True))])
@@ -357,14 +359,17 @@ def synthetic_with_extra(n_weeks: int, n_pairs: int, planted_extra: bool,
     return ds, extended
 
 
-@pytest.mark.parametrize("planted", [True, False])
-def test_model_selection_picks_the_planted_family(planted: bool) -> None:
+@pytest.mark.parametrize("planted", ["base", "base+g3", "only:g3"])
+def test_model_selection_picks_the_planted_family(planted: str) -> None:
     from fairtwin.learn.evidence import select_groups
 
     ds, outs = synthetic_with_extra(30, 900, planted)
     choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, random_state=0)
-    assert choice.groups == (("g1", "g2", "g3") if planted else ("g1", "g2"))
-    assert [r["name"] for r in choice.table] == ["base", "base+g3", "base+max:g1", "base+max:g2"]
+    assert choice.name == planted
+    assert choice.groups == {"base": ("g1", "g2"), "base+g3": ("g1", "g2", "g3"),
+                             "only:g3": ("g3",)}[planted]
+    assert [r["name"] for r in choice.table] == ["base", "base+g3", "only:g3", "base+max:g1",
+                                                 "base+max:g2"]
     model = OutcomeCostLearner().fit(ds, outcomes=outs)  # no groups: the base only
     assert model.groups_ == ("g1", "g2")
 

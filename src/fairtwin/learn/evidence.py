@@ -273,6 +273,7 @@ def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool
         ladder += [(f"base+{g}", (*base, g)) for g in first.extra]
         if len(first.extra) > 1:
             ladder.append(("base+extra", (*base, *first.extra)))
+        ladder += [(f"only:{g}", (g,)) for g in first.extra]
     members = [g for g in base if first.groups.count(g) > 1]
     if peaks:
         ladder += [(f"base+max:{g}", (*base, f"{g}^")) for g in members]

@@ -159,7 +159,9 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                           "choice": [w.deployed for w in ws]},
                 "model": model,
                 "lack_of_fit": evidence["lack_of_fit"], "evidence": evidence,
-                "answer_at": "posterior mean",  # rows before commit e1969b3 averaged over it
+                # the answer probability at the posterior's median draw (earlier rows: averaged
+                # over the posterior, then at the mean costs, e1969b3)
+                "answer_at": "median draw",
                 "t_train_s": t_train, "t_resolve_s": t_resolve,
             })
     return out
@@ -247,10 +249,10 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
                                "re-solve fairer; observed: share of weeks whose re-solve the "
                                "latent cost prefers to nominal)")
     lines += reliability_lines(rows, "answer_reliability", "Reliability of the answer "
-                               "probability (cells run since it is taken at the posterior mean, "
-                               "commit e1969b3; predicted: the "
+                               "probability (cells run since it is taken at the posterior's "
+                               "median draw; predicted: the "
                                "probability that a rater answers for the re-solve against the "
-                               "nominal decision, at the posterior mean; observed: the "
+                               "nominal decision; observed: the "
                                "simulated rater's own probability of that answer, its noise "
                                "included)")
     lines += threshold_lines(rows)
@@ -398,14 +400,15 @@ UNLEARNABLE = ("unexplainable", "any-unexplainable")
 def reliability_lines(rows: list[dict], field: str, title: str) -> list[str]:
     """A reliability table of each rule's probability, pooled over every held-out cell; the
     answer probability's also by what its answer model was fitted on (on-policy answers, or
-    random pairs where there were fewer than 30), from rows that take it at the posterior
-    mean."""
+    random pairs where there were fewer than 30), from rows that take it at the posterior's
+    median draw."""
     pooled: dict[tuple[str, str, float, float], list[float]] = {}
     for r in rows:
         fitted = ""
         if field == "answer_reliability":
-            if "answer_at" not in r:
-                continue  # rows that averaged it over the posterior (before commit e1969b3)
+            if r.get("answer_at") != "median draw":
+                continue  # rows that took it otherwise (averaged over the posterior, or at the
+                # mean costs)
             fitted = "on-policy" if r["evidence"].get("link_on_policy") else "random pairs"
         if r["split"] == "held-out" and r["rule"] != "always":
             for b in r.get(field, []):

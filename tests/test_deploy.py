@@ -228,15 +228,19 @@ def test_a_week_without_supported_improvement_keeps_its_nominal_decision() -> No
     assert choose([unexplained], 0.9) == -1
 
 
-def test_the_answer_probability_is_the_calibrated_link_at_the_posterior_mean() -> None:
+def test_the_answer_probability_is_the_calibrated_link_at_the_median_draw() -> None:
     # the link was fitted on unseen weeks' predictions, whose errors hold the weights'
     # uncertainty already: averaging over the posterior again would pull p toward a coin
     link = AnswerLink("absolute", 2.0)
-    gaps = np.random.default_rng(0).normal(1.0, 3.0, size=400)
-    s = support_of(np.zeros(400), gaps, link.probability)
-    assert s.probability == pytest.approx(float(link.probability(0.0, gaps.mean())))
-    assert s.probability > float(np.mean(link.probability(np.zeros(400), gaps))) + 0.1
+    gaps = np.random.default_rng(0).normal(1.0, 3.0, size=401)
+    s = support_of(np.zeros(401), gaps, link.probability)
+    assert s.probability == pytest.approx(float(link.probability(0.0, np.median(gaps))))
+    assert s.probability > float(np.mean(link.probability(np.zeros(401), gaps))) + 0.1
     assert s.low <= s.probability <= s.high
+    # a few heavy draws against the proposal do not turn it: most draws prefer it
+    heavy = np.r_[np.full(300, 1.0), np.full(101, -10.0)]
+    s = support_of(np.zeros(401), heavy, link.probability)
+    assert s.better > 0.7 and s.probability > 0.5 > float(link.probability(0.0, heavy.mean()))
 
 
 def test_a_rival_model_that_ranks_a_proposal_less_fair_refuses_it() -> None:

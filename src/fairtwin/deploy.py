@@ -24,7 +24,7 @@ and deploys the first whose ``p`` reaches ``min_probability``; a context with no
 nominal decision (a tie, not a loss). The rule ``always`` deploys the re-solve (the paper's
 method, and the active rounds, which ask about proposals precisely to learn where they are
 wrong). :class:`Support` also carries the probability a noisy rater answers for the proposal,
-``P(u ≻ u_nom | f_θ̄)`` at the posterior mean ``θ̄`` with the answer model that unseen weeks'
+``P(u ≻ u_nom | f_θ)`` at the posterior's median draw with the answer model that unseen weeks'
 answers calibrated (:class:`~fairtwin.learn.evidence.AnswerLink`: temperature, lapse, absolute
 or relative gaps; fitted on predictions of models that never saw those weeks, so their errors
 already hold the weights' uncertainty), and its 90 % interval over the posterior.
@@ -52,8 +52,8 @@ class Support:
     ----------
     probability : float
         Probability that a rater answers for the proposal (the answer model of the evidence,
-        :class:`~fairtwin.learn.evidence.AnswerLink`, at the posterior mean of the learned
-        costs).
+        :class:`~fairtwin.learn.evidence.AnswerLink`, at the posterior's median draw: the
+        median of that probability over the draws).
     low, high : float
         The 5 % and 95 % quantiles of that probability over the posterior.
     better : float
@@ -86,11 +86,12 @@ def support_of(f_proposal: NDArray[np.float64], f_nominal: NDArray[np.float64],
     g = fb - fa
     if not supported:
         return Support(0.5, 0.5, 0.5, 0.5)
-    lo, hi = np.quantile(answer(fa, fb), [0.05, 0.95])
     # the answer model was fitted on unseen weeks' predictions, whose errors already hold the
-    # weights' uncertainty: at the posterior mean, not averaged over the posterior again
-    p = float(answer(fa.mean(keepdims=True), fb.mean(keepdims=True))[0])
-    return Support(p, float(min(lo, p)), float(max(hi, p)), float(np.mean(g > 0)))
+    # weights' uncertainty: at the posterior's median draw, not averaged over the posterior
+    # again (and not at the mean costs, which a few heavy draws can turn against the proposal
+    # that most draws prefer); the link is monotone in the gap, so this is the draws' median
+    lo, p, hi = np.quantile(answer(fa, fb), [0.05, 0.5, 0.95])
+    return Support(float(p), float(lo), float(hi), float(np.mean(g > 0)))
 
 
 def choose(supports: Iterable[Support], min_probability: float) -> int:

@@ -28,7 +28,7 @@ from fairtwin.twin.icu.notions import LoadOracle, national_of, ratios_of
 __all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS",
            "AnyUnexplainable", "AnyFavoured", "AnyWorstOff", "VaccinePerResident",
            "GENERIC_NOTIONS", "WeeklyFavoured", "Threshold", "TransferAverse",
-           "BedsPerResident", "BLIND_NOTIONS"]
+           "BedsPerResident", "BLIND_NOTIONS", "spread_by_residents"]
 
 
 class PerResident(LoadOracle):
@@ -39,10 +39,16 @@ class PerResident(LoadOracle):
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: object) -> NDArray[np.float64]:
-        pop = self.twin.regions.population.astype(np.float64)
-        q = load / pop
-        qbar = load.sum(axis=1, keepdims=True) / pop.sum()
-        return 0.5 * np.sum((q / np.maximum(qbar, 1e-12) - 1.0) ** 2, axis=1)
+        return spread_by_residents(load, self.twin.regions.population)
+
+
+def spread_by_residents(x: NDArray[np.float64], population: ArrayLike) -> NDArray[np.float64]:
+    """``½ Σ_i (x_i/p_i ÷ x̄ − 1)²`` per row of ``x`` (regions in columns), with ``p_i`` the
+    residents and ``x̄ = Σ x / Σ p`` the national value per resident."""
+    pop = np.asarray(population, dtype=np.float64)
+    per = x / pop
+    mean = x.sum(axis=1, keepdims=True) / pop.sum()
+    return 0.5 * np.sum((per / np.maximum(mean, 1e-12) - 1.0) ** 2, axis=1)
 
 
 class Favoured(LoadOracle):
@@ -167,10 +173,7 @@ class BedsPerResident(LoadOracle):
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: object) -> NDArray[np.float64]:
-        pop = self.twin.regions.population.astype(np.float64)
-        per = beds / pop
-        mean = beds.sum(axis=1, keepdims=True) / pop.sum()
-        return 1e-3 + 0.5 * np.sum((per / np.maximum(mean, 1e-12) - 1.0) ** 2, axis=1)
+        return 1e-3 + spread_by_residents(beds, self.twin.regions.population)
 
 
 BLIND_NOTIONS = {c.name: f"notions:{c.__name__}"

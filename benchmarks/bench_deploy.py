@@ -225,7 +225,8 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
         f"`{command}` (commit {commit}, {platform.machine()}, {platform.processor() or 'cpu'}, "
         f"Python {platform.python_version()}). Means over seeds (last column); the 52 held-out "
         "weeks follow the 52 training weeks. *less fair*: weeks whose deployed decision the "
-        "latent cost ranks below nominal (mean, and the most in any seed); ΔJ in overflow "
+        "latent cost ranks below nominal (mean, and the most in any seed); lack of fit: runs "
+        "whose evidence found it (and those whose raters rejected the proposals); ΔJ in overflow "
         "patients; deployed: re-solve / cautious / bounded / select / nominal.",
         "",
         "| scenario | notion | regime | rule | wins | less fair (max) | median ΔR | mean ΔR "
@@ -245,7 +246,8 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
             f"({max(r['losses'] for r in rs)}) | {100 * m('median_dR'):.0f} % "
             f"| {100 * m('mean_dR'):.0f} % | {m('ratio'):.2f} | {_held(rs)} | {m('mean_dJ'):.2f} "
             f"| {max(r['max_overflow_rise'] for r in rs):.0f} | {dep} "
-            f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)} | {model_of(rs)} | {len(rs)} |")
+            f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)}{_rejected(rs)} | {model_of(rs)} "
+            f"| {len(rs)} |")
     lines += matrix_lines(rows)
     lines += reliability_lines(rows, "reliability", "Reliability of the deployment "
                                "probability *p* (held-out weeks of every cell pooled; predicted: "
@@ -267,6 +269,13 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
     if docs is not None:
         docs.write_text(text)
     return text
+
+
+def _rejected(rows: list[dict]) -> str:
+    """" (N rejected)" when the evidence of N of the rows rejected the learned cost (the raters
+    turned its proposals down), else ""."""
+    n = sum(bool(r.get("evidence", {}).get("rejected")) for r in rows)
+    return f" ({n} rejected)" if n else ""
 
 
 def _ratio_held(dR: np.ndarray, weeks: list) -> float:

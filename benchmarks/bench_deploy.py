@@ -50,7 +50,7 @@ from notions import BLIND_NOTIONS, GENERIC_NOTIONS, NOTIONS  # noqa: E402
 
 from fairtwin.deploy import CHOICES, Deployment  # noqa: E402
 from fairtwin.evaluate import week_metrics  # noqa: E402
-from fairtwin.evaluate.metrics import reliability_table  # noqa: E402
+from fairtwin.evaluate.metrics import aggregate_ratio, reliability_table  # noqa: E402
 from fairtwin.experiments.cache import SeedCache  # noqa: E402
 from fairtwin.folder import load_twin_folder  # noqa: E402
 from fairtwin.oracles import get_rater  # noqa: E402
@@ -140,8 +140,8 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                 "wins": int(sum(w.win for w in ws)), "losses": int(sum(w.loss for w in ws)),
                 "worst_dR": float(dR.min()),
                 "median_dR": float(np.median(dR)), "mean_dR": float(np.mean(dR)),
-                "ratio": float(dR.sum() / dR_orc.sum()) if dR_orc.sum() > 0 else 0.0,
-                "ratio_held": _ratio_held(dR, ws),
+                "ratio": aggregate_ratio(dR, dR_orc),
+                "ratio_held": aggregate_ratio(dR, np.array([w.dR_orc_held for w in ws])),
                 "mean_dJ": float(np.mean([w.dJ_price for w in ws])),
                 "max_overflow_rise": float(max(w.guard_sur - w.guard_nom for w in ws)),
                 "deployed": {c: sum(w.deployed == c for w in ws) for c in CHOICES},
@@ -276,12 +276,6 @@ def _rejected(rows: list[dict]) -> str:
     turned its proposals down), else ""."""
     n = sum(bool(r.get("evidence", {}).get("rejected")) for r in rows)
     return f" ({n} rejected)" if n else ""
-
-
-def _ratio_held(dR: np.ndarray, weeks: list) -> float:
-    """``Σ ΔR / Σ ΔR_orc`` against the bound that holds the guard (0 without a gain)."""
-    held = np.array([w.dR_orc_held for w in weeks])
-    return float(dR.sum() / held.sum()) if held.sum() > 0 else 0.0
 
 
 def _held(rows: list[dict]) -> str:

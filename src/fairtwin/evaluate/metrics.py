@@ -30,7 +30,7 @@ from fairtwin.oracles import FairnessOracle
 from fairtwin.twin.base import Twin
 
 __all__ = ["WeekMetrics", "Summary", "week_metrics", "summarise", "upgrade_metrics", "TIE",
-           "relative_gain"]
+           "relative_gain", "aggregate_ratio"]
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
         median_dR=float(np.median(dR)),
         mean_dR=float(np.mean(dR)),
         median_dR_orc=float(np.median(dR_orc)),
-        dR_ratio_aggregate=_ratio(dR, dR_orc),
+        dR_ratio_aggregate=aggregate_ratio(dR, dR_orc),
         median_dR_ratio=float(np.median([w.dR_ratio for w in ws])),
         median_dJ=float(np.median([w.dJ for w in ws])),
         mean_dJ_price=float(np.mean([w.dJ_price for w in ws])),
@@ -257,11 +257,11 @@ def summarise(weeks: list[WeekMetrics], split: str, categories: tuple[str, ...] 
         reliability=reliability_table(ws),
         answer_reliability=reliability_table(ws, "answer"),
         mean_p_answer=_nanmean([w.p_answer for w in ws]),
-        dR_ratio_held=_ratio(dR, np.array([w.dR_orc_held for w in ws])),
+        dR_ratio_held=aggregate_ratio(dR, np.array([w.dR_orc_held for w in ws])),
     )
 
 
-def _ratio(dR: NDArray[np.float64], dR_orc: NDArray[np.float64]) -> float:
+def aggregate_ratio(dR: NDArray[np.float64], dR_orc: NDArray[np.float64]) -> float:
     """``Σ dR / Σ dR_orc`` (0 without a gain to reach; nan if a week lacks its bound's)."""
     if np.isnan(dR_orc).any():
         return float("nan")

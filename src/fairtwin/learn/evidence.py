@@ -534,11 +534,7 @@ def assess_evidence(
     rejected = bool(on_n >= MIN_ON_POLICY and on_obs < 0.5 - 2.0 * np.sqrt(0.25 / on_n))
     supported = bool(chance and not lack_of_fit and not rejected)
     message = _verdict(lack_of_fit, bool(chance), cv_accuracy, link, flexible_accuracy,
-                       pair_accuracy)
-    if rejected and not lack_of_fit:
-        message = (f"rejected: the raters preferred the nominal decision to the learned cost's "
-                   f"own proposals in {1.0 - on_obs:.2f} of {on_n} on-policy answers; the "
-                   "learned cost is not deployed")
+                       pair_accuracy, (on_n, on_obs) if rejected else None)
     log.info("%s", message)
     return Evidence(m, cv_accuracy, cv_log_loss, explained, link.temperature, pair_accuracy,
                     flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
@@ -609,12 +605,18 @@ def _on_policy(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None,
 
 
 def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, link: AnswerLink,
-             flexible_accuracy: float, pair_accuracy: float) -> str:
-    """The assessment in one sentence: lack of fit, no evidence, or evidence."""
+             flexible_accuracy: float, pair_accuracy: float,
+             rejected: tuple[int, float] | None = None) -> str:
+    """The assessment in one sentence: lack of fit, rejected (``rejected``: the on-policy
+    answers and the share for the proposals), no evidence, or evidence."""
     if lack_of_fit:
         return (f"lack of fit: the answers are consistent (a free score per decision predicts "
                 f"{flexible_accuracy:.2f} of held-out pairs) but the outcomes explain fewer "
                 f"({pair_accuracy:.2f}); the learned cost is not deployed")
+    if rejected is not None:
+        return (f"rejected: the raters preferred the nominal decision to the learned cost's "
+                f"own proposals in {1.0 - rejected[1]:.2f} of {rejected[0]} on-policy answers; "
+                "the learned cost is not deployed")
     if not chance:
         return (f"no evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} "
                 "of the answers, no better than a coin; nothing is deployed")

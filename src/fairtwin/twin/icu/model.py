@@ -287,6 +287,11 @@ class ICUTwin(Twin):
                                                                              strict=True)])
 
     @property
+    def _residents(self) -> NDArray[np.float64]:
+        """The regions' residents (at least 1): what the per-resident outcomes count by."""
+        return np.maximum(self.regions.population, 1).astype(np.float64)
+
+    @property
     def price_unit(self) -> float:
         return float(self.config.overflow_weight)
 
@@ -532,7 +537,7 @@ class ICUTwin(Twin):
         R, P = self.n_regions, self.n_pairs
         n = self.n_decision
         pair_cols = R + np.arange(P)
-        pop = np.maximum(self.regions.population, 1).astype(np.float64)
+        pop = self._residents
         per_patient = patients / float(pop.sum())  # national patients per resident
         present = np.zeros((R, n))
         present[self._src, pair_cols] -= 1.0
@@ -570,7 +575,7 @@ class ICUTwin(Twin):
             # the beds per resident the notion compares are the regions' against Italy's *after*
             # the decision: the residents' mean, not the value with the whole pool deployed
             compared=("beds_per_resident",),
-            weights={"beds_per_resident": np.maximum(self.regions.population, 1).astype(float)},
+            weights={"beds_per_resident": self._residents},
         )
 
     def allocation(self, u: ArrayLike, context: Context) -> Allocation:

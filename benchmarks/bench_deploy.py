@@ -226,7 +226,8 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
         f"Python {platform.python_version()}). Means over seeds (last column); the 52 held-out "
         "weeks follow the 52 training weeks. *less fair*: weeks whose deployed decision the "
         "latent cost ranks below nominal (mean, and the most in any seed); lack of fit: runs "
-        "whose evidence found it (and those whose raters rejected the proposals); ΔJ in overflow "
+        "whose evidence found it (and those whose raters rejected the proposals, or whose answers "
+        "showed no evidence); ΔJ in overflow "
         "patients; deployed: re-solve / cautious / bounded / select / nominal.",
         "",
         "| scenario | notion | regime | rule | wins | less fair (max) | median ΔR | mean ΔR "
@@ -272,10 +273,15 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
 
 
 def _rejected(rows: list[dict]) -> str:
-    """" (N rejected)" when the evidence of N of the rows rejected the learned cost (the raters
-    turned its proposals down), else ""."""
-    n = sum(bool(r.get("evidence", {}).get("rejected")) for r in rows)
-    return f" ({n} rejected)" if n else ""
+    """" (N rejected, M no evidence)": of the rows, those whose evidence rejected the learned
+    cost (the raters turned its proposals down) and those whose answers showed no evidence
+    (agreement with unseen weeks not above chance), each left out when there is none."""
+    ev = [r.get("evidence", {}) for r in rows]
+    n = sum(bool(e.get("rejected")) for e in ev)
+    none = sum("supported" in e and not (e["supported"] or e["lack_of_fit"] or e.get("rejected"))
+               for e in ev)
+    parts = [f"{n} rejected"] * bool(n) + [f"{none} no evidence"] * bool(none)
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _held(rows: list[dict]) -> str:

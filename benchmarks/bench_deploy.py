@@ -46,7 +46,7 @@ from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from notions import BLIND_NOTIONS, GENERIC_NOTIONS, NOTIONS  # noqa: E402
+from notions import BLIND2_NOTIONS, BLIND_NOTIONS, GENERIC_NOTIONS, NOTIONS  # noqa: E402
 
 from fairtwin.deploy import CHOICES, Deployment  # noqa: E402
 from fairtwin.evaluate import week_metrics  # noqa: E402
@@ -75,7 +75,8 @@ RULES = ("always", "laplace", "bootstrap")
 
 
 def config_of(key: dict) -> ExperimentConfig:
-    oracle = {**NOTIONS, **BLIND_NOTIONS, **GENERIC_NOTIONS}.get(key["notion"], key["notion"])
+    known = {**NOTIONS, **BLIND_NOTIONS, **BLIND2_NOTIONS, **GENERIC_NOTIONS}
+    oracle = known.get(key["notion"], key["notion"])
     cfg = ExperimentConfig().override(labels={"oracle": oracle, **REGIMES[key["regime"]]},
                                       seed=key["seed"], n_jobs=1)
     if key["scenario"] == "italy-dpc":

@@ -28,7 +28,8 @@ from fairtwin.twin.icu.notions import LoadOracle, national_of, ratios_of
 __all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS",
            "AnyUnexplainable", "AnyFavoured", "AnyWorstOff", "VaccinePerResident",
            "GENERIC_NOTIONS", "WeeklyFavoured", "Threshold", "TransferAverse",
-           "BedsPerResident", "BLIND_NOTIONS", "spread_by_residents"]
+           "BedsPerResident", "BLIND_NOTIONS", "spread_by_residents", "Neighbours",
+           "CappedGaps", "EfficiencyMinded", "NearFull", "BLIND2_NOTIONS"]
 
 
 class PerResident(LoadOracle):
@@ -178,6 +179,72 @@ class BedsPerResident(LoadOracle):
 
 BLIND_NOTIONS = {c.name: f"notions:{c.__name__}"
                  for c in (WeeklyFavoured, Threshold, TransferAverse, BedsPerResident)}
+
+
+# Four more, written on 2026-12-06 before any of them was run (commit of this text), not
+# tuned to: a second blind check, of kinds none of the notions above has.
+
+
+class Neighbours(LoadOracle):
+    """``10⁻³ + ½ Σ_{i<j near} (ρ_i − ρ_j)²`` over the pairs of regions whose transfer distance
+    is below the median: only neighbours are compared (the twin's geography, which the outcome
+    groups leave out)."""
+
+    name = "neighbours"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        src, dst = self.twin.pairs
+        near = (self.twin.pair_km < np.median(self.twin.pair_km)) & (src < dst)
+        rho = ratios_of(load, beds)
+        return 1e-3 + 0.5 * np.sum((rho[:, src[near]] - rho[:, dst[near]]) ** 2, axis=1)
+
+
+class CappedGaps(LoadOracle):
+    """``10⁻³ + Σ_i min((ρ_i − ρ̄)², 0.04)``: a gap beyond 0.2 counts no more than 0.2 (a
+    saturating, non-convex notion: narrowing a large gap part of the way gains nothing)."""
+
+    name = "capped-gaps"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        rho = ratios_of(load, beds)
+        gap = (rho - national_of(load, beds)[:, None]) ** 2
+        return 1e-3 + np.sum(np.minimum(gap, 0.04), axis=1)
+
+
+class EfficiencyMinded(LoadOracle):
+    """``1 + J(u) / 1000``: a rater who finds the cheapest decision the fairest (the twin's
+    nominal cost: overflow, transfers per km, beds deployed). The nominal decision is already
+    what this rater wants; any change is less fair."""
+
+    name = "efficiency-minded"
+
+    def linear_cost(self, context: object) -> NDArray[np.float64]:
+        cfg = self.twin.config
+        return np.concatenate([np.full(self.twin.n_regions, cfg.deploy_weight),
+                               cfg.transfer_weight_per_km * self.twin.pair_km]) / 1000.0
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        over = np.maximum(load - beds, 0.0).sum(axis=1)
+        return 1.0 + self.twin.config.overflow_weight * over / 1000.0
+
+
+class NearFull(LoadOracle):
+    """``Σ_i 1 / (1.05 − min(ρ_i, 1))``: what counts is how close each region is to full, not
+    the spread (an absolute level; steep near full, flat beyond it: non-convex)."""
+
+    name = "near-full"
+
+    def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
+                      context: object) -> NDArray[np.float64]:
+        rho = ratios_of(load, beds)
+        return np.sum(1.0 / (1.05 - np.minimum(rho, 1.0)), axis=1)
+
+
+BLIND2_NOTIONS = {c.name: f"notions:{c.__name__}"
+                  for c in (Neighbours, CappedGaps, EfficiencyMinded, NearFull)}
 
 
 # ---------------------------------------------------------------------- any twin's notions

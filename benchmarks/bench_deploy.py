@@ -206,7 +206,11 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
         "the learner, a blind check (`--notions` by name): *weekly-favoured* (one region a week "
         "counts ten times), *threshold* (only load ratios above 0.85 count), *transfer-averse* "
         "(every patient moved counts) and *beds-per-resident* (beds after the decision, spread "
-        "by residents). Regimes: *default* (1344 "
+        "by residents); and four more written before they were first run, a second blind check: "
+        "*neighbours* (only regions within the median transfer distance compared), *capped-gaps* "
+        "(a squared gap counts at most 0.2²), *efficiency-minded* (the cheapest decision is "
+        "the fairest: nothing can gain) and *near-full* (each region's closeness to full, "
+        "flat beyond it). Regimes: *default* (1344 "
         "answers, 3 active rounds), *flip10* (10 % flipped labels), *small* (156 answers from a "
         "logistic rater at temperature 0.1, no active rounds), *small-active* (260 such answers, "
         "one active round). Rules: *always* deploys every re-solve (the rule before the "
@@ -407,8 +411,9 @@ def matrix_lines(rows: list[dict], rule: str = "bootstrap") -> list[str]:
     return lines
 
 
-#: notions no function of the outcomes explains (left out of the learnable cells' targets)
-UNLEARNABLE = ("unexplainable", "any-unexplainable")
+#: notions no function of the outcomes explains, and one whose nominal decision is already the
+#: fairest (no week can gain): left out of the wins and ratio targets
+UNLEARNABLE = ("unexplainable", "any-unexplainable", "efficiency-minded")
 
 
 def reliability_lines(rows: list[dict], field: str, title: str) -> list[str]:

@@ -45,7 +45,7 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
     for context in tiny_scenario.contexts:
         out = twin.outcomes(context)
         assert out.base_groups == ("load_gap", "beds_added", "sent_away", "travel", "moved")
-        assert out.extra == ("received", "patients_per_resident", "beds_per_resident")
+        assert out.extra == ("received", "patients_per_resident", "beds_per_resident", "spend")
         assert set(out.units) == set(out.group_names)
         u = _random_decision(twin, context, rng)
         phi = out(u)[0]
@@ -67,6 +67,10 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
         present = context.demand - alloc.transfers_out + alloc.transfers_in
         np.testing.assert_allclose(phi[g == "patients_per_resident"],
                                    present / pop / (patients / pop.sum()) - 1, atol=1e-12)
+        # the nominal cost without its overflow term (which the guard holds), per patient
+        overflow = twin.config.overflow_weight * twin.overflow(u, context).sum()
+        np.testing.assert_allclose(phi[g == "spend"],
+                                   (twin.nominal_cost(u, context) - overflow) / patients)
         beds_now = C + alloc.deployed
         np.testing.assert_allclose(phi[g == "beds_per_resident"],
                                    beds_now / pop / ((C.sum() + context.pool) / pop.sum()) - 1,

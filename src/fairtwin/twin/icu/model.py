@@ -474,9 +474,9 @@ class ICUTwin(Twin):
         - ``travel``: patient-km of all transfers per ICU patient of the week;
         - ``moved``: share of the week's ICU patients transferred;
 
-        and three *extra* groups (:attr:`~fairtwin.twin.Outcomes.extra`: the learner weighs
-        them when the answers call for them), quantities of the rating page and the regions'
-        data that the five leave out:
+        and four *extra* groups (:attr:`~fairtwin.twin.Outcomes.extra`: the learner weighs
+        them when the answers call for them), quantities of the rating page, the regions' data
+        and the twin's own objective that the five leave out:
 
         - ``received`` (one per region): patients transferred in per base bed;
         - ``patients_per_resident`` (one per region): ICU patients present per resident after
@@ -485,7 +485,11 @@ class ICUTwin(Twin):
           relative to the national value with the whole pool deployed; a *compared* group
           weighted by the residents (:meth:`~fairtwin.twin.Outcomes.relative`), so the
           learner sees each region's beds per resident against Italy's after the decision
-          (scaled by the value with the whole pool: a constant of the week).
+          (scaled by the value with the whole pool: a constant of the week);
+        - ``spend``: the nominal cost of the beds deployed and of the transfers' kilometres,
+          per ICU patient of the week (the overflow term left out: the re-solve's guard holds
+          it) — for raters who find the cheaper decision the fairer, whom squared spreads of
+          beds and transfers mislead (the second blind check's *efficiency-minded* notion).
         """
         self._check_context(context)
         R, P = self.n_regions, self.n_pairs
@@ -506,9 +510,14 @@ class ICUTwin(Twin):
         received = np.zeros((R, n))
         received[self._dst, pair_cols] = 1.0 / C[self._dst]
         present, present_b, bed_rows, bed_b = self._per_resident_rows(context, D, C, patients)
+        cfg = self.config
+        spend = np.zeros((1, n))
+        spend[0, :R] = cfg.deploy_weight
+        spend[0, R:] = cfg.transfer_weight_per_km * self.pair_km
+        spend /= patients
         return self._named_outcomes(
-            np.vstack([load, beds, sent, travel, moved, received, present, bed_rows]),
-            np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b]))
+            np.vstack([load, beds, sent, travel, moved, received, present, bed_rows, spend]),
+            np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b, [0.0]]))
 
     def _load_gap_rows(self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64]
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -559,10 +568,10 @@ class ICUTwin(Twin):
         return Outcomes(
             matrix=matrix,
             offset=offset,
-            names=tuple(names * 3 + ["all regions", "all regions"] + names * 3),
+            names=tuple(names * 3 + ["all regions", "all regions"] + names * 3 + ["all regions"]),
             groups=tuple(["load_gap"] * R + ["beds_added"] * R + ["sent_away"] * R
                          + ["travel", "moved"] + ["received"] * R
-                         + ["patients_per_resident"] * R + ["beds_per_resident"] * R),
+                         + ["patients_per_resident"] * R + ["beds_per_resident"] * R + ["spend"]),
             units={"load_gap": "patients per base bed above the national average",
                    "beds_added": "extra beds per base bed",
                    "sent_away": "patients sent away per base bed",
@@ -570,8 +579,9 @@ class ICUTwin(Twin):
                    "moved": "share of ICU patients",
                    "received": "patients received per base bed",
                    "patients_per_resident": "ICU patients per resident, relative to Italy's",
-                   "beds_per_resident": "ICU beds per resident, relative to Italy's"},
-            extra=("received", "patients_per_resident", "beds_per_resident"),
+                   "beds_per_resident": "ICU beds per resident, relative to Italy's",
+                   "spend": "nominal cost of beds and transfers per ICU patient"},
+            extra=("received", "patients_per_resident", "beds_per_resident", "spend"),
             # the beds per resident the notion compares are the regions' against Italy's *after*
             # the decision: the residents' mean, not the value with the whole pool deployed
             compared=("beds_per_resident",),

@@ -252,7 +252,7 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
             f"({max(r['losses'] for r in rs)}) | {100 * m('median_dR'):.0f} % "
             f"| {100 * m('mean_dR'):.0f} % | {m('ratio'):.2f} | {_held(rs)} | {m('mean_dJ'):.2f} "
             f"| {max(r['max_overflow_rise'] for r in rs):.0f} | {dep} "
-            f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)}{_rejected(rs)} | {model_of(rs)} "
+            f"| {sum(r['lack_of_fit'] for r in rs)}/{len(rs)}{_verdicts(rs)} | {model_of(rs)} "
             f"| {len(rs)} |")
     lines += matrix_lines(rows)
     lines += reliability_lines(rows, "reliability", "Reliability of the deployment "
@@ -277,7 +277,7 @@ def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
     return text
 
 
-def _rejected(rows: list[dict]) -> str:
+def _verdicts(rows: list[dict]) -> str:
     """" (N rejected, M no evidence)": of the rows, those whose evidence rejected the learned
     cost (the raters turned its proposals down) and those whose answers showed no evidence
     (agreement with unseen weeks not above chance), each left out when there is none."""

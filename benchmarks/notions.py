@@ -221,9 +221,7 @@ class EfficiencyMinded(LoadOracle):
     name = "efficiency-minded"
 
     def linear_cost(self, context: object) -> NDArray[np.float64]:
-        cfg = self.twin.config
-        return np.concatenate([np.full(self.twin.n_regions, cfg.deploy_weight),
-                               cfg.transfer_weight_per_km * self.twin.pair_km]) / 1000.0
+        return self.twin.nominal_costs()[: self.twin.n_decision] / 1000.0
 
     def cost_of_loads(self, load: NDArray[np.float64], beds: NDArray[np.float64],
                       context: object) -> NDArray[np.float64]:

@@ -510,11 +510,7 @@ class ICUTwin(Twin):
         received = np.zeros((R, n))
         received[self._dst, pair_cols] = 1.0 / C[self._dst]
         present, present_b, bed_rows, bed_b = self._per_resident_rows(context, D, C, patients)
-        cfg = self.config
-        spend = np.zeros((1, n))
-        spend[0, :R] = cfg.deploy_weight
-        spend[0, R:] = cfg.transfer_weight_per_km * self.pair_km
-        spend /= patients
+        spend = self.nominal_costs()[None, :n] / patients  # beds and transfers, not overflow
         return self._named_outcomes(
             np.vstack([load, beds, sent, travel, moved, received, present, bed_rows, spend]),
             np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b, [0.0]]))

@@ -474,9 +474,16 @@ class ICUTwin(Twin):
         - ``travel``: patient-km of all transfers per ICU patient of the week;
         - ``moved``: share of the week's ICU patients transferred;
 
-        and four *extra* groups (:attr:`~fairtwin.twin.Outcomes.extra`: the learner weighs
+        and five *extra* groups (:attr:`~fairtwin.twin.Outcomes.extra`: the learner weighs
         them when the answers call for them), quantities of the rating page, the regions' data
         and the twin's own objective that the five leave out:
+
+        - ``load`` (one per region): patients per base ICU bed after the decision, each
+          deployed bed taking the national average ``ρ̄₀`` (``(L_i − ρ̄₀ y_i) / C_i``: the
+          rating page's load, exact where a region is at the national average) — the level
+          itself, each region alike, not its gap to a capacity-weighted mean: for raters who
+          judge how full each region is (a busy week's region near full counts more than a
+          quiet week's, which no weight on gaps can say);
 
         - ``received`` (one per region): patients transferred in per base bed;
         - ``patients_per_resident`` (one per region): ICU patients present per resident after
@@ -498,7 +505,8 @@ class ICUTwin(Twin):
         C = np.maximum(context.capacity, 1).astype(np.float64)
         patients = max(float(D.sum()), 1.0)
         pair_cols = R + np.arange(P)
-        load, load_b = self._load_gap_rows(context, D, C)
+        level, rho0 = self._load_rows(context, D, C)
+        load, load_b = self._load_gap_rows(level, rho0, D, C)
         beds = np.zeros((R, n))
         beds[np.arange(R), np.arange(R)] = 1.0 / C
         sent = np.zeros((R, n))
@@ -512,27 +520,33 @@ class ICUTwin(Twin):
         present, present_b, bed_rows, bed_b = self._per_resident_rows(context, D, C, patients)
         spend = self.nominal_costs()[None, :n] / patients  # beds and transfers, not overflow
         return self._named_outcomes(
-            np.vstack([load, beds, sent, travel, moved, received, present, bed_rows, spend]),
-            np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b, [0.0]]))
+            np.vstack([load, beds, sent, travel, moved, received, present, bed_rows, spend,
+                       level]),
+            np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b, [0.0],
+                            D / C]))
 
-    def _load_gap_rows(self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64]
-                       ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The ``load_gap`` rows and offsets: patients per base bed above the national
-        average, minus their capacity-weighted mean (``D`` demand, ``C`` base beds ≥ 1)."""
+    def _load_rows(self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64]
+                   ) -> tuple[NDArray[np.float64], float]:
+        """The ``load`` rows (their offsets are ``D / C``) and ``ρ̄₀ = ΣD / (ΣC + B)``:
+        patients per base bed after the decision, each deployed bed taking ``ρ̄₀`` (``D``
+        demand, ``C`` base beds ≥ 1)."""
         R, P = self.n_regions, self.n_pairs
-        n = self.n_decision
         rho0 = float(D.sum()) / (float(C.sum()) + float(context.pool))
         pair_cols = R + np.arange(P)
-        load = np.zeros((R, n))
+        load = np.zeros((R, self.n_decision))
         load[np.arange(R), np.arange(R)] = -rho0
         load[self._src, pair_cols] -= 1.0
         load[self._dst, pair_cols] += 1.0
-        load /= C[:, None]
+        return load / C[:, None], rho0
+
+    @staticmethod
+    def _load_gap_rows(level: NDArray[np.float64], rho0: float, D: NDArray[np.float64],
+                       C: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The ``load_gap`` rows and offsets: the ``load`` rows minus ``ρ̄₀``, minus their
+        capacity-weighted mean."""
         load_b = (D - rho0 * C) / C
         w = C / C.sum()
-        load -= w @ load
-        load_b = load_b - w @ load_b
-        return load, load_b
+        return level - w @ level, load_b - w @ load_b
 
     def _per_resident_rows(
         self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64], patients: float
@@ -564,10 +578,12 @@ class ICUTwin(Twin):
         return Outcomes(
             matrix=matrix,
             offset=offset,
-            names=tuple(names * 3 + ["all regions", "all regions"] + names * 3 + ["all regions"]),
+            names=tuple(names * 3 + ["all regions", "all regions"] + names * 3 + ["all regions"]
+                        + names),
             groups=tuple(["load_gap"] * R + ["beds_added"] * R + ["sent_away"] * R
                          + ["travel", "moved"] + ["received"] * R
-                         + ["patients_per_resident"] * R + ["beds_per_resident"] * R + ["spend"]),
+                         + ["patients_per_resident"] * R + ["beds_per_resident"] * R + ["spend"]
+                         + ["load"] * R),
             units={"load_gap": "patients per base bed above the national average",
                    "beds_added": "extra beds per base bed",
                    "sent_away": "patients sent away per base bed",
@@ -576,8 +592,9 @@ class ICUTwin(Twin):
                    "received": "patients received per base bed",
                    "patients_per_resident": "ICU patients per resident, relative to Italy's",
                    "beds_per_resident": "ICU beds per resident, relative to Italy's",
-                   "spend": "nominal cost of beds and transfers per ICU patient"},
-            extra=("received", "patients_per_resident", "beds_per_resident", "spend"),
+                   "spend": "nominal cost of beds and transfers per ICU patient",
+                   "load": "ICU patients per base bed after the decision"},
+            extra=("received", "patients_per_resident", "beds_per_resident", "spend", "load"),
             # the beds per resident the notion compares are the regions' against Italy's *after*
             # the decision: the residents' mean, not the value with the whole pool deployed
             compared=("beds_per_resident",),

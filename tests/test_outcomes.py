@@ -45,7 +45,8 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
     for context in tiny_scenario.contexts:
         out = twin.outcomes(context)
         assert out.base_groups == ("load_gap", "beds_added", "sent_away", "travel", "moved")
-        assert out.extra == ("received", "patients_per_resident", "beds_per_resident", "spend")
+        assert out.extra == ("received", "patients_per_resident", "beds_per_resident", "spend",
+                             "load")
         assert set(out.units) == set(out.group_names)
         u = _random_decision(twin, context, rng)
         phi = out(u)[0]
@@ -54,9 +55,12 @@ def test_icu_outcomes_are_the_quantities_they_name(tiny_scenario: Scenario) -> N
         rho0 = context.demand.sum() / (C.sum() + context.pool)
         gap = (context.demand - alloc.transfers_out + alloc.transfers_in
                - rho0 * (C + alloc.deployed)) / C
+        level = gap + rho0
         gap -= C @ gap / C.sum()
         g = np.array(out.groups)
         np.testing.assert_allclose(phi[g == "load_gap"], gap, atol=1e-12)
+        # the level itself, each deployed bed taking the national average: no centring
+        np.testing.assert_allclose(phi[g == "load"], level, atol=1e-12)
         np.testing.assert_allclose(phi[g == "beds_added"], alloc.deployed / C)
         np.testing.assert_allclose(phi[g == "sent_away"], alloc.transfers_out / C)
         patients = max(context.demand.sum(), 1)
@@ -88,6 +92,8 @@ def test_load_gap_is_zero_when_loads_are_even(tiny_twin: ICUTwin) -> None:
     out = tiny_twin.outcomes(ctx)
     phi = out(np.zeros(tiny_twin.n_decision))[0]
     np.testing.assert_allclose(phi[np.array(out.groups) == "load_gap"], 0.0, atol=1e-12)
+    # the level is the regions' real load ratio (one patient per two beds), not a gap
+    np.testing.assert_allclose(phi[np.array(out.groups) == "load"], 0.5, atol=1e-12)
 
 
 @pytest.fixture(scope="module")

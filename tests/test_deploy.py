@@ -22,6 +22,7 @@ from fairtwin.deploy import choose, rivals_agree, support_of
 from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.learn.evidence import (
+    beats_coin,
     AnswerLink,
     ModelChoice,
     assess_evidence,
@@ -170,6 +171,17 @@ def test_the_answer_link_is_chosen_and_calibrated_by_held_out_answers(rater: str
     coin = rng.random(n) < 0.5
     none = fit_link(np.where(coin, f_a, f_b), np.where(coin, f_b, f_a))
     assert np.allclose(none.probability(f_a, f_b), 0.5, atol=0.03)
+
+
+def test_evidence_needs_agreement_beyond_chance_and_a_link_that_is_not_a_coin() -> None:
+    """Unseen weeks' answers count as evidence when the learned cost agrees with more of them
+    than chance allows *and* its gaps predict them better than a coin: 0.59 of 156 answers is
+    beyond chance (0.58) but not evidence with a coin's answer model; 0.57 is not evidence with
+    any."""
+    assert beats_coin(0.59, 156, 2.0) and beats_coin(0.59, 156)
+    assert not beats_coin(0.59, 156, 0.0)
+    assert not beats_coin(0.57, 156, 2.0)
+    assert beats_coin(0.53, 10_000, 2.0)  # more answers, a narrower chance band
 
 
 def test_on_policy_answers_calibrate_the_answer_model() -> None:

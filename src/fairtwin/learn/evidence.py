@@ -280,8 +280,6 @@ def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool
     members = [g for g in base if first.groups.count(g) > 1]
     if peaks:
         ladder += [(f"base+max:{g}", (*base, f"{g}^")) for g in members]
-        ladder += [(f"base+max:{g}", (*base, g, f"{g}^")) for g in first.extra
-                   if first.groups.count(g) > 1]
     ladder += [(f"base+members:{g}", (*base, f"{g}@")) for g in members[:max_member_groups]]
     if linear:
         ladder.append(("base+linear", base))

@@ -113,9 +113,9 @@ def rivals_agree(costs: Iterable[NDArray[np.float64]]) -> bool:
     260 answers of the per-resident notion the base model (which lacks patients per resident)
     re-solved six held-out weeks at ``p`` 0.90–0.95 into decisions less fair than nominal. Its
     rivals — the rungs of the model ladder whose held-out-week accuracy was *higher* than the
-    chosen model's, by less than the two standard errors that choosing them needs — are models
-    the answers do not rule out; a proposal one of them ranks less fair than nominal is not
-    supported by the answers.
+    chosen model's by more than one standard error, and less than the two that choosing them
+    needs — are models the answers favour without ruling the chosen one out; a proposal one of
+    them ranks less fair than nominal is not supported by the answers.
     """
     return all(float(f[0]) < float(f[1]) for f in costs)
 

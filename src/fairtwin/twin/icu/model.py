@@ -478,12 +478,9 @@ class ICUTwin(Twin):
         them when the answers call for them), quantities of the rating page, the regions' data
         and the twin's own objective that the five leave out:
 
-        - ``load`` (one per region): patients per base ICU bed after the decision, each
-          deployed bed taking the national average ``ρ̄₀`` (``(L_i − ρ̄₀ y_i) / C_i``: the
-          rating page's load, exact where a region is at the national average) — the level
-          itself, each region alike, not its gap to a capacity-weighted mean: for raters who
-          judge how full each region is (a busy week's region near full counts more than a
-          quiet week's, which no weight on gaps can say);
+        - ``load`` (one per region): ``(L_i − ρ̄₀ y_i) / C_i``, the page's load level, each
+          region alike (``load_gap`` is its gap to a capacity-weighted mean): for raters who
+          judge how full each region is, which no weight on gaps can say;
 
         - ``received`` (one per region): patients transferred in per base bed;
         - ``patients_per_resident`` (one per region): ICU patients present per resident after

@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.deploy import choose, rivals_agree, support_of
+from fairtwin.deploy import choose, rival_rungs, rivals_agree, support_of
 from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.learn.evidence import (
-    beats_coin,
     AnswerLink,
     ModelChoice,
     assess_evidence,
+    beats_coin,
     fit_link,
     fit_temperature,
 )
@@ -263,6 +263,16 @@ def test_a_rival_model_that_ranks_a_proposal_less_fair_refuses_it() -> None:
     assert rivals_agree([]) and rivals_agree([np.array([0.0, 1.0])])
     assert not rivals_agree([np.array([0.0, 1.0]), np.array([1.0, 0.0])])
     assert not rivals_agree([np.array([1.0, 1.0])])  # a tie is not fairer
+
+
+def test_a_rival_is_a_rung_ahead_of_the_chosen_one_by_more_than_a_standard_error() -> None:
+    table = [{"name": "base", "cv_accuracy": 0.719, "gain_se": 0.0},
+             {"name": "near", "cv_accuracy": 0.735, "gain_se": 0.0163},  # 0.98 s.e. ahead
+             {"name": "ahead", "cv_accuracy": 0.746, "gain_se": 0.0167},  # 1.6 s.e. ahead
+             {"name": "behind", "cv_accuracy": 0.700, "gain_se": 0.01}]
+    assert [r["name"] for r in rival_rungs(table, "base")] == ["ahead"]
+    assert rival_rungs(table, "ahead") == []
+    assert rival_rungs(table, "not climbed") == []
 
 
 def test_the_deploy_stage_deploys_only_what_the_rival_models_rank_fairer(tiny_run) -> None:  # type: ignore[no-untyped-def]

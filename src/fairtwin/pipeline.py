@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from fairtwin.datasets import BROKEN_FILE, PEOPLE_SOURCE, PreferenceDataset, atomic_write
-from fairtwin.deploy import Deployment, Support, choose, rivals_agree, support_of
+from fairtwin.deploy import Deployment, Support, choose, rival_rungs, rivals_agree, support_of
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
 from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
 from fairtwin.extras import has_extra, missing_extra_line, require
@@ -830,20 +830,13 @@ def deploy_stage(
 
 def _rival_models(learner: OutcomeCostLearner, dataset: PreferenceDataset,
                   maps: list[Outcomes], config: ExperimentConfig) -> list[OutcomeCostLearner]:
-    """The chosen model's rivals, fitted on the same answers: the rungs of the model ladder
-    whose held-out-week accuracy beat the chosen one's by more than one standard error (of
-    their paired gain over the base model) without reaching the two that choosing them needs
-    (:func:`fairtwin.deploy.rivals_agree`). A rung ahead by less is noise, not a rival: with
-    the ICU twin's ``load`` group, ``base+load`` ahead of the base by 0.001 (0.1 standard
-    errors) kept 8 of 52 held-out weeks of the travel-averse notion at nominal (seed 2)."""
+    """The chosen model's rivals (:func:`fairtwin.deploy.rival_rungs`), fitted on the same
+    answers (:func:`fairtwin.deploy.rivals_agree`)."""
     choice: ModelChoice | None = getattr(learner, "model_choice_", None)
-    accuracy = {r["name"]: r["cv_accuracy"] for r in choice.table} if choice else {}
-    if choice is None or choice.name not in accuracy:  # no ladder climbed (a fixed model)
-        return []
-    best = accuracy[choice.name]
-    rows = [r for r in choice.table if r["cv_accuracy"] - best > r["gain_se"]]
+    rows = rival_rungs(choice.table, choice.name) if choice else []
     if rows:
-        log.info("rival models of %s: %s", choice.name, ", ".join(r["name"] for r in rows))
+        log.info("rival models of %s: %s", choice.name if choice else "",
+                 ", ".join(r["name"] for r in rows))
     return [rung_learner(lambda groups: config.learner.make(0, groups, learner.ties),
                          r["name"], tuple(r["groups"])).fit(dataset, outcomes=maps)
             for r in rows]

@@ -833,10 +833,11 @@ def _rival_models(learner: OutcomeCostLearner, dataset: PreferenceDataset,
     """The chosen model's rivals (:func:`fairtwin.deploy.rival_rungs`), fitted on the same
     answers (:func:`fairtwin.deploy.rivals_agree`)."""
     choice: ModelChoice | None = getattr(learner, "model_choice_", None)
-    rows = rival_rungs(choice.table, choice.name) if choice else []
+    if choice is None:  # a fixed model: no ladder climbed
+        return []
+    rows = rival_rungs(choice.table, choice.name)
     if rows:
-        log.info("rival models of %s: %s", choice.name if choice else "",
-                 ", ".join(r["name"] for r in rows))
+        log.info("rival models of %s: %s", choice.name, ", ".join(r["name"] for r in rows))
     return [rung_learner(lambda groups: config.learner.make(0, groups, learner.ties),
                          r["name"], tuple(r["groups"])).fit(dataset, outcomes=maps)
             for r in rows]

@@ -531,7 +531,7 @@ def assess_evidence(
     on_n, on_obs, on_pred = _on_policy(dataset, nominal, on_policy, link.probability(f_win, f_lose))
 
     chance = beats_coin(cv_accuracy, m, None if link_on_policy else link.temperature)
-    rejected = bool(on_n >= MIN_ON_POLICY and on_obs < 0.5 - 2.0 * np.sqrt(0.25 / on_n))
+    rejected = bool(on_n >= MIN_ON_POLICY and on_obs < 0.5 - _chance_band(on_n))
     supported = bool(chance and not lack_of_fit and not rejected)
     message = _verdict(lack_of_fit, bool(chance), cv_accuracy, link, flexible_accuracy,
                        pair_accuracy, (on_n, on_obs) if rejected else None)
@@ -614,8 +614,14 @@ def beats_coin(cv_accuracy: float, n_answers: int, temperature: float | None = N
     as well as its gaps did; its re-solves made 3 of 52 held-out weeks less fair. (An answer
     model fitted on the on-policy answers alone is not asked: those answers have their own
     gate, *rejected*.)"""
-    return bool(cv_accuracy > 0.5 + 2.0 * np.sqrt(0.25 / max(n_answers, 1))
+    return bool(cv_accuracy > 0.5 + _chance_band(n_answers)
                 and (temperature is None or temperature > 0.0))
+
+
+def _chance_band(n: int) -> float:
+    """Two standard errors of a coin's share of ``n`` answers: how far from ½ a share of
+    agreement must be to say more than chance."""
+    return 2.0 * float(np.sqrt(0.25 / max(n, 1)))
 
 
 def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, link: AnswerLink,
@@ -631,13 +637,11 @@ def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, link: AnswerLi
         return (f"rejected: the raters preferred the nominal decision to the learned cost's "
                 f"own proposals in {1.0 - rejected[1]:.2f} of {rejected[0]} on-policy answers; "
                 "the learned cost is not deployed")
-    if not chance and link.temperature == 0.0:
-        return (f"no evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} "
-                "of the answers, and its gaps predict them no better than a coin (answer "
-                "model τ = 0); nothing is deployed")
     if not chance:
+        why = ("and its gaps predict them no better than a coin (answer model τ = 0)"
+               if link.temperature == 0.0 else "no better than a coin")
         return (f"no evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} "
-                "of the answers, no better than a coin; nothing is deployed")
+                f"of the answers, {why}; nothing is deployed")
     return (f"evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} of "
             f"the answers (calibration: {link.kind} gaps, τ = {link.temperature:.3g}, lapse "
             f"{link.lapse:.2f}); free scores {flexible_accuracy:.2f} "

@@ -478,10 +478,6 @@ class ICUTwin(Twin):
         them when the answers call for them), quantities of the rating page, the regions' data
         and the twin's own objective that the five leave out:
 
-        - ``load`` (one per region): ``(L_i − ρ̄₀ y_i) / C_i``, the page's load level, each
-          region alike (``load_gap`` is its gap to a capacity-weighted mean): for raters who
-          judge how full each region is, which no weight on gaps can say;
-
         - ``received`` (one per region): patients transferred in per base bed;
         - ``patients_per_resident`` (one per region): ICU patients present per resident after
           the decision, relative to the national value (``L_i / P_i / (ΣD / ΣP) − 1``);
@@ -493,7 +489,10 @@ class ICUTwin(Twin):
         - ``spend``: the nominal cost of the beds deployed and of the transfers' kilometres,
           per ICU patient of the week (the overflow term left out: the re-solve's guard holds
           it) — for raters who find the cheaper decision the fairer, whom squared spreads of
-          beds and transfers mislead (the second blind check's *efficiency-minded* notion).
+          beds and transfers mislead (the second blind check's *efficiency-minded* notion);
+        - ``load`` (one per region): ``(L_i − ρ̄₀ y_i) / C_i``, the page's load level, each
+          region alike (``load_gap`` is its gap to a capacity-weighted mean): for raters who
+          judge how full each region is, which no weight on gaps can say.
         """
         self._check_context(context)
         R, P = self.n_regions, self.n_pairs
@@ -502,7 +501,7 @@ class ICUTwin(Twin):
         C = np.maximum(context.capacity, 1).astype(np.float64)
         patients = max(float(D.sum()), 1.0)
         pair_cols = R + np.arange(P)
-        level, rho0 = self._load_rows(context, D, C)
+        level, level_b, rho0 = self._load_rows(context, D, C)
         load, load_b = self._load_gap_rows(level, rho0, D, C)
         beds = np.zeros((R, n))
         beds[np.arange(R), np.arange(R)] = 1.0 / C
@@ -520,13 +519,13 @@ class ICUTwin(Twin):
             np.vstack([load, beds, sent, travel, moved, received, present, bed_rows, spend,
                        level]),
             np.concatenate([load_b, np.zeros(2 * R + 2), np.zeros(R), present_b, bed_b, [0.0],
-                            D / C]))
+                            level_b]))
 
     def _load_rows(self, context: Context, D: NDArray[np.float64], C: NDArray[np.float64]
-                   ) -> tuple[NDArray[np.float64], float]:
-        """The ``load`` rows (their offsets are ``D / C``) and ``ρ̄₀ = ΣD / (ΣC + B)``:
-        patients per base bed after the decision, each deployed bed taking ``ρ̄₀`` (``D``
-        demand, ``C`` base beds ≥ 1)."""
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+        """The ``load`` rows and offsets and ``ρ̄₀ = ΣD / (ΣC + B)``: patients per base bed
+        after the decision, each deployed bed taking ``ρ̄₀`` (``D`` demand, ``C`` base beds
+        ≥ 1)."""
         R, P = self.n_regions, self.n_pairs
         rho0 = float(D.sum()) / (float(C.sum()) + float(context.pool))
         pair_cols = R + np.arange(P)
@@ -534,7 +533,7 @@ class ICUTwin(Twin):
         load[np.arange(R), np.arange(R)] = -rho0
         load[self._src, pair_cols] -= 1.0
         load[self._dst, pair_cols] += 1.0
-        return load / C[:, None], rho0
+        return load / C[:, None], D / C, rho0
 
     @staticmethod
     def _load_gap_rows(level: NDArray[np.float64], rho0: float, D: NDArray[np.float64],

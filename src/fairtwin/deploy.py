@@ -13,7 +13,8 @@ the learned notion ranks it fairer,
 which stays low where the proposal leaves what the answers inform (a weight they barely pin
 down, features far beyond the compared decisions') — and ``p = ½`` for every proposal when the
 out-of-week evidence finds the answers unexplained by the outcomes
-(:class:`~fairtwin.learn.evidence.Evidence`: lack of fit, or no agreement on unseen weeks).
+(:class:`~fairtwin.learn.evidence.Evidence`: lack of fit, no agreement on unseen weeks, or
+proposals the raters rejected in the active rounds).
 
 The rule ``supported`` (default) walks a ladder, boldest first — the re-solve; the re-solve
 with *cautious* weights (each quadratic weight at its posterior 90 % quantile, rescaled so that

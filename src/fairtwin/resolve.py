@@ -102,15 +102,15 @@ class ResolveConfig:
         cautious re-solve within the candidates' range (both skipped in ``select`` mode), the
         context's best own candidate — whose posterior probability of being fairer than the
         nominal decision (``p``) reaches ``min_probability`` is deployed; else the nominal
-        decision (:mod:`fairtwin.deploy`; nothing when the evidence finds lack of fit or no
-        evidence; learners without a posterior deploy always). ``always``: deploy the
+        decision (:mod:`fairtwin.deploy`; nothing when the evidence finds lack of fit, no
+        evidence, or proposals the raters rejected; learners without a posterior deploy always). ``always``: deploy the
         re-solve (the paper's method).
     min_probability : float
         The probability ``supported`` requires.
     rivals : bool
         ``supported`` also asks the chosen model's rivals — the rungs of the model ladder whose
-        held-out-week accuracy was higher without reaching the two standard errors that
-        choosing them needs — and deploys a rung only when every rival ranks it fairer than
+        held-out-week accuracy was higher by more than one standard error without reaching the
+        two that choosing them needs (:func:`fairtwin.deploy.rival_rungs`) — and deploys a rung only when every rival ranks it fairer than
         the nominal decision too (:func:`fairtwin.deploy.rivals_agree`).
     posterior : {"bootstrap", "laplace"}
         Where ``supported`` draws the weights from: refits on resamples of the training weeks

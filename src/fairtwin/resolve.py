@@ -103,15 +103,16 @@ class ResolveConfig:
         context's best own candidate — whose posterior probability of being fairer than the
         nominal decision (``p``) reaches ``min_probability`` is deployed; else the nominal
         decision (:mod:`fairtwin.deploy`; nothing when the evidence finds lack of fit, no
-        evidence, or proposals the raters rejected; learners without a posterior deploy always). ``always``: deploy the
-        re-solve (the paper's method).
+        evidence, or proposals the raters rejected; learners without a posterior deploy
+        always). ``always``: deploy the re-solve (the paper's method).
     min_probability : float
         The probability ``supported`` requires.
     rivals : bool
         ``supported`` also asks the chosen model's rivals — the rungs of the model ladder whose
         held-out-week accuracy was higher by more than one standard error without reaching the
-        two that choosing them needs (:func:`fairtwin.deploy.rival_rungs`) — and deploys a rung only when every rival ranks it fairer than
-        the nominal decision too (:func:`fairtwin.deploy.rivals_agree`).
+        two that choosing them needs (:func:`fairtwin.deploy.rival_rungs`) — and deploys a rung
+        only when every rival ranks it fairer than the nominal decision too
+        (:func:`fairtwin.deploy.rivals_agree`).
     posterior : {"bootstrap", "laplace"}
         Where ``supported`` draws the weights from: refits on resamples of the training weeks
         (default), or the Laplace approximation of the fit. Measured

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.deploy import choose, rival_rungs, rivals_agree, support_of
+from fairtwin.deploy import choose, describe_rivals, rival_rungs, rivals_agree, support_of
 from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.learn.evidence import (
@@ -273,6 +273,9 @@ def test_a_rival_is_a_rung_ahead_of_the_chosen_one_by_more_than_a_standard_error
     assert [r["name"] for r in rival_rungs(table, "base")] == ["ahead"]
     assert rival_rungs(table, "ahead") == []
     assert rival_rungs(table, "not climbed") == []
+    line = describe_rivals(table, "base")
+    assert line is not None and "ahead 0.746 (+1.6 s.e.)" in line and "near" not in line
+    assert describe_rivals(table, "ahead") is None and describe_rivals(table, "nope") is None
 
 
 def test_the_deploy_stage_deploys_only_what_the_rival_models_rank_fairer(tiny_run) -> None:  # type: ignore[no-untyped-def]

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["Support", "Deployment", "support_of", "choose", "rival_rungs", "rivals_agree",
-           "CHOICES"]
+           "describe_rivals", "CHOICES"]
 
 #: what a context deploys: the re-solve, its best own candidate, or the nominal decision
 CHOICES = ("re-solve", "cautious", "bounded", "select", "nominal")
@@ -120,6 +120,22 @@ def rival_rungs(table: Iterable[dict], chosen: str) -> list[dict]:
     if best is None:
         return []
     return [r for r in rows if r["cv_accuracy"] - best > r.get("gain_se", 0.0)]
+
+
+def describe_rivals(table: Iterable[dict], chosen: str) -> str | None:
+    """One line naming the ``chosen`` rung's rivals (:func:`rival_rungs`) with their
+    held-out-week accuracy and lead in standard errors, for a run's printout; ``None``
+    without rivals."""
+    rows = list(table)
+    rivals = rival_rungs(rows, chosen)
+    if not rivals:
+        return None
+    best = next(r["cv_accuracy"] for r in rows if r["name"] == chosen)
+    named = ", ".join(f"{r['name']} {r['cv_accuracy']:.3f} "
+                      f"(+{(r['cv_accuracy'] - best) / r['gain_se']:.1f} s.e.)" for r in rivals)
+    return (f"rivals of {chosen} (ahead on held-out contexts by more than one standard error; "
+            f"with [resolve] rivals = true a context deploys only what they rank fairer too): "
+            f"{named}")
 
 
 def rivals_agree(costs: Iterable[NDArray[np.float64]]) -> bool:

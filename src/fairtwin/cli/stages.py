@@ -261,9 +261,13 @@ def _print_learning(metrics: dict[str, Any], word: str) -> None:
     if chosen or evidence:
         click.echo("")
     if chosen and chosen["table"]:
+        from fairtwin.deploy import describe_rivals
         from fairtwin.learn.evidence import ModelChoice
 
         click.echo(ModelChoice.from_dict(chosen).describe())
+        rivals = describe_rivals(chosen["table"], chosen["name"])
+        if rivals:
+            click.echo(rivals)
     if evidence:
         click.echo(evidence["message"])
     people = metrics.get("people")

@@ -417,18 +417,21 @@ UNLEARNABLE = ("unexplainable", "any-unexplainable", "efficiency-minded")
 
 
 def reliability_lines(rows: list[dict], field: str, title: str) -> list[str]:
-    """A reliability table of each rule's probability, pooled over every held-out cell; the
-    answer probability's also by what its answer model was fitted on (on-policy answers, or
-    random pairs where there were fewer than 30), from rows that take it at the posterior's
-    median draw."""
+    """A reliability table of each rule's probability, pooled over every held-out cell, apart
+    for the cells whose evidence closed a gate (lack of fit, no evidence, rejected: every
+    probability is ½ there by convention and nothing is deployed); the answer probability's
+    also by what its answer model was fitted on (on-policy answers, or random pairs where there
+    were fewer than 30), from rows that take it at the posterior's median draw."""
     pooled: dict[tuple[str, str, float, float], list[float]] = {}
     for r in rows:
-        fitted = ""
+        closed = r.get("evidence") is not None and not r["evidence"].get("supported", True)
+        fitted = "gate closed" if closed else "supported"
         if field == "answer_reliability":
             if r.get("answer_at") != "median draw":
                 continue  # rows that took it otherwise (averaged over the posterior, or at the
                 # mean costs)
-            fitted = "on-policy" if r["evidence"].get("link_on_policy") else "random pairs"
+            if not closed:
+                fitted = "on-policy" if r["evidence"].get("link_on_policy") else "random pairs"
         if r["split"] == "held-out" and r["rule"] != "always":
             for b in r.get(field, []):
                 acc = pooled.setdefault((r["rule"], fitted, b["low"], b["high"]), [0, 0.0, 0.0])
@@ -438,13 +441,12 @@ def reliability_lines(rows: list[dict], field: str, title: str) -> list[str]:
                 acc[2] += b["observed"] * n
     if not pooled:
         return []
-    by_fit = field == "answer_reliability"
-    lines = ["", title + ":", "", "| rule |" + (" answer model fitted on |" if by_fit else "")
-             + " bin | weeks | mean predicted | observed |",
-             "|---|" + ("---|" if by_fit else "") + "---|---:|---:|---:|"]
+    column = "answer model fitted on" if field == "answer_reliability" else "evidence"
+    lines = ["", title + ":", "", f"| rule | {column} | bin | weeks | mean predicted | observed |",
+             "|---|---|---|---:|---:|---:|"]
     for (rule, fitted, lo, hi), (nw, sp, so) in sorted(pooled.items()):
-        lines.append(f"| {rule} |" + (f" {fitted} |" if by_fit else "")
-                     + f" [{lo:.1f}, {hi:.1f}) | {nw} | {sp / nw:.2f} | {so / nw:.2f} |")
+        lines.append(f"| {rule} | {fitted} | [{lo:.1f}, {hi:.1f}) | {nw} | {sp / nw:.2f} "
+                     f"| {so / nw:.2f} |")
     return lines
 
 

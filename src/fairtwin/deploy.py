@@ -116,10 +116,15 @@ def rival_rungs(table: Iterable[dict], chosen: str) -> list[dict]:
     of the travel-averse notion at nominal, seed 2). Empty when ``chosen`` is not in the
     table (no ladder was climbed)."""
     rows = list(table)
-    best = next((r["cv_accuracy"] for r in rows if r["name"] == chosen), None)
+    best = _accuracy_of(rows, chosen)
     if best is None:
         return []
     return [r for r in rows if r["cv_accuracy"] - best > r.get("gain_se", 0.0)]
+
+
+def _accuracy_of(rows: list[dict], name: str) -> float | None:
+    """The held-out accuracy of rung ``name`` in a ladder's table (``None`` if absent)."""
+    return next((r["cv_accuracy"] for r in rows if r["name"] == name), None)
 
 
 def describe_rivals(table: Iterable[dict], chosen: str) -> str | None:
@@ -128,9 +133,9 @@ def describe_rivals(table: Iterable[dict], chosen: str) -> str | None:
     without rivals."""
     rows = list(table)
     rivals = rival_rungs(rows, chosen)
-    if not rivals:
+    best = _accuracy_of(rows, chosen)
+    if not rivals or best is None:
         return None
-    best = next(r["cv_accuracy"] for r in rows if r["name"] == chosen)
     named = ", ".join(f"{r['name']} {r['cv_accuracy']:.3f} "
                       f"(+{(r['cv_accuracy'] - best) / r['gain_se']:.1f} s.e.)" for r in rivals)
     return (f"rivals of {chosen} (ahead on held-out contexts by more than one standard error; "

@@ -47,6 +47,7 @@ from joblib import Parallel, delayed
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from notions import BLIND2_NOTIONS, BLIND_NOTIONS, GENERIC_NOTIONS, NOTIONS  # noqa: E402
+from notions_blind3 import BLIND3_GENERIC, BLIND3_NOTIONS  # noqa: E402
 
 from fairtwin.deploy import CHOICES, Deployment  # noqa: E402
 from fairtwin.evaluate import week_metrics  # noqa: E402
@@ -75,7 +76,8 @@ RULES = ("always", "laplace", "bootstrap")
 
 
 def config_of(key: dict) -> ExperimentConfig:
-    known = {**NOTIONS, **BLIND_NOTIONS, **BLIND2_NOTIONS, **GENERIC_NOTIONS}
+    known = {**NOTIONS, **BLIND_NOTIONS, **BLIND2_NOTIONS, **GENERIC_NOTIONS, **BLIND3_NOTIONS,
+             **BLIND3_GENERIC}
     oracle = known.get(key["notion"], key["notion"])
     cfg = ExperimentConfig().override(labels={"oracle": oracle, **REGIMES[key["regime"]]},
                                       seed=key["seed"], n_jobs=1)

@@ -18,7 +18,14 @@ import numpy as np
 import pytest
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.deploy import choose, describe_rivals, rival_rungs, rivals_agree, support_of
+from fairtwin.deploy import (
+    Support,
+    choose,
+    describe_rivals,
+    rival_rungs,
+    rivals_agree,
+    support_of,
+)
 from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.learn.evidence import (
@@ -586,3 +593,27 @@ def test_the_ladder_breaks_ties_in_accuracy_by_the_held_out_log_loss() -> None:
     assert best_rung([base, level, {**peak, "cv_accuracy": 0.68}]) == "only:load"  # 1.6 s.e. behind
     assert best_rung([base, {**level, "cv_accuracy": 0.60}]) == "base"  # 0.5 s.e. past the base
     assert best_rung([base]) == "base"
+
+
+def test_a_lower_rung_whose_solve_fails_hands_the_ladder_the_nominal_decision(caplog):
+    """A cautious or bounded re-solve that ends without a decision is a rung that supports
+    nothing (the ladder goes on), not a reason to stop the run; a rung that solves is kept."""
+    from fairtwin.exceptions import SolveLimitError
+    from fairtwin.pipeline import rung_or_nominal
+
+    u_nom = np.array([1.0, 2.0, 3.0])
+
+    def fails() -> np.ndarray:
+        raise SolveLimitError("the re-solve of week 78 (blend mode, highs) returned error "
+                              "without a decision")
+
+    with caplog.at_level("WARNING", logger="fairtwin.pipeline"):
+        got = rung_or_nominal(fails, u_nom, "cautious", "week 78")
+    np.testing.assert_array_equal(got, u_nom)
+    assert got is not u_nom
+    assert "week 78: the cautious rung has no decision" in caplog.text
+    # a nominal decision yields a support that no threshold accepts: the next rung is asked
+    assert choose([Support(0.5, 0.5, 0.5, 0.0), Support(0.9, 0.8, 1.0, 0.95)], 0.9) == 1
+    np.testing.assert_array_equal(
+        rung_or_nominal(lambda: np.array([0.0, 2.0, 4.0]), u_nom, "bounded", "week 1"),
+        [0.0, 2.0, 4.0])

@@ -36,7 +36,12 @@ from tqdm.auto import tqdm
 from fairtwin.datasets import BROKEN_FILE, PEOPLE_SOURCE, PreferenceDataset, atomic_write
 from fairtwin.deploy import Deployment, Support, choose, rival_rungs, rivals_agree, support_of
 from fairtwin.evaluate import Coverage, WeekMetrics, sample_coverage, summarise, week_metrics
-from fairtwin.exceptions import DataFormatError, UnknownNameError, ValidationError
+from fairtwin.exceptions import (
+    DataFormatError,
+    SolveLimitError,
+    UnknownNameError,
+    ValidationError,
+)
 from fairtwin.extras import has_extra, missing_extra_line, require
 from fairtwin.learn import OutcomeCostLearner
 from fairtwin.learn.evidence import (
@@ -77,6 +82,7 @@ if TYPE_CHECKING:
 Learner = Union["PreferenceCostLearner", OutcomeCostLearner]
 
 __all__ = [
+    "rung_or_nominal",
     "ScenarioConfig",
     "LabelConfig",
     "LearnerConfig",
@@ -862,8 +868,11 @@ def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context
     def careful(region: bool) -> NDArray[np.float64]:
         cost = learner.cost(outcomes, candidates, cautious)
         box = _candidate_box(learner, outcomes, candidates) if region else None
-        return resolve_context(twin, context, cost, f_scale, resolve,
-                               twin.complete(u_nom, context), candidates, region=box).decision
+        return rung_or_nominal(
+            lambda: resolve_context(twin, context, cost, f_scale, resolve,
+                                    twin.complete(u_nom, context), candidates,
+                                    region=box).decision,
+            u_nom, "bounded" if region else "cautious", getattr(context, "label", "a context"))
 
     def best_candidate() -> NDArray[np.float64]:
         cost = learner.cost(outcomes, candidates)
@@ -892,6 +901,23 @@ def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context
     if j < 0:
         return first, "nominal", u_nom.copy()
     return first, ladder[j][0], tried[j]
+
+
+def rung_or_nominal(solve: Callable[[], NDArray[np.float64]], u_nom: NDArray[np.float64],
+                    rung: str, label: str) -> NDArray[np.float64]:
+    """The decision of a lower rung of the deployment ladder (``solve()``), or the nominal
+    decision ``u_nom`` — which supports nothing, so the ladder goes on to the next rung — when
+    the solver ends without a decision (:class:`~fairtwin.exceptions.SolveLimitError`, logged
+    as a warning). A lower rung is a more careful alternative to a re-solve the posterior did
+    not support; its solve failing is no reason to stop the run (the food-bank twin, the
+    prioritarian notion, 1344 answers, seed 4: HiGHS's QP solver ended the cautious re-solve
+    of week 78 with a solve error, its retry too, and the whole run stopped)."""
+    try:
+        return solve()
+    except SolveLimitError as err:
+        log.warning("%s: the %s rung has no decision (%s); the ladder goes on to the next rung",
+                    label, rung, err)
+        return np.array(u_nom, dtype=np.float64, copy=True)
 
 
 def _candidate_box(learner: OutcomeCostLearner, outcomes: Outcomes, candidates: NDArray[np.float64]

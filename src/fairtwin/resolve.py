@@ -345,9 +345,12 @@ def _solve_re(p: Problem, config: ResolveConfig, options: SolverOptions,
     solver = get_solver(solver_for(config.solver, p), options)
     result = solver.solve(p, warm_start=start)
     if not result.has_solution:
+        hint = ("raise the time limit ([resolve] time_limit_s)"
+                if result.status in (Status.NO_SOLUTION, Status.TIME_LIMIT)
+                else "another solver may take it ([resolve] solver)")
         raise SolveLimitError(
             f"the re-solve of {label} ({config.mode} mode, {solver.name}) returned "
-            f"{result.status.value} without a decision; raise the time limit"
+            f"{result.status.value} without a decision ({result.message}); {hint}"
         )
     if result.status is Status.TIME_LIMIT:
         log.warning("re-solve of %s stopped at the time limit (gap %.2g); using its best "

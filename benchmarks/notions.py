@@ -27,7 +27,7 @@ from fairtwin.twin.icu.notions import LoadOracle, national_of, ratios_of
 
 __all__ = ["PerResident", "Favoured", "WorstOff", "Unexplainable", "TravelAverse", "NOTIONS",
            "AnyUnexplainable", "AnyFavoured", "AnyWorstOff", "VaccinePerResident",
-           "GENERIC_NOTIONS", "WeeklyFavoured", "Threshold", "TransferAverse",
+           "GENERIC_NOTIONS", "members_of", "WeeklyFavoured", "Threshold", "TransferAverse",
            "BedsPerResident", "BLIND_NOTIONS", "spread_by_residents", "Neighbours",
            "CappedGaps", "EfficiencyMinded", "NearFull", "BLIND2_NOTIONS"]
 
@@ -251,7 +251,7 @@ BLIND2_NOTIONS = {c.name: f"notions:{c.__name__}"
 # the vaccine twin's districts' served shares).
 
 
-def _members(oracle: FairnessOracle, U: ArrayLike, context: object) -> NDArray[np.float64]:
+def members_of(oracle: FairnessOracle, U: ArrayLike, context: object) -> NDArray[np.float64]:
     out = oracle.twin.outcomes(context)
     group = next(g for g in out.group_names if out.groups.count(g) > 1)
     sel = np.array([g == group for g in out.groups])
@@ -265,7 +265,7 @@ class AnyFavoured(FairnessOracle):
     name = "any-favoured"
 
     def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
-        v = _members(self, U, context)
+        v = members_of(self, U, context)
         w = np.where(np.arange(v.shape[1]) % 3 == 0, 4.0, 1.0)
         return 1.0 + 0.5 * np.sum(w * (v - v.mean(axis=1, keepdims=True)) ** 2, axis=1)
 
@@ -277,7 +277,7 @@ class AnyWorstOff(FairnessOracle):
     name = "any-worst-off"
 
     def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
-        v = _members(self, U, context)
+        v = members_of(self, U, context)
         below = v.mean(axis=1, keepdims=True) - v
         return 1.0 + below.max(axis=1) + 0.05 * np.sum(below > 0.1, axis=1)
 

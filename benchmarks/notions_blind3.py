@@ -48,6 +48,7 @@ Any twin (:data:`BLIND3_GENERIC`):
 from __future__ import annotations
 
 import numpy as np
+from notions import members_of
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.twin.base import FairnessOracle
@@ -159,15 +160,6 @@ class LeximinUnserved(LoadOracle):
                 + self.tie_weight * ordered_weighted(ratios_of(load, beds)))
 
 
-def _members(oracle: FairnessOracle, U: ArrayLike, context: object) -> NDArray[np.float64]:
-    """The first outcome group of two or more members, one column per member (as
-    ``notions._members`` reads it)."""
-    out = oracle.twin.outcomes(context)
-    group = next(g for g in out.group_names if out.groups.count(g) > 1)
-    sel = np.array([g == group for g in out.groups])
-    return out(np.atleast_2d(np.asarray(U, dtype=np.float64)))[:, sel]
-
-
 class AnyPrioritarian(FairnessOracle):
     """``1 / A(v)`` with ``A(v) = (mean_i √v_i)²`` the Atkinson (``ε = ½``) equally distributed
     equivalent of the first multi-member group (negative values taken as 0; ``A`` at least
@@ -179,7 +171,7 @@ class AnyPrioritarian(FairnessOracle):
     floor = 1e-9
 
     def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
-        v = np.maximum(_members(self, U, context), 0.0)
+        v = np.maximum(members_of(self, U, context), 0.0)
         ede = np.mean(np.sqrt(v), axis=1) ** 2
         return 1.0 / np.maximum(ede, self.floor)
 

@@ -54,11 +54,11 @@ def rung_refusals(cfg, learner, ds, maps, U, rows, lost, won, n_rungs: int) -> N
     for r in sorted(choice.table, key=lambda r: -r["cv_accuracy"])[:n_rungs]:
         model = rung_learner(lambda g: cfg.learner.make(0, g, learner.ties), r["name"],
                              tuple(r["groups"])).fit(ds, outcomes=maps)
-        fairer = np.array([
-            (lambda f: f[0] < f[1])(model.learned_costs(
-                maps[row], np.stack([U[k], ds.decisions[nom[row]]]),
-                ds.decisions[ds.decisions_of(row)]))
-            for k, row in enumerate(rows)])
+        fairer = np.empty(len(rows), dtype=bool)
+        for k, row in enumerate(rows):
+            f = model.learned_costs(maps[row], np.stack([U[k], ds.decisions[nom[row]]]),
+                                    ds.decisions[ds.decisions_of(row)])
+            fairer[k] = f[0] < f[1]
         print(f"  {r['name']:28s} held-out accuracy {r['cv_accuracy']:.3f}: ranks fairer "
               f"{fairer.sum()}/{fairer.size}; refuses {np.sum(~fairer & lost)} of "
               f"{lost.sum()} lost, {np.sum(~fairer & won)} of {won.sum()} won")

@@ -868,11 +868,8 @@ def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context
     def careful(region: bool) -> NDArray[np.float64]:
         cost = learner.cost(outcomes, candidates, cautious)
         box = _candidate_box(learner, outcomes, candidates) if region else None
-        return rung_or_nominal(
-            lambda: resolve_context(twin, context, cost, f_scale, resolve,
-                                    twin.complete(u_nom, context), candidates,
-                                    region=box).decision,
-            u_nom, "bounded" if region else "cautious", getattr(context, "label", "a context"))
+        return resolve_context(twin, context, cost, f_scale, resolve,
+                               twin.complete(u_nom, context), candidates, region=box).decision
 
     def best_candidate() -> NDArray[np.float64]:
         cost = learner.cost(outcomes, candidates)
@@ -888,9 +885,9 @@ def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context
 
     def supports() -> Iterator[Support]:
         """Each rung's support, solving it only when asked (the rungs above were refused); a
-        rung that is the nominal decision supports nothing."""
-        for k, (_, make) in enumerate(ladder):
-            u = make()
+        rung that is the nominal decision (or whose solve failed) supports nothing."""
+        for k, (name, make) in enumerate(ladder):
+            u = rung_or_nominal(make, u_nom, name, context.label)
             tried.append(u)
             if np.array_equal(u, u_nom):
                 yield Support(0.5, 0.5, 0.5, 0.0)

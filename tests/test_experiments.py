@@ -216,10 +216,13 @@ def test_an_unreachable_cluster_is_a_clear_error() -> None:
 
 
 def test_active_labels_fit_the_budget() -> None:
-    labels = LabelConfig()
+    labels = LabelConfig(challenge=False)
     a = active_labels(labels, 1344, 52, 0.35, 3)
     assert (a.rounds, a.n_best, a.n_pairs) == (3, 2, 1344)
     assert a.n_random(52) == 1344 - 3 * 3 * 52
+    c = active_labels(LabelConfig(), 1344, 52, 0.35, 3)  # a challenge asks one more a week
+    assert (c.rounds, c.n_best, c.challenge) == (2, 2, True)
+    assert c.n_random(52) == 1344 - 2 * 4 * 52
     b = active_labels(labels, 224, 52, 0.35, 3)  # a 3-pair round does not fit: n_best drops to 0
     assert (b.rounds, b.n_best) == (1, 0) and b.n_random(52) == 224 - 52
     with pytest.raises(ValidationError, match="raise the pairs or active_share"):

@@ -44,6 +44,7 @@ from fairtwin.exceptions import (
 )
 from fairtwin.extras import has_extra, missing_extra_line, require
 from fairtwin.learn import OutcomeCostLearner
+from fairtwin.learn.challenge import next_challenger, settle_choice, verdict
 from fairtwin.learn.evidence import (
     Evidence,
     ModelChoice,
@@ -170,16 +171,22 @@ class LabelConfig:
     """The simulated rater and the pair budget.
 
     ``n_pairs`` is the total number of comparisons asked, active rounds included; each of the
-    ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week, and the final
-    check (``final_check``) one more per week. ``tie_margin`` (0: never) lets the rater answer
-    "equally fair" for pairs whose latent costs differ by at most that share of their mean
-    (:meth:`~fairtwin.oracles.Rater.judge`); the outcome learner takes such answers as
-    evidence (``[learner] ties``). The active rounds re-solve the training weeks to
-    find what to ask; ``round_mip_gap`` and ``round_node_limit`` (0: the re-solve's own) let
-    those re-solves stop earlier than the final one: they only pick what to ask. Measured
-    (``benchmarks/bench_round_resolve.py``, 3 seeds; 5 notions, 10 % flipped labels and the real
-    weeks): a 5 % gap and 20 nodes train 3–5× faster than exact rounds with the same held-out
-    wins, median ΔR within 0.3 points and mean ΔJ within 0.03 overflow patients.
+    ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week (one more with
+    ``challenge``: :meth:`per_round`), and the final check (``final_check``) one more per week.
+    ``tie_margin`` (0: never) lets the rater answer "equally fair" for pairs whose latent costs
+    differ by at most that share of their mean (:meth:`~fairtwin.oracles.Rater.judge`); the
+    outcome learner takes such answers as evidence (``[learner] ties``). The active rounds
+    re-solve the training weeks to find what to ask; ``round_mip_gap`` and ``round_node_limit``
+    (0: the re-solve's own) let those re-solves stop earlier than the final one: they only pick
+    what to ask. Measured (``benchmarks/bench_round_resolve.py``, 3 seeds; 5 notions, 10 %
+    flipped labels and the real weeks): a 5 % gap and 20 nodes train 3–5× faster than exact
+    rounds with the same held-out wins, median ΔR within 0.3 points and mean ΔJ within 0.03
+    overflow patients.
+    With ``challenge`` each round also re-solves its weeks with a challenger, the most accurate
+    rung of the model ladder that has not met the model yet, and asks one more comparison per
+    week: the challenger's re-solve against the model's. The raters decide, head to head, which
+    rung proposes the fairer decisions (:mod:`fairtwin.learn.challenge`). Measured on a blind
+    check's notions (``benchmarks/bench_deploy.py``; docs/explanation/learner-history.md).
     """
 
     oracle: str = "rosenbrock"
@@ -190,6 +197,7 @@ class LabelConfig:
     rounds: int = 3
     n_best: int = 2
     final_check: bool = False
+    challenge: bool = True
     round_mip_gap: float = 0.05
     round_node_limit: int = 20
     tie_margin: float = 0.0
@@ -220,9 +228,15 @@ class LabelConfig:
             out["node_limit"] = self.round_node_limit
         return out
 
+    def per_round(self) -> int:
+        """Comparisons an active round asks per training week: the re-solve against the nominal
+        decision and the ``n_best`` best-rated samples, and with ``challenge`` against the
+        challenger's re-solve."""
+        return 1 + self.n_best + int(self.challenge)
+
     def n_random(self, n_train: int) -> int:
         """Random pairs asked before the active rounds, within the total budget."""
-        per_week = self.rounds * (1 + self.n_best) + (1 if self.rounds and self.final_check else 0)
+        per_week = self.rounds * self.per_round() + (1 if self.rounds and self.final_check else 0)
         n = self.n_pairs - per_week * n_train
         if n < 1:
             raise ValidationError(
@@ -340,6 +354,10 @@ class ExperimentConfig:
         if self.n_jobs == 0:
             raise ValidationError("n_jobs must be a number of parallel workers (1 or more; "
                                   "-1: one per CPU), got 0")
+        if self.labels.challenge and (self.learner.model != "outcomes" or self.learner.groups):
+            # a challenge is between rungs of the model ladder, which only the outcome model
+            # climbs (its groups not fixed): nothing to ask, so no comparisons set aside for it
+            object.__setattr__(self, "labels", replace(self.labels, challenge=False))
 
     def check(self, scenario: Scenario | None = None) -> None:
         """Check, before any work, what no single section can check alone; raise the one-line
@@ -668,18 +686,18 @@ def _rater(config: ExperimentConfig, scenario: Scenario, rng: np.random.Generato
 def _ask(dataset, scenario, rater, ctx_rows, a, b, round_):  # type: ignore[no-untyped-def]
     """Ask the rater about pairs (a[k], b[k]) of context rows ctx_rows[k]; store the answers
     (pairs judged equally fair as ties) and return the verdicts (1: a, −1: b, 0: equal)."""
-    verdict = np.empty(len(a), dtype=np.int8)
+    said = np.empty(len(a), dtype=np.int8)
     for row in np.unique(ctx_rows):
         sel = np.flatnonzero(ctx_rows == row)
         context = scenario.contexts[int(dataset.context_ids[row])]
-        verdict[sel] = rater.judge(dataset.decisions[a[sel]], dataset.decisions[b[sel]], context)
-    won = verdict != 0
-    winners = np.where(verdict > 0, a, b)[won]
-    losers = np.where(verdict > 0, b, a)[won]
+        said[sel] = rater.judge(dataset.decisions[a[sel]], dataset.decisions[b[sel]], context)
+    won = said != 0
+    winners = np.where(said > 0, a, b)[won]
+    losers = np.where(said > 0, b, a)[won]
     dataset.add_comparisons(np.asarray(ctx_rows)[won], winners, losers, round=round_)
     if not won.all():
         dataset.add_ties(np.asarray(ctx_rows)[~won], np.asarray(a)[~won], np.asarray(b)[~won])
-    return verdict
+    return said
 
 
 def label_stage(
@@ -940,7 +958,10 @@ class RoundRecord:
     ``resolved_fairer_than_nominal`` counts the training weeks where the rater preferred the
     re-solve of the model used in this round (fitted before it) to the nominal decision;
     ``selected`` marks the model that :func:`train_stage` kept. The last record with
-    ``refit = False`` is the final check of the last model.
+    ``refit = False`` is the final check of the last model. A round that held a challenge
+    (:mod:`fairtwin.learn.challenge`) names the ``challenger`` rung, how many of the
+    ``head_to_head`` answers with a winner preferred its re-solve to the model's
+    (``challenger_wins``) and the ``verdict``.
     """
 
     round: int
@@ -949,6 +970,10 @@ class RoundRecord:
     resolved_fairer_than_nominal: int
     refit: bool = True
     selected: bool = False
+    challenger: str = ""
+    challenger_wins: int = 0
+    head_to_head: int = 0
+    verdict: str = ""
 
 
 def train_stage(
@@ -978,22 +1003,28 @@ def train_stage(
     history: list[RoundRecord] = []
     round_config = config.override(resolve=labels.round_resolve())
 
-    def ask_round(learner: Learner, f_scale: float, r: int, n_best: int) -> int:
+    def ask_round(learner: Learner, f_scale: float, r: int, n_best: int, challenge: bool = False
+                  ) -> tuple[int, int, int, str]:
+        rival = (lambda U: _rival_resolves(fit, U, r, dataset, rows, round_config, scenario,
+                                           progress)) if challenge else None
         return _ask_round(learner, f_scale, dataset, rows, round_config, scenario, rater, r, n_best,
-                          progress)
+                          progress, rival)
 
     learner, f_scale, acc = fit(choose=True)
     candidates: list[tuple[int, int, Learner, float]] = []
     for r in range(1, labels.rounds + 1):
-        fairer = ask_round(learner, f_scale, r, labels.n_best)
+        fairer, wins, n, name = ask_round(learner, f_scale, r, labels.n_best, labels.challenge)
         candidates.append((fairer, r - 1, learner, f_scale))
-        learner, f_scale, acc = fit(choose=r == labels.rounds)  # the final model chooses anew
-        history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer))
+        bout = fit.settle(r, name, wins, n) if name else {}
+        # the final model chooses anew; after a challenge, so does the next round's
+        learner, f_scale, acc = fit(choose=r == labels.rounds or bool(name))
+        history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer,
+                                   **_bout_fields(bout)))
         log.info("active round %d: %d comparisons, re-solve judged fairer than nominal in %d "
                  "weeks, training accuracy %.3f", r, dataset.n_comparisons, fairer, acc)
     if labels.rounds and labels.final_check:
         r = labels.rounds + 1
-        fairer = ask_round(learner, f_scale, r, 0)
+        fairer, _, _, _ = ask_round(learner, f_scale, r, 0)
         candidates.append((fairer, r - 1, learner, f_scale))
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer, refit=False))
         learner, f_scale, history = _keep_best(candidates, history, len(rows))
@@ -1014,6 +1045,8 @@ class _Fitter:
         self.choosing = config.learner.model == "outcomes" and not config.learner.groups
         self.choice: ModelChoice | None = None
         self.ties: tuple[str, list[dict[str, Any]]] | None = None  # the rule held-out weeks chose
+        self.bouts: list[dict[str, Any]] = []  # the active rounds' challenges
+        self.order: list[dict[str, Any]] = []  # the latest ladder, whose rungs challenge
 
     def __call__(self, choose: bool = False) -> tuple[Learner, float, float]:
         config = self.config
@@ -1022,6 +1055,8 @@ class _Fitter:
         if choose and self.choosing:
             self.choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
                                         random_state=stage_seed(config, "select"))
+            self.order = self.choice.table
+            self.choice = settle_choice(self.choice, self.bouts)
         if (choose and train.n_ties and config.learner.ties == "auto"
                 and config.learner.model == "outcomes"):
             self._choose_ties(train, maps)
@@ -1035,6 +1070,44 @@ class _Fitter:
             learner.model_choice_ = choice
         return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 
+
+    def challenger(self) -> tuple[str, Learner, float] | None:
+        """The next challenger of the model (:func:`~fairtwin.learn.challenge.next_challenger`
+        of the latest ladder): its name, and its model fitted on the answers so far with its
+        ``f_scale``; ``None`` without a ladder or when no rung is left."""
+        if self.choice is None or not self.order:
+            return None
+        row = next_challenger(self.order, self.choice.name, self.bouts)
+        if row is None:
+            return None
+        train = self.dataset.subset_contexts(self.rows)
+        maps = outcome_maps(self.scenario, train)
+        ties = self.ties[0] if self.ties else None
+        model = rung_learner(lambda g: self.config.learner.make(0, g, ties), row["name"],
+                             tuple(row["groups"])).fit(train, outcomes=maps)
+        return str(row["name"]), model, preference_scale(model, train, maps)
+
+    def settle(self, r: int, name: str, wins: int, answers: int) -> dict[str, Any]:
+        """Round ``r``'s challenge of the model by rung ``name`` (``wins`` of ``answers``
+        preferred the challenger's re-solve; no answers: it proposed the model's decisions,
+        ``"same"``): recorded, and the challenger's groups taken for the later fits when it
+        takes over."""
+        assert self.choice is not None
+        incumbent = self.choice.name
+        said = verdict(wins, answers) if answers else "same"
+        loser = {"challenger": incumbent, "incumbent": name}.get(said, "")
+        holder = name if said == "challenger" else incumbent
+        bout = {"round": r, "incumbent": incumbent, "challenger": name, "wins": wins,
+                "answers": answers, "verdict": said, "loser": loser, "holder": holder}
+        self.bouts.append(bout)
+        if said == "challenger":
+            row = next(x for x in self.order if x["name"] == name)
+            self.choice = replace(self.choice, name=name, groups=tuple(row["groups"]),
+                                  linear=name == "base+linear")
+        self.choice = replace(self.choice, challenges=[dict(b) for b in self.bouts])
+        log.info("round %d: challenger %s preferred to %s in %d of %d answers: %s", r, name,
+                 incumbent, wins, answers, said)
+        return bout
 
     def _choose_ties(self, train: PreferenceDataset, maps: list[Outcomes]) -> None:
         """Held-out weeks choose whether answers "equally fair" are evidence (Davidson) or
@@ -1059,30 +1132,78 @@ def _keep_best(candidates: list[tuple[int, int, Learner, float]], history: list[
     return learner, f_scale, history
 
 
+#: Rungs a round tries as its challenger, at most, when their re-solves are the model's own
+MAX_TRIES = 3
+
+
+def _rival_resolves(fit: _Fitter, U: NDArray[np.float64], r: int, dataset: PreferenceDataset,
+                    rows: NDArray[np.int64], config: ExperimentConfig, scenario: Scenario,
+                    progress: bool) -> tuple[str, NDArray[np.float64]] | None:
+    """Round ``r``'s challenger and its re-solves of the weeks ``rows``: the next challenger of
+    the model (:meth:`_Fitter.challenger`) whose re-solves differ from the model's ``U`` in some
+    week — one that proposes the same decisions everywhere is recorded as such (it has met the
+    model) and the next is tried, :data:`MAX_TRIES` at most; ``None`` when none is left."""
+    for _ in range(MAX_TRIES):
+        rival = fit.challenger()
+        if rival is None:
+            return None
+        V = resolve_stage(rival[1], rival[2], dataset, config, scenario, rows, progress,
+                          desc=f"active round {r}, challenger")[0]
+        if np.any(V != U):
+            return rival[0], V
+        fit.settle(r, rival[0], 0, 0)
+    return None
+
+
+def _bout_fields(bout: dict[str, Any]) -> dict[str, Any]:
+    """A challenge's fields of :class:`RoundRecord` (none for a round without one)."""
+    if not bout:
+        return {}
+    return {"challenger": bout["challenger"], "challenger_wins": bout["wins"],
+            "head_to_head": bout["answers"], "verdict": bout["verdict"]}
+
+
 def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,
                rows: NDArray[np.int64], config: ExperimentConfig, scenario: Scenario,
-               rater: Any, r: int, n_best: int, progress: bool) -> int:
+               rater: Any, r: int, n_best: int, progress: bool,
+               rival: Callable[[NDArray[np.float64]], tuple[str, NDArray[np.float64]] | None]
+               | None = None) -> tuple[int, int, int, str]:
     """One active round: re-solve the training weeks ``rows`` with ``learner``, ask the rater to
     compare each re-solve with the nominal decision and the ``n_best`` best-rated samples (the
-    answers join ``dataset``), and return the weeks where the re-solve beat the nominal one."""
+    answers join ``dataset``). With a ``rival`` (given the model's re-solves, a challenger's
+    name and re-solves: :func:`_rival_resolves`) one more comparison a week asks whether its
+    re-solve is fairer than the model's. Returns the weeks where the re-solve beat the nominal
+    one, the head-to-head answers won by the challenger and those given with a winner, and the
+    challenger's name (empty without one)."""
     nom = nominal_indices(dataset)
     U, _, _ = resolve_stage(learner, f_scale, dataset, config, scenario, rows, progress,
                             desc=f"active round {r}")
-    ctx_rows, a, b = [], [], []
-    for k, row in enumerate(rows):
-        sur = int(dataset.add_decisions(int(row), U[k])[0])
-        wins = _copeland(dataset, int(row))
-        ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, nom[row])]
-        for opp in [int(nom[row])] + ranked[:n_best]:
-            if opp != sur:
-                ctx_rows.append(row)
-                a.append(sur)
-                b.append(opp)
-    if not a:
-        return 0
-    ctx_arr, b_arr = np.array(ctx_rows), np.array(b)
-    verdict = _ask(dataset, scenario, rater, ctx_arr, np.array(a), b_arr, r)
-    return int(np.sum((verdict > 0) & (b_arr == nom[ctx_arr])))
+    found = None if rival is None else rival(U)
+    name, V = found if found else ("", None)
+    pairs: list[tuple[int, int, int]] = []
+    kind: list[str] = []  # whose re-solve is asked: the model's, the challenger's, head to head
+    for k, row in enumerate(map(int, rows)):
+        sur, n = int(dataset.add_decisions(row, U[k])[0]), int(nom[row])
+        ch = -1 if V is None else int(dataset.add_decisions(row, V[k])[0])
+        wins = _copeland(dataset, row)
+        ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, n, ch)]
+        own = [(sur, n, "model")] + [(sur, opp, "model") for opp in ranked[:n_best]]
+        if ch not in (-1, sur, n):
+            own.append((ch, sur, "duel"))
+        seen: set[tuple[int, int]] = set()
+        for a, b, what in own:
+            if a != b and (a, b) not in seen:
+                seen.add((a, b))
+                pairs.append((row, a, b))
+                kind.append(what)
+    if not pairs:
+        return 0, 0, 0, name
+    ctx_arr, a_arr, b_arr = (np.array(c) for c in zip(*pairs, strict=True))
+    said = _ask(dataset, scenario, rater, ctx_arr, a_arr, b_arr, r)
+    what_arr = np.array(kind)
+    fairer = int(np.sum((said > 0) & (b_arr == nom[ctx_arr]) & (what_arr == "model")))
+    duel = what_arr == "duel"
+    return fairer, int(np.sum((said > 0) & duel)), int(np.sum((said != 0) & duel)), name
 
 
 def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: ExperimentConfig,

@@ -153,15 +153,18 @@ def active_labels(labels: LabelConfig, n_pairs: int, n_train: int, share: float,
                   max_rounds: int) -> LabelConfig:
     """Labels with active rounds inside a budget of ``n_pairs``.
 
-    At most ``share`` of the budget goes to active rounds; each round asks ``1 + n_best``
-    comparisons per training week, and ``n_best`` drops to 0 when a round would not fit.
+    At most ``share`` of the budget goes to active rounds; each round asks
+    :meth:`~fairtwin.pipeline.LabelConfig.per_round` comparisons per training week, and
+    ``n_best`` drops to 0, then the challenge, when a round would not fit.
     """
     budget = share * n_pairs
-    for n_best in dict.fromkeys((labels.n_best, 0)):
-        rounds = min(max_rounds, int(budget // (n_train * (1 + n_best))))
+    for n_best, challenge in dict.fromkeys(((labels.n_best, labels.challenge),
+                                            (0, labels.challenge), (0, False))):
+        trial = replace(labels, n_pairs=n_pairs, n_best=n_best, challenge=challenge,
+                        final_check=False)
+        rounds = min(max_rounds, int(budget // (n_train * trial.per_round())))
         if rounds >= 1:
-            return replace(labels, n_pairs=n_pairs, rounds=rounds, n_best=n_best,
-                           final_check=False)
+            return replace(trial, rounds=rounds)
     raise ValidationError(
         f"{n_pairs} pairs leave {budget:.0f} for active rounds, fewer than the {n_train} "
         "training weeks one round asks about; raise the pairs or active_share"

@@ -167,6 +167,12 @@ class ModelChoice:
         chosen (:func:`choose_tie_rule`).
     linear : bool
         Whether the chosen model has linear weights ``b_g`` (the ``base+linear`` rung).
+    challenges : list of dict
+        The active rounds' head-to-head challenges (:mod:`fairtwin.learn.challenge`), one per
+        round that held one: ``round``, ``incumbent``, ``challenger``, the challenger's
+        ``wins`` of the ``answers`` with a winner, the ``verdict`` (``challenger``,
+        ``incumbent``, ``undecided``, or ``same`` for a challenger that proposed the model's
+        decisions in every week) and the ``loser`` (empty unless decided).
     """
 
     groups: tuple[str, ...]
@@ -175,6 +181,7 @@ class ModelChoice:
     ties: str = ""
     tie_table: list[dict[str, Any]] = field(default_factory=list)
     linear: bool = False
+    challenges: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,7 +190,7 @@ class ModelChoice:
     def from_dict(cls, data: dict[str, Any]) -> ModelChoice:
         return cls(tuple(data["groups"]), str(data["name"]), list(data["table"]),
                    str(data.get("ties", "")), list(data.get("tie_table", [])),
-                   bool(data.get("linear", False)))
+                   bool(data.get("linear", False)), list(data.get("challenges", [])))
 
     def describe(self) -> str:
         """One line: the chosen model and every candidate's pair accuracy on held-out contexts."""
@@ -192,6 +199,15 @@ class ModelChoice:
         if self.ties:
             rules = ", ".join(f"{r['rule']} {r['cv_accuracy']:.3f}" for r in self.tie_table)
             line += f"; ties: {self.ties}" + (f" ({rules})" if rules else "")
+        for b in self.challenges:
+            if b["verdict"] == "same":
+                line += (f"; round {b['round']}: {b['challenger']} proposes what "
+                         f"{b['incumbent']} does")
+                continue
+            outcome = {"challenger": "takes over", "incumbent": "beaten"}.get(b["verdict"],
+                                                                               "undecided")
+            line += (f"; round {b['round']}: {b['challenger']} preferred to {b['incumbent']} in "
+                     f"{b['wins']} of {b['answers']} head-to-head answers ({outcome})")
         return line
 
 

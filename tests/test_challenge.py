@@ -1,0 +1,129 @@
+"""Head-to-head challenges between the model ladder's rungs (:mod:`fairtwin.learn.challenge`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fairtwin.learn import load_learner
+from fairtwin.learn.challenge import next_challenger, settle_choice, verdict
+from fairtwin.learn.evidence import ModelChoice, best_rung
+from fairtwin.pipeline import label_stage, load_scenario, sample_stage, train_stage
+from tests.test_pipeline import tiny_config
+
+
+def rung(name: str, acc: float, loss: float = 0.6, groups: tuple[str, ...] = ("a",)) -> dict:
+    return {"name": name, "groups": list(groups), "cv_accuracy": acc, "cv_log_loss": loss,
+            "gain_se": 0.01}
+
+
+TABLE = [rung("base", 0.70), rung("base+x", 0.74, groups=("a", "x")),
+         rung("only:x", 0.73, groups=("x",)), rung("base+y", 0.70, groups=("a", "y")),
+         rung("base+z", 0.72, groups=("a", "z"))]
+
+
+def bout(incumbent: str, challenger: str, wins: int, answers: int = 52) -> dict:
+    said = verdict(wins, answers)
+    loser = {"challenger": incumbent, "incumbent": challenger}.get(said, "")
+    return {"round": 1, "incumbent": incumbent, "challenger": challenger, "wins": wins,
+            "answers": answers, "verdict": said, "loser": loser,
+            "holder": challenger if said == "challenger" else incumbent}
+
+
+def test_a_challenge_is_decided_one_standard_error_of_a_coin_away_from_half() -> None:
+    # 52 answers: half is 26, one standard error of a fair coin √52 / 2 ≈ 3.6
+    assert verdict(30, 52) == "challenger"
+    assert verdict(29, 52) == verdict(23, 52) == "undecided"
+    assert verdict(22, 52) == "incumbent"
+    assert verdict(0, 0) == "undecided"
+    assert verdict(29, 52, z=0.5) == "challenger"
+
+
+def test_the_challenger_is_the_most_accurate_rung_that_has_not_met_the_incumbent() -> None:
+    assert next_challenger(TABLE, "base")["name"] == "base+x"
+    assert next_challenger(TABLE, "base", [bout("base", "base+x", 26)])["name"] == "only:x"
+    # a beaten rung never challenges again; nor does a rung the answers cannot tell apart
+    # from the incumbent (base+y: the same accuracy and log-loss as the base)
+    played = [bout("base", "base+x", 26), bout("base", "only:x", 10), bout("base", "base+z", 27)]
+    assert next_challenger(TABLE, "base", played) is None
+    assert next_challenger(TABLE, "base+z", played)["name"] == "base+x"
+    assert next_challenger(TABLE, "base+x", played)["name"] == "base+z"
+
+
+def test_the_raters_verdict_overrides_the_accuracy_choice_once_it_is_decided() -> None:
+    choice = ModelChoice(("a", "x"), "base+x", TABLE)
+    undecided = settle_choice(choice, [bout("base+x", "only:x", 27)])
+    assert (undecided.name, undecided.groups) == ("base+x", ("a", "x"))
+    assert len(undecided.challenges) == 1
+    taken = settle_choice(choice, [bout("base+x", "only:x", 40), bout("only:x", "base+z", 25)])
+    assert (taken.name, taken.groups) == ("only:x", ("x",))
+    # winning against another rung says nothing against one never met: the accuracy stands
+    kept = settle_choice(ModelChoice(("a", "z"), "base+z", TABLE), [bout("base+x", "only:x", 10)])
+    assert kept.name == "base+z"
+    beaten = settle_choice(ModelChoice(("a", "z"), "base+z", TABLE),
+                           [bout("base+z", "base+x", 40), bout("base+x", "only:x", 26)])
+    assert (beaten.name, beaten.groups) == ("base+x", ("a", "x"))  # the holder
+    assert settle_choice(choice, []) == choice
+    assert "only:x preferred to base+x in 40 of 52 head-to-head answers (takes over)" in taken.describe()
+
+
+def tiny_train(challenge: bool, n_best: int = 2):  # type: ignore[no-untyped-def]
+    config = tiny_config(oracle="quadratic", rounds=2, n_best=n_best, final_check=False,
+                         n_pairs=90, challenge=challenge).override(scenario={"n_train": 6})
+    scenario = load_scenario(config)
+    ds = sample_stage(config, scenario)
+    label_stage(ds, config, scenario)
+    learner, _, rounds = train_stage(ds, config, scenario)
+    return config, ds, learner, rounds
+
+
+def test_a_challenge_needs_the_model_ladder_and_one_comparison_a_week() -> None:
+    config = tiny_config(rounds=2, n_best=2, n_pairs=90, final_check=False)
+    assert config.labels.challenge and config.labels.per_round() == 4
+    assert config.labels.n_random(6) == 90 - 2 * 4 * 6
+    fixed = config.override(learner={"groups": ["load_gap"]})  # no ladder: nothing to challenge
+    assert not fixed.labels.challenge and fixed.labels.n_random(6) == 90 - 2 * 3 * 6
+
+
+def test_active_rounds_challenge_the_model_within_the_budget(tmp_path: Path) -> None:
+    config, ds, learner, rounds = tiny_train(True)
+    assert ds.n_comparisons <= config.labels.n_pairs
+    bouts = learner.model_choice_.challenges
+    assert any(r.challenger for r in rounds), "no round held a challenge"
+    decided = [b for b in bouts if b["verdict"] != "same"]  # "same": proposed the model's
+    assert [r.challenger for r in rounds if r.challenger] == [b["challenger"] for b in decided]
+    for r, b in zip((r for r in rounds if r.challenger), decided, strict=True):
+        assert r.challenger == b["challenger"] != b["incumbent"]
+        assert 0 < r.head_to_head <= 6  # at most one answer a week
+        assert 0 <= r.challenger_wins <= r.head_to_head
+        assert r.verdict == verdict(r.challenger_wins, r.head_to_head)
+    beaten = {b["loser"] for b in bouts if b["loser"]}
+    assert learner.model_choice_.name not in beaten
+    learner.save(tmp_path / "model.npz")
+    assert load_learner(tmp_path / "model.npz").model_choice_.challenges == bouts
+
+
+def test_without_challenges_the_rounds_ask_only_about_the_models_re_solves() -> None:
+    _, _, learner, rounds = tiny_train(False)
+    assert not any(r.challenger for r in rounds)
+    assert learner.model_choice_.challenges == []
+
+
+def test_a_decided_challenge_hands_a_beaten_model_to_the_winner(monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    import fairtwin.learn.challenge as challenge
+
+    monkeypatch.setattr(challenge, "CHALLENGE_Z", -np.inf)  # every challenger takes over
+    _, _, learner, rounds = tiny_train(True)
+    last = [r for r in rounds if r.challenger][-1]
+    assert last.verdict == "challenger"
+    choice = learner.model_choice_
+    bouts = choice.challenges
+    assert bouts[-1]["holder"] == last.challenger
+    beaten = {b["loser"] for b in bouts if b["loser"]}
+    by_accuracy = best_rung(choice.table)
+    assert choice.name == (last.challenger if by_accuracy in beaten else by_accuracy)
+    row = next(r for r in choice.table if r["name"] == choice.name)
+    assert choice.groups == tuple(row["groups"])

@@ -9,7 +9,7 @@ import pytest
 
 from fairtwin.learn import load_learner
 from fairtwin.learn.challenge import next_challenger, settle_choice, verdict
-from fairtwin.learn.evidence import ModelChoice, best_rung
+from fairtwin.learn.evidence import ModelChoice
 from fairtwin.pipeline import label_stage, load_scenario, sample_stage, train_stage
 from tests.test_pipeline import tiny_config
 
@@ -59,9 +59,12 @@ def test_the_raters_verdict_overrides_the_accuracy_choice_once_it_is_decided() -
     assert len(undecided.challenges) == 1
     taken = settle_choice(choice, [bout("base+x", "only:x", 40), bout("only:x", "base+z", 25)])
     assert (taken.name, taken.groups) == ("only:x", ("x",))
-    # winning against another rung says nothing against one never met: the accuracy stands
+    # withstanding a challenge says nothing against a rung never met: the accuracy stands
     kept = settle_choice(ModelChoice(("a", "z"), "base+z", TABLE), [bout("base+x", "only:x", 10)])
     assert kept.name == "base+z"
+    # a take-over does: the raters preferred the challenger to the model of the time
+    won = settle_choice(ModelChoice(("a", "z"), "base+z", TABLE), [bout("base+x", "only:x", 40)])
+    assert (won.name, won.groups) == ("only:x", ("x",))
     beaten = settle_choice(ModelChoice(("a", "z"), "base+z", TABLE),
                            [bout("base+z", "base+x", 40), bout("base+x", "only:x", 26)])
     assert (beaten.name, beaten.groups) == ("base+x", ("a", "x"))  # the holder
@@ -101,6 +104,8 @@ def test_active_rounds_challenge_the_model_within_the_budget(tmp_path: Path) -> 
         assert r.verdict == verdict(r.challenger_wins, r.head_to_head)
     beaten = {b["loser"] for b in bouts if b["loser"]}
     assert learner.model_choice_.name not in beaten
+    if any(b["verdict"] == "challenger" for b in bouts):
+        assert learner.model_choice_.name == bouts[-1]["holder"]
     learner.save(tmp_path / "model.npz")
     assert load_learner(tmp_path / "model.npz").model_choice_.challenges == bouts
 
@@ -111,8 +116,7 @@ def test_without_challenges_the_rounds_ask_only_about_the_models_re_solves() -> 
     assert learner.model_choice_.challenges == []
 
 
-def test_a_decided_challenge_hands_a_beaten_model_to_the_winner(monkeypatch: pytest.MonkeyPatch
-                                                                ) -> None:
+def test_a_challenger_that_takes_over_is_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     import fairtwin.learn.challenge as challenge
 
     monkeypatch.setattr(challenge, "CHALLENGE_Z", -np.inf)  # every challenger takes over
@@ -120,10 +124,6 @@ def test_a_decided_challenge_hands_a_beaten_model_to_the_winner(monkeypatch: pyt
     last = [r for r in rounds if r.challenger][-1]
     assert last.verdict == "challenger"
     choice = learner.model_choice_
-    bouts = choice.challenges
-    assert bouts[-1]["holder"] == last.challenger
-    beaten = {b["loser"] for b in bouts if b["loser"]}
-    by_accuracy = best_rung(choice.table)
-    assert choice.name == (last.challenger if by_accuracy in beaten else by_accuracy)
-    row = next(r for r in choice.table if r["name"] == choice.name)
+    assert choice.challenges[-1]["holder"] == choice.name == last.challenger
+    row = next(r for r in choice.table if r["name"] == last.challenger)
     assert choice.groups == tuple(row["groups"])

@@ -161,6 +161,8 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                           "loss": [bool(w.loss) for w in ws], "win": [bool(w.win) for w in ws],
                           "choice": [w.deployed for w in ws]},
                 "model": model,
+                # the active rounds' head-to-head bouts (fairtwin.learn.challenge), if any
+                "challenges": getattr(getattr(learner, "model_choice_", None), "challenges", []),
                 "lack_of_fit": evidence["lack_of_fit"], "evidence": evidence,
                 # the answer probability at the posterior's median draw (earlier rows: averaged
                 # over the posterior, then at the mean costs, e1969b3)

@@ -44,7 +44,7 @@ from fairtwin.exceptions import (
 )
 from fairtwin.extras import has_extra, missing_extra_line, require
 from fairtwin.learn import OutcomeCostLearner
-from fairtwin.learn.challenge import next_challenger, settle_choice, verdict
+from fairtwin.learn.challenge import bout, next_challenger, settle_choice
 from fairtwin.learn.evidence import (
     Evidence,
     ModelChoice,
@@ -862,9 +862,15 @@ def _rival_models(learner: OutcomeCostLearner, dataset: PreferenceDataset,
     rows = rival_rungs(choice.table, choice.name)
     if rows:
         log.info("rival models of %s: %s", choice.name, ", ".join(r["name"] for r in rows))
-    return [rung_learner(lambda groups: config.learner.make(0, groups, learner.ties),
-                         r["name"], tuple(r["groups"])).fit(dataset, outcomes=maps)
-            for r in rows]
+    return [_fit_rung(config, r, learner.ties, dataset, maps) for r in rows]
+
+
+def _fit_rung(config: ExperimentConfig, row: dict[str, Any], ties: str | None,
+              dataset: PreferenceDataset, maps: list[Outcomes]) -> OutcomeCostLearner:
+    """The rung of a model ladder's table ``row`` (its name and groups), with the tie rule
+    ``ties``, fitted on ``dataset``'s answers: a rival model or a challenger."""
+    return rung_learner(lambda groups: config.learner.make(0, groups, ties), row["name"],
+                        tuple(row["groups"])).fit(dataset, outcomes=maps)
 
 
 def _deploy_one(learner: OutcomeCostLearner, f_scale: float, twin: Twin, context: Any,
@@ -1082,32 +1088,20 @@ class _Fitter:
             return None
         train = self.dataset.subset_contexts(self.rows)
         maps = outcome_maps(self.scenario, train)
-        ties = self.ties[0] if self.ties else None
-        model = rung_learner(lambda g: self.config.learner.make(0, g, ties), row["name"],
-                             tuple(row["groups"])).fit(train, outcomes=maps)
+        model = _fit_rung(self.config, row, self.ties[0] if self.ties else None, train, maps)
         return str(row["name"]), model, preference_scale(model, train, maps)
 
     def settle(self, r: int, name: str, wins: int, answers: int) -> dict[str, Any]:
-        """Round ``r``'s challenge of the model by rung ``name`` (``wins`` of ``answers``
-        preferred the challenger's re-solve; no answers: it proposed the model's decisions,
-        ``"same"``): recorded, and the challenger's groups taken for the later fits when it
-        takes over."""
+        """Round ``r``'s challenge of the model by rung ``name`` (:func:`~fairtwin.learn.
+        challenge.bout`), recorded; a round that held one re-chooses the ladder next, and
+        :func:`~fairtwin.learn.challenge.settle_choice` hands the model to the winner."""
         assert self.choice is not None
-        incumbent = self.choice.name
-        said = verdict(wins, answers) if answers else "same"
-        loser = {"challenger": incumbent, "incumbent": name}.get(said, "")
-        holder = name if said == "challenger" else incumbent
-        bout = {"round": r, "incumbent": incumbent, "challenger": name, "wins": wins,
-                "answers": answers, "verdict": said, "loser": loser, "holder": holder}
-        self.bouts.append(bout)
-        if said == "challenger":
-            row = next(x for x in self.order if x["name"] == name)
-            self.choice = replace(self.choice, name=name, groups=tuple(row["groups"]),
-                                  linear=name == "base+linear")
+        said = bout(r, self.choice.name, name, wins, answers)
+        self.bouts.append(said)
         self.choice = replace(self.choice, challenges=[dict(b) for b in self.bouts])
         log.info("round %d: challenger %s preferred to %s in %d of %d answers: %s", r, name,
-                 incumbent, wins, answers, said)
-        return bout
+                 said["incumbent"], wins, answers, said["verdict"])
+        return said
 
     def _choose_ties(self, train: PreferenceDataset, maps: list[Outcomes]) -> None:
         """Held-out weeks choose whether answers "equally fair" are evidence (Davidson) or
@@ -1180,29 +1174,20 @@ def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,
                             desc=f"active round {r}")
     found = None if rival is None else rival(U)
     name, V = found if found else ("", None)
-    pairs: list[tuple[int, int, int]] = []
-    kind: list[str] = []  # whose re-solve is asked: the model's, the challenger's, head to head
+    pairs: list[tuple[int, int, int, bool]] = []  # week, a, b, and whether head to head
     for k, row in enumerate(map(int, rows)):
         sur, n = int(dataset.add_decisions(row, U[k])[0]), int(nom[row])
         ch = -1 if V is None else int(dataset.add_decisions(row, V[k])[0])
         wins = _copeland(dataset, row)
         ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, n, ch)]
-        own = [(sur, n, "model")] + [(sur, opp, "model") for opp in ranked[:n_best]]
+        pairs += [(row, sur, opp, False) for opp in [n] + ranked[:n_best] if opp != sur]
         if ch not in (-1, sur, n):
-            own.append((ch, sur, "duel"))
-        seen: set[tuple[int, int]] = set()
-        for a, b, what in own:
-            if a != b and (a, b) not in seen:
-                seen.add((a, b))
-                pairs.append((row, a, b))
-                kind.append(what)
+            pairs.append((row, ch, sur, True))
     if not pairs:
         return 0, 0, 0, name
-    ctx_arr, a_arr, b_arr = (np.array(c) for c in zip(*pairs, strict=True))
+    ctx_arr, a_arr, b_arr, duel = (np.array(c) for c in zip(*pairs, strict=True))
     said = _ask(dataset, scenario, rater, ctx_arr, a_arr, b_arr, r)
-    what_arr = np.array(kind)
-    fairer = int(np.sum((said > 0) & (b_arr == nom[ctx_arr]) & (what_arr == "model")))
-    duel = what_arr == "duel"
+    fairer = int(np.sum((said > 0) & (b_arr == nom[ctx_arr]) & ~duel))
     return fairer, int(np.sum((said > 0) & duel)), int(np.sum((said != 0) & duel)), name
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from fairtwin.learn.evidence import ModelChoice
 
-__all__ = ["CHALLENGE_Z", "Bout", "next_challenger", "settle_choice", "verdict"]
+__all__ = ["CHALLENGE_Z", "Bout", "bout", "next_challenger", "settle_choice", "verdict"]
 
 #: Standard errors of a fair coin (``√m / 2`` for ``m`` answers) by which a challenger's wins
 #: must exceed (take over) or fall short of (beaten) half of the head-to-head answers.
@@ -75,6 +75,18 @@ def verdict(wins: int, answers: int, z: float | None = None) -> str:
     if answers / 2.0 - wins > margin:
         return "incumbent"
     return "undecided"
+
+
+def bout(round_: int, incumbent: str, challenger: str, wins: int, answers: int) -> Bout:
+    """Round ``round_``'s challenge of the ``incumbent`` by the rung ``challenger``, whose
+    re-solves ``wins`` of the ``answers`` with a winner preferred (no answers: it proposed the
+    incumbent's decisions in every week, verdict ``"same"``): the :func:`verdict`, the
+    ``loser`` (empty unless decided) and the ``holder`` (the challenger if it took over)."""
+    said = verdict(wins, answers) if answers else "same"
+    return {"round": round_, "incumbent": incumbent, "challenger": challenger, "wins": wins,
+            "answers": answers, "verdict": said,
+            "loser": {"challenger": incumbent, "incumbent": challenger}.get(said, ""),
+            "holder": challenger if said == "challenger" else incumbent}
 
 
 def settle_choice(choice: ModelChoice, bouts: Sequence[Bout]) -> ModelChoice:

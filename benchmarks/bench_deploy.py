@@ -188,6 +188,12 @@ def key_id(k: dict) -> tuple:
     return (k["scenario"], k["notion"], k["regime"], k["seed"])
 
 
+def latest(rows: list[dict]) -> list[dict]:
+    """One row per run, rule and split: the last written (rows gathered from several results
+    files, or a run written twice, count once)."""
+    return list({(*key_id(r), r.get("data"), r["rule"], r["split"]): r for r in rows}.values())
+
+
 def report(rows: list[dict], out: Path, command: str, docs: Path | None = None,
            baseline: list[dict] | None = None) -> str:
     rows = [{**r, "rule": "laplace"} if r["rule"] == "supported" else r for r in rows]
@@ -490,7 +496,8 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "results.jsonl"
-    done = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    done = latest([json.loads(line) for line in results.read_text().splitlines()]
+                  if results.exists() else [])
     have = {key_id(r) for r in done}
     cells = [("italy-synthetic", None, n) for n in args.notions]
     if args.dpc:
@@ -528,7 +535,7 @@ def main() -> None:
         i = shown.index("--docs")
         del shown[i:i + 2]
     command = "python benchmarks/bench_deploy.py " + " ".join(shown)
-    baseline = ([json.loads(line) for line in args.baseline.read_text().splitlines()]
+    baseline = (latest([json.loads(line) for line in args.baseline.read_text().splitlines()])
                 if args.baseline else None)
     print(report(done, args.out, command.strip(), args.docs, baseline))
 

@@ -28,7 +28,8 @@ latent cost prefers) and the answer probability (predicted vs the simulated rate
 probability of answering for the re-solve, its noise included). Each row also keeps its weeks'
 probabilities and outcomes (``weeks``): the report adds what other deployment thresholds would
 have given. Rows go to ``OUT/results.jsonl`` as each model finishes (a rerun skips what is
-there); ``OUT/report.md`` gives the means over seeds.
+there); a run that raises is printed and kept in ``OUT/failed.jsonl`` with its error, and the
+others go on (a rerun tries it again); ``OUT/report.md`` gives the means over seeds.
 """
 
 from __future__ import annotations
@@ -170,6 +171,15 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                 "t_train_s": t_train, "t_resolve_s": t_resolve,
             })
     return out
+
+
+def run_safe(key: dict, cache_dir: str, rules: tuple[str, ...]) -> list[dict] | dict:
+    """:func:`run_one`, or the error it raised (``{"key", "error"}``): one failing run does not
+    stop a benchmark of hours; the rows of the others are written as they finish."""
+    try:
+        return run_one(key, cache_dir, rules)
+    except Exception as exc:  # noqa: BLE001 - reported with its key and kept in failed.jsonl
+        return {"key": key, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def model_of(rows: list[dict]) -> str:
@@ -519,7 +529,12 @@ def main() -> None:
         print(f"seed data ready in {time.perf_counter() - t0:.0f} s", flush=True)
         runner = Parallel(n_jobs=args.jobs, return_as="generator_unordered")
         commit = _commit()
-        for rows in runner(delayed(run_one)(k, cache, tuple(args.rules)) for k in todo):
+        for rows in runner(delayed(run_safe)(k, cache, tuple(args.rules)) for k in todo):
+            if isinstance(rows, dict):
+                with open(args.out / "failed.jsonl", "a") as fh:
+                    fh.write(json.dumps({**rows, "commit": commit}) + "\n")
+                print(f"FAILED {key_id(rows['key'])}: {rows['error']}", flush=True)
+                continue
             with open(results, "a") as fh:
                 for r in rows:
                     r["commit"] = commit

@@ -117,7 +117,8 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
     held = guard_held_bounds(oracle, data.samples, U, list(data.bound), scenario, cfg)
     evidence = learner.evidence_.to_dict()
     out = []
-    model = learner.model_choice_.name if getattr(learner, "model_choice_", None) else "base"
+    choice = getattr(learner, "model_choice_", None)
+    model = choice.name if choice else "base"
     for rule, dep in deployments.items():
         decided = U if dep is None else dep.decisions
         for split, rows in (("train", range(n_train)), ("held-out", range(n_train, n))):
@@ -163,7 +164,7 @@ def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[d
                           "choice": [w.deployed for w in ws]},
                 "model": model,
                 # the active rounds' head-to-head bouts (fairtwin.learn.challenge), if any
-                "challenges": getattr(getattr(learner, "model_choice_", None), "challenges", []),
+                "challenges": choice.challenges if choice else [],
                 "lack_of_fit": evidence["lack_of_fit"], "evidence": evidence,
                 # the answer probability at the posterior's median draw (earlier rows: averaged
                 # over the posterior, then at the mean costs, e1969b3)

@@ -1011,8 +1011,8 @@ def train_stage(
 
     def ask_round(learner: Learner, f_scale: float, r: int, n_best: int, challenge: bool = False
                   ) -> tuple[int, int, int, str]:
-        rival = (lambda U: _rival_resolves(fit, U, r, dataset, rows, round_config, scenario,
-                                           progress)) if challenge else None
+        rival = (lambda U: _rival_resolves(fit, U, r, round_config, progress)) if challenge \
+            else None
         return _ask_round(learner, f_scale, dataset, rows, round_config, scenario, rater, r, n_best,
                           progress, rival)
 
@@ -1130,19 +1130,19 @@ def _keep_best(candidates: list[tuple[int, int, Learner, float]], history: list[
 MAX_TRIES = 3
 
 
-def _rival_resolves(fit: _Fitter, U: NDArray[np.float64], r: int, dataset: PreferenceDataset,
-                    rows: NDArray[np.int64], config: ExperimentConfig, scenario: Scenario,
+def _rival_resolves(fit: _Fitter, U: NDArray[np.float64], r: int, config: ExperimentConfig,
                     progress: bool) -> tuple[str, NDArray[np.float64]] | None:
-    """Round ``r``'s challenger and its re-solves of the weeks ``rows``: the next challenger of
-    the model (:meth:`_Fitter.challenger`) whose re-solves differ from the model's ``U`` in some
+    """Round ``r``'s challenger and its re-solves (under ``config``) of the fitter's training
+    weeks: the next challenger of the model (:meth:`_Fitter.challenger`) whose re-solves
+    differ from the model's ``U`` in some
     week — one that proposes the same decisions everywhere is recorded as such (it has met the
     model) and the next is tried, :data:`MAX_TRIES` at most; ``None`` when none is left."""
     for _ in range(MAX_TRIES):
         rival = fit.challenger()
         if rival is None:
             return None
-        V = resolve_stage(rival[1], rival[2], dataset, config, scenario, rows, progress,
-                          desc=f"active round {r}, challenger")[0]
+        V = resolve_stage(rival[1], rival[2], fit.dataset, config, fit.scenario, fit.rows,
+                          progress, desc=f"active round {r}, challenger")[0]
         if np.any(V != U):
             return rival[0], V
         fit.settle(r, rival[0], 0, 0)

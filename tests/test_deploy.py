@@ -29,6 +29,7 @@ from fairtwin.deploy import (
 from fairtwin.exceptions import ValidationError
 from fairtwin.learn import OutcomeCostLearner, load_learner
 from fairtwin.learn.evidence import (
+    UNCHECKED,
     AnswerLink,
     ModelChoice,
     assess_evidence,
@@ -199,6 +200,7 @@ def test_on_policy_answers_calibrate_the_answer_model() -> None:
     ds, outs = synthetic(40, 600, seed=3)
     plain = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
     assert not plain.link_on_policy and plain.lapse < 0.1
+    assert plain.supported and plain.message.endswith(UNCHECKED)  # no answer on a proposal
     rng = np.random.default_rng(3)
     nominal = np.arange(40) * K  # each week's first decision plays the nominal one
     cost = np.array([0.5 * np.sum(outs[c](u)[0, :2] ** 2) + 0.25 * np.sum(outs[c](u)[0, 2:] ** 2)
@@ -212,6 +214,7 @@ def test_on_policy_answers_calibrate_the_answer_model() -> None:
                        np.where(other_wins, nominal[rows], other), round=1)
     ev = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, nominal=nominal, random_state=0)
     assert ev.on_policy_n == 80 and ev.link_on_policy
+    assert UNCHECKED not in ev.message
     assert 0.25 < ev.lapse < 0.55
 
 

@@ -565,10 +565,21 @@ def assess_evidence(
     supported = bool(chance and not lack_of_fit and not rejected)
     message = _verdict(lack_of_fit, bool(chance), cv_accuracy, link, flexible_accuracy,
                        pair_accuracy, (on_n, on_obs) if rejected else None)
+    if supported and on_n == 0:
+        message += UNCHECKED
     log.info("%s", message)
     return Evidence(m, cv_accuracy, cv_log_loss, explained, link.temperature, pair_accuracy,
                     flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
                     message, link.kind, link.lapse, link_on_policy, rejected)
+
+
+#: What the evidence says when no answer compared a proposal with its week's nominal decision.
+#: Random pairs alone can fit a rung whose re-solves the raters would turn down: the third
+#: blind check's host-burden and relief-no-harm, with 156 answers and no active round, made
+#: 19.0 and 12.6 of 52 held-out weeks a run less fair (five seeds; 5.2 and 7.2 with 260 answers
+#: and one round; docs/explanation/learner.md, "Targets").
+UNCHECKED = ("; no answer has yet compared a proposal with its nominal decision: unchecked by "
+             "the raters (an active round, or `fairtwin raters check-round` with people, asks)")
 
 
 def _without_pairs(dataset: PreferenceDataset, keep: NDArray[np.bool_]) -> PreferenceDataset:

@@ -142,6 +142,29 @@ def test_the_evidence_flags_answers_the_outcomes_do_not_explain() -> None:
     assert bad.flexible_accuracy > bad.pair_accuracy + 0.1
 
 
+def test_lack_of_fit_is_judged_on_pairs_the_free_scores_can_score() -> None:
+    """Answers about decisions compared once (an active round's re-solves) say nothing to a free
+    score per decision, while the outcome model can rank them: scored on every pair, 900 such
+    answers that agree with the outcome model would hide the lack of fit of the other 900; the
+    test leaves them out, and the unexplained answers stay flagged."""
+    ds, outs = synthetic(30, 900, rater="unexplained")
+    before = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
+    assert before.lack_of_fit and 0.8 * 900 < before.pair_n <= 900
+    model = OutcomeCostLearner().fit(ds, outcomes=outs)
+    rng = np.random.default_rng(5)
+    rows = np.repeat(np.arange(30), 30)
+    once = np.array([int(ds.add_decisions(int(r), rng.normal(size=N_DEC))[0]) for r in rows])
+    old = rows * K + rng.integers(0, K, size=rows.size)
+    f = model.costs_of(ds, outs)
+    won = f[once] < f[old]  # the answers side with the outcome model
+    ds.add_comparisons(rows, np.where(won, once, old), np.where(won, old, once), round=1)
+    after = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
+    assert after.n_comparisons == 1800
+    assert after.pair_n <= 900  # none of the pairs of a decision compared once
+    assert after.lack_of_fit and not after.supported
+    assert f"of {after.pair_n} held-out pairs" in after.message
+
+
 def test_calibration_temperature() -> None:
     rng = np.random.default_rng(0)
     t = rng.normal(size=4000) * 2.0

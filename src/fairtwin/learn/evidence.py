@@ -24,7 +24,7 @@ re-solve deploys anything, :func:`assess_evidence` measures, on the training ans
    (Measured: scored on every held-out pair, macro-areas with 1344 answers went unflagged in 2
    seeds of 5, the free scores' accuracy pulled down by pairs they could not score, 0.72–0.73
    against 0.78–0.79 on the pairs they could; on those pairs it is flagged in 5 of 5, and our
-   learnable notions keep free scores 0.08–0.17 below the outcomes.)
+   learnable notions keep free scores 0.06–0.28 below the outcomes at 1344 answers.)
 3. **On-policy answers.** Comparisons of a re-solved decision with the week's nominal one (those
    of the active rounds' questions) are the kind of comparison a deployment makes; with at
    least :data:`MIN_ON_POLICY` of them the answer model is fitted on them alone, and their

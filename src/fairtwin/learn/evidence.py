@@ -576,9 +576,8 @@ def assess_evidence(
     rejected = bool(on_n >= MIN_ON_POLICY and on_obs < 0.5 - _chance_band(on_n))
     supported = bool(chance and not lack_of_fit and not rejected)
     message = _verdict(lack_of_fit, bool(chance), cv_accuracy, link, flexible_accuracy,
-                       pair_accuracy, (on_n, on_obs) if rejected else None, pair_n)
-    if supported and on_n == 0:
-        message += UNCHECKED
+                       pair_accuracy, (on_n, on_obs) if rejected else None, pair_n,
+                       unchecked=on_n == 0)
     log.info("%s", message)
     return Evidence(m, cv_accuracy, cv_log_loss, explained, link.temperature, pair_accuracy,
                     flexible_accuracy, gap_se, on_n, on_obs, on_pred, lack_of_fit, supported,
@@ -625,12 +624,12 @@ def _held_out_pair_agreement(
         sub = _without_pairs(dataset, keep)
         f = make().fit(sub, outcomes=outcomes).costs_of(dataset, outcomes,
                                                         rows=np.unique(test[:, 0]))
-        agree_out[pair_fold == k] = f[test[:, 1]] < f[test[:, 2]]
+        agree_out[~keep] = f[test[:, 1]] < f[test[:, 2]]
         s = _flexible_scores(dataset, train)
-        agree_flex[pair_fold == k] = s[test[:, 1]] > s[test[:, 2]]
+        agree_flex[~keep] = s[test[:, 1]] > s[test[:, 2]]
         seen = np.zeros(dataset.n_decisions, dtype=bool)
         seen[train[:, 1:3].ravel()] = True
-        scored[pair_fold == k] = seen[test[:, 1]] & seen[test[:, 2]]
+        scored[~keep] = seen[test[:, 1]] & seen[test[:, 2]]
     return agree_out, agree_flex, scored
 
 
@@ -684,9 +683,12 @@ def _chance_band(n: int) -> float:
 
 def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, link: AnswerLink,
              flexible_accuracy: float, pair_accuracy: float,
-             rejected: tuple[int, float] | None = None, pair_n: int = 0) -> str:
+             rejected: tuple[int, float] | None = None, pair_n: int = 0,
+             unchecked: bool = False) -> str:
     """The assessment in one sentence: lack of fit, rejected (``rejected``: the on-policy
-    answers and the share for the proposals), no evidence, or evidence."""
+    answers and the share for the proposals), no evidence, or evidence (ending with
+    :data:`UNCHECKED` when ``unchecked``: no answer compared a proposal with its nominal
+    decision)."""
     if lack_of_fit:
         return (f"lack of fit: the answers are consistent (a free score per decision predicts "
                 f"{flexible_accuracy:.2f} of {pair_n} held-out pairs) but the outcomes explain fewer "
@@ -700,8 +702,8 @@ def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, link: AnswerLi
                if link.temperature == 0.0 else "no better than a coin")
         return (f"no evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} "
                 f"of the answers, {why}; nothing is deployed")
+    fit = (f"free scores {flexible_accuracy:.2f} vs outcomes {pair_accuracy:.2f} on {pair_n} "
+           "held-out pairs: no lack of fit" if pair_n else "no held-out pair to test the fit on")
     return (f"evidence: on unseen contexts the learned cost agrees with {cv_accuracy:.2f} of "
             f"the answers (calibration: {link.kind} gaps, τ = {link.temperature:.3g}, lapse "
-            f"{link.lapse:.2f}); " + (f"free scores {flexible_accuracy:.2f} vs outcomes "
-                                      f"{pair_accuracy:.2f} on {pair_n} held-out pairs: no lack of fit"
-                                      if pair_n else "no held-out pair to test the fit on"))
+            f"{link.lapse:.2f}); {fit}" + (UNCHECKED if unchecked else ""))

@@ -7,10 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fairtwin.exceptions import ValidationError
 from fairtwin.learn import load_learner
-from fairtwin.learn.challenge import next_challenger, settle_choice, verdict
+from fairtwin.learn.challenge import next_challenger, settle_choice, settling_order, verdict
 from fairtwin.learn.evidence import ModelChoice
-from fairtwin.pipeline import label_stage, load_scenario, sample_stage, train_stage
+from fairtwin.pipeline import (
+    RANDOM_PER_WEEK,
+    LabelConfig,
+    label_stage,
+    load_scenario,
+    sample_stage,
+    train_stage,
+)
 from tests.test_pipeline import tiny_config
 
 
@@ -72,9 +80,22 @@ def test_the_raters_verdict_overrides_the_accuracy_choice_once_it_is_decided() -
     assert "only:x preferred to base+x in 40 of 52 head-to-head answers (takes over)" in taken.describe()
 
 
+def test_of_two_challengers_that_take_over_the_one_preferred_more_often_holds() -> None:
+    choice = ModelChoice(("a",), "base", TABLE)
+    taker, undecided = bout("base", "base+x", 33), bout("base", "only:x", 27)
+    for bouts in ([taker, undecided], [undecided, taker]):
+        assert settle_choice(choice, settling_order(bouts)).name == "base+x"
+    stronger = bout("base", "only:x", 40)
+    for bouts in ([taker, stronger], [stronger, taker]):
+        assert settle_choice(choice, settling_order(bouts)).name == "only:x"
+    beaten = bout("base", "base+z", 15)  # the model withstood both: it stays
+    assert settle_choice(choice, settling_order([beaten, undecided])).name == "base"
+
+
 def tiny_train(challenge: bool, n_best: int = 2):  # type: ignore[no-untyped-def]
     config = tiny_config(oracle="quadratic", rounds=2, n_best=n_best, final_check=False,
-                         n_pairs=90, challenge=challenge).override(scenario={"n_train": 6})
+                         n_pairs=90, challenge=challenge, challengers=2
+                         ).override(scenario={"n_train": 6})
     scenario = load_scenario(config)
     ds = sample_stage(config, scenario)
     label_stage(ds, config, scenario)
@@ -82,26 +103,46 @@ def tiny_train(challenge: bool, n_best: int = 2):  # type: ignore[no-untyped-def
     return config, ds, learner, rounds
 
 
-def test_a_challenge_needs_the_model_ladder_and_one_comparison_a_week() -> None:
-    config = tiny_config(rounds=2, n_best=2, n_pairs=90, final_check=False)
-    assert config.labels.challenge and config.labels.per_round() == 4
-    assert config.labels.n_random(6) == 90 - 2 * 4 * 6
+def test_a_challenge_needs_the_model_ladder_and_one_comparison_a_week_per_challenger() -> None:
+    config = tiny_config(rounds=2, n_best=2, n_pairs=90, final_check=False, challengers=2)
+    assert config.labels.challenge and config.labels.per_round(6) == 5  # two challengers
+    assert config.labels.n_random(6) == 90 - 2 * 5 * 6
     fixed = config.override(learner={"groups": ["load_gap"]})  # no ladder: nothing to challenge
     assert not fixed.labels.challenge and fixed.labels.n_random(6) == 90 - 2 * 3 * 6
+    assert fixed.labels.n_challengers(6) == 0
+
+
+def test_a_round_holds_one_challenger_when_two_would_leave_too_few_random_pairs() -> None:
+    labels = LabelConfig(n_pairs=260, rounds=1, challengers=2)  # 52 weeks: two leave none
+    assert labels.n_challengers(52) == 1 and labels.n_random(52) == 260 - 4 * 52
+    two = LabelConfig(challengers=2)  # 1344 answers, 3 rounds: 564 random pairs left
+    assert two.n_challengers(52) == 2 and two.n_random(52) == 1344 - 3 * 5 * 52
+    # the floor: two random pairs a week
+    edge = 3 * 5 * 52 + RANDOM_PER_WEEK * 52
+    assert LabelConfig(n_pairs=edge, challengers=2).n_challengers(52) == 2
+    assert LabelConfig(n_pairs=edge - 1, challengers=2).n_challengers(52) == 1
+    assert LabelConfig(challengers=3).n_challengers(52) == 3
+    with pytest.raises(ValidationError, match="challengers must be at least 1"):
+        LabelConfig(challengers=0)
 
 
 def test_active_rounds_challenge_the_model_within_the_budget(tmp_path: Path) -> None:
     config, ds, learner, rounds = tiny_train(True)
     assert ds.n_comparisons <= config.labels.n_pairs
     bouts = learner.model_choice_.challenges
-    assert any(r.challenger for r in rounds), "no round held a challenge"
-    decided = [b for b in bouts if b["verdict"] != "same"]  # "same": proposed the model's
-    assert [r.challenger for r in rounds if r.challenger] == [b["challenger"] for b in decided]
-    for r, b in zip((r for r in rounds if r.challenger), decided, strict=True):
-        assert r.challenger == b["challenger"] != b["incumbent"]
-        assert 0 < r.head_to_head <= 6  # at most one answer a week
-        assert 0 <= r.challenger_wins <= r.head_to_head
-        assert r.verdict == verdict(r.challenger_wins, r.head_to_head)
+    duels = [d for r in rounds for d in r.challenges]
+    assert duels, "no round held a challenge"
+    assert all(len([d for d in r.challenges if d.head_to_head]) <= 2 for r in rounds)
+    assert [d.challenger for d in duels] == [b["challenger"] for b in bouts]  # "same" too
+    for d, b in zip(duels, bouts, strict=True):
+        assert d.challenger == b["challenger"] != b["incumbent"]
+        assert 0 <= d.head_to_head <= 6  # at most one answer a week
+        assert 0 <= d.challenger_wins <= d.head_to_head
+        assert d.verdict == (verdict(d.challenger_wins, d.head_to_head) if d.head_to_head
+                             else "same")
+    for r in rounds:  # a round's challengers are distinct rungs, all against the same model
+        assert len({d.challenger for d in r.challenges}) == len(r.challenges)
+        assert len({b["incumbent"] for b in bouts if b["round"] == r.round}) <= 1
     beaten = {b["loser"] for b in bouts if b["loser"]}
     assert learner.model_choice_.name not in beaten
     if any(b["verdict"] == "challenger" for b in bouts):
@@ -112,7 +153,7 @@ def test_active_rounds_challenge_the_model_within_the_budget(tmp_path: Path) -> 
 
 def test_without_challenges_the_rounds_ask_only_about_the_models_re_solves() -> None:
     _, _, learner, rounds = tiny_train(False)
-    assert not any(r.challenger for r in rounds)
+    assert not any(r.challenges for r in rounds)
     assert learner.model_choice_.challenges == []
 
 
@@ -121,7 +162,7 @@ def test_a_challenger_that_takes_over_is_the_model(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(challenge, "CHALLENGE_Z", -np.inf)  # every challenger takes over
     _, _, learner, rounds = tiny_train(True)
-    last = [r for r in rounds if r.challenger][-1]
+    last = [d for r in rounds for d in r.challenges if d.head_to_head][-1]
     assert last.verdict == "challenger"
     choice = learner.model_choice_
     assert choice.challenges[-1]["holder"] == choice.name == last.challenger

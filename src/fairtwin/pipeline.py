@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -44,7 +44,7 @@ from fairtwin.exceptions import (
 )
 from fairtwin.extras import has_extra, missing_extra_line, require
 from fairtwin.learn import OutcomeCostLearner
-from fairtwin.learn.challenge import bout, next_challenger, settle_choice
+from fairtwin.learn.challenge import bout, next_challenger, settle_choice, settling_order
 from fairtwin.learn.evidence import (
     Evidence,
     ModelChoice,
@@ -166,6 +166,12 @@ class ScenarioConfig:
         return max(k for k, s in enumerate(starts) if s <= day)
 
 
+#: Random pairs per training week below which an active round holds fewer challengers
+#: (:meth:`LabelConfig.n_challengers`). A floor, not a tuned value: two challengers a round leave
+#: 10.8 a week of 1344 answers with three rounds, and none of 260 answers with one round.
+RANDOM_PER_WEEK = 2
+
+
 @dataclass(frozen=True)
 class LabelConfig:
     """The simulated rater and the pair budget.
@@ -198,6 +204,7 @@ class LabelConfig:
     n_best: int = 2
     final_check: bool = False
     challenge: bool = True
+    challengers: int = 1
     round_mip_gap: float = 0.05
     round_node_limit: int = 20
     tie_margin: float = 0.0
@@ -215,6 +222,9 @@ class LabelConfig:
             raise ValidationError(f"n_pairs must be positive, got {self.n_pairs}")
         if self.rounds < 0 or self.n_best < 0:
             raise ValidationError("rounds and n_best must be non-negative")
+        if self.challengers < 1:
+            raise ValidationError(f"challengers must be at least 1 (challenge = false: none), "
+                                  f"got {self.challengers}")
         if self.round_mip_gap < 0 or self.round_node_limit < 0:
             raise ValidationError("round_mip_gap and round_node_limit must be non-negative "
                                   "(0: the re-solve's own)")
@@ -228,15 +238,35 @@ class LabelConfig:
             out["node_limit"] = self.round_node_limit
         return out
 
-    def per_round(self) -> int:
+    def n_challengers(self, n_train: int | None = None) -> int:
+        """Challengers an active round holds (none without ``challenge``): ``challengers``, or
+        fewer (one at least) while the random pairs left for ``n_train`` training weeks would
+        number fewer than :data:`RANDOM_PER_WEEK` a week — the random pairs choose the ladder's
+        rungs, which the challengers are. Without ``n_train``: ``challengers``."""
+        if not self.challenge:
+            return 0
+        if n_train is None:
+            return self.challengers
+        for k in range(self.challengers, 1, -1):
+            if self._random_left(n_train, k) >= RANDOM_PER_WEEK * n_train:
+                return k
+        return 1
+
+    def per_round(self, n_train: int | None = None) -> int:
         """Comparisons an active round asks per training week: the re-solve against the nominal
-        decision and the ``n_best`` best-rated samples, and with ``challenge`` against the
-        challenger's re-solve."""
-        return 1 + self.n_best + int(self.challenge)
+        decision and the ``n_best`` best-rated samples, and with ``challenge`` against each
+        challenger's re-solve (:meth:`n_challengers`; without ``n_train`` their most)."""
+        return 1 + self.n_best + self.n_challengers(n_train)
+
+    def _random_left(self, n_train: int, challengers: int) -> int:
+        per_week = (self.rounds * (1 + self.n_best + challengers)
+                    + (1 if self.rounds and self.final_check else 0))
+        return self.n_pairs - per_week * n_train
 
     def n_random(self, n_train: int) -> int:
         """Random pairs asked before the active rounds, within the total budget."""
-        per_week = self.rounds * self.per_round() + (1 if self.rounds and self.final_check else 0)
+        per_week = (self.rounds * self.per_round(n_train)
+                    + (1 if self.rounds and self.final_check else 0))
         n = self.n_pairs - per_week * n_train
         if n < 1:
             raise ValidationError(
@@ -958,16 +988,33 @@ def _candidate_box(learner: OutcomeCostLearner, outcomes: Outcomes, candidates: 
 
 
 @dataclass(frozen=True)
+class Duel:
+    """One challenge of an active round: the ``challenger`` rung, how many of the
+    ``head_to_head`` answers with a winner preferred its re-solve to the model's
+    (``challenger_wins``), and the ``verdict`` (:func:`~fairtwin.learn.challenge.verdict`)."""
+
+    challenger: str
+    challenger_wins: int
+    head_to_head: int
+    verdict: str
+
+    def describe(self) -> str:
+        """The duel in words, for the run's printout."""
+        if self.verdict == "same":
+            return f"challenger {self.challenger} proposed the model's decisions"
+        return (f"challenger {self.challenger} preferred head to head in {self.challenger_wins} "
+                f"of {self.head_to_head} answers ({self.verdict})")
+
+
+@dataclass(frozen=True)
 class RoundRecord:
     """One active round.
 
     ``resolved_fairer_than_nominal`` counts the training weeks where the rater preferred the
     re-solve of the model used in this round (fitted before it) to the nominal decision;
     ``selected`` marks the model that :func:`train_stage` kept. The last record with
-    ``refit = False`` is the final check of the last model. A round that held a challenge
-    (:mod:`fairtwin.learn.challenge`) names the ``challenger`` rung, how many of the
-    ``head_to_head`` answers with a winner preferred its re-solve to the model's
-    (``challenger_wins``) and the ``verdict``.
+    ``refit = False`` is the final check of the last model. ``challenges`` are the round's
+    head-to-head bouts (:mod:`fairtwin.learn.challenge`), in the order they were settled.
     """
 
     round: int
@@ -976,10 +1023,7 @@ class RoundRecord:
     resolved_fairer_than_nominal: int
     refit: bool = True
     selected: bool = False
-    challenger: str = ""
-    challenger_wins: int = 0
-    head_to_head: int = 0
-    verdict: str = ""
+    challenges: tuple[Duel, ...] = ()
 
 
 def train_stage(
@@ -1009,28 +1053,29 @@ def train_stage(
     history: list[RoundRecord] = []
     round_config = config.override(resolve=labels.round_resolve())
 
-    def ask_round(learner: Learner, f_scale: float, r: int, n_best: int, challenge: bool = False
-                  ) -> tuple[int, int, int, str]:
-        rival = (lambda U: _rival_resolves(fit, U, r, round_config, progress)) if challenge \
-            else None
+    def ask_round(learner: Learner, f_scale: float, r: int, n_best: int, challengers: int = 0
+                  ) -> tuple[int, list[tuple[str, int, int]]]:
+        rival = (lambda U: _rival_resolves(fit, U, r, round_config, progress, challengers)) \
+            if challengers else None
         return _ask_round(learner, f_scale, dataset, rows, round_config, scenario, rater, r, n_best,
                           progress, rival)
 
     learner, f_scale, acc = fit(choose=True)
     candidates: list[tuple[int, int, Learner, float]] = []
     for r in range(1, labels.rounds + 1):
-        fairer, wins, n, name = ask_round(learner, f_scale, r, labels.n_best, labels.challenge)
+        fairer, duels = ask_round(learner, f_scale, r, labels.n_best,
+                                  labels.n_challengers(len(rows)))
         candidates.append((fairer, r - 1, learner, f_scale))
-        bout = fit.settle(r, name, wins, n) if name else {}
+        fit.settle_round(r, duels)
         # the final model chooses anew; after a challenge, so does the next round's
-        learner, f_scale, acc = fit(choose=r == labels.rounds or bool(name))
+        learner, f_scale, acc = fit(choose=r == labels.rounds or bool(duels))
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer,
-                                   **_bout_fields(bout)))
+                                   challenges=fit.duels(r)))
         log.info("active round %d: %d comparisons, re-solve judged fairer than nominal in %d "
                  "weeks, training accuracy %.3f", r, dataset.n_comparisons, fairer, acc)
     if labels.rounds and labels.final_check:
         r = labels.rounds + 1
-        fairer, _, _, _ = ask_round(learner, f_scale, r, 0)
+        fairer, _ = ask_round(learner, f_scale, r, 0)
         candidates.append((fairer, r - 1, learner, f_scale))
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer, refit=False))
         learner, f_scale, history = _keep_best(candidates, history, len(rows))
@@ -1077,13 +1122,15 @@ class _Fitter:
         return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 
 
-    def challenger(self) -> tuple[str, Learner, float] | None:
+    def challenger(self, skip: Collection[str] = ()) -> tuple[str, Learner, float] | None:
         """The next challenger of the model (:func:`~fairtwin.learn.challenge.next_challenger`
-        of the latest ladder): its name, and its model fitted on the answers so far with its
-        ``f_scale``; ``None`` without a ladder or when no rung is left."""
+        of the latest ladder, not one of the rungs named in ``skip``): its name, and its model
+        fitted on the answers so far with its ``f_scale``; ``None`` without a ladder or when no
+        rung is left."""
         if self.choice is None or not self.order:
             return None
-        row = next_challenger(self.order, self.choice.name, self.bouts)
+        order = [row for row in self.order if row["name"] not in skip]
+        row = next_challenger(order, self.choice.name, self.bouts)
         if row is None:
             return None
         train = self.dataset.subset_contexts(self.rows)
@@ -1102,6 +1149,21 @@ class _Fitter:
         log.info("round %d: challenger %s preferred to %s in %d of %d answers: %s", r, name,
                  said["incumbent"], wins, answers, said["verdict"])
         return said
+
+    def duels(self, r: int) -> tuple[Duel, ...]:
+        """Round ``r``'s bouts as :class:`Duel` records, those of challengers that proposed
+        the model's decisions included."""
+        return tuple(Duel(b["challenger"], b["wins"], b["answers"], b["verdict"])
+                     for b in self.bouts if b["round"] == r)
+
+    def settle_round(self, r: int, duels: Sequence[tuple[str, int, int]]) -> None:
+        """Round ``r``'s challenges (each challenger's name, wins and answers with a winner),
+        settled in turn (:meth:`settle`) in their :func:`~fairtwin.learn.challenge.
+        settling_order`."""
+        if self.choice is None:
+            return
+        for b in settling_order([bout(r, self.choice.name, *d) for d in duels]):
+            self.settle(r, b["challenger"], b["wins"], b["answers"])
 
     def _choose_ties(self, train: PreferenceDataset, maps: list[Outcomes]) -> None:
         """Held-out weeks choose whether answers "equally fair" are evidence (Davidson) or
@@ -1126,69 +1188,66 @@ def _keep_best(candidates: list[tuple[int, int, Learner, float]], history: list[
     return learner, f_scale, history
 
 
-#: Rungs a round tries as its challenger, at most, when their re-solves are the model's own
+#: Rungs a round tries for each of its challengers, at most, when their re-solves are the
+#: model's own
 MAX_TRIES = 3
 
 
 def _rival_resolves(fit: _Fitter, U: NDArray[np.float64], r: int, config: ExperimentConfig,
-                    progress: bool) -> tuple[str, NDArray[np.float64]] | None:
-    """Round ``r``'s challenger and its re-solves (under ``config``) of the fitter's training
-    weeks: the next challenger of the model (:meth:`_Fitter.challenger`) whose re-solves
-    differ from the model's ``U`` in some
-    week — one that proposes the same decisions everywhere is recorded as such (it has met the
-    model) and the next is tried, :data:`MAX_TRIES` at most; ``None`` when none is left."""
-    for _ in range(MAX_TRIES):
-        rival = fit.challenger()
+                    progress: bool, challengers: int = 1) -> list[tuple[str, NDArray[np.float64]]]:
+    """Round ``r``'s challengers, ``challengers`` at most, and their re-solves (under
+    ``config``) of the fitter's training weeks: the next challengers of the model
+    (:meth:`_Fitter.challenger`) whose re-solves differ from the model's ``U`` in some week —
+    one that proposes the same decisions everywhere is recorded as such (it has met the model)
+    and the next is tried, :data:`MAX_TRIES` at most for each; empty when no rung is left."""
+    found: list[tuple[str, NDArray[np.float64]]] = []
+    tries = 0
+    while len(found) < challengers and tries < MAX_TRIES * challengers:
+        rival = fit.challenger(skip=[name for name, _ in found])
         if rival is None:
-            return None
+            break
+        tries += 1
         V = resolve_stage(rival[1], rival[2], fit.dataset, config, fit.scenario, fit.rows,
-                          progress, desc=f"active round {r}, challenger")[0]
+                          progress, desc=f"active round {r}, challenger {len(found) + 1}")[0]
         if np.any(V != U):
-            return rival[0], V
-        fit.settle(r, rival[0], 0, 0)
-    return None
+            found.append((rival[0], V))
+        else:
+            fit.settle(r, rival[0], 0, 0)
+    return found
 
-
-def _bout_fields(bout: dict[str, Any]) -> dict[str, Any]:
-    """A challenge's fields of :class:`RoundRecord` (none for a round without one)."""
-    if not bout:
-        return {}
-    return {"challenger": bout["challenger"], "challenger_wins": bout["wins"],
-            "head_to_head": bout["answers"], "verdict": bout["verdict"]}
 
 
 def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,
                rows: NDArray[np.int64], config: ExperimentConfig, scenario: Scenario,
                rater: Any, r: int, n_best: int, progress: bool,
-               rival: Callable[[NDArray[np.float64]], tuple[str, NDArray[np.float64]] | None]
-               | None = None) -> tuple[int, int, int, str]:
+               rival: Callable[[NDArray[np.float64]], list[tuple[str, NDArray[np.float64]]]]
+               | None = None) -> tuple[int, list[tuple[str, int, int]]]:
     """One active round: re-solve the training weeks ``rows`` with ``learner``, ask the rater to
     compare each re-solve with the nominal decision and the ``n_best`` best-rated samples (the
-    answers join ``dataset``). With a ``rival`` (given the model's re-solves, a challenger's
-    name and re-solves: :func:`_rival_resolves`) one more comparison a week asks whether its
-    re-solve is fairer than the model's. Returns the weeks where the re-solve beat the nominal
-    one, the head-to-head answers won by the challenger and those given with a winner, and the
-    challenger's name (empty without one)."""
+    answers join ``dataset``). With a ``rival`` (given the model's re-solves, the challengers'
+    names and re-solves: :func:`_rival_resolves`) one more comparison a week per challenger
+    asks whether its re-solve is fairer than the model's. Returns the weeks where the re-solve
+    beat the nominal one, and for each challenger its name, the head-to-head answers it won
+    and those given with a winner."""
     nom = nominal_indices(dataset)
     U, _, _ = resolve_stage(learner, f_scale, dataset, config, scenario, rows, progress,
                             desc=f"active round {r}")
-    found = None if rival is None else rival(U)
-    name, V = found if found else ("", None)
-    pairs: list[tuple[int, int, int, bool]] = []  # week, a, b, and whether head to head
+    found = [] if rival is None else rival(U)
+    pairs: list[tuple[int, int, int, int]] = []  # week, a, b, and the challenger's (-1: none)
     for k, row in enumerate(map(int, rows)):
         sur, n = int(dataset.add_decisions(row, U[k])[0]), int(nom[row])
-        ch = -1 if V is None else int(dataset.add_decisions(row, V[k])[0])
+        chs = [int(dataset.add_decisions(row, V[k])[0]) for _, V in found]
         wins = _copeland(dataset, row)
-        ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, n, ch)]
-        pairs += [(row, sur, opp, False) for opp in [n] + ranked[:n_best] if opp != sur]
-        if ch not in (-1, sur, n):
-            pairs.append((row, ch, sur, True))
+        ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, n, *chs)]
+        pairs += [(row, sur, opp, -1) for opp in [n] + ranked[:n_best] if opp != sur]
+        pairs += [(row, ch, sur, j) for j, ch in enumerate(chs) if ch not in (sur, n)]
     if not pairs:
-        return 0, 0, 0, name
+        return 0, [(name, 0, 0) for name, _ in found]
     ctx_arr, a_arr, b_arr, duel = (np.array(c) for c in zip(*pairs, strict=True))
     said = _ask(dataset, scenario, rater, ctx_arr, a_arr, b_arr, r)
-    fairer = int(np.sum((said > 0) & (b_arr == nom[ctx_arr]) & ~duel))
-    return fairer, int(np.sum((said > 0) & duel)), int(np.sum((said != 0) & duel)), name
+    fairer = int(np.sum((said > 0) & (b_arr == nom[ctx_arr]) & (duel < 0)))
+    return fairer, [(name, int(np.sum((said > 0) & (duel == j))),
+                     int(np.sum((said != 0) & (duel == j)))) for j, (name, _) in enumerate(found)]
 
 
 def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: ExperimentConfig,

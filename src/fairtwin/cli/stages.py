@@ -338,8 +338,7 @@ def train_cmd(out_dir: Path, config_path: Path | None, dataset_path: Path | None
     dataset.save(run.dataset)
     learner.save(run.model)
     for r in rounds:
-        duel = (f"; challenger {r.challenger} preferred head to head in {r.challenger_wins} of "
-                f"{r.head_to_head} answers ({r.verdict})" if r.challenger else "")
+        duel = "".join(f"; {d.describe()}" for d in r.challenges)
         click.echo(f"active round {r.round}: {r.n_comparisons} comparisons, re-solve fairer than "
                    f"nominal in {r.resolved_fairer_than_nominal} weeks{duel}")
     kept = (f"{learner.best_epoch_} epochs kept" if hasattr(learner, "best_epoch_")

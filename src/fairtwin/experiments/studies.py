@@ -155,13 +155,15 @@ def active_labels(labels: LabelConfig, n_pairs: int, n_train: int, share: float,
 
     At most ``share`` of the budget goes to active rounds; each round asks
     :meth:`~fairtwin.pipeline.LabelConfig.per_round` comparisons per training week, and
-    ``n_best`` drops to 0, then the challenge, when a round would not fit.
+    ``n_best`` drops to 0, then the challenge, when a round would not fit. A round holds one
+    challenger at most: the studies' active variant is the one their tables measured (two
+    would also take a round from the paper's learner, which holds none, at 1344 pairs).
     """
     budget = share * n_pairs
     for n_best, challenge in dict.fromkeys(((labels.n_best, labels.challenge),
                                             (0, labels.challenge), (0, False))):
         trial = replace(labels, n_pairs=n_pairs, n_best=n_best, challenge=challenge,
-                        final_check=False)
+                        challengers=1, final_check=False)
         rounds = min(max_rounds, int(budget // (n_train * trial.per_round())))
         if rounds >= 1:
             return replace(trial, rounds=rounds)

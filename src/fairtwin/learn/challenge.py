@@ -29,7 +29,8 @@ import numpy as np
 
 from fairtwin.learn.evidence import ModelChoice
 
-__all__ = ["CHALLENGE_Z", "Bout", "bout", "next_challenger", "settle_choice", "verdict"]
+__all__ = ["CHALLENGE_Z", "Bout", "bout", "next_challenger", "settle_choice", "settling_order",
+           "verdict"]
 
 #: Standard errors of a fair coin (``√m / 2`` for ``m`` answers) by which a challenger's wins
 #: must exceed (take over) or fall short of (beaten) half of the head-to-head answers.
@@ -87,6 +88,16 @@ def bout(round_: int, incumbent: str, challenger: str, wins: int, answers: int) 
             "answers": answers, "verdict": said,
             "loser": {"challenger": incumbent, "incumbent": challenger}.get(said, ""),
             "holder": challenger if said == "challenger" else incumbent}
+
+
+def settling_order(bouts: Sequence[Bout]) -> list[Bout]:
+    """One round's ``bouts`` (all against the same model) in the order they are recorded: those
+    whose challenger took over last, the largest share of wins last of all. The model is the
+    last bout's holder (:func:`settle_choice`): when two challengers take over, the one the
+    raters preferred more often holds, and one that took over is not undone by another
+    challenger's undecided bout against the model it beat."""
+    return sorted(bouts, key=lambda b: (b["verdict"] == "challenger",
+                                        b["wins"] / max(b["answers"], 1)))
 
 
 def settle_choice(choice: ModelChoice, bouts: Sequence[Bout]) -> ModelChoice:

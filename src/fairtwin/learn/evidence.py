@@ -180,10 +180,11 @@ class ModelChoice:
         Whether the chosen model has linear weights ``b_g`` (the ``base+linear`` rung).
     challenges : list of dict
         The active rounds' head-to-head challenges (:mod:`fairtwin.learn.challenge`), one per
-        round that held one: ``round``, ``incumbent``, ``challenger``, the challenger's
-        ``wins`` of the ``answers`` with a winner, the ``verdict`` (``challenger``,
-        ``incumbent``, ``undecided``, or ``same`` for a challenger that proposed the model's
-        decisions in every week) and the ``loser`` (empty unless decided).
+        challenger a round (in :func:`~fairtwin.learn.challenge.settling_order`): ``round``,
+        ``incumbent``, ``challenger``, the challenger's ``wins`` of the ``answers`` with a
+        winner, the ``verdict`` (``challenger``, ``incumbent``, ``undecided``, or ``same`` for a
+        challenger that proposed the model's decisions in every week) and the ``loser`` (empty
+        unless decided).
     """
 
     groups: tuple[str, ...]

@@ -177,8 +177,9 @@ class LabelConfig:
     """The simulated rater and the pair budget.
 
     ``n_pairs`` is the total number of comparisons asked, active rounds included; each of the
-    ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week (one more with
-    ``challenge``: :meth:`per_round`), and the final check (``final_check``) one more per week.
+    ``rounds`` active rounds asks ``1 + n_best`` comparisons per training week (one more per
+    challenger with ``challenge``: :meth:`per_round`), and the final check (``final_check``) one
+    more per week.
     ``tie_margin`` (0: never) lets the rater answer "equally fair" for pairs whose latent costs
     differ by at most that share of their mean (:meth:`~fairtwin.oracles.Rater.judge`); the
     outcome learner takes such answers as evidence (``[learner] ties``). The active rounds
@@ -188,10 +189,12 @@ class LabelConfig:
     flipped labels and the real weeks): a 5 % gap and 20 nodes train 3–5× faster than exact
     rounds with the same held-out wins, median ΔR within 0.3 points and mean ΔJ within 0.03
     overflow patients.
-    With ``challenge`` each round also re-solves its weeks with a challenger, the most accurate
-    rung of the model ladder that has not met the model yet, and asks one more comparison per
-    week: the challenger's re-solve against the model's. The raters decide, head to head, which
-    rung proposes the fairer decisions (:mod:`fairtwin.learn.challenge`). Measured on a blind
+    With ``challenge`` each round also re-solves its weeks with ``challengers`` challengers, the
+    most accurate rungs of the model ladder that have not met the model yet, and asks one more
+    comparison per week for each: the challenger's re-solve against the model's. The raters
+    decide, head to head, which rung proposes the fairer decisions
+    (:mod:`fairtwin.learn.challenge`); a round holds fewer challengers when the random pairs
+    would drop below :data:`RANDOM_PER_WEEK` a week (:meth:`n_challengers`). Measured on a blind
     check's notions (``benchmarks/bench_deploy.py``; docs/explanation/learner-history.md).
     """
 

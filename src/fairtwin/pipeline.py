@@ -261,15 +261,18 @@ class LabelConfig:
         challenger's re-solve (:meth:`n_challengers`; without ``n_train`` their most)."""
         return 1 + self.n_best + self.n_challengers(n_train)
 
+    def _per_week(self, challengers: int) -> int:
+        """Comparisons the active rounds and the final check ask per training week, with
+        ``challengers`` a round."""
+        return (self.rounds * (1 + self.n_best + challengers)
+                + (1 if self.rounds and self.final_check else 0))
+
     def _random_left(self, n_train: int, challengers: int) -> int:
-        per_week = (self.rounds * (1 + self.n_best + challengers)
-                    + (1 if self.rounds and self.final_check else 0))
-        return self.n_pairs - per_week * n_train
+        return self.n_pairs - self._per_week(challengers) * n_train
 
     def n_random(self, n_train: int) -> int:
         """Random pairs asked before the active rounds, within the total budget."""
-        per_week = (self.rounds * self.per_round(n_train)
-                    + (1 if self.rounds and self.final_check else 0))
+        per_week = self._per_week(self.n_challengers(n_train))
         n = self.n_pairs - per_week * n_train
         if n < 1:
             raise ValidationError(
@@ -1069,7 +1072,8 @@ def train_stage(
         fairer, duels = ask_round(learner, f_scale, r, labels.n_best,
                                   labels.n_challengers(len(rows)))
         candidates.append((fairer, r - 1, learner, f_scale))
-        fit.settle_round(r, duels)
+        if duels:
+            fit.settle(r, duels)
         # the final model chooses anew; after a challenge, so does the next round's
         learner, f_scale, acc = fit(choose=r == labels.rounds or bool(duels))
         history.append(RoundRecord(r, dataset.n_comparisons, acc, fairer,
@@ -1141,32 +1145,25 @@ class _Fitter:
         model = _fit_rung(self.config, row, self.ties[0] if self.ties else None, train, maps)
         return str(row["name"]), model, preference_scale(model, train, maps)
 
-    def settle(self, r: int, name: str, wins: int, answers: int) -> dict[str, Any]:
-        """Round ``r``'s challenge of the model by rung ``name`` (:func:`~fairtwin.learn.
-        challenge.bout`), recorded; a round that held one re-chooses the ladder next, and
-        :func:`~fairtwin.learn.challenge.settle_choice` hands the model to the winner."""
+    def settle(self, r: int, duels: Sequence[tuple[str, int, int]]) -> None:
+        """Round ``r``'s challenges of the model (each challenger's name, the head-to-head
+        answers it won and those given with a winner: :func:`~fairtwin.learn.challenge.bout`),
+        recorded in their :func:`~fairtwin.learn.challenge.settling_order`; a round that held
+        one re-chooses the ladder next, and :func:`~fairtwin.learn.challenge.settle_choice`
+        hands the model to the winner."""
         assert self.choice is not None
-        said = bout(r, self.choice.name, name, wins, answers)
-        self.bouts.append(said)
+        for said in settling_order([bout(r, self.choice.name, *d) for d in duels]):
+            self.bouts.append(said)
+            log.info("round %d: challenger %s preferred to %s in %d of %d answers: %s", r,
+                     said["challenger"], said["incumbent"], said["wins"], said["answers"],
+                     said["verdict"])
         self.choice = replace(self.choice, challenges=[dict(b) for b in self.bouts])
-        log.info("round %d: challenger %s preferred to %s in %d of %d answers: %s", r, name,
-                 said["incumbent"], wins, answers, said["verdict"])
-        return said
 
     def duels(self, r: int) -> tuple[Duel, ...]:
         """Round ``r``'s bouts as :class:`Duel` records, those of challengers that proposed
         the model's decisions included."""
         return tuple(Duel(b["challenger"], b["wins"], b["answers"], b["verdict"])
                      for b in self.bouts if b["round"] == r)
-
-    def settle_round(self, r: int, duels: Sequence[tuple[str, int, int]]) -> None:
-        """Round ``r``'s challenges (each challenger's name, wins and answers with a winner),
-        settled in turn (:meth:`settle`) in their :func:`~fairtwin.learn.challenge.
-        settling_order`."""
-        if self.choice is None:
-            return
-        for b in settling_order([bout(r, self.choice.name, *d) for d in duels]):
-            self.settle(r, b["challenger"], b["wins"], b["answers"])
 
     def _choose_ties(self, train: PreferenceDataset, maps: list[Outcomes]) -> None:
         """Held-out weeks choose whether answers "equally fair" are evidence (Davidson) or
@@ -1215,9 +1212,8 @@ def _rival_resolves(fit: _Fitter, U: NDArray[np.float64], r: int, config: Experi
         if np.any(V != U):
             found.append((rival[0], V))
         else:
-            fit.settle(r, rival[0], 0, 0)
+            fit.settle(r, [(rival[0], 0, 0)])
     return found
-
 
 
 def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,

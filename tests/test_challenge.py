@@ -16,7 +16,6 @@ from fairtwin.pipeline import (
     LabelConfig,
     label_stage,
     load_scenario,
-    nominal_indices,
     sample_stage,
     train_stage,
 )
@@ -93,9 +92,9 @@ def test_of_two_challengers_that_take_over_the_one_preferred_more_often_holds() 
     assert settle_choice(choice, settling_order([beaten, undecided])).name == "base"
 
 
-def tiny_train(challenge: bool, n_best: int = 2, confirm: bool = True):  # type: ignore[no-untyped-def]
+def tiny_train(challenge: bool, n_best: int = 2):  # type: ignore[no-untyped-def]
     config = tiny_config(oracle="quadratic", rounds=2, n_best=n_best, final_check=False,
-                         n_pairs=90, challenge=challenge, challengers=2, confirm=confirm
+                         n_pairs=90, challenge=challenge, challengers=2
                          ).override(scenario={"n_train": 6})
     scenario = load_scenario(config)
     ds = sample_stage(config, scenario)
@@ -169,24 +168,3 @@ def test_a_challenger_that_takes_over_is_the_model(monkeypatch: pytest.MonkeyPat
     assert choice.challenges[-1]["holder"] == choice.name == last.challenger
     row = next(r for r in choice.table if r["name"] == last.challenger)
     assert choice.groups == tuple(row["groups"])
-
-
-def test_the_last_round_asks_each_challengers_re_solve_against_the_nominal_decision() -> None:
-    labels = LabelConfig(n_pairs=260, rounds=1, confirm=True)  # in a best-rated one's place
-    assert labels.last_best(1) == 1 and labels.n_random(52) == 260 - 4 * 52
-    assert LabelConfig(confirm=False).last_best(1) == 2
-    assert LabelConfig(n_best=0, confirm=True).n_random(52) == 1344 - (3 * 2 + 1) * 52  # one more a week
-    config, ds, learner, rounds = tiny_train(True)  # two rounds, two challengers, two best-rated
-    assert ds.n_comparisons <= config.labels.n_pairs
-    nominal = nominal_indices(ds)
-    for r in rounds:
-        asked = ds.comparisons[ds.round == r.round]
-        per_week = np.bincount(asked[np.isin(asked[:, 1:], nominal).any(1), 0], minlength=6)
-        n_challengers = sum(1 for d in r.challenges if d.head_to_head)
-        if r.round < len(rounds):  # the model's re-solve against nominal, once a week
-            assert per_week.max() <= 1
-            assert all(d.fairer_than_nominal is None for d in r.challenges)
-        else:  # the last round: each challenger's re-solve too, in some week at least
-            assert n_challengers and 1 < per_week.max() <= 1 + n_challengers
-            assert all(0 <= (d.fairer_than_nominal or 0) <= 6 for d in r.challenges)
-            assert "to nominal in" in learner.model_choice_.describe()

@@ -196,10 +196,6 @@ class LabelConfig:
     (:mod:`fairtwin.learn.challenge`); a round holds fewer challengers when the random pairs
     would drop below :data:`RANDOM_PER_WEEK` a week (:meth:`n_challengers`). Measured on a blind
     check's notions (``benchmarks/bench_deploy.py``; docs/explanation/learner-history.md).
-    With ``confirm`` the last round also compares each challenger's re-solve with the nominal
-    decision, in the place of a best-rated sample (:meth:`last_best`): a challenger that takes
-    over in the last round is deployed with no round of its own, and these answers are its
-    proposals' only rating against nominal.
     """
 
     oracle: str = "rosenbrock"
@@ -212,7 +208,6 @@ class LabelConfig:
     final_check: bool = False
     challenge: bool = True
     challengers: int = 1
-    confirm: bool = False
     round_mip_gap: float = 0.05
     round_node_limit: int = 20
     tie_margin: float = 0.0
@@ -270,14 +265,7 @@ class LabelConfig:
         """Comparisons the active rounds and the final check ask per training week, with
         ``challengers`` a round."""
         return (self.rounds * (1 + self.n_best + challengers)
-                + (max(challengers - self.n_best, 0) if self.rounds and self.confirm else 0)
                 + (1 if self.rounds and self.final_check else 0))
-
-    def last_best(self, challengers: int) -> int:
-        """Best-rated samples the last active round compares the model's re-solve with: with
-        ``confirm``, each of its ``challengers`` challengers' re-solves is compared with the
-        nominal decision in the place of one of them."""
-        return max(self.n_best - challengers, 0) if self.confirm else self.n_best
 
     def _random_left(self, n_train: int, challengers: int) -> int:
         return self.n_pairs - self._per_week(challengers) * n_train
@@ -1005,34 +993,23 @@ def _candidate_box(learner: OutcomeCostLearner, outcomes: Outcomes, candidates: 
     return A, values.min(axis=0) - b - 1e-9, values.max(axis=0) - b + 1e-9
 
 
-#: A challenger's round as :func:`_ask_round` reports it: its name, the head-to-head answers it
-#: won and those given with a winner, and (``[labels] confirm``, last round) the weeks its
-#: re-solve was judged fairer than nominal
-Said = tuple[str, int, int, int | None]
-
-
 @dataclass(frozen=True)
 class Duel:
     """One challenge of an active round: the ``challenger`` rung, how many of the
     ``head_to_head`` answers with a winner preferred its re-solve to the model's
-    (``challenger_wins``), the ``verdict`` (:func:`~fairtwin.learn.challenge.verdict`) and, in
-    the last round with ``[labels] confirm``, the weeks its re-solve was judged fairer than the
-    nominal decision (``fairer_than_nominal``; ``None`` in the other rounds)."""
+    (``challenger_wins``), and the ``verdict`` (:func:`~fairtwin.learn.challenge.verdict`)."""
 
     challenger: str
     challenger_wins: int
     head_to_head: int
     verdict: str
-    fairer_than_nominal: int | None = None
 
     def describe(self) -> str:
         """The duel in words, for the run's printout."""
         if self.verdict == "same":
             return f"challenger {self.challenger} proposed the model's decisions"
-        confirmed = ("" if self.fairer_than_nominal is None else
-                     f", fairer than nominal in {self.fairer_than_nominal} weeks")
         return (f"challenger {self.challenger} preferred head to head in {self.challenger_wins} "
-                f"of {self.head_to_head} answers ({self.verdict}){confirmed}")
+                f"of {self.head_to_head} answers ({self.verdict})")
 
 
 @dataclass(frozen=True)
@@ -1082,20 +1059,18 @@ def train_stage(
     history: list[RoundRecord] = []
     round_config = config.override(resolve=labels.round_resolve())
 
-    def ask_round(learner: Learner, f_scale: float, r: int, n_best: int, challengers: int = 0,
-                  confirm: bool = False) -> tuple[int, list[Said]]:
+    def ask_round(learner: Learner, f_scale: float, r: int, n_best: int, challengers: int = 0
+                  ) -> tuple[int, list[tuple[str, int, int]]]:
         rival = (lambda U: _rival_resolves(fit, U, r, round_config, progress, challengers)) \
             if challengers else None
         return _ask_round(learner, f_scale, dataset, rows, round_config, scenario, rater, r, n_best,
-                          progress, rival, confirm)
+                          progress, rival)
 
     learner, f_scale, acc = fit(choose=True)
     candidates: list[tuple[int, int, Learner, float]] = []
     for r in range(1, labels.rounds + 1):
-        last, c = r == labels.rounds, labels.n_challengers(len(rows))
-        fairer, duels = ask_round(learner, f_scale, r,
-                                  labels.last_best(c) if last else labels.n_best, c,
-                                  last and labels.confirm)
+        fairer, duels = ask_round(learner, f_scale, r, labels.n_best,
+                                  labels.n_challengers(len(rows)))
         candidates.append((fairer, r - 1, learner, f_scale))
         if duels:
             fit.settle(r, duels)
@@ -1170,7 +1145,7 @@ class _Fitter:
         model = _fit_rung(self.config, row, self.ties[0] if self.ties else None, train, maps)
         return str(row["name"]), model, preference_scale(model, train, maps)
 
-    def settle(self, r: int, duels: Sequence[Said]) -> None:
+    def settle(self, r: int, duels: Sequence[tuple[str, int, int]]) -> None:
         """Round ``r``'s challenges of the model (each challenger's name, the head-to-head
         answers it won and those given with a winner: :func:`~fairtwin.learn.challenge.bout`),
         recorded in their :func:`~fairtwin.learn.challenge.settling_order`; a round that held
@@ -1187,8 +1162,7 @@ class _Fitter:
     def duels(self, r: int) -> tuple[Duel, ...]:
         """Round ``r``'s bouts as :class:`Duel` records, those of challengers that proposed
         the model's decisions included."""
-        return tuple(Duel(b["challenger"], b["wins"], b["answers"], b["verdict"],
-                          b.get("fairer_than_nominal"))
+        return tuple(Duel(b["challenger"], b["wins"], b["answers"], b["verdict"])
                      for b in self.bouts if b["round"] == r)
 
     def _choose_ties(self, train: PreferenceDataset, maps: list[Outcomes]) -> None:
@@ -1238,7 +1212,7 @@ def _rival_resolves(fit: _Fitter, U: NDArray[np.float64], r: int, config: Experi
         if np.any(V != U):
             found.append((rival[0], V))
         else:
-            fit.settle(r, [(rival[0], 0, 0, None)])
+            fit.settle(r, [(rival[0], 0, 0)])
     return found
 
 
@@ -1246,15 +1220,14 @@ def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,
                rows: NDArray[np.int64], config: ExperimentConfig, scenario: Scenario,
                rater: Any, r: int, n_best: int, progress: bool,
                rival: Callable[[NDArray[np.float64]], list[tuple[str, NDArray[np.float64]]]]
-               | None = None, confirm: bool = False) -> tuple[int, list[Said]]:
+               | None = None) -> tuple[int, list[tuple[str, int, int]]]:
     """One active round: re-solve the training weeks ``rows`` with ``learner``, ask the rater to
     compare each re-solve with the nominal decision and the ``n_best`` best-rated samples (the
     answers join ``dataset``). With a ``rival`` (given the model's re-solves, the challengers'
     names and re-solves: :func:`_rival_resolves`) one more comparison a week per challenger
-    asks whether its re-solve is fairer than the model's; with ``confirm`` (the last round) one
-    more whether it is fairer than the nominal decision, so that whichever model the round
-    leaves has been rated against nominal on its own proposals before it is deployed. Returns
-    the weeks where the re-solve beat the nominal one, and for each challenger a :data:`Said`."""
+    asks whether its re-solve is fairer than the model's. Returns the weeks where the re-solve
+    beat the nominal one, and for each challenger its name, the head-to-head answers it won
+    and those given with a winner."""
     nom = nominal_indices(dataset)
     U, _, _ = resolve_stage(learner, f_scale, dataset, config, scenario, rows, progress,
                             desc=f"active round {r}")
@@ -1267,17 +1240,13 @@ def _ask_round(learner: Learner, f_scale: float, dataset: PreferenceDataset,
         ranked = [i for i in sorted(wins, key=lambda i: -wins[i]) if i not in (sur, n, *chs)]
         pairs += [(row, sur, opp, -1) for opp in [n] + ranked[:n_best] if opp != sur]
         pairs += [(row, ch, sur, j) for j, ch in enumerate(chs) if ch not in (sur, n)]
-        if confirm:  # the challengers' re-solves against the nominal decision too
-            pairs += [(row, ch, n, -2 - j) for j, ch in enumerate(chs) if ch not in (sur, n)]
     if not pairs:
-        return 0, [(name, 0, 0, 0 if confirm else None) for name, _ in found]
+        return 0, [(name, 0, 0) for name, _ in found]
     ctx_arr, a_arr, b_arr, duel = (np.array(c) for c in zip(*pairs, strict=True))
     said = _ask(dataset, scenario, rater, ctx_arr, a_arr, b_arr, r)
-    fairer = int(np.sum((said > 0) & (b_arr == nom[ctx_arr]) & (duel == -1)))
+    fairer = int(np.sum((said > 0) & (b_arr == nom[ctx_arr]) & (duel < 0)))
     return fairer, [(name, int(np.sum((said > 0) & (duel == j))),
-                     int(np.sum((said != 0) & (duel == j))),
-                     int(np.sum((said > 0) & (duel == -2 - j))) if confirm else None)
-                    for j, (name, _) in enumerate(found)]
+                     int(np.sum((said != 0) & (duel == j)))) for j, (name, _) in enumerate(found)]
 
 
 def _assess(learner: OutcomeCostLearner, train: PreferenceDataset, config: ExperimentConfig,

@@ -78,20 +78,16 @@ def verdict(wins: int, answers: int, z: float | None = None) -> str:
     return "undecided"
 
 
-def bout(round_: int, incumbent: str, challenger: str, wins: int, answers: int,
-         fairer: int | None = None) -> Bout:
+def bout(round_: int, incumbent: str, challenger: str, wins: int, answers: int) -> Bout:
     """Round ``round_``'s challenge of the ``incumbent`` by the rung ``challenger``, whose
     re-solves ``wins`` of the ``answers`` with a winner preferred (no answers: it proposed the
     incumbent's decisions in every week, verdict ``"same"``): the :func:`verdict`, the
-    ``loser`` (empty unless decided) and the ``holder`` (the challenger if it took over). In
-    the last round the challenger's re-solves also meet the nominal decisions (``[labels]
-    confirm``): ``fairer`` is the weeks the raters preferred them (``None`` otherwise)."""
+    ``loser`` (empty unless decided) and the ``holder`` (the challenger if it took over)."""
     said = verdict(wins, answers) if answers else "same"
     return {"round": round_, "incumbent": incumbent, "challenger": challenger, "wins": wins,
             "answers": answers, "verdict": said,
             "loser": {"challenger": incumbent, "incumbent": challenger}.get(said, ""),
-            "holder": challenger if said == "challenger" else incumbent,
-            "fairer_than_nominal": fairer}
+            "holder": challenger if said == "challenger" else incumbent}
 
 
 def settling_order(bouts: Sequence[Bout]) -> list[Bout]:

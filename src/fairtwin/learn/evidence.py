@@ -220,8 +220,6 @@ class ModelChoice:
                                                                                "undecided")
             line += (f"; round {b['round']}: {b['challenger']} preferred to {b['incumbent']} in "
                      f"{b['wins']} of {b['answers']} head-to-head answers ({outcome})")
-            if b.get("fairer_than_nominal") is not None:
-                line += f", to nominal in {b['fairer_than_nominal']} weeks"
         return line
 
 

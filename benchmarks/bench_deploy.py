@@ -5,7 +5,7 @@ Usage:
         [--notions rosenbrock quadratic gini max-min gini-travel per-resident favoured
                    worst-off unexplainable]
         [--regimes default flip10 small small-active] [--rules always laplace bootstrap]
-        [--dpc PATH] [--jobs 2]
+        [--dpc PATH] [--harm] [--jobs 2]
         [--out runs/deploy] [--report-only] [--docs docs/benchmarks/deploy.md]
 
 For every notion (the simulated rater's latent cost; the last four are ours, in
@@ -82,6 +82,8 @@ def config_of(key: dict) -> ExperimentConfig:
     oracle = known.get(key["notion"], key["notion"])
     cfg = ExperimentConfig().override(labels={"oracle": oracle, **REGIMES[key["regime"]]},
                                       seed=key["seed"], n_jobs=1)
+    if key.get("harm"):  # the model ladder's harm rungs (opt-in)
+        cfg = cfg.override(learner={"harm": True})
     if key["scenario"] == "italy-dpc":
         cfg = cfg.override(scenario={"name": "italy-dpc", "data_path": key["data"]})
     if key["scenario"] == "folder":  # a twin folder, with its own [resolve] settings
@@ -92,7 +94,7 @@ def config_of(key: dict) -> ExperimentConfig:
 
 def seed_config(key: dict) -> ExperimentConfig:
     """The configuration the seed data depend on (samples and latent costs, not the regime)."""
-    return config_of({**key, "regime": "default"})
+    return config_of({**key, "regime": "default", "harm": False})
 
 
 def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[dict]:
@@ -496,6 +498,8 @@ def main() -> None:
                          "any-unexplainable, vaccine-per-resident)")
     ap.add_argument("--rules", nargs="+", default=list(RULES), choices=list(RULES),
                     help="deployment rules to run (each re-solves the weeks its ladder needs)")
+    ap.add_argument("--harm", action="store_true",
+                    help="add the harm rungs to the model ladder ([learner] harm = true)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/deploy"))
     ap.add_argument("--report-only", action="store_true")
@@ -515,7 +519,8 @@ def main() -> None:
         cells += [("italy-dpc", args.dpc, n) for n in ("rosenbrock", "per-resident")]
     if args.twin:
         cells += [("folder", str(args.twin), n) for n in args.twin_notions]
-    keys = [{"scenario": s, "data": d, "notion": n, "regime": g, "seed": seed}
+    keys = [{"scenario": s, "data": d, "notion": n, "regime": g, "seed": seed,
+             **({"harm": True} if args.harm else {})}
             for s, d, n in cells for g in args.regimes for seed in args.seeds]
     todo = [k for k in keys if key_id(k) not in have]
     cache = str(args.out / "cache")

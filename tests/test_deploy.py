@@ -504,6 +504,56 @@ def test_model_selection_adds_a_peak_term_only_when_planted(peak: float, tmp_pat
     np.testing.assert_allclose(back.cost(outs[0], cands)(cands), cost(cands))
 
 
+def synthetic_harm(n_weeks: int, n_pairs: int, harm: float, seed: int = 0
+                   ) -> tuple[PreferenceDataset, list[Outcomes]]:
+    """Weeks of random decisions over two groups of four members; the planted cost is a
+    quadratic over both plus ``harm`` times the rises of ``g1``'s members over doing nothing
+    (``u = 0``: the outcomes' offset)."""
+    rng = np.random.default_rng(seed)
+    outs = [Outcomes(rng.normal(size=(8, N_DEC)), rng.normal(size=8),
+                     names=tuple("abcdefgh"), groups=("g1",) * 4 + ("g2",) * 4)
+            for _ in range(n_weeks)]
+    U = rng.normal(size=(n_weeks * K, N_DEC))
+    ctx = np.repeat(np.arange(n_weeks), K)
+    ds = PreferenceDataset(context_ids=np.arange(n_weeks), context_features=np.zeros((n_weeks, 1)),
+                           decisions=U, decision_context=ctx, scenario="synthetic")
+    phi = np.array([outs[c](u)[0] for u, c in zip(U, ctx, strict=True)])
+    rise = phi - np.array([outs[c].offset for c in ctx])
+    cost = 0.1 * np.sum(phi[:, :4] ** 2, axis=1) + 0.5 * np.sum(phi[:, 4:] ** 2, axis=1) \
+        + harm * np.maximum(rise[:, :4], 0.0).sum(axis=1)
+    answer(ds, cost, n_pairs, rng)
+    return ds, outs
+
+
+@pytest.mark.parametrize("harm", [3.0, 0.0])
+def test_model_selection_adds_a_harm_term_only_when_planted(harm: float, tmp_path: Path) -> None:
+    """A notion that counts each member's rise over doing nothing (who the decision makes
+    worse off) is the harm rung's (opt-in); the learned cost carries it as one max term per
+    member, exact against the model's own ranking."""
+    from fairtwin.learn.evidence import select_groups
+
+    ds, outs = synthetic_harm(30, 1200, harm)
+    choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, harm=True,
+                           random_state=0)
+    assert "base+harm:g1" in [r["name"] for r in choice.table]
+    assert choice.name == ("base+harm:g1" if harm else "base")
+    if not harm:
+        return
+    model = OutcomeCostLearner(groups=choice.groups).fit(ds, outcomes=outs)
+    assert model.peaks_ == ("g1+",) and model.peak_[0] > 0
+    base = OutcomeCostLearner().fit(ds, outcomes=outs)
+    held, held_outs = synthetic_harm(30, 1200, harm, seed=1)
+    assert model.score(held, held_outs) > base.score(held, held_outs) + 0.02
+    cands = ds.decisions[ds.decisions_of(0)]
+    cost = model.cost(outs[0], cands)
+    assert len(cost.max_terms) == 4  # one per member of g1
+    f = model.costs_of(ds, outs)[ds.decisions_of(0)]
+    np.testing.assert_allclose(np.asarray(cost(cands)) - cost(cands[0]), f - f[0], atol=1e-9)
+    back = load_learner(model.save(tmp_path / "model.npz"))
+    assert back.peaks_ == ("g1+",)
+    np.testing.assert_allclose(back.cost(outs[0], cands)(cands), cost(cands))
+
+
 def test_a_peak_needs_its_group() -> None:
     ds, outs = synthetic_peak(4, 20, 0.0)
     with pytest.raises(ValidationError, match=r"peak term\(s\) \['g1\^'\] need their group"):

@@ -299,12 +299,15 @@ class LearnerConfig:
     (:func:`~fairtwin.learn.evidence.select_groups`); names fix them. ``ties`` is what the
     outcome learner does with answers "equally fair": ``"davidson"`` (evidence of a small gap),
     ``"drop"``, or ``"auto"`` (default: whichever predicts held-out weeks' answers better,
-    :func:`~fairtwin.learn.evidence.choose_tie_rule`).
+    :func:`~fairtwin.learn.evidence.choose_tie_rule`). ``harm`` adds the harm rungs to the
+    model ladder (``base+harm:g``: each member's rise over doing nothing; off by default while
+    it is measured, docs/explanation/learner-history.md).
     """
 
     model: str = "outcomes"
     alpha: float = 0.01
     linear: bool = False
+    harm: bool = False
     groups: tuple[str, ...] = ()
     ties: str = "auto"
     n_components: int = 30
@@ -1112,6 +1115,7 @@ class _Fitter:
         maps = outcome_maps(self.scenario, train)
         if choose and self.choosing:
             self.choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
+                                        harm=config.learner.harm,
                                         random_state=stage_seed(config, "select"))
             self.order = self.choice.table
             self.choice = settle_choice(self.choice, self.bouts)

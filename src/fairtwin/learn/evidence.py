@@ -225,7 +225,7 @@ class ModelChoice:
 
 def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
                   outcomes: Sequence[Outcomes], n_folds: int = 4, max_member_groups: int = 0,
-                  peaks: bool = True, linear: bool = False,
+                  peaks: bool = True, linear: bool = False, harm: bool = False,
                   random_state: int | np.random.Generator | None = 0) -> ModelChoice:
     """Choose the outcome groups of the model by whole weeks held out from the answers.
 
@@ -236,7 +236,11 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     against 0.865 beside the base), with ``peaks`` the
     base with the peak term of one base group of two or more members (``g^``: the largest
     member's value, a convex piecewise-linear term the solver takes through an epigraph
-    variable, for notions where the worst-off member counts most), with ``linear`` the base
+    variable, for notions where the worst-off member counts most), with ``harm`` the base with
+    the harm term of one group of two or more members (``base+harm:g``, the group added when
+    it is an extra one: each member's rise over doing nothing, ``Σ_i max(0, z_i(u) − z_i(0))``,
+    one epigraph variable per member, for notions that count who is made worse off by the
+    decision; opt-in, ``[learner] harm``), with ``linear`` the base
     with linear weights ``b_g`` (``base+linear``: a price per unit of a group's total, for
     notions that count every unit alike, such as every patient-km; off by default, see
     :func:`_ladder`), and the base with
@@ -256,7 +260,7 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     set for the linear rung).
     """
     base = outcomes[0].base_groups
-    ladder = _ladder(outcomes[0], max_member_groups, peaks, linear)
+    ladder = _ladder(outcomes[0], max_member_groups, peaks, linear, harm)
     if len(ladder) == 1:
         return ModelChoice(base, "base", [])
 
@@ -306,8 +310,8 @@ def rung_learner(make: Callable[..., Any], name: str, groups: tuple[str, ...]) -
     return learner
 
 
-def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool
-            ) -> list[tuple[str, tuple[str, ...]]]:
+def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool,
+            harm: bool = False) -> list[tuple[str, tuple[str, ...]]]:
     """The model ladder's rungs (see :func:`select_groups`): names and group specs. The linear
     rung is off by default: on coin-flip answers it was chosen by chance (0.538 against the
     base's 0.467 held-out accuracy, 2.5 standard errors, the best of nine rungs) and its
@@ -322,6 +326,10 @@ def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool
     members = [g for g in base if first.groups.count(g) > 1]
     if peaks:
         ladder += [(f"base+max:{g}", (*base, f"{g}^")) for g in members]
+    if harm:
+        ladder += [(f"base+harm:{g}", (*base, f"{g}+")) for g in members]
+        ladder += [(f"base+harm:{g}", (*base, g, f"{g}+")) for g in first.extra
+                   if first.groups.count(g) > 1]
     ladder += [(f"base+members:{g}", (*base, f"{g}@")) for g in members[:max_member_groups]]
     if linear:
         ladder.append(("base+linear", base))

@@ -88,7 +88,9 @@ class OutcomeCostLearner:
         The outcome groups to weigh; ``None`` takes the twin's base groups (every group but
         its :attr:`~fairtwin.twin.Outcomes.extra` ones). ``"g@"`` adds per-member weights of
         group ``g`` (:meth:`~fairtwin.twin.Outcomes.select`); ``"g^"`` adds the peak term
-        ``c_g max_i z_{g,i}`` of group ``g`` (which must be among the groups).
+        ``c_g max_i z_{g,i}`` of group ``g`` (which must be among the groups); ``"g+"`` adds
+        the harm term ``c_g Σ_i max(0, z_{g,i}(u) − z_{g,i}(0))``, each member's rise over
+        what it would be if nothing were done (group ``g`` among the groups too).
     ties : {"davidson", "drop"}
         What pairs judged equally fair are: evidence of a small gap (Davidson's model, the
         default) or nothing (dropped, as before they were kept).
@@ -103,9 +105,10 @@ class OutcomeCostLearner:
     linear_ : ndarray of shape (G,)
         ``b_g``.
     peaks_ : tuple of str
-        The groups with a peak term (``"g^"`` in ``groups``), shape (P,).
+        The piecewise-linear terms, shape (P,): ``"g"`` a peak term (``"g^"`` in ``groups``),
+        ``"g+"`` a harm term.
     peak_ : ndarray of shape (P,)
-        ``c_g ≥ 0``, the peak terms' weights.
+        ``c_g ≥ 0``, their weights.
     group_scale_ : ndarray of shape (G,)
         ``σ_g``.
     scale_floor_ : float
@@ -180,9 +183,11 @@ class OutcomeCostLearner:
             )
         return out.group_index()
 
-    def _group_features(self, Z: NDArray[np.float64], gidx: NDArray[np.int64]) -> NDArray[np.float64]:
+    def _group_features(self, Z: NDArray[np.float64], gidx: NDArray[np.int64],
+                        Z0: NDArray[np.float64]) -> NDArray[np.float64]:
         """Per decision: ½ Σ_{i∈g} z_i² and Σ_{i∈g} z_i for every group, then max_{i∈g} z_i
-        for every peak group, shape (k, 2G + P)."""
+        for every peak group and Σ_{i∈g} max(0, z_i − z0_i) for every harm group (``Z0``: the
+        outcomes of doing nothing, ``u = 0``), shape (k, 2G + P)."""
         G = len(self.groups_)
         Q = np.zeros((Z.shape[0], G))
         L = np.zeros((Z.shape[0], G))
@@ -190,13 +195,15 @@ class OutcomeCostLearner:
         np.add.at(L.T, gidx, Z.T)
         peaks = np.zeros((Z.shape[0], len(self.peaks_)))
         for k, g in enumerate(self.peaks_):
-            peaks[:, k] = Z[:, gidx == self.groups_.index(g)].max(axis=1)
+            rows = gidx == self.groups_.index(g.removesuffix("+"))
+            peaks[:, k] = (np.maximum(Z[:, rows] - Z0[:, rows], 0.0).sum(axis=1)
+                           if g.endswith("+") else Z[:, rows].max(axis=1))
         return np.hstack([Q, L, peaks])
 
     def _features_of(self, out: Outcomes, U: NDArray[np.float64]) -> NDArray[np.float64]:
         gidx = self._check_groups(out)
         Z = out(U) / self.group_scale_[gidx]
-        return self._group_features(Z, gidx)
+        return self._group_features(Z, gidx, (out.offset / self.group_scale_[gidx])[None, :])
 
     def _week_scale(self, F: NDArray[np.float64]) -> float:
         return max(_spread(F[:, self._scale_k]), self.scale_floor_)
@@ -301,18 +308,21 @@ class OutcomeCostLearner:
         gidx = self._check_groups(first)
         # outcomes of every decision, and their spread within each week, per group
         Phi = np.zeros((dataset.n_decisions, first.n_outcomes))
+        Phi0 = np.zeros_like(Phi)  # doing nothing
         spread = np.zeros(G)
         count = np.zeros(G)
         for row in range(dataset.n_contexts):
             idx = dataset.decisions_of(row)
             self._check_groups(outcomes[row])
             Phi[idx] = outcomes[row](dataset.decisions[idx])
+            Phi0[idx] = outcomes[row].offset
             dev = Phi[idx] - Phi[idx].mean(axis=0)
             np.add.at(spread, gidx, (dev * dev).sum(axis=0))
             np.add.at(count, gidx, idx.size)
         sigma = np.sqrt(spread / np.maximum(count, 1))
         self.group_scale_ = np.where(sigma > 1e-12, sigma, 1.0)
-        F = self._group_features(Phi / self.group_scale_[gidx], gidx)
+        F = self._group_features(Phi / self.group_scale_[gidx], gidx,
+                                 Phi0 / self.group_scale_[gidx])
         raw = np.array([_spread(F[dataset.decisions_of(r), self._scale_k])
                         for r in range(dataset.n_contexts)])
         positive = raw[raw > 0]
@@ -470,7 +480,8 @@ class OutcomeCostLearner:
         spread sets the context's scale ``s_x`` (no ranking depends on it). ``theta`` (shape
         (2G + P,), ``a, c ≥ 0``) replaces the fitted weights (the deployment rule's cautious
         weights). Peak terms with a positive weight become :class:`~fairtwin.costs.MaxAffine`
-        terms of the cost.
+        terms of the cost; a harm term one per member, ``max(0, a_i·u)`` (its rise over doing
+        nothing).
         """
         self._check_fitted()
         outcomes = self.model_outcomes(outcomes)
@@ -491,8 +502,14 @@ class OutcomeCostLearner:
         const = 0.5 * float(c @ (a * c)) + float(b @ c)
         terms = []
         for g, weight in zip(self.peaks_, weights[2 * G:], strict=True):
-            rows = gidx == self.groups_.index(g)
-            if weight > 0:
+            rows = gidx == self.groups_.index(g.removesuffix("+"))
+            if weight <= 0:
+                continue
+            if g.endswith("+"):
+                zero = np.zeros(A.shape[1])
+                terms += [MaxAffine(weight / s, np.vstack([zero, A[i]]), np.zeros(2),
+                                    name=f"harm {outcomes.names[i]}") for i in np.flatnonzero(rows)]
+            else:
                 terms.append(MaxAffine(weight / s, A[rows], c[rows], name=f"max {g}"))
         return QuadraticCost.from_factor(factor, q, const, max_terms=terms)
 
@@ -741,20 +758,23 @@ def _laplace_covariance(answers: _Answers, theta: NDArray[np.float64], log_nu: f
 
 def check_group_spec(outcomes: Outcomes, spec: Sequence[str]
                      ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The model's groups and peak groups that ``spec`` names (see :class:`OutcomeCostLearner`'s
-    ``groups``); an unknown group lists the allowed ones, a peak without its group says so."""
+    """The model's groups and piecewise-linear terms that ``spec`` names (see
+    :class:`OutcomeCostLearner`'s ``groups``: ``"g"`` for a peak, ``"g+"`` for a harm term); an
+    unknown group lists the allowed ones, a term without its group says so."""
     groups = outcomes.relative().select(_plain(spec)).group_names
-    peaks = tuple(g[:-1] for g in spec if g.endswith("^"))
-    stray = [g for g in peaks if g not in groups]
+    peaks = tuple(g.removesuffix("^") for g in spec if g.endswith(("^", "+")))
+    stray = [g for g in peaks if g.removesuffix("+") not in groups]
     if stray:
-        raise ValidationError(f"peak term(s) {[g + '^' for g in stray]} need their group among "
+        named = [g if g.endswith("+") else g + "^" for g in stray]
+        raise ValidationError(f"peak term(s) {named} need their group among "
                               f"the model's groups {list(groups)}")
     return groups, peaks
 
 
 def _plain(spec: Sequence[str]) -> list[str]:
-    """A group spec without its peak terms (``"g^"``): what :meth:`Outcomes.select` takes."""
-    return [g for g in spec if not g.endswith("^")]
+    """A group spec without its piecewise-linear terms (``"g^"``, ``"g+"``): what
+    :meth:`Outcomes.select` takes."""
+    return [g for g in spec if not g.endswith(("^", "+"))]
 
 
 def _spread(values: NDArray[np.float64]) -> float:

@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.deploy import (
@@ -457,60 +459,14 @@ def test_model_selection_adds_linear_weights_only_when_planted(planted: bool) ->
     assert ModelChoice.from_dict(choice.to_dict()) == choice
 
 
-def synthetic_peak(n_weeks: int, n_pairs: int, peak: float, seed: int = 0
-                   ) -> tuple[PreferenceDataset, list[Outcomes]]:
-    """Weeks of random decisions over two groups of four members; the planted cost is a
-    quadratic over both plus ``peak`` times the largest member of ``g1`` (non-smooth)."""
+def two_groups(n_weeks: int, n_pairs: int, seed: int, offset: float,
+               term: Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
+               ) -> tuple[PreferenceDataset, list[Outcomes]]:
+    """Weeks of random decisions over two groups of four members, the outcomes' offsets (doing
+    nothing) of scale ``offset``; the planted cost is a quadratic over both plus ``term(φ,
+    rise)`` of every decision's outcomes and their rise over doing nothing, answered."""
     rng = np.random.default_rng(seed)
-    outs = [Outcomes(rng.normal(size=(8, N_DEC)), rng.normal(size=8) * 0.1,
-                     names=tuple("abcdefgh"), groups=("g1",) * 4 + ("g2",) * 4)
-            for _ in range(n_weeks)]
-    U = rng.normal(size=(n_weeks * K, N_DEC))
-    ctx = np.repeat(np.arange(n_weeks), K)
-    ds = PreferenceDataset(context_ids=np.arange(n_weeks), context_features=np.zeros((n_weeks, 1)),
-                           decisions=U, decision_context=ctx, scenario="synthetic")
-    phi = np.array([outs[c](u)[0] for u, c in zip(U, ctx, strict=True)])
-    cost = 0.1 * np.sum(phi[:, :4] ** 2, axis=1) + 0.5 * np.sum(phi[:, 4:] ** 2, axis=1) \
-        + peak * phi[:, :4].max(axis=1)
-    answer(ds, cost, n_pairs, rng)
-    return ds, outs
-
-
-@pytest.mark.parametrize("peak", [3.0, 0.0])
-def test_model_selection_adds_a_peak_term_only_when_planted(peak: float, tmp_path: Path) -> None:
-    from fairtwin.learn.evidence import select_groups
-
-    ds, outs = synthetic_peak(30, 1200, peak)
-    choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, random_state=0)
-    assert choice.name == ("base+max:g1" if peak else "base")
-    if not peak:
-        return
-    model = OutcomeCostLearner(groups=choice.groups).fit(ds, outcomes=outs)
-    assert model.peaks_ == ("g1",) and model.peak_[0] > 0
-    base = OutcomeCostLearner().fit(ds, outcomes=outs)
-    held, held_outs = synthetic_peak(30, 1200, peak, seed=1)
-    assert model.score(held, held_outs) > base.score(held, held_outs) + 0.02
-    # the learned cost carries the peak as a max term, and ranks decisions as the model does
-    cands = ds.decisions[ds.decisions_of(0)]
-    cost = model.cost(outs[0], cands)
-    assert len(cost.max_terms) == 1 and cost.smooth.max_terms == ()
-    f = model.costs_of(ds, outs)[ds.decisions_of(0)]
-    np.testing.assert_allclose(np.asarray(cost(cands)) - cost(cands[0]), f - f[0], atol=1e-9)
-    # posterior draws keep the peak weight non-negative; the file keeps the term
-    assert model.posterior_draws(200, random_state=0)[:, -1].min() >= 0
-    back = load_learner(model.save(tmp_path / "model.npz"))
-    assert back.peaks_ == ("g1",)
-    np.testing.assert_array_equal(back.peak_, model.peak_)
-    np.testing.assert_allclose(back.cost(outs[0], cands)(cands), cost(cands))
-
-
-def synthetic_harm(n_weeks: int, n_pairs: int, harm: float, seed: int = 0
-                   ) -> tuple[PreferenceDataset, list[Outcomes]]:
-    """Weeks of random decisions over two groups of four members; the planted cost is a
-    quadratic over both plus ``harm`` times the rises of ``g1``'s members over doing nothing
-    (``u = 0``: the outcomes' offset)."""
-    rng = np.random.default_rng(seed)
-    outs = [Outcomes(rng.normal(size=(8, N_DEC)), rng.normal(size=8),
+    outs = [Outcomes(rng.normal(size=(8, N_DEC)), rng.normal(size=8) * offset,
                      names=tuple("abcdefgh"), groups=("g1",) * 4 + ("g2",) * 4)
             for _ in range(n_weeks)]
     U = rng.normal(size=(n_weeks * K, N_DEC))
@@ -520,37 +476,63 @@ def synthetic_harm(n_weeks: int, n_pairs: int, harm: float, seed: int = 0
     phi = np.array([outs[c](u)[0] for u, c in zip(U, ctx, strict=True)])
     rise = phi - np.array([outs[c].offset for c in ctx])
     cost = 0.1 * np.sum(phi[:, :4] ** 2, axis=1) + 0.5 * np.sum(phi[:, 4:] ** 2, axis=1) \
-        + harm * np.maximum(rise[:, :4], 0.0).sum(axis=1)
+        + term(phi, rise)
     answer(ds, cost, n_pairs, rng)
     return ds, outs
 
 
-@pytest.mark.parametrize("harm", [3.0, 0.0])
-def test_model_selection_adds_a_harm_term_only_when_planted(harm: float, tmp_path: Path) -> None:
-    """A notion that counts each member's rise over doing nothing (who the decision makes
-    worse off) is the harm rung's (opt-in); the learned cost carries it as one max term per
-    member, exact against the model's own ranking."""
+def synthetic_peak(n_weeks: int, n_pairs: int, peak: float, seed: int = 0
+                   ) -> tuple[PreferenceDataset, list[Outcomes]]:
+    """:func:`two_groups` plus ``peak`` times the largest member of ``g1`` (non-smooth)."""
+    return two_groups(n_weeks, n_pairs, seed, 0.1, lambda phi, _: peak * phi[:, :4].max(axis=1))
+
+
+def synthetic_harm(n_weeks: int, n_pairs: int, harm: float, seed: int = 0
+                   ) -> tuple[PreferenceDataset, list[Outcomes]]:
+    """:func:`two_groups` plus ``harm`` times the rises of ``g1``'s members over doing nothing
+    (``u = 0``: the outcomes' offset)."""
+    return two_groups(n_weeks, n_pairs, seed, 1.0,
+                      lambda _, rise: harm * np.maximum(rise[:, :4], 0.0).sum(axis=1))
+
+
+#: a planted piecewise-linear term: its synthetic answers, its rung, the model's terms and how
+#: many max terms the learned cost carries
+PLANTED = {"peak": (synthetic_peak, "base+max:g1", ("g1",), 1),
+           "harm": (synthetic_harm, "base+harm:g1", ("g1+",), 4)}
+
+
+@pytest.mark.parametrize(("kind", "weight"), [("peak", 3.0), ("peak", 0.0), ("harm", 3.0),
+                                              ("harm", 0.0)])
+def test_model_selection_adds_a_piecewise_linear_term_only_when_planted(
+        kind: str, weight: float, tmp_path: Path) -> None:
+    """The largest member (a peak) and each member's rise over doing nothing (harm, the
+    opt-in rung) are chosen when planted and not otherwise; the learned cost carries them as
+    max terms (harm: one per member) that rank decisions exactly as the model does."""
     from fairtwin.learn.evidence import select_groups
 
-    ds, outs = synthetic_harm(30, 1200, harm)
-    choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, harm=True,
-                           random_state=0)
-    assert "base+harm:g1" in [r["name"] for r in choice.table]
-    assert choice.name == ("base+harm:g1" if harm else "base")
-    if not harm:
+    synthetic, rung, terms, n_max = PLANTED[kind]
+    ds, outs = synthetic(30, 1200, weight)
+    choice = select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs,
+                           harm=kind == "harm", random_state=0)
+    assert rung in [r["name"] for r in choice.table]
+    assert choice.name == (rung if weight else "base")
+    if not weight:
         return
     model = OutcomeCostLearner(groups=choice.groups).fit(ds, outcomes=outs)
-    assert model.peaks_ == ("g1+",) and model.peak_[0] > 0
+    assert model.peaks_ == terms and model.peak_[0] > 0
     base = OutcomeCostLearner().fit(ds, outcomes=outs)
-    held, held_outs = synthetic_harm(30, 1200, harm, seed=1)
+    held, held_outs = synthetic(30, 1200, weight, seed=1)
     assert model.score(held, held_outs) > base.score(held, held_outs) + 0.02
     cands = ds.decisions[ds.decisions_of(0)]
     cost = model.cost(outs[0], cands)
-    assert len(cost.max_terms) == 4  # one per member of g1
+    assert len(cost.max_terms) == n_max and cost.smooth.max_terms == ()
     f = model.costs_of(ds, outs)[ds.decisions_of(0)]
     np.testing.assert_allclose(np.asarray(cost(cands)) - cost(cands[0]), f - f[0], atol=1e-9)
+    # posterior draws keep the term's weight non-negative; the file keeps the term
+    assert model.posterior_draws(200, random_state=0)[:, -1].min() >= 0
     back = load_learner(model.save(tmp_path / "model.npz"))
-    assert back.peaks_ == ("g1+",)
+    assert back.peaks_ == terms
+    np.testing.assert_array_equal(back.peak_, model.peak_)
     np.testing.assert_allclose(back.cost(outs[0], cands)(cands), cost(cands))
 
 

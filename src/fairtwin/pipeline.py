@@ -356,7 +356,8 @@ class LearnerConfig:
         from fairtwin.learn.estimator import PreferenceCostLearner
 
         params = asdict(self)
-        del params["model"], params["alpha"], params["linear"], params["groups"], params["ties"]
+        for outcome_only in ("model", "alpha", "linear", "harm", "groups", "ties"):
+            del params[outcome_only]
         params["hidden"] = tuple(params["hidden"])
         params["n_components"] = None if self.n_components <= 0 else self.n_components
         return PreferenceCostLearner(**params, random_state=random_state)

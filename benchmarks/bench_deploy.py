@@ -499,7 +499,9 @@ def main() -> None:
     ap.add_argument("--rules", nargs="+", default=list(RULES), choices=list(RULES),
                     help="deployment rules to run (each re-solves the weeks its ladder needs)")
     ap.add_argument("--harm", action="store_true",
-                    help="add the harm rungs to the model ladder ([learner] harm = true)")
+                    help="add the harm rungs to the model ladder ([learner] harm = true); "
+                         "give it its own --out: a run is keyed without it, so rows without "
+                         "it in the same folder would count as done")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/deploy"))
     ap.add_argument("--report-only", action="store_true")

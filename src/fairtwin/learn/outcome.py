@@ -766,7 +766,8 @@ def check_group_spec(outcomes: Outcomes, spec: Sequence[str]
     stray = [g for g in peaks if g.removesuffix("+") not in groups]
     if stray:
         named = [g if g.endswith("+") else g + "^" for g in stray]
-        raise ValidationError(f"peak term(s) {named} need their group among "
+        raise ValidationError(f"piecewise-linear term(s) {named} (a peak g^, a harm term g+) "
+                              f"need their group among "
                               f"the model's groups {list(groups)}")
     return groups, peaks
 

@@ -5,7 +5,7 @@ Usage:
         [--notions rosenbrock quadratic gini max-min gini-travel per-resident favoured
                    worst-off unexplainable]
         [--regimes default flip10 small small-active] [--rules always laplace bootstrap]
-        [--dpc PATH] [--harm] [--jobs 2]
+        [--dpc PATH] [--harm] [--challenge-order doubt] [--jobs 2]
         [--out runs/deploy] [--report-only] [--docs docs/benchmarks/deploy.md]
 
 For every notion (the simulated rater's latent cost; the last four are ours, in
@@ -57,6 +57,7 @@ from fairtwin.experiments.cache import SeedCache  # noqa: E402
 from fairtwin.folder import load_twin_folder  # noqa: E402
 from fairtwin.oracles import get_rater  # noqa: E402
 from fairtwin.pipeline import (  # noqa: E402
+    CHALLENGE_ORDERS,
     ExperimentConfig,
     deploy_stage,
     guard_held_bounds,
@@ -84,6 +85,8 @@ def config_of(key: dict) -> ExperimentConfig:
                                       seed=key["seed"], n_jobs=1)
     if key.get("harm"):  # the model ladder's harm rungs (opt-in)
         cfg = cfg.override(learner={"harm": True})
+    if key.get("challenge_order"):  # how the active rounds pick their challengers
+        cfg = cfg.override(labels={"challenge_order": key["challenge_order"]})
     if key["scenario"] == "italy-dpc":
         cfg = cfg.override(scenario={"name": "italy-dpc", "data_path": key["data"]})
     if key["scenario"] == "folder":  # a twin folder, with its own [resolve] settings
@@ -94,7 +97,7 @@ def config_of(key: dict) -> ExperimentConfig:
 
 def seed_config(key: dict) -> ExperimentConfig:
     """The configuration the seed data depend on (samples and latent costs, not the regime)."""
-    return config_of({**key, "regime": "default", "harm": False})
+    return config_of({**key, "regime": "default", "harm": False, "challenge_order": None})
 
 
 def run_one(key: dict, cache_dir: str, rules: tuple[str, ...] = RULES) -> list[dict]:
@@ -502,6 +505,9 @@ def main() -> None:
                     help="add the harm rungs to the model ladder ([learner] harm = true); "
                          "give it its own --out: a run is keyed without it, so rows without "
                          "it in the same folder would count as done")
+    ap.add_argument("--challenge-order", choices=list(CHALLENGE_ORDERS), default=None,
+                    help="how the active rounds pick their challengers ([labels] "
+                         "challenge_order); like --harm, give it its own --out")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/deploy"))
     ap.add_argument("--report-only", action="store_true")
@@ -522,7 +528,8 @@ def main() -> None:
     if args.twin:
         cells += [("folder", str(args.twin), n) for n in args.twin_notions]
     keys = [{"scenario": s, "data": d, "notion": n, "regime": g, "seed": seed,
-             **({"harm": True} if args.harm else {})}
+             **({"harm": True} if args.harm else {}),
+             **({"challenge_order": args.challenge_order} if args.challenge_order else {})}
             for s, d, n in cells for g in args.regimes for seed in args.seeds]
     todo = [k for k in keys if key_id(k) not in have]
     cache = str(args.out / "cache")

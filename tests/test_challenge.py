@@ -7,9 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fairtwin.exceptions import ValidationError
+from fairtwin.exceptions import UnknownNameError, ValidationError
 from fairtwin.learn import load_learner
-from fairtwin.learn.challenge import next_challenger, settle_choice, settling_order, verdict
+from fairtwin.learn.challenge import (
+    challengers_left,
+    most_doubtful,
+    next_challenger,
+    not_ruled_out,
+    settle_choice,
+    settling_order,
+    verdict,
+)
 from fairtwin.learn.evidence import ModelChoice
 from fairtwin.pipeline import (
     RANDOM_PER_WEEK,
@@ -60,6 +68,24 @@ def test_the_challenger_is_the_most_accurate_rung_that_has_not_met_the_incumbent
     assert next_challenger(TABLE, "base+x", played)["name"] == "base+z"
 
 
+def test_the_doubt_order_challenges_with_the_rung_that_doubts_the_proposals_most() -> None:
+    # the random pairs rule out rungs trailing the model by more than two standard errors
+    # (base+x at 0.74, gain_se 0.01: base at 0.70 is out, base+z at 0.72 is not)
+    left = challengers_left(TABLE, "base+x")
+    assert [r["name"] for r in not_ruled_out(TABLE, left, "base+x")] == ["only:x", "base+z"]
+    assert [r["name"] for r in not_ruled_out(TABLE, left, "base+x", z=4.0)] == [
+        "base", "only:x", "base+y", "base+z"]
+    near = not_ruled_out(TABLE, left, "base+x")
+    # the rung that ranks more of the model's re-solves less fair than nominal challenges,
+    # though less accurate; among equal doubts the more accurate
+    assert most_doubtful(near, {"only:x": 0.1, "base+z": 0.4})["name"] == "base+z"
+    assert most_doubtful(near, {"only:x": 0.4, "base+z": 0.4})["name"] == "only:x"
+    assert most_doubtful(near, {})["name"] == "only:x"
+    assert most_doubtful([], {"only:x": 1.0}) is None
+    with pytest.raises(UnknownNameError, match="'accuracy', 'doubt'"):
+        LabelConfig(challenge_order="loudest")
+
+
 def test_the_raters_verdict_overrides_the_accuracy_choice_once_it_is_decided() -> None:
     choice = ModelChoice(("a", "x"), "base+x", TABLE)
     undecided = settle_choice(choice, [bout("base+x", "only:x", 27)])
@@ -92,9 +118,10 @@ def test_of_two_challengers_that_take_over_the_one_preferred_more_often_holds() 
     assert settle_choice(choice, settling_order([beaten, undecided])).name == "base"
 
 
-def tiny_train(challenge: bool, n_best: int = 2):  # type: ignore[no-untyped-def]
+def tiny_train(challenge: bool, n_best: int = 2,  # type: ignore[no-untyped-def]
+               order: str = "accuracy"):
     config = tiny_config(oracle="quadratic", rounds=2, n_best=n_best, final_check=False,
-                         n_pairs=90, challenge=challenge, challengers=2
+                         n_pairs=90, challenge=challenge, challengers=2, challenge_order=order
                          ).override(scenario={"n_train": 6})
     scenario = load_scenario(config)
     ds = sample_stage(config, scenario)
@@ -126,8 +153,14 @@ def test_a_round_holds_one_challenger_when_two_would_leave_too_few_random_pairs(
         LabelConfig(challengers=0)
 
 
-def test_active_rounds_challenge_the_model_within_the_budget(tmp_path: Path) -> None:
-    config, ds, learner, rounds = tiny_train(True)
+@pytest.mark.parametrize("order", ["accuracy", "doubt"])
+def test_active_rounds_challenge_the_model_within_the_budget(
+        tmp_path: Path, order: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="fairtwin"):
+        config, ds, learner, rounds = tiny_train(True, order=order)
+    # the doubt order fits the rungs within reach and says which doubts the proposals most
+    assert any("challenger by doubt" in r.getMessage() for r in caplog.records) == (
+        order == "doubt")
     assert ds.n_comparisons <= config.labels.n_pairs
     bouts = learner.model_choice_.challenges
     duels = [d for r in rounds for d in r.challenges]

@@ -44,7 +44,15 @@ from fairtwin.exceptions import (
 )
 from fairtwin.extras import has_extra, missing_extra_line, require
 from fairtwin.learn import OutcomeCostLearner
-from fairtwin.learn.challenge import bout, next_challenger, settle_choice, settling_order
+from fairtwin.learn.challenge import (
+    bout,
+    challengers_left,
+    most_doubtful,
+    next_challenger,
+    not_ruled_out,
+    settle_choice,
+    settling_order,
+)
 from fairtwin.learn.evidence import (
     Evidence,
     ModelChoice,
@@ -171,6 +179,11 @@ class ScenarioConfig:
 #: 10.8 a week of 1344 answers with three rounds, and none of 260 answers with one round.
 RANDOM_PER_WEEK = 2
 
+#: How an active round picks its challengers: the most accurate rungs not yet tried
+#: (``accuracy``), or among the rungs the random pairs do not rule out, those that rank the
+#: most of the model's re-solves less fair than nominal (``doubt``)
+CHALLENGE_ORDERS = ("accuracy", "doubt")
+
 
 @dataclass(frozen=True)
 class LabelConfig:
@@ -196,6 +209,11 @@ class LabelConfig:
     (:mod:`fairtwin.learn.challenge`); a round holds fewer challengers when the random pairs
     would drop below :data:`RANDOM_PER_WEEK` a week (:meth:`n_challengers`). Measured on a blind
     check's notions (``benchmarks/bench_deploy.py``; docs/explanation/learner-history.md).
+    ``challenge_order`` (:data:`CHALLENGE_ORDERS`) picks the challengers: ``accuracy`` the most
+    accurate rungs on held-out weeks; ``doubt``, among the rungs whose accuracy trails the
+    model's by at most two standard errors, those that rank the most of the round's model
+    re-solves less fair than their nominal decisions (the test the raters' answers can most
+    change: :func:`~fairtwin.learn.challenge.most_doubtful`).
     """
 
     oracle: str = "rosenbrock"
@@ -208,6 +226,7 @@ class LabelConfig:
     final_check: bool = False
     challenge: bool = True
     challengers: int = 1
+    challenge_order: str = "accuracy"
     round_mip_gap: float = 0.05
     round_node_limit: int = 20
     tie_margin: float = 0.0
@@ -228,6 +247,8 @@ class LabelConfig:
         if self.challengers < 1:
             raise ValidationError(f"challengers must be at least 1 (challenge = false: none), "
                                   f"got {self.challengers}")
+        if self.challenge_order not in CHALLENGE_ORDERS:
+            raise UnknownNameError("challenge_order", self.challenge_order, CHALLENGE_ORDERS)
         if self.round_mip_gap < 0 or self.round_node_limit < 0:
             raise ValidationError("round_mip_gap and round_node_limit must be non-negative "
                                   "(0: the re-solve's own)")
@@ -1134,21 +1155,61 @@ class _Fitter:
         return learner, preference_scale(learner, train, maps), learner.score(train, maps)
 
 
-    def challenger(self, skip: Collection[str] = ()) -> tuple[str, Learner, float] | None:
-        """The next challenger of the model (:func:`~fairtwin.learn.challenge.next_challenger`
-        of the latest ladder, not one of the rungs named in ``skip``): its name, and its model
-        fitted on the answers so far with its ``f_scale``; ``None`` without a ladder or when no
-        rung is left."""
+    def challenger(self, skip: Collection[str] = (), U: NDArray[np.float64] | None = None
+                   ) -> tuple[str, Learner, float] | None:
+        """The next challenger of the model among the latest ladder's rungs not named in
+        ``skip``: with ``challenge_order = "accuracy"`` (or without the model's re-solves ``U``
+        of the training weeks) :func:`~fairtwin.learn.challenge.next_challenger`, with
+        ``"doubt"`` :meth:`_doubter`. Its name, and its model fitted on the answers so far with
+        its ``f_scale``; ``None`` without a ladder or when no rung is left."""
         if self.choice is None or not self.order:
             return None
         order = [row for row in self.order if row["name"] not in skip]
-        row = next_challenger(order, self.choice.name, self.bouts)
-        if row is None:
-            return None
         train = self.dataset.subset_contexts(self.rows)
         maps = outcome_maps(self.scenario, train)
-        model = _fit_rung(self.config, row, self.ties[0] if self.ties else None, train, maps)
-        return str(row["name"]), model, preference_scale(model, train, maps)
+        ties = self.ties[0] if self.ties else None
+        if U is not None and self.config.labels.challenge_order == "doubt":
+            found = self._doubter(order, U, train, maps)
+            if found is None:
+                return None
+            name, model = found
+        else:
+            row = next_challenger(order, self.choice.name, self.bouts)
+            if row is None:
+                return None
+            name, model = str(row["name"]), _fit_rung(self.config, row, ties, train, maps)
+        return name, model, preference_scale(model, train, maps)
+
+    def _doubter(self, order: list[dict[str, Any]], U: NDArray[np.float64],
+                 train: PreferenceDataset, maps: list[Outcomes]
+                 ) -> tuple[str, OutcomeCostLearner] | None:
+        """The rung left to challenge (:func:`~fairtwin.learn.challenge.challengers_left`) that
+        the random pairs do not rule out (:func:`~fairtwin.learn.challenge.not_ruled_out`) and
+        that, fitted on the answers so far, ranks the most of the model's re-solves ``U`` less
+        fair than their weeks' nominal decisions (:func:`~fairtwin.learn.challenge.
+        most_doubtful`); the most accurate rung left when none is within reach."""
+        assert self.choice is not None
+        ties = self.ties[0] if self.ties else None
+        left = challengers_left(order, self.choice.name, self.bouts)
+        near = not_ruled_out(self.order, left, self.choice.name)
+        if not near:
+            row = next_challenger(order, self.choice.name, self.bouts)
+            return None if row is None else (str(row["name"]),
+                                              _fit_rung(self.config, row, ties, train, maps))
+        nom = nominal_indices(train)
+        fitted = {str(r["name"]): _fit_rung(self.config, r, ties, train, maps) for r in near}
+        doubt = {}
+        for name, model in fitted.items():
+            worse = [model.preference_gaps(maps[k], U[k], train.decisions[nom[k]],
+                                           train.decisions[train.decisions_of(k)])[0] < 0
+                     for k in range(train.n_contexts)]
+            doubt[name] = float(np.mean(worse))
+        row = most_doubtful(near, doubt)
+        assert row is not None
+        log.info("challenger by doubt: %s (ranks %.2f of the model's re-solves less fair than "
+                 "nominal; %s)", row["name"], doubt[str(row["name"])],
+                 ", ".join(f"{n} {d:.2f}" for n, d in doubt.items()))
+        return str(row["name"]), fitted[str(row["name"])]
 
     def settle(self, r: int, duels: Sequence[tuple[str, int, int]]) -> None:
         """Round ``r``'s challenges of the model (each challenger's name, the head-to-head
@@ -1208,7 +1269,7 @@ def _rival_resolves(fit: _Fitter, U: NDArray[np.float64], r: int, config: Experi
     found: list[tuple[str, NDArray[np.float64]]] = []
     tries = 0
     while len(found) < challengers and tries < MAX_TRIES * challengers:
-        rival = fit.challenger(skip=[name for name, _ in found])
+        rival = fit.challenger(skip=[name for name, _ in found], U=U)
         if rival is None:
             break
         tries += 1

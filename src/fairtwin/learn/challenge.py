@@ -29,23 +29,27 @@ import numpy as np
 
 from fairtwin.learn.evidence import ModelChoice
 
-__all__ = ["CHALLENGE_Z", "Bout", "bout", "next_challenger", "settle_choice", "settling_order",
-           "verdict"]
+__all__ = ["CHALLENGE_Z", "PLAUSIBLE_Z", "Bout", "bout", "challengers_left", "most_doubtful",
+           "next_challenger", "not_ruled_out", "settle_choice", "settling_order", "verdict"]
 
 #: Standard errors of a fair coin (``√m / 2`` for ``m`` answers) by which a challenger's wins
 #: must exceed (take over) or fall short of (beaten) half of the head-to-head answers.
 CHALLENGE_Z = 1.0
 
+#: Standard errors by which a rung's held-out accuracy may trail the model's and still
+#: challenge it in the ``doubt`` order (:func:`not_ruled_out`): the two that choosing a rung
+#: over the base model needs (:func:`~fairtwin.learn.evidence.select_groups`).
+PLAUSIBLE_Z = 2.0
+
 Bout = dict[str, Any]
 
 
-def next_challenger(table: Sequence[dict[str, Any]], incumbent: str,
-                    bouts: Sequence[Bout] = ()) -> dict[str, Any] | None:
-    """The most accurate rung of a ladder ``table`` (held-out accuracy, then log-loss) that may
-    challenge the ``incumbent``: not the incumbent, never beaten in ``bouts``, never met the
-    incumbent in them, and not indistinguishable from it on the held-out answers (the same
-    accuracy and log-loss: an extra group weighted 0 proposes what the incumbent does);
-    ``None`` when no rung is left."""
+def challengers_left(table: Sequence[dict[str, Any]], incumbent: str,
+                     bouts: Sequence[Bout] = ()) -> list[dict[str, Any]]:
+    """The rungs of a ladder ``table`` that may challenge the ``incumbent``: not the incumbent,
+    never beaten in ``bouts``, never met the incumbent in them, and not indistinguishable from
+    it on the held-out answers (the same accuracy and log-loss: an extra group weighted 0
+    proposes what the incumbent does)."""
     met = {b["challenger"] for b in bouts if b["incumbent"] == incumbent}
     met |= {b["incumbent"] for b in bouts if b["challenger"] == incumbent}
     beaten = {b["loser"] for b in bouts if b.get("loser")}
@@ -56,11 +60,42 @@ def next_challenger(table: Sequence[dict[str, Any]], incumbent: str,
             np.isclose(r["cv_accuracy"], inc["cv_accuracy"], rtol=0, atol=1e-12)
             and np.isclose(r["cv_log_loss"], inc["cv_log_loss"], rtol=0, atol=1e-9))
 
-    left = [r for r in table
+    return [r for r in table
             if r["name"] != incumbent and r["name"] not in met | beaten and not same(r)]
-    if not left:
+
+
+def _by_accuracy(r: dict[str, Any]) -> tuple[float, float]:
+    return -r["cv_accuracy"], r["cv_log_loss"]
+
+
+def next_challenger(table: Sequence[dict[str, Any]], incumbent: str,
+                    bouts: Sequence[Bout] = ()) -> dict[str, Any] | None:
+    """The most accurate rung of a ladder ``table`` (held-out accuracy, then log-loss) among
+    :func:`challengers_left`; ``None`` when no rung is left."""
+    left = challengers_left(table, incumbent, bouts)
+    return min(left, key=_by_accuracy) if left else None
+
+
+def not_ruled_out(table: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
+                  incumbent: str, z: float = PLAUSIBLE_Z) -> list[dict[str, Any]]:
+    """The ``rows`` (rungs of ``table``) whose held-out accuracy trails the ``incumbent``'s by
+    no more than ``z`` standard errors (the larger ``gain_se`` of the two: each rung's paired
+    gain over the base model): rungs the random pairs do not rule out."""
+    inc = next((r for r in table if r["name"] == incumbent), None)
+    if inc is None:
+        return list(rows)
+    return [r for r in rows if inc["cv_accuracy"] - r["cv_accuracy"]
+            <= z * max(r.get("gain_se", 0.0), inc.get("gain_se", 0.0)) + 1e-12]
+
+
+def most_doubtful(rows: Sequence[dict[str, Any]], doubt: dict[str, float]
+                  ) -> dict[str, Any] | None:
+    """The row whose rung doubts the model's proposals most (``doubt``: by name, the share of
+    the round's weeks whose model re-solve the rung ranks less fair than the nominal decision),
+    the more accurate first among equals; ``None`` without rows."""
+    if not rows:
         return None
-    return min(left, key=lambda r: (-r["cv_accuracy"], r["cv_log_loss"]))
+    return min(rows, key=lambda r: (-doubt.get(r["name"], 0.0), *_by_accuracy(r)))
 
 
 def verdict(wins: int, answers: int, z: float | None = None) -> str:

@@ -14,6 +14,7 @@ from fairtwin.learn.challenge import (
     most_doubtful,
     next_challenger,
     not_ruled_out,
+    plausibility,
     settle_choice,
     settling_order,
     verdict,
@@ -77,11 +78,14 @@ def test_the_doubt_order_challenges_with_the_rung_that_doubts_the_proposals_most
         "base", "only:x", "base+y", "base+z"]
     near = not_ruled_out(TABLE, left, "base+x")
     # the rung that ranks more of the model's re-solves less fair than nominal challenges,
-    # though less accurate; among equal doubts the more accurate
-    assert most_doubtful(near, {"only:x": 0.1, "base+z": 0.4})["name"] == "base+z"
-    assert most_doubtful(near, {"only:x": 0.4, "base+z": 0.4})["name"] == "only:x"
-    assert most_doubtful(near, {})["name"] == "only:x"
-    assert most_doubtful([], {"only:x": 1.0}) is None
+    # weighed by how plausibly it is as accurate as the model: only:x (0.73, one standard
+    # error behind: 0.16) and base+z (0.72, two behind: 0.023)
+    assert plausibility(TABLE, near[0], "base+x") == pytest.approx(0.1587, abs=1e-4)
+    assert plausibility(TABLE, TABLE[1], "base+x") == 0.5
+    assert most_doubtful(TABLE, near, "base+x", {"only:x": 0.1, "base+z": 0.8})["name"] == "base+z"
+    assert most_doubtful(TABLE, near, "base+x", {"only:x": 0.2, "base+z": 0.8})["name"] == "only:x"
+    assert most_doubtful(TABLE, near, "base+x", {})["name"] == "only:x"  # the more accurate
+    assert most_doubtful(TABLE, [], "base+x", {"only:x": 1.0}) is None
     with pytest.raises(UnknownNameError, match="'accuracy', 'doubt'"):
         LabelConfig(challenge_order="loudest")
 

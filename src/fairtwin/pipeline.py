@@ -211,9 +211,10 @@ class LabelConfig:
     check's notions (``benchmarks/bench_deploy.py``; docs/explanation/learner-history.md).
     ``challenge_order`` (:data:`CHALLENGE_ORDERS`) picks the challengers: ``accuracy`` the most
     accurate rungs on held-out weeks; ``doubt``, among the rungs whose accuracy trails the
-    model's by at most two standard errors, those that rank the most of the round's model
-    re-solves less fair than their nominal decisions (the test the raters' answers can most
-    change: :func:`~fairtwin.learn.challenge.most_doubtful`).
+    model's by at most two standard errors, the one that most plausibly ranks the round's model
+    re-solves less fair than their nominal decisions (the share of weeks it does, times the
+    chance its accuracy is the model's or better: :func:`~fairtwin.learn.challenge.
+    most_doubtful`).
     """
 
     oracle: str = "rosenbrock"
@@ -1185,8 +1186,8 @@ class _Fitter:
                  ) -> tuple[str, OutcomeCostLearner] | None:
         """The rung left to challenge (:func:`~fairtwin.learn.challenge.challengers_left`) that
         the random pairs do not rule out (:func:`~fairtwin.learn.challenge.not_ruled_out`) and
-        that, fitted on the answers so far, ranks the most of the model's re-solves ``U`` less
-        fair than their weeks' nominal decisions (:func:`~fairtwin.learn.challenge.
+        that, fitted on the answers so far, most plausibly ranks the model's re-solves ``U``
+        less fair than their weeks' nominal decisions (:func:`~fairtwin.learn.challenge.
         most_doubtful`); the most accurate rung left when none is within reach."""
         assert self.choice is not None
         ties = self.ties[0] if self.ties else None
@@ -1204,7 +1205,7 @@ class _Fitter:
                                            train.decisions[train.decisions_of(k)])[0] < 0
                      for k in range(train.n_contexts)]
             doubt[name] = float(np.mean(worse))
-        row = most_doubtful(near, doubt)
+        row = most_doubtful(self.order, near, self.choice.name, doubt)
         assert row is not None
         log.info("challenger by doubt: %s (ranks %.2f of the model's re-solves less fair than "
                  "nominal; %s)", row["name"], doubt[str(row["name"])],

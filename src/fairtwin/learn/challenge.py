@@ -21,6 +21,7 @@ former's in most weeks (docs/explanation/learner-history.md, "Challenges").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -30,7 +31,8 @@ import numpy as np
 from fairtwin.learn.evidence import ModelChoice
 
 __all__ = ["CHALLENGE_Z", "PLAUSIBLE_Z", "Bout", "bout", "challengers_left", "most_doubtful",
-           "next_challenger", "not_ruled_out", "settle_choice", "settling_order", "verdict"]
+           "next_challenger", "not_ruled_out", "plausibility", "settle_choice", "settling_order",
+           "verdict"]
 
 #: Standard errors of a fair coin (``√m / 2`` for ``m`` answers) by which a challenger's wins
 #: must exceed (take over) or fall short of (beaten) half of the head-to-head answers.
@@ -88,14 +90,32 @@ def not_ruled_out(table: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]
             <= z * max(r.get("gain_se", 0.0), inc.get("gain_se", 0.0)) + 1e-12]
 
 
-def most_doubtful(rows: Sequence[dict[str, Any]], doubt: dict[str, float]
-                  ) -> dict[str, Any] | None:
-    """The row whose rung doubts the model's proposals most (``doubt``: by name, the share of
-    the round's weeks whose model re-solve the rung ranks less fair than the nominal decision),
+def plausibility(table: Sequence[dict[str, Any]], row: dict[str, Any], incumbent: str) -> float:
+    """How plausibly rung ``row`` is at least as accurate as the ``incumbent`` on held-out
+    weeks: ``Φ((a_row − a_inc) / se)``, ``se`` the larger ``gain_se`` of the two (1 when
+    the incumbent is not in ``table``, or without a standard error)."""
+    inc = next((r for r in table if r["name"] == incumbent), None)
+    if inc is None:
+        return 1.0
+    se = max(row.get("gain_se", 0.0), inc.get("gain_se", 0.0))
+    if se <= 0:
+        return 1.0
+    t = (row["cv_accuracy"] - inc["cv_accuracy"]) / se
+    return 0.5 * (1.0 + math.erf(t / math.sqrt(2.0)))
+
+
+def most_doubtful(table: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
+                  incumbent: str, doubt: dict[str, float]) -> dict[str, Any] | None:
+    """The row whose rung most plausibly doubts the model's proposals: the largest ``doubt``
+    (by name: the share of the round's weeks whose model re-solve the rung ranks less fair
+    than the nominal decision) times its :func:`plausibility` against the ``incumbent`` (a
+    rung far behind in accuracy that doubts everything is a poor test: with 260 answers,
+    ``only:beds_per_resident`` challenged the per-resident notion's model and lost 5 of 43),
     the more accurate first among equals; ``None`` without rows."""
     if not rows:
         return None
-    return min(rows, key=lambda r: (-doubt.get(r["name"], 0.0), *_by_accuracy(r)))
+    return min(rows, key=lambda r: (-doubt.get(r["name"], 0.0)
+                                    * plausibility(table, r, incumbent), *_by_accuracy(r)))
 
 
 def verdict(wins: int, answers: int, z: float | None = None) -> str:

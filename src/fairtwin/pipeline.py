@@ -180,8 +180,8 @@ class ScenarioConfig:
 RANDOM_PER_WEEK = 2
 
 #: How an active round picks its challengers: the most accurate rungs not yet tried
-#: (``accuracy``), or among the rungs the random pairs do not rule out, those that rank the
-#: most of the model's re-solves less fair than nominal (``doubt``)
+#: (``accuracy``, the default), or among the rungs the random pairs do not rule out, those
+#: that most plausibly rank the model's re-solves less fair than nominal (``doubt``, opt-in)
 CHALLENGE_ORDERS = ("accuracy", "doubt")
 
 

@@ -538,7 +538,8 @@ def test_model_selection_adds_a_piecewise_linear_term_only_when_planted(
 
 def test_a_peak_needs_its_group() -> None:
     ds, outs = synthetic_peak(4, 20, 0.0)
-    with pytest.raises(ValidationError, match=r"peak term\(s\) \['g1\^'\] need their group"):
+    with pytest.raises(ValidationError,
+                       match=r"term\(s\) \['g1\^'\] \(a peak g\^, a harm term g\+\) need"):
         OutcomeCostLearner(groups=("g2", "g1^")).fit(ds, outcomes=outs)
 
 

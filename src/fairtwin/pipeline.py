@@ -1173,34 +1173,30 @@ class _Fitter:
         train = self.dataset.subset_contexts(self.rows)
         maps = outcome_maps(self.scenario, train)
         ties = self.ties[0] if self.ties else None
+        fitted: OutcomeCostLearner | None = None
         if U is not None and self.config.labels.challenge_order == "doubt":
-            found = self._doubter(order, U, train, maps)
-            if found is None:
-                return None
-            name, model = found
+            row, fitted = self._doubter(order, U, train, maps, ties)
         else:
             row = next_challenger(order, self.choice.name, self.bouts)
-            if row is None:
-                return None
-            name, model = str(row["name"]), _fit_rung(self.config, row, ties, train, maps)
-        return name, model, preference_scale(model, train, maps)
+        if row is None:
+            return None
+        model = fitted if fitted is not None else _fit_rung(self.config, row, ties, train, maps)
+        return str(row["name"]), model, preference_scale(model, train, maps)
 
     def _doubter(self, order: list[dict[str, Any]], U: NDArray[np.float64],
-                 train: PreferenceDataset, maps: list[Outcomes]
-                 ) -> tuple[str, OutcomeCostLearner] | None:
+                 train: PreferenceDataset, maps: list[Outcomes], ties: str | None
+                 ) -> tuple[dict[str, Any] | None, OutcomeCostLearner | None]:
         """The rung left to challenge (:func:`~fairtwin.learn.challenge.challengers_left`) that
         the random pairs do not rule out (:func:`~fairtwin.learn.challenge.not_ruled_out`) and
         that, fitted on the answers so far, most plausibly ranks the model's re-solves ``U``
         less fair than their weeks' nominal decisions (:func:`~fairtwin.learn.challenge.
-        most_doubtful`); the most accurate rung left when none is within reach."""
+        most_doubtful`), with its fitted model; the most accurate rung left, not yet fitted,
+        when none is within reach."""
         assert self.choice is not None
-        ties = self.ties[0] if self.ties else None
         left = challengers_left(order, self.choice.name, self.bouts)
         near = not_ruled_out(self.order, left, self.choice.name)
         if not near:
-            row = next_challenger(order, self.choice.name, self.bouts)
-            return None if row is None else (str(row["name"]),
-                                              _fit_rung(self.config, row, ties, train, maps))
+            return next_challenger(order, self.choice.name, self.bouts), None
         nom = nominal_indices(train)
         fitted = {str(r["name"]): _fit_rung(self.config, r, ties, train, maps) for r in near}
         doubt = {}
@@ -1214,7 +1210,7 @@ class _Fitter:
         log.info("challenger by doubt: %s (ranks %.2f of the model's re-solves less fair than "
                  "nominal; %s)", row["name"], doubt[str(row["name"])],
                  ", ".join(f"{n} {d:.2f}" for n, d in doubt.items()))
-        return str(row["name"]), fitted[str(row["name"])]
+        return row, fitted[str(row["name"])]
 
     def settle(self, r: int, duels: Sequence[tuple[str, int, int]]) -> None:
         """Round ``r``'s challenges of the model (each challenger's name, the head-to-head

@@ -46,6 +46,11 @@ PLAUSIBLE_Z = 2.0
 Bout = dict[str, Any]
 
 
+def _row(table: Sequence[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """Rung ``name``'s row of a ladder ``table`` (``None`` if absent)."""
+    return next((r for r in table if r["name"] == name), None)
+
+
 def challengers_left(table: Sequence[dict[str, Any]], incumbent: str,
                      bouts: Sequence[Bout] = ()) -> list[dict[str, Any]]:
     """The rungs of a ladder ``table`` that may challenge the ``incumbent``: not the incumbent,
@@ -55,7 +60,7 @@ def challengers_left(table: Sequence[dict[str, Any]], incumbent: str,
     met = {b["challenger"] for b in bouts if b["incumbent"] == incumbent}
     met |= {b["incumbent"] for b in bouts if b["challenger"] == incumbent}
     beaten = {b["loser"] for b in bouts if b.get("loser")}
-    inc = next((r for r in table if r["name"] == incumbent), None)
+    inc = _row(table, incumbent)
 
     def same(r: dict[str, Any]) -> bool:
         return inc is not None and bool(
@@ -83,7 +88,7 @@ def not_ruled_out(table: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]
     """The ``rows`` (rungs of ``table``) whose held-out accuracy trails the ``incumbent``'s by
     no more than ``z`` standard errors (the larger ``gain_se`` of the two: each rung's paired
     gain over the base model): rungs the random pairs do not rule out."""
-    inc = next((r for r in table if r["name"] == incumbent), None)
+    inc = _row(table, incumbent)
     if inc is None:
         return list(rows)
     return [r for r in rows if inc["cv_accuracy"] - r["cv_accuracy"]
@@ -94,7 +99,7 @@ def plausibility(table: Sequence[dict[str, Any]], row: dict[str, Any], incumbent
     """How plausibly rung ``row`` is at least as accurate as the ``incumbent`` on held-out
     weeks: ``Φ((a_row − a_inc) / se)``, ``se`` the larger ``gain_se`` of the two (1 when
     the incumbent is not in ``table``, or without a standard error)."""
-    inc = next((r for r in table if r["name"] == incumbent), None)
+    inc = _row(table, incumbent)
     if inc is None:
         return 1.0
     se = max(row.get("gain_se", 0.0), inc.get("gain_se", 0.0))
@@ -174,7 +179,7 @@ def settle_choice(choice: ModelChoice, bouts: Sequence[Bout]) -> ModelChoice:
     if choice.name not in beaten and not took_over:
         return choice
     name = str(bouts[-1]["holder"])
-    row = next((r for r in choice.table if r["name"] == name), None)
+    row = _row(choice.table, name)
     if row is None:  # not a rung of this ladder: keep the accuracy's choice
         return choice
     return replace(choice, name=name, groups=tuple(row["groups"]), linear=name == "base+linear")

@@ -439,6 +439,17 @@ def test_model_selection_picks_the_planted_family(planted: str) -> None:
     assert model.groups_ == ("g1", "g2")
 
 
+def test_model_selection_in_two_processes_equals_one() -> None:
+    """The rungs dealt to two processes give the ladder table of one, number for number."""
+    from fairtwin.learn.evidence import select_groups
+
+    ds, outs = synthetic_with_extra(30, 600, "base+g3")
+    one, two = (select_groups(lambda g: OutcomeCostLearner(groups=g), ds, outs, random_state=1,
+                              n_jobs=n) for n in (1, 2))
+    assert two.name == one.name == "base+g3"
+    assert two.table == one.table
+
+
 @pytest.mark.parametrize("planted", [True, False])
 def test_model_selection_adds_linear_weights_only_when_planted(planted: bool) -> None:
     """A notion that counts every unit of a group alike (a price per unit, like every

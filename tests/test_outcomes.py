@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -276,6 +277,20 @@ def test_compared_groups_are_seen_relative_to_their_mean() -> None:
     assert Outcomes(out.matrix, out.offset, out.names, out.groups).relative() is not None
     with pytest.raises(ValidationError, match="unknown outcome group"):
         Outcomes(out.matrix, out.offset, out.names, out.groups, compared=("nope",))
+
+
+def test_views_are_built_once_shared_read_only_and_not_pickled() -> None:
+    out = Outcomes(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), np.array([0.0, 1.0, 5.0]),
+                   ("a", "b", "total"), ("share", "share", "sum"), compared=("share",))
+    rel = out.relative()
+    assert out.relative() is rel and rel.select(["share"]) is rel.select(("share",))
+    assert rel.select(["share", "sum"]) is rel  # every group: the outcomes themselves
+    for arrays in (rel.matrix, out.matrix, out.offset):  # what the views were built of too
+        with pytest.raises(ValueError, match="read-only"):
+            arrays[0] = 9.0
+    copy = pickle.loads(pickle.dumps(out))
+    assert "_cache" in out.__dict__ and "_cache" not in copy.__dict__
+    np.testing.assert_array_equal(copy.relative()(np.ones(2)), out.relative()(np.ones(2)))
 
 
 def test_a_weighted_group_is_taken_relative_to_its_weighted_mean() -> None:

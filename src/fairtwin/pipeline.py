@@ -1143,7 +1143,8 @@ class _Fitter:
         if choose and self.choosing:
             self.choice = select_groups(lambda g: config.learner.make(0, g), train, maps,
                                         harm=config.learner.harm,
-                                        random_state=stage_seed(config, "select"))
+                                        random_state=stage_seed(config, "select"),
+                                        n_jobs=config.n_jobs)
             self.order = self.choice.table
             self.choice = settle_choice(self.choice, self.bouts)
         if (choose and train.n_ties and config.learner.ties == "auto"

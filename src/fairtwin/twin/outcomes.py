@@ -23,6 +23,9 @@ __all__ = ["Outcomes"]
 class Outcomes:
     """The named outcomes of one context, ``φ(u) = matrix @ u + offset``.
 
+    Immutable: ``matrix`` and ``offset`` are read-only copies of what was given, so the views
+    derived from them (:meth:`relative`, :meth:`select`) are built once and kept.
+
     Attributes
     ----------
     matrix : ndarray of shape (m, n_decision)
@@ -56,8 +59,8 @@ class Outcomes:
     weights: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        M = np.asarray(self.matrix, dtype=np.float64)
-        b = np.asarray(self.offset, dtype=np.float64).reshape(-1)
+        M = np.array(self.matrix, dtype=np.float64)  # own, read-only copies (below): the
+        b = np.array(self.offset, dtype=np.float64).reshape(-1)  # views built are kept
         if M.ndim != 2 or M.shape[0] != b.shape[0]:
             raise ValidationError(
                 f"outcome matrix of shape {M.shape} does not match {b.shape[0]} offsets"
@@ -66,6 +69,8 @@ class Outcomes:
             raise ValidationError("every outcome needs a name and a group")
         if not (np.all(np.isfinite(M)) and np.all(np.isfinite(b))):
             raise ValidationError("outcome coefficients contain NaN or inf")
+        M.setflags(write=False)
+        b.setflags(write=False)
         object.__setattr__(self, "matrix", M)
         object.__setattr__(self, "offset", b)
         object.__setattr__(self, "names", tuple(self.names))
@@ -78,6 +83,21 @@ class Outcomes:
         if set(self.extra) >= set(self.groups):
             raise ValidationError("every outcome group is extra; the base model needs one")
         object.__setattr__(self, "weights", self._checked_weights())
+
+    def _memo(self) -> dict[object, Outcomes]:
+        """Derived outcomes already built (:meth:`relative`, :meth:`select`): the learner asks
+        for the same views of every week's outcomes thousands of times a run (each rung, fold
+        and refit), and the object is immutable. Not pickled (:meth:`__getstate__`)."""
+        memo: dict[object, Outcomes] | None = self.__dict__.get("_cache")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_cache", memo)
+        return memo
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_cache", None)
+        return state
 
     def _checked_weights(self) -> dict[str, NDArray[np.float64]]:
         """:attr:`weights` as arrays; a group not compared, a count that is not the group's
@@ -111,6 +131,13 @@ class Outcomes:
         zero unless the answers favour that member (a rung of
         :func:`fairtwin.learn.evidence.select_groups`).
         """
+        key = ("select", tuple(groups))
+        memo = self._memo()
+        if key not in memo:
+            memo[key] = self._select(groups)
+        return memo[key]
+
+    def _select(self, groups: tuple[str, ...] | list[str]) -> Outcomes:
         plain = [g for g in groups if not g.endswith("@")]
         members = [g[:-1] for g in groups if g.endswith("@")]
         unknown = [g for g in (*plain, *members) if g not in self.group_names]
@@ -158,6 +185,12 @@ class Outcomes:
         affine in ``u``)."""
         if not self.compared:
             return self
+        memo = self._memo()
+        if "relative" not in memo:
+            memo["relative"] = self._relative()
+        return memo["relative"]
+
+    def _relative(self) -> Outcomes:
         M, b = self.matrix.copy(), self.offset.copy()
         groups = np.array(self.groups)
         for g in self.compared:
@@ -181,3 +214,4 @@ class Outcomes:
         # einsum, not BLAS: a threaded BLAS may sum in an order that depends on its thread
         # count, and learned weights would then differ in the last bits between machines
         return np.einsum("ij,kj->ik", U, self.matrix) + self.offset
+

@@ -144,6 +144,21 @@ def test_the_evidence_flags_answers_the_outcomes_do_not_explain() -> None:
     assert bad.flexible_accuracy > bad.pair_accuracy + 0.1
 
 
+def test_too_few_judged_pairs_leave_the_fit_untested() -> None:
+    """Few answers judge few pairs (both decisions compared in other folds): the line says the
+    fit is untested rather than that it fits; with many, it says what the test found."""
+    from fairtwin.learn.evidence import MIN_FIT_PAIRS
+
+    ds, outs = synthetic(30, 120, rater="planted")
+    few = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
+    assert 0 < few.pair_n < MIN_FIT_PAIRS and not few.lack_of_fit
+    assert f"fit untested: only {few.pair_n} held-out pairs" in few.message
+    assert "no lack of fit" not in few.message
+    ds, outs = synthetic(30, 900, rater="planted")
+    many = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, random_state=0)
+    assert many.pair_n >= MIN_FIT_PAIRS and "no lack of fit" in many.message
+
+
 def test_lack_of_fit_is_judged_on_pairs_the_free_scores_can_score() -> None:
     """Answers about decisions compared once (an active round's re-solves) say nothing to a free
     score per decision, while the outcome model can rank them: scored on every pair, 900 such

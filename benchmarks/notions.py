@@ -312,5 +312,26 @@ class VaccinePerResident(FairnessOracle):
         return 1.0 + 0.5 * np.sum((per / np.maximum(mean, 1e-12) - 1.0) ** 2, axis=1)
 
 
+class VaccineOlderFirst(FairnessOracle):
+    """The vaccine example's districts of older people first (districts.csv's ``old_share``,
+    data its outcome groups leave out): ``1 + Σ_i (1 + 4 o_i/ō) (1 − s_i)²`` with ``s_i`` the
+    share of district ``i``'s demand served and ``o_i`` its share of residents over 65 — a
+    rater who wants every district served, the older ones most (a level, not a spread)."""
+
+    name = "vaccine-older-first"
+    districts = VaccinePerResident.districts
+
+    def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
+        table = np.genfromtxt(self.districts, delimiter=",", names=True, dtype=None,
+                              encoding="utf-8")
+        old = dict(zip(table["district"], table["old_share"], strict=True))
+        out = self.twin.outcomes(context)
+        cols = [k for k, g in enumerate(out.groups) if g == "served"]
+        o = np.array([old[out.names[k]] for k in cols], dtype=np.float64)
+        s = out(np.atleast_2d(np.asarray(U, dtype=np.float64)))[:, cols]
+        return 1.0 + np.sum((1.0 + 4.0 * o / o.mean()) * (1.0 - s) ** 2, axis=1)
+
+
 GENERIC_NOTIONS = {c.name: f"notions:{c.__name__}"
-                   for c in (AnyFavoured, AnyWorstOff, AnyUnexplainable, VaccinePerResident)}
+                   for c in (AnyFavoured, AnyWorstOff, AnyUnexplainable, VaccinePerResident,
+                             VaccineOlderFirst)}

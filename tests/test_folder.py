@@ -346,6 +346,10 @@ def _exit_and_message(args: list[str], capsys: pytest.CaptureFixture[str]) -> tu
     ("members_below", "twin.toml, column 'compared_by': holds ['members']: a setting written "
                       "below the [compared_by] header"),
     ("members_single", "twin.toml, column 'compared_by': group 'total' has 1 member"),
+    ("extra_by_members", "twin.toml, column 'extra_by': needs members"),
+    ("extra_by_group", "twin.toml, column 'extra_by': names no outcome group: 'per_100'"),
+    ("extra_by_column", "members.csv, line 1, column 'age': no such column (extra_by)"),
+    ("extra_by_value", "members.csv, line 2, column 'km': 'far' is not a number"),
 ])
 def test_bad_twin_folders_get_one_clear_line(doses: Path, breakage: str, expected: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -403,6 +407,19 @@ def _break(doses: Path, breakage: str) -> None:
         if breakage == "members_below":
             with open(doses / "twin.toml", "a") as fh:
                 fh.write('members = "members.csv"\n')
+    elif breakage.startswith("extra_by"):
+        write_members(doses, POPULATION)
+        toml = (doses / "twin.toml").read_text()
+        if breakage == "extra_by_members":
+            toml = toml.replace('members = "members.csv"\n', "").replace(
+                '[compared_by]\nper_1000 = "population"\n', "")
+        column = "age" if breakage == "extra_by_column" else "km"
+        group = "per_100" if breakage == "extra_by_group" else "doses"
+        (doses / "twin.toml").write_text(toml.replace(
+            'name = "doses"\n', f'name = "doses"\nextra_by = {{"{group}" = ["{column}"]}}\n'))
+        if breakage == "extra_by_value":
+            table = (doses / "members.csv").read_text()
+            (doses / "members.csv").write_text(table.replace("district 0,120,0", "district 0,120,far"))
     elif breakage.startswith("hook"):
         table = {"hook_key": 'twin = "os.path:join"\nmodule = "os"',
                  "hook_import": 'twin = "no_such_module_xyz:extend"',
@@ -431,6 +448,48 @@ def test_compared_by_weighs_a_groups_mean_by_a_members_column(doses: Path,
     back = load_twin_folder(export_twin(sc, tmp_path / "exported", hooks=False))
     np.testing.assert_array_equal(back.twin.outcomes(back.contexts[0]).weights["per_1000"],
                                   POPULATION)
+
+
+def test_extra_by_adds_a_level_group_of_each_members_outcome_times_its_attribute(
+        doses: Path, tmp_path: Path) -> None:
+    """``extra_by = {"doses" = ["km"]}``: the extra group ``doses*km``, each district's doses
+    times its km from the members table — never compared with its mean, not aimed at by the
+    sampler, and its rungs fitted with linear weights."""
+    from fairtwin.learn.evidence import rung_learner
+    from fairtwin.learn.outcome import OutcomeCostLearner
+    from fairtwin.twin.outcomes import LEVEL_MARK
+
+    plain = load_twin_folder(doses)
+    write_members(doses, POPULATION)
+    toml = (doses / "twin.toml").read_text()
+    (doses / "twin.toml").write_text(toml.replace(
+        'name = "doses"\n', 'name = "doses"\nextra_by = {"doses" = ["km"]}\n'))
+    sc = load_twin_folder(doses)
+    out = sc.twin.outcomes(sc.contexts[0])
+    assert out.extra == ("doses*km",) and LEVEL_MARK in "doses*km"
+    assert "doses*km" not in out.compared and out.base_groups == ("per_1000", "doses")
+    assert out.units["doses*km"].endswith("× km")
+    u = np.array([[10.0, 3.0, 8.0, 1.0], [0.0, 9.0, 4.0, 7.0]])
+    level = out(u)[:, [g == "doses*km" for g in out.groups]]
+    np.testing.assert_allclose(level, u * np.array([0.0, 1.5, 3.0, 4.5]))
+    np.testing.assert_allclose(out.relative()(u)[:, 8:], level)  # a level, not a gap
+    assert rung_learner(lambda g: OutcomeCostLearner(groups=g), "base+doses*km",
+                        ("per_1000", "doses", "doses*km")).linear
+    assert not rung_learner(lambda g: OutcomeCostLearner(groups=g), "base",
+                            ("per_1000", "doses")).linear
+    rng_a, rng_b = np.random.default_rng(4), np.random.default_rng(4)
+    ctx = sc.contexts[0]
+    problem = sc.twin.build(ctx)
+    nominal = solve(problem, "highs").x[problem.decision_index]
+    aimed = sc.twin.targeted_problem(ctx, sc.twin.build(ctx), nominal, rng_a, 20.0)
+    before = plain.twin.targeted_problem(plain.contexts[0], plain.twin.build(plain.contexts[0]),
+                                         nominal, rng_b, 20.0)
+    np.testing.assert_array_equal(aimed.c, before.c)  # the sampler aims as without it
+    assert check_twin(doses).clean
+    back = load_twin_folder(export_twin(sc, tmp_path / "exported", hooks=False))
+    again = back.twin.outcomes(back.contexts[0])
+    assert "doses*km" in again.groups and "doses*km" not in again.compared
+    np.testing.assert_allclose(again(u)[:, [g == "doses*km" for g in again.groups]], level)
 
 
 def test_the_oracle_bound_can_hold_the_guard(doses: Path) -> None:
@@ -1052,11 +1111,12 @@ def test_the_twin_says_what_is_required_and_which_capabilities_it_has(
     assert REQUIRED == ("decision_names", "build", "complete", "outcomes")
     assert get_scenario().twin.capabilities() == tuple(CAPABILITIES)
     lines = check_twin(doses).checked
-    assert lines[-1] == ("capabilities: guard (people without a dose); presentation (generic: "
-                         "categories, sampler targets, oracle-bound moves, notions, folder hooks, "
-                         "settings)"), lines
+    assert lines[-1] == ("capabilities: guard (people without a dose); presentation "
+                         "(fairtwin's generic ones for: categories, sampler targets, oracle-bound "
+                         "moves, notions, folder hooks, settings)"), lines
     no_guard = write_doses_twin(tmp_path / "plain", n_contexts=4, guard=False)
-    assert check_twin(no_guard).checked[-1].startswith("capabilities: presentation (generic: guard")
+    assert check_twin(no_guard).checked[-1].startswith(
+        "capabilities: presentation (fairtwin's generic ones for: guard")
 
     class Half(Twin):
         def build(self, context):  # type: ignore[no-untyped-def]

@@ -14,8 +14,9 @@ The planner's model (one MILP per week, in units of 100 doses):
 It is efficient and unfair: every dose goes where delivery is cheapest, so in a short week the
 far, rural districts get nothing. Whether doses should follow demand, population or the share of
 old people is exactly what people argue about; the simulated rater's default notion is an equal
-share of each district's demand served (``gini:served``), ``raters.py`` has one that puts the
-old first.
+share of each district's demand served (``gini:served``); ``benchmarks/notions.py`` has one
+that puts the old first (``vaccine-older-first``, learned when twin.toml declares
+``extra_by = {"served" = ["old_share"]}``).
 
 Usage: ``python examples/vaccine/make_example.py [--out examples/vaccine] [--seed 0]``
 """

@@ -119,7 +119,7 @@ def _capabilities(scenario: Scenario, report: TwinCheck) -> None:
              f"categories ({', '.join(twin.categories)})" if c == "categories" else c for c in has]
     rest = [c for c in CAPABILITIES if c not in has]
     report.checked.append("capabilities: " + ("; ".join(named) or "none beyond the required")
-                          + (f" (generic: {', '.join(rest)})" if rest else ""))
+                          + (f" (fairtwin's generic ones for: {', '.join(rest)})" if rest else ""))
 
 
 def _target_name(target: Any) -> str:

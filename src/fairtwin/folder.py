@@ -36,6 +36,9 @@ A twin folder holds::
                                       # against the rate of all people, not the average of the
                                       # districts' rates); the group is compared whatever
                                       # `compared` says; the weights are the same in every context
+    extra_by = {"dose" = ["old_share"]}  # optional: extra level groups "dose*old_share", each
+                                      # member's outcome times its members column (for raters
+                                      # who favour some members by it; see LEVEL_MARK)
     [units]                           # optional: the unit of each outcome group
     dose = "doses per 1000 people"
     [resolve]                         # optional: the re-solve settings this twin runs with
@@ -94,7 +97,7 @@ from fairtwin.twin.generic import (
     normalise_name,
     split_name,
 )
-from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
 from fairtwin.twin.problem import Problem
 from fairtwin.twin.scenarios import Scenario
 
@@ -111,6 +114,7 @@ _TOML_KEYS: dict[str, type | tuple[type, ...]] = {
               "price_unit_name": str, "models": str, "contexts": str, "outcomes": str,
               "drop_infeasible": bool, "units": dict, "categories": list, "oracle": str,
               "compared": list, "extra": list, "members": str, "compared_by": dict,
+              "extra_by": dict,
               "resolve": dict, "python": dict}
 
 
@@ -348,7 +352,53 @@ def _declared_groups(folder: Path, toml: Path, cfg: dict[str, Any],
         if unknown:
             raise DataFormatError(toml, None, "extra", f"names no outcome group: {unknown}; "
                                   f"the groups are {sorted(known)}")
-    return _compared_by(folder, toml, cfg, outcomes)
+    return _extra_by(folder, toml, cfg, _compared_by(folder, toml, cfg, outcomes))
+
+
+def _extra_by(folder: Path, toml: Path, cfg: dict[str, Any],
+              outcomes: OutcomeDefinition) -> OutcomeDefinition:
+    """``outcomes`` with twin.toml's ``extra_by`` groups: for a group ``g`` and a column ``a``
+    of the ``members`` table, the extra *level* group ``g*a`` (:data:`~fairtwin.twin.outcomes.
+    LEVEL_MARK`), each member's outcome times its ``a`` — what a rater who favours members by
+    ``a`` (villages with a clinic, districts of older people) weighs, which the group's spread
+    does not say. The first problem raises, naming the file, line and field."""
+    by = cfg.get("extra_by", {})
+    if not by:
+        return outcomes
+    if "members" not in cfg:
+        raise DataFormatError(toml, None, "extra_by", "needs members = \"<file>.csv\": the "
+                              "table of the members (first column: their names in outcomes.csv) "
+                              "whose columns the groups are weighed by")
+    groups = {t.group for t in outcomes.terms}
+    pairs = []
+    for g, columns in by.items():
+        if str(g) not in groups:
+            raise DataFormatError(toml, None, "extra_by", f"names no outcome group: {g!r}; "
+                                  f"the groups are {sorted(groups)}")
+        columns = [columns] if isinstance(columns, str) else columns
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise DataFormatError(toml, None, "extra_by", f"{g} must name columns of the "
+                                  f"members table, as a list of names")
+        pairs += [(str(g), c) for c in columns]
+    path = folder / str(cfg["members"])
+    table = _read_members(path, {c for _, c in pairs}, "extra_by")
+    terms, units, extra = list(outcomes.terms), dict(outcomes.units), list(outcomes.extra)
+    for g, column in pairs:
+        level = f"{g}{LEVEL_MARK}{column}"
+        own = [t for t in outcomes.terms if t.group == g]
+        missing = sorted({t.name for t in own} - set(table))
+        if missing:
+            raise DataFormatError(path, None, None, f"no row for member(s) {missing[:5]} of "
+                                  f"outcome group {g!r} (extra_by); its first column names "
+                                  f"{sorted(table)[:10]}")
+        factor = {n: _finite(path, table[n][0], column, table[n][1][column])
+                  for n in {t.name for t in own}}
+        unit = f"{own[0].unit or outcomes.units.get(g, '')} × {column}"
+        terms += [replace(t, group=level, coefficient=t.coefficient * factor[t.name], unit=unit)
+                  for t in own]
+        units[level] = unit
+        extra.append(level)
+    return replace(outcomes, terms=tuple(terms), units=units, extra=tuple(dict.fromkeys(extra)))
 
 
 def _compared_by(folder: Path, toml: Path, cfg: dict[str, Any],
@@ -358,9 +408,9 @@ def _compared_by(folder: Path, toml: Path, cfg: dict[str, Any],
     the file, line and field."""
     by = {str(g): v for g, v in cfg.get("compared_by", {}).items()}
     if not by:
-        if "members" in cfg:
-            log.warning("%s: members = %r is read only for compared_by, which names no group",
-                        toml, cfg["members"])
+        if "members" in cfg and not cfg.get("extra_by"):
+            log.warning("%s: members = %r is read only for compared_by and extra_by, which "
+                        "name no group", toml, cfg["members"])
         return outcomes
     stray = [k for k in by if k in _TOML_KEYS]
     if stray:
@@ -403,13 +453,18 @@ def _weights_kept(folder: Path, toml: Path, cfg: dict[str, Any], outcomes: Outco
     """``outcomes`` with the ``compared_by`` weights, or without them and their problem noted in
     ``errors``."""
     try:
-        return _compared_by(folder, toml, cfg, outcomes)
+        outcomes = _compared_by(folder, toml, cfg, outcomes)
+    except DataFormatError as exc:
+        errors.append(str(exc))
+    try:
+        return _extra_by(folder, toml, cfg, outcomes)
     except DataFormatError as exc:
         errors.append(str(exc))
         return outcomes
 
 
-def _read_members(path: Path, columns: set[str]) -> dict[str, tuple[int, dict[str, str]]]:
+def _read_members(path: Path, columns: set[str], key: str = "compared_by"
+                  ) -> dict[str, tuple[int, dict[str, str]]]:
     """The members table: by the first column's names, the line and the cells of ``columns``."""
     if not path.exists():
         raise DataFormatError(path, None, None, "missing: twin.toml's members names this file")
@@ -424,7 +479,7 @@ def _read_members(path: Path, columns: set[str]) -> dict[str, tuple[int, dict[st
                                   "commas, not semicolons")
         for column in sorted(columns):
             if column not in header[1:]:
-                raise DataFormatError(path, 1, column, f"no such column (compared_by); the "
+                raise DataFormatError(path, 1, column, f"no such column ({key}); the "
                                       f"columns are {header[1:]}")
         for line, row in rows:
             name = row[header[0]]
@@ -434,13 +489,21 @@ def _read_members(path: Path, columns: set[str]) -> dict[str, tuple[int, dict[st
     return out
 
 
-def _positive(path: Path, line: int, column: str, text: str | None) -> float:
-    """A members table cell as a positive finite number."""
+def _finite(path: Path, line: int, column: str, text: str | None) -> float:
+    """A members table cell as a finite number."""
     try:
         value = float(text or "")
     except ValueError:
         raise DataFormatError(path, line, column, f"{text!r} is not a number") from None
-    if not (np.isfinite(value) and value > 0):
+    if not np.isfinite(value):
+        raise DataFormatError(path, line, column, f"must be a finite number, got {text}")
+    return value
+
+
+def _positive(path: Path, line: int, column: str, text: str | None) -> float:
+    """A members table cell as a positive finite number."""
+    value = _finite(path, line, column, text)
+    if value <= 0:
         raise DataFormatError(path, line, column, f"must be positive, got {text}")
     return value
 

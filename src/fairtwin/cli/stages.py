@@ -46,7 +46,10 @@ def _experiment_options(fn: Any) -> Any:
                      help="After the rounds, keep the model whose re-solves the rater preferred "
                           "to the nominal decision in the most training weeks (default off)."),
         click.option("--noise", type=float, default=None,
-                     help="Flip rate of the simulated rater (or temperature with --rater logistic)."),
+                     help="Flip rate of the simulated rater (0.1: a tenth of the answers "
+                          "flipped), or with --rater logistic its temperature T: it prefers A "
+                          "with probability σ((R_B − R_A) / (T · mean(|R_A|, |R_B|))), so 0.1 "
+                          "errs on pairs within about a tenth of each other's latent cost."),
         click.option("--rater", default=None, help="flip (default) or logistic."),
         click.option("--oracle", default=None,
                      help="Latent fairness cost: the twin's default (rosenbrock for the ICU "
@@ -85,6 +88,13 @@ def _experiment_options(fn: Any) -> Any:
     for opt in opts:
         fn = opt(fn)
     return fn
+
+
+def _rater_note(labels: Any) -> str:
+    """How the simulated rater errs, for the run's header line."""
+    if labels.rater == "logistic":
+        return f"logistic, temperature {labels.noise:g}"
+    return f"{labels.noise:.0%} of the answers flipped" if labels.noise else "no noise"
 
 
 def _blend_note(resolve: Any, guard: str | None) -> str:
@@ -235,7 +245,7 @@ def _print_summary(metrics: dict[str, Any]) -> None:
     if guard and any(math.isfinite(s.get("dR_ratio_held", math.nan)) for s in summary.values()):
         rows.append(("  bound holding the guard", lambda s: f"{s.get('dR_ratio_held', math.nan):.2f}"))
     rows += [
-        ("median ΔJ", lambda s: f"{s['median_dJ']:.0f}"),
+        ("median ΔJ (nominal cost)", lambda s: f"{s['median_dJ']:.0f}"),
         ("mean ΔJ (overflow pat.)" if icu else f"mean ΔJ ({price})",
          lambda s: f"{s['mean_dJ_price']:.2f}"),
     ]
@@ -436,8 +446,8 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
         f"{config.scenario.n_train} training + "
         f"{config.scenario.n_weeks - config.scenario.n_train} held-out {unit}, "
         f"{config.labels.n_pairs} comparisons "
-        f"({config.labels.rounds} active rounds), {config.labels.oracle} rater with "
-        f"noise {config.labels.noise:g}, {config.learner.model} learner, {config.resolve.mode} "
+        f"({config.labels.rounds} active rounds), {config.labels.oracle} rater "
+        f"({_rater_note(config.labels)}), {config.learner.model} learner, {config.resolve.mode} "
         f"re-solve{_blend_note(config.resolve, guard_of(scenario))}, seed {config.seed}"
     )
     result = run_pipeline(  # the twin's own settings are merged with the user's already
@@ -448,5 +458,10 @@ def run_cmd(out_dir: Path, config_path: Path | None, **kw: Any) -> None:
     click.echo(f"samples: {100 * cov['share_fairer']:.0f} % fairer than the nominal decision; "
                f"best a median {100 * cov['median_best_gain']:.0f} % fairer")
     _print_summary(result.metrics)
+    asked, got = config.labels.n_pairs, int(result.metrics.get("n_comparisons", 0))
+    if 0 < got < asked:
+        click.echo(f"answers: {got} of the {asked} asked: an active round does not ask about a "
+                   "re-solve that is the nominal decision or a challenger's that is the model's, "
+                   "and a context with few candidates has fewer to set against it")
     total = sum(result.stage_times_s.values())
     click.echo(f"\ntotal {total:.1f} s; dataset, model, decisions, metrics.json and plots -> {out_dir}")

@@ -56,7 +56,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize, minimize_scalar
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
 
 __all__ = ["AnswerLink", "Evidence", "ModelChoice", "assess_evidence", "best_rung",
            "choose_tie_rule", "beats_coin", "fit_link", "fit_temperature",
@@ -282,7 +282,8 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     best = best_rung(table)
     log.info("outcome groups chosen by held-out weeks: %s (%s)", best, ", ".join(
         f"{r['name']} {r['cv_accuracy']:.3f}" for r in table))
-    return ModelChoice(tuple(dict(ladder)[best]), best, table, linear=best == "base+linear")
+    groups = tuple(dict(ladder)[best])
+    return ModelChoice(groups, best, table, linear=_linear_rung(best, groups))
 
 
 def _ladder_logits(make: Callable[..., Any], ladder: Sequence[tuple[str, tuple[str, ...]]],
@@ -325,11 +326,18 @@ def best_rung(table: Sequence[dict[str, Any]]) -> str:
 
 def rung_learner(make: Callable[..., Any], name: str, groups: tuple[str, ...]) -> Any:
     """A fresh learner of one rung of the ladder (``make(groups)``, linear for the linear
-    rung): what :func:`select_groups` fits on folds, and the deploy stage's rival models."""
+    rung and the rungs of a level group): what :func:`select_groups` fits on folds, and the
+    deploy stage's rival models."""
     learner = make(groups)
-    if name == "base+linear":
+    if _linear_rung(name, groups):
         learner.linear = True
     return learner
+
+
+def _linear_rung(name: str, groups: Sequence[str]) -> bool:
+    """Whether a rung is fitted with linear weights: the linear rung, and every rung that
+    weighs a level group (:data:`~fairtwin.twin.outcomes.LEVEL_MARK`)."""
+    return name == "base+linear" or any(LEVEL_MARK in g for g in groups)
 
 
 def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool,

@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
-from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
 from fairtwin.twin.presentation import MembersView
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 
@@ -265,13 +265,16 @@ class Twin(ABC):
                          rng: np.random.Generator, weight: float) -> Problem:
         """A problem aimed at a random fairer-looking decision (the sampler's targeted half).
 
-        Generic: one outcome group at random; each of its outcomes is aimed at a random point
-        between its nominal value and the group's mean, ``t_i = φ_i + α_i (φ̄ − φ_i)``; the
+        Generic: one outcome group of two or more members at random (not a level group,
+        :data:`~fairtwin.twin.outcomes.LEVEL_MARK`: its mean is no target); each of its
+        outcomes is aimed at a random point between its nominal value and the group's mean,
+        ``t_i = φ_i + α_i (φ̄ − φ_i)``; the
         objective is ``weight · Σ_i |φ_i(u) − t_i| / s`` (``s`` the group's spread at the nominal
         decision) plus 1 % of the nominal cost, relative to the nominal decision's.
         """
         out = self.outcomes(context)
-        groups = [g for g in out.group_names if sum(x == g for x in out.groups) > 1]
+        groups = [g for g in out.group_names
+                  if sum(x == g for x in out.groups) > 1 and LEVEL_MARK not in g]
         if not groups:
             groups = list(out.group_names)
         g = groups[int(rng.integers(len(groups)))]

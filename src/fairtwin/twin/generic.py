@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.twin.base import Twin, TwinContext
-from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem, Violation
 
 __all__ = ["OutcomeTerm", "OutcomeDefinition", "GenericTwin", "arrange", "default_outcomes",
@@ -77,6 +77,7 @@ class OutcomeDefinition:
     terms: tuple[OutcomeTerm, ...]
     units: dict[str, str] = field(default_factory=dict)
     #: groups compared within (see :attr:`Outcomes.compared`); None: every group of 2 or more
+    #: but level groups (:data:`~fairtwin.twin.outcomes.LEVEL_MARK`)
     compared: tuple[str, ...] | None = None
     #: groups the learner weighs only when the answers call for them (:attr:`Outcomes.extra`)
     extra: tuple[str, ...] = ()
@@ -142,7 +143,7 @@ class OutcomeDefinition:
         keys = list(order)
         groups = tuple(k[0] for k in keys)
         compared = self.compared if self.compared is not None else tuple(
-            g for g in dict.fromkeys(groups) if groups.count(g) > 1)
+            g for g in dict.fromkeys(groups) if groups.count(g) > 1 and LEVEL_MARK not in g)
         compared = (*compared, *(g for g in self.weights if g not in compared))
         return Outcomes(M, b, tuple(k[1] for k in keys), groups,
                         {g: units.get(g, "") for g in dict.fromkeys(groups)},

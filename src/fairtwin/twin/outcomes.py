@@ -16,7 +16,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 
-__all__ = ["Outcomes"]
+__all__ = ["LEVEL_MARK", "Outcomes"]
+
+#: A group whose name holds it is a *level* group (a twin folder's ``extra_by`` names them
+#: ``g*a``: each member's outcome of group ``g`` times its attribute ``a``): never compared
+#: with its own mean, and weighed with a linear term beside the squares (the model ladder's
+#: rungs with it are fitted with linear weights), since a rater who favours some members wants
+#: their level up, which a convex quadratic alone cannot reward.
+LEVEL_MARK = "*"
 
 
 @dataclass(frozen=True, eq=False)

@@ -246,7 +246,10 @@ def test_on_policy_answers_calibrate_the_answer_model() -> None:
     cost = np.array([0.5 * np.sum(outs[c](u)[0, :2] ** 2) + 0.25 * np.sum(outs[c](u)[0, 2:] ** 2)
                      for u, c in zip(ds.decisions, ds.decision_context, strict=True)])
     rows = np.repeat(np.arange(40), 2)
-    other = rows * K + rng.integers(1, K, size=rows.size)
+    other = _proposals(ds, rows * K + rng.integers(1, K, size=rows.size), rng)
+    cost = np.r_[cost, [0.5 * np.sum(outs[c](ds.decisions[i])[0, :2] ** 2)
+                        + 0.25 * np.sum(outs[c](ds.decisions[i])[0, 2:] ** 2)
+                        for i, c in zip(other, rows, strict=True)]]
     fairer = cost[other] < cost[nominal[rows]]
     slip = rng.random(rows.size) < 0.2
     other_wins = fairer ^ slip
@@ -258,6 +261,32 @@ def test_on_policy_answers_calibrate_the_answer_model() -> None:
     assert 0.25 < ev.lapse < 0.55
 
 
+def _proposals(ds: PreferenceDataset, near: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A later round's proposals: new decisions (near the candidates ``near``) added to their
+    weeks, as an active round adds its re-solves; their indices."""
+    rows = ds.decision_context[near]
+    return np.array([int(ds.add_decisions(int(r), ds.decisions[i] + rng.normal(0, 0.3, N_DEC))[0])
+                     for r, i in zip(rows, near, strict=True)])
+
+
+def test_candidates_a_round_sets_against_the_nominal_are_no_proposals() -> None:
+    """Where a round's re-solve is the nominal decision the round sets the nominal against the
+    week's best-rated candidates: those answers are not on-policy (they closed the *rejected*
+    gate on the vaccine twin's proposals until this was mended); a proposal's are."""
+    ds, outs = synthetic(40, 600, seed=5)
+    nominal = np.arange(40) * K
+    rng = np.random.default_rng(5)
+    rows = np.repeat(np.arange(40), 2)
+    candidates = rows * K + rng.integers(1, K, size=rows.size)
+    ds.add_comparisons(rows, nominal[rows], candidates, round=1)  # the nominal wins them all
+    ev = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, nominal=nominal, random_state=0)
+    assert ev.on_policy_n == 0 and not ev.rejected and ev.supported
+    proposals = _proposals(ds, candidates, rng)
+    ds.add_comparisons(rows, proposals, nominal[rows], round=2)  # the proposals win them all
+    ev = assess_evidence(lambda: OutcomeCostLearner(), ds, outs, nominal=nominal, random_state=0)
+    assert ev.on_policy_n == 80 and ev.on_policy_observed == 1.0 and not ev.rejected
+
+
 def test_proposals_the_raters_turned_down_are_rejected() -> None:
     """On-policy answers where the nominal decision beat the proposals in most weeks (the
     random pairs well explained all the same) reject the learned cost; where the proposals won,
@@ -266,7 +295,7 @@ def test_proposals_the_raters_turned_down_are_rejected() -> None:
     nominal = np.arange(40) * K
     rng = np.random.default_rng(4)
     rows = np.repeat(np.arange(40), 2)
-    other = rows * K + rng.integers(1, K, size=rows.size)
+    other = _proposals(ds0, rows * K + rng.integers(1, K, size=rows.size), rng)
     for share_for_proposal, n, rejected in ((0.2, 80, True), (0.8, 80, False), (0.2, 20, False)):
         ds = ds0.subset_contexts(np.arange(40))
         won = rng.permutation(n) < share_for_proposal * n

@@ -681,13 +681,24 @@ def _held_out_pair_agreement(
 
 def _on_policy_mask(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None
                     ) -> NDArray[np.bool_]:
-    """Which comparisons are on-policy: a later-round decision against its context's nominal
-    one (the kind of question a deployment answers)."""
+    """Which comparisons are on-policy: a later round's proposal against its context's nominal
+    decision (the kind of question a deployment answers). A proposal is a decision added after
+    the first answers (rounds append their decisions after the sampled ones: an index past every
+    decision the round-0 answers compared): where a round's re-solve *is* the nominal decision,
+    the round sets the nominal against the week's best-rated candidates, and those answers are
+    about candidates, not proposals (counted until commit 57f1460: on the vaccine twin, 204 of
+    263 "on-policy" answers, 0.01 of them for the candidate, closed the *rejected* gate on
+    proposals the raters took in 0.98 of the other 59)."""
     comps = dataset.comparisons
     if nominal is None or not comps.shape[0]:
         return np.zeros(comps.shape[0], dtype=bool)
     nom = np.asarray(nominal)[comps[:, 0]]
-    return (dataset.round > 0) & ((comps[:, 1] == nom) | (comps[:, 2] == nom))
+    first = dataset.round == 0
+    seen = max(int(comps[first, 1:].max()) if first.any() else -1,
+               int(dataset.ties[:, 1:].max()) if dataset.n_ties else -1)
+    other = np.where(comps[:, 1] == nom, comps[:, 2], comps[:, 1])
+    return ((dataset.round > 0) & ((comps[:, 1] == nom) | (comps[:, 2] == nom))
+            & (other > seen))
 
 
 def _on_policy(dataset: PreferenceDataset, nominal: NDArray[np.int64] | None,

@@ -61,7 +61,7 @@ from fairtwin.costs import MaxAffine, QuadraticCost
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.learn.evidence import Evidence, ModelChoice
-from fairtwin.twin.outcomes import Outcomes
+from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
 
 __all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT", "check_group_spec", "TIE_RULES"]
 
@@ -331,9 +331,11 @@ class OutcomeCostLearner:
         return F / week[dataset.decision_context][:, None]
 
     def _free(self) -> NDArray[np.bool_]:
-        """Which of the weights ``(a, b, c)`` the fit moves (``b`` only when ``linear``)."""
+        """Which of the weights ``(a, b, c)`` the fit moves (``b`` only when ``linear``; a
+        level group's ``a`` never: :data:`~fairtwin.twin.outcomes.LEVEL_MARK`)."""
         G, P = len(self.groups_), len(self.peaks_)
-        return np.r_[np.ones(G, bool), np.full(G, bool(self.linear)), np.ones(P, bool)]
+        square = np.array([LEVEL_MARK not in g for g in self.groups_], dtype=bool)
+        return np.r_[square, np.full(G, bool(self.linear)), np.ones(P, bool)]
 
     def _non_negative(self) -> NDArray[np.bool_]:
         """Which weights must stay ``≥ 0`` (``a`` and ``c``: convexity)."""

@@ -20,9 +20,9 @@ __all__ = ["LEVEL_MARK", "Outcomes"]
 
 #: A group whose name holds it is a *level* group (a twin folder's ``extra_by`` names them
 #: ``g*a``: each member's outcome of group ``g`` times its attribute ``a``): never compared
-#: with its own mean, and weighed with a linear term beside the squares (the model ladder's
-#: rungs with it are fitted with linear weights), since a rater who favours some members wants
-#: their level up, which a convex quadratic alone cannot reward.
+#: with its own mean, and weighed by a linear term only (the model ladder's rungs with it are
+#: fitted with linear weights, its square's weight held at 0): a rater who favours some members
+#: wants their level up, which a convex square of the level would charge instead.
 LEVEL_MARK = "*"
 
 

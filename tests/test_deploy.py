@@ -289,14 +289,16 @@ def test_candidates_a_round_sets_against_the_nominal_are_no_proposals() -> None:
 
 def test_proposals_the_raters_turned_down_are_rejected() -> None:
     """On-policy answers where the nominal decision beat the proposals in most weeks (the
-    random pairs well explained all the same) reject the learned cost; where the proposals won,
-    or with fewer than 30 such answers, they do not."""
+    random pairs well explained all the same) reject the learned cost — with fewer than 30 such
+    answers when the posterior puts 0.9 on the raters taking them less often than not (1 of 6:
+    yes; 10 of 20: no); where the proposals won, or with fewer than 5 answers, they do not."""
     ds0, outs = synthetic(40, 600, seed=4)
     nominal = np.arange(40) * K
     rng = np.random.default_rng(4)
     rows = np.repeat(np.arange(40), 2)
     other = _proposals(ds0, rows * K + rng.integers(1, K, size=rows.size), rng)
-    for share_for_proposal, n, rejected in ((0.2, 80, True), (0.8, 80, False), (0.2, 20, False)):
+    for share_for_proposal, n, rejected in ((0.2, 80, True), (0.8, 80, False), (0.2, 20, True),
+                                            (0.5, 20, False), (1 / 6, 6, True), (0.25, 4, False)):
         ds = ds0.subset_contexts(np.arange(40))
         won = rng.permutation(n) < share_for_proposal * n
         r, o = rows[:n], other[:n]

@@ -54,6 +54,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize, minimize_scalar
+from scipy.stats import beta
 
 from fairtwin.datasets import PreferenceDataset
 from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
@@ -431,6 +432,13 @@ def fit_temperature(logits: NDArray[np.float64]) -> float:
 #: on-policy answers needed before the answer model is fitted on them alone
 MIN_ON_POLICY = 30
 
+#: Fewer on-policy answers than :data:`MIN_ON_POLICY`, but at least these, still reject the
+#: proposals when the raters turned most of them down (:func:`_turned_down`): a model that
+#: proposes a change in few training weeks is checked by few answers (the efficiency-minded
+#: rater, 260 answers and a round, seed 0: 6 answers, 1 for the proposal; deployed, 11 of 52
+#: held-out weeks less fair, the worst −34 %).
+MIN_FEW_ON_POLICY = 5
+
 #: Judged pairs below which the lack-of-fit test is reported as too thin to say "no lack of
 #: fit": where the two models disagree on a quarter of the pairs, two standard errors of their
 #: accuracy gap are about 0.1 at 100 pairs (twice the margin it tests for) and 0.2 at 25. On
@@ -619,7 +627,7 @@ def assess_evidence(
     on_n, on_obs, on_pred = _on_policy(dataset, nominal, on_policy, link.probability(f_win, f_lose))
 
     chance = beats_coin(cv_accuracy, m, None if link_on_policy else link.temperature)
-    rejected = bool(on_n >= MIN_ON_POLICY and on_obs < 0.5 - _chance_band(on_n))
+    rejected = _turned_down(on_n, on_obs)
     supported = bool(chance and not lack_of_fit and not rejected)
     message = _verdict(lack_of_fit, bool(chance), cv_accuracy, link, flexible_accuracy,
                        pair_accuracy, (on_n, on_obs) if rejected else None, pair_n,
@@ -736,6 +744,19 @@ def _chance_band(n: int) -> float:
     """Two standard errors of a coin's share of ``n`` answers: how far from ½ a share of
     agreement must be to say more than chance."""
     return 2.0 * float(np.sqrt(0.25 / max(n, 1)))
+
+
+def _turned_down(n: int, share: float) -> bool:
+    """Whether ``n`` on-policy answers, ``share`` of them for the proposals, reject them: with
+    :data:`MIN_ON_POLICY` or more, a share two standard errors of a coin below ½; with
+    :data:`MIN_FEW_ON_POLICY` to :data:`MIN_ON_POLICY`, a posterior probability of at least 0.9
+    (uniform prior) that the raters take the proposals less often than not."""
+    if n >= MIN_ON_POLICY:
+        return bool(share < 0.5 - _chance_band(n))
+    if n < MIN_FEW_ON_POLICY:
+        return False
+    k = int(round(share * n))
+    return bool(beta.cdf(0.5, 1 + k, 1 + n - k) >= 0.9)
 
 
 def _verdict(lack_of_fit: bool, chance: bool, cv_accuracy: float, link: AnswerLink,

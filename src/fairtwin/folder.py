@@ -448,10 +448,10 @@ def _compared_by(folder: Path, toml: Path, cfg: dict[str, Any],
     return replace(outcomes, weights=weights)
 
 
-def _weights_kept(folder: Path, toml: Path, cfg: dict[str, Any], outcomes: OutcomeDefinition,
+def _members_kept(folder: Path, toml: Path, cfg: dict[str, Any], outcomes: OutcomeDefinition,
                   errors: list[str]) -> OutcomeDefinition:
-    """``outcomes`` with the ``compared_by`` weights, or without them and their problem noted in
-    ``errors``."""
+    """``outcomes`` with the ``compared_by`` weights and the ``extra_by`` groups, or without
+    those that have a problem, noted in ``errors``."""
     try:
         outcomes = _compared_by(folder, toml, cfg, outcomes)
     except DataFormatError as exc:
@@ -717,7 +717,7 @@ def folder_problems(folder: str | os.PathLike[str], limit: int = 10) -> tuple[li
     # the contexts without a problem still make a twin, to check what only running shows
     contexts = _reindex(good)
     outcomes = _outcomes_kept(outcomes, cfg, units, decision, contexts, out_path.exists())
-    outcomes = _weights_kept(folder, toml, cfg, outcomes, errors)
+    outcomes = _members_kept(folder, toml, cfg, outcomes, errors)
     name = cfg.get("name") or folder.name
     try:
         files = GenericTwin(name, contexts, source, decision, outcomes,

@@ -57,7 +57,7 @@ from scipy.optimize import minimize, minimize_scalar
 from scipy.stats import beta
 
 from fairtwin.datasets import PreferenceDataset
-from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
+from fairtwin.twin.outcomes import Outcomes, is_level
 
 __all__ = ["AnswerLink", "Evidence", "ModelChoice", "assess_evidence", "best_rung",
            "choose_tie_rule", "beats_coin", "fit_link", "fit_temperature",
@@ -338,7 +338,7 @@ def rung_learner(make: Callable[..., Any], name: str, groups: tuple[str, ...]) -
 def _linear_rung(name: str, groups: Sequence[str]) -> bool:
     """Whether a rung is fitted with linear weights: the linear rung, and every rung that
     weighs a level group (:data:`~fairtwin.twin.outcomes.LEVEL_MARK`)."""
-    return name == "base+linear" or any(LEVEL_MARK in g for g in groups)
+    return name == "base+linear" or any(map(is_level, groups))
 
 
 def _ladder(first: Outcomes, max_member_groups: int, peaks: bool, linear: bool,

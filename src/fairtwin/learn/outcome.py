@@ -61,7 +61,7 @@ from fairtwin.costs import MaxAffine, QuadraticCost
 from fairtwin.datasets import PreferenceDataset, atomic_write
 from fairtwin.exceptions import DataFormatError, ValidationError
 from fairtwin.learn.evidence import Evidence, ModelChoice
-from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
+from fairtwin.twin.outcomes import Outcomes, is_level
 
 __all__ = ["OutcomeCostLearner", "OUTCOME_MODEL_FORMAT", "check_group_spec", "TIE_RULES"]
 
@@ -334,7 +334,7 @@ class OutcomeCostLearner:
         """Which of the weights ``(a, b, c)`` the fit moves (``b`` only when ``linear``; a
         level group's ``a`` never: :data:`~fairtwin.twin.outcomes.LEVEL_MARK`)."""
         G, P = len(self.groups_), len(self.peaks_)
-        square = np.array([LEVEL_MARK not in g for g in self.groups_], dtype=bool)
+        square = np.array([not is_level(g) for g in self.groups_], dtype=bool)
         return np.r_[square, np.full(G, bool(self.linear)), np.ones(P, bool)]
 
     def _non_negative(self) -> NDArray[np.bool_]:

@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
-from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
+from fairtwin.twin.outcomes import Outcomes, is_level
 from fairtwin.twin.presentation import MembersView
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem
 
@@ -274,7 +274,7 @@ class Twin(ABC):
         """
         out = self.outcomes(context)
         groups = [g for g in out.group_names
-                  if sum(x == g for x in out.groups) > 1 and LEVEL_MARK not in g]
+                  if sum(x == g for x in out.groups) > 1 and not is_level(g)]
         if not groups:
             groups = list(out.group_names)
         g = groups[int(rng.integers(len(groups)))]

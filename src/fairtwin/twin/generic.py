@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 from fairtwin.twin.base import Twin, TwinContext
-from fairtwin.twin.outcomes import LEVEL_MARK, Outcomes
+from fairtwin.twin.outcomes import Outcomes, is_level
 from fairtwin.twin.problem import FeasibilityReport, Layout, Problem, Violation
 
 __all__ = ["OutcomeTerm", "OutcomeDefinition", "GenericTwin", "arrange", "default_outcomes",
@@ -143,7 +143,7 @@ class OutcomeDefinition:
         keys = list(order)
         groups = tuple(k[0] for k in keys)
         compared = self.compared if self.compared is not None else tuple(
-            g for g in dict.fromkeys(groups) if groups.count(g) > 1 and LEVEL_MARK not in g)
+            g for g in dict.fromkeys(groups) if groups.count(g) > 1 and not is_level(g))
         compared = (*compared, *(g for g in self.weights if g not in compared))
         return Outcomes(M, b, tuple(k[1] for k in keys), groups,
                         {g: units.get(g, "") for g in dict.fromkeys(groups)},

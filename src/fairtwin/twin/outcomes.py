@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fairtwin.exceptions import ValidationError
 
-__all__ = ["LEVEL_MARK", "Outcomes"]
+__all__ = ["LEVEL_MARK", "Outcomes", "is_level"]
 
 #: A group whose name holds it is a *level* group (a twin folder's ``extra_by`` names them
 #: ``g*a``: each member's outcome of group ``g`` times its attribute ``a``): never compared
@@ -24,6 +24,11 @@ __all__ = ["LEVEL_MARK", "Outcomes"]
 #: fitted with linear weights, its square's weight held at 0): a rater who favours some members
 #: wants their level up, which a convex square of the level would charge instead.
 LEVEL_MARK = "*"
+
+
+def is_level(group: str) -> bool:
+    """Whether outcome group ``group`` is a level group (:data:`LEVEL_MARK`)."""
+    return LEVEL_MARK in group
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,4 +226,3 @@ class Outcomes:
         # einsum, not BLAS: a threaded BLAS may sum in an order that depends on its thread
         # count, and learned weights would then differ in the last bits between machines
         return np.einsum("ij,kj->ik", U, self.matrix) + self.offset
-

@@ -110,6 +110,16 @@ def test_the_raters_verdict_overrides_the_accuracy_choice_once_it_is_decided() -
     assert "only:x preferred to base+x in 40 of 52 head-to-head answers (takes over)" in taken.describe()
 
 
+def test_a_level_rung_that_takes_over_keeps_its_linear_weights() -> None:
+    """A rung weighing a level group is fitted with linear weights (its square is held at 0)
+    whether the accuracy chose it or a take-over did: without them it weighs nothing."""
+    table = [*TABLE, rung("base+x*age", 0.71, groups=("a", "x*age"))]
+    won = settle_choice(ModelChoice(("a",), "base", table), [bout("base", "base+x*age", 40)])
+    assert (won.name, won.groups, won.linear) == ("base+x*age", ("a", "x*age"), True)
+    plain = settle_choice(ModelChoice(("a",), "base", table), [bout("base", "base+x", 40)])
+    assert not plain.linear
+
+
 def test_of_two_challengers_that_take_over_the_one_preferred_more_often_holds() -> None:
     choice = ModelChoice(("a",), "base", TABLE)
     taker, undecided = bout("base", "base+x", 33), bout("base", "only:x", 27)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fairtwin.learn.evidence import ModelChoice
+from fairtwin.learn.evidence import ModelChoice, linear_rung
 
 __all__ = ["CHALLENGE_Z", "PLAUSIBLE_Z", "Bout", "bout", "challengers_left", "most_doubtful",
            "next_challenger", "not_ruled_out", "plausibility", "settle_choice", "settling_order",
@@ -182,4 +182,5 @@ def settle_choice(choice: ModelChoice, bouts: Sequence[Bout]) -> ModelChoice:
     row = _row(choice.table, name)
     if row is None:  # not a rung of this ladder: keep the accuracy's choice
         return choice
-    return replace(choice, name=name, groups=tuple(row["groups"]), linear=name == "base+linear")
+    groups = tuple(row["groups"])
+    return replace(choice, name=name, groups=groups, linear=linear_rung(name, groups))

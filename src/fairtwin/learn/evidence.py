@@ -61,7 +61,7 @@ from fairtwin.twin.outcomes import Outcomes, is_level
 
 __all__ = ["AnswerLink", "Evidence", "ModelChoice", "assess_evidence", "best_rung",
            "choose_tie_rule", "beats_coin", "fit_link", "fit_temperature",
-           "people_agreement", "select_groups"]
+           "linear_rung", "people_agreement", "select_groups"]
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def select_groups(make: Callable[..., Any], dataset: PreferenceDataset,
     log.info("outcome groups chosen by held-out weeks: %s (%s)", best, ", ".join(
         f"{r['name']} {r['cv_accuracy']:.3f}" for r in table))
     groups = tuple(dict(ladder)[best])
-    return ModelChoice(groups, best, table, linear=_linear_rung(best, groups))
+    return ModelChoice(groups, best, table, linear=linear_rung(best, groups))
 
 
 def _ladder_logits(make: Callable[..., Any], ladder: Sequence[tuple[str, tuple[str, ...]]],
@@ -330,13 +330,14 @@ def rung_learner(make: Callable[..., Any], name: str, groups: tuple[str, ...]) -
     rung and the rungs of a level group): what :func:`select_groups` fits on folds, and the
     deploy stage's rival models."""
     learner = make(groups)
-    if _linear_rung(name, groups):
+    if linear_rung(name, groups):
         learner.linear = True
     return learner
 
 
-def _linear_rung(name: str, groups: Sequence[str]) -> bool:
-    """Whether a rung is fitted with linear weights: the linear rung, and every rung that
+def linear_rung(name: str, groups: Sequence[str]) -> bool:
+    """Whether a rung of the ladder (its ``name`` and ``groups``) is fitted with linear weights,
+    wherever it is fitted — chosen, a challenger that took over, a rival: the linear rung, and every rung that
     weighs a level group (:data:`~fairtwin.twin.outcomes.LEVEL_MARK`)."""
     return name == "base+linear" or any(map(is_level, groups))
 

@@ -17,6 +17,7 @@ product does not ship them. Name them as ``notions:PerResident`` etc. with ``ben
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -294,6 +295,13 @@ class AnyUnexplainable(FairnessOracle):
         return 1e4 + np.atleast_2d(np.asarray(U, dtype=np.float64)) @ g
 
 
+@lru_cache(maxsize=4)
+def _districts(path: Path) -> NDArray[np.void]:
+    """The vaccine example's districts.csv (read once: the latent cost is evaluated per batch of
+    decisions, thousands of times a run)."""
+    return np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
+
+
 class VaccinePerResident(FairnessOracle):
     """The vaccine example's doses *per resident* (districts.csv's populations, data its outcome
     groups leave out: they hold the share of each district's demand served): ``½ Σ_i (d_i/p_i ÷
@@ -303,7 +311,7 @@ class VaccinePerResident(FairnessOracle):
     districts = Path(__file__).resolve().parent.parent / "examples" / "vaccine" / "districts.csv"
 
     def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
-        pop = np.loadtxt(self.districts, delimiter=",", skiprows=1, usecols=2)
+        pop = _districts(self.districts)["population"].astype(np.float64)
         d = np.atleast_2d(np.asarray(U, dtype=np.float64))
         names = self.twin.decision_names
         doses = d[:, [k for k, n in enumerate(names) if n.startswith("dose(")]]
@@ -322,8 +330,7 @@ class VaccineOlderFirst(FairnessOracle):
     districts = VaccinePerResident.districts
 
     def cost(self, U: ArrayLike, context: object) -> NDArray[np.float64]:
-        table = np.genfromtxt(self.districts, delimiter=",", names=True, dtype=None,
-                              encoding="utf-8")
+        table = _districts(self.districts)
         old = dict(zip(table["district"], table["old_share"], strict=True))
         out = self.twin.outcomes(context)
         cols = [k for k, g in enumerate(out.groups) if g == "served"]
